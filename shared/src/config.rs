@@ -1,0 +1,231 @@
+//! Typed configuration from `GOFLIX_*` environment variables, with defaults
+//! in code. Secrets may come from a file named by `NAME_FILE` (as mounted by
+//! Kubernetes) and are held as [`SecretString`] so they never print. An
+//! unknown `GOFLIX_*` variable is an error, so a typo does not go unnoticed.
+
+use secrecy::SecretString;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Settings for every role; each role reads the fields it needs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `GOFLIX_LISTEN`: address of the role's HTTP listener (default `127.0.0.1:8080`).
+    pub listen: SocketAddr,
+    /// `GOFLIX_DATA_DIR`: where embedded defaults keep their files (default `./goflix-data`).
+    pub data_dir: PathBuf,
+    /// `GOFLIX_DATABASE_URL`: `sqlite://…` or `postgres://…` (default SQLite in the data dir).
+    pub database_url: SecretString,
+    /// `GOFLIX_STORAGE`: `file:///path` or `s3://bucket?…` (default `{data_dir}/objects`).
+    pub storage_url: String,
+    /// `GOFLIX_QUEUE`: `database` or `amqp://…` (default `database`).
+    pub queue_url: String,
+    /// `GOFLIX_CACHE`: `memory` or `redis://…` (default `memory`).
+    pub cache_url: String,
+    /// `GOFLIX_TOKEN_KEY_FILE`: control-api's ed25519 private key (default `{data_dir}/token.key`, generated when missing).
+    pub token_key_file: PathBuf,
+    /// `GOFLIX_TOKEN_PUBLIC_KEY_FILE`: the public key the origin checks tokens with (default `{data_dir}/token.pub`).
+    pub token_public_key_file: PathBuf,
+    /// `GOFLIX_ADMIN_EMAIL`: e-mail of the admin created on first start.
+    pub admin_email: Option<String>,
+    /// `GOFLIX_ADMIN_PASSWORD`: that admin's password (random and printed once when unset).
+    pub admin_password: Option<SecretString>,
+    /// `GOFLIX_MAX_UPLOAD_BYTES`: largest accepted master (default 8 GiB).
+    pub max_upload_bytes: u64,
+    /// `GOFLIX_SMTP_URL`: e-mail delivery (`smtp://host:port`); unset disables e-mail.
+    pub smtp_url: Option<SecretString>,
+    /// `GOFLIX_SMTP_FROM`: sender address of e-mails.
+    pub smtp_from: Option<String>,
+    /// `GOFLIX_SMS_URL`: SMS provider endpoint; unset disables SMS.
+    pub sms_url: Option<SecretString>,
+}
+
+/// A setting that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A variable's value is malformed.
+    #[error("{name}: {message}")]
+    Invalid {
+        /// The variable.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A `GOFLIX_*` variable that no setting reads.
+    #[error("unknown setting {0} (known: {known})", known = KNOWN.join(", "))]
+    Unknown(String),
+}
+
+/// Every variable the configuration reads (each may also be given as `NAME_FILE`).
+const KNOWN: &[&str] = &[
+    "GOFLIX_LISTEN",
+    "GOFLIX_DATA_DIR",
+    "GOFLIX_DATABASE_URL",
+    "GOFLIX_STORAGE",
+    "GOFLIX_QUEUE",
+    "GOFLIX_CACHE",
+    "GOFLIX_TOKEN_KEY_FILE",
+    "GOFLIX_TOKEN_PUBLIC_KEY_FILE",
+    "GOFLIX_ADMIN_EMAIL",
+    "GOFLIX_ADMIN_PASSWORD",
+    "GOFLIX_MAX_UPLOAD_BYTES",
+    "GOFLIX_SMTP_URL",
+    "GOFLIX_SMTP_FROM",
+    "GOFLIX_SMS_URL",
+];
+
+/// Default upload limit: 8 GiB.
+const DEFAULT_MAX_UPLOAD_BYTES: u64 = 8 << 30;
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(std::env::vars())
+    }
+
+    /// Reads settings from `vars` (the environment, or a test's map).
+    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("GOFLIX_"))
+            .collect();
+        for name in vars.keys() {
+            let base = name.strip_suffix("_FILE").unwrap_or(name);
+            if !KNOWN.contains(&name.as_str()) && !KNOWN.contains(&base) {
+                return Err(ConfigError::Unknown(name.clone()));
+            }
+        }
+        let env = Vars(vars);
+        let data_dir = PathBuf::from(
+            env.get("GOFLIX_DATA_DIR")?
+                .unwrap_or_else(|| "./goflix-data".into()),
+        );
+        let absolute_data = absolute(&data_dir);
+        let listen = env
+            .get("GOFLIX_LISTEN")?
+            .unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen = listen.parse().map_err(|_| ConfigError::Invalid {
+            name: "GOFLIX_LISTEN".into(),
+            message: format!("{listen:?} is not an address like 127.0.0.1:8080"),
+        })?;
+        let max_upload_bytes = match env.get("GOFLIX_MAX_UPLOAD_BYTES")? {
+            None => DEFAULT_MAX_UPLOAD_BYTES,
+            Some(v) => v.parse().map_err(|_| ConfigError::Invalid {
+                name: "GOFLIX_MAX_UPLOAD_BYTES".into(),
+                message: format!("{v:?} is not a number of bytes"),
+            })?,
+        };
+        Ok(Self {
+            listen,
+            database_url: env
+                .get("GOFLIX_DATABASE_URL")?
+                .unwrap_or_else(|| {
+                    format!("sqlite://{}?mode=rwc", absolute_data.join("goflix.db").display())
+                })
+                .into(),
+            storage_url: env
+                .get("GOFLIX_STORAGE")?
+                .unwrap_or_else(|| format!("file://{}", absolute_data.join("objects").display())),
+            queue_url: env.get("GOFLIX_QUEUE")?.unwrap_or_else(|| "database".into()),
+            cache_url: env.get("GOFLIX_CACHE")?.unwrap_or_else(|| "memory".into()),
+            token_key_file: env
+                .get("GOFLIX_TOKEN_KEY_FILE")?
+                .map(PathBuf::from)
+                .unwrap_or_else(|| absolute_data.join("token.key")),
+            token_public_key_file: env
+                .get("GOFLIX_TOKEN_PUBLIC_KEY_FILE")?
+                .map(PathBuf::from)
+                .unwrap_or_else(|| absolute_data.join("token.pub")),
+            admin_email: env.get("GOFLIX_ADMIN_EMAIL")?,
+            admin_password: env.get("GOFLIX_ADMIN_PASSWORD")?.map(Into::into),
+            max_upload_bytes,
+            smtp_url: env.get("GOFLIX_SMTP_URL")?.map(Into::into),
+            smtp_from: env.get("GOFLIX_SMTP_FROM")?,
+            sms_url: env.get("GOFLIX_SMS_URL")?.map(Into::into),
+            data_dir: absolute_data,
+        })
+    }
+}
+
+struct Vars(HashMap<String, String>);
+
+impl Vars {
+    /// `NAME`, or the trimmed contents of the file named by `NAME_FILE`.
+    fn get(&self, name: &str) -> Result<Option<String>, ConfigError> {
+        if let Some(value) = self.0.get(name) {
+            return Ok(Some(value.clone()));
+        }
+        let file_var = format!("{name}_FILE");
+        match self.0.get(&file_var) {
+            None => Ok(None),
+            Some(path) => std::fs::read_to_string(path)
+                .map(|s| Some(s.trim_end_matches(['\r', '\n']).to_string()))
+                .map_err(|e| ConfigError::Invalid {
+                    name: file_var,
+                    message: format!("cannot read {path}: {e}"),
+                }),
+        }
+    }
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|cwd| cwd.join(path))
+            .unwrap_or_else(|_| path.to_path_buf())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_live_in_the_data_dir() {
+        let config = Config::from_vars(vars(&[("GOFLIX_DATA_DIR", "/srv/goflix")])).unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.storage_url, "file:///srv/goflix/objects");
+        assert_eq!(
+            config.database_url.expose_secret(),
+            "sqlite:///srv/goflix/goflix.db?mode=rwc"
+        );
+        assert_eq!(config.queue_url, "database");
+        assert_eq!(config.token_key_file, Path::new("/srv/goflix/token.key"));
+    }
+
+    #[test]
+    fn secrets_come_from_files_and_never_print() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pw");
+        std::fs::write(&file, "hunter2\n").unwrap();
+        let config = Config::from_vars(vars(&[(
+            "GOFLIX_ADMIN_PASSWORD_FILE",
+            file.to_str().unwrap(),
+        )]))
+        .unwrap();
+        let password = config.admin_password.as_ref().unwrap();
+        assert_eq!(password.expose_secret(), "hunter2");
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn unknown_and_malformed_settings_are_errors() {
+        assert!(matches!(
+            Config::from_vars(vars(&[("GOFLIX_LISTN", "x")])),
+            Err(ConfigError::Unknown(_))
+        ));
+        assert!(Config::from_vars(vars(&[("GOFLIX_LISTEN", "nope")])).is_err());
+        assert!(Config::from_vars(vars(&[("GOFLIX_MAX_UPLOAD_BYTES", "-1")])).is_err());
+    }
+}

@@ -1,0 +1,199 @@
+//! Domain types that cross role boundaries: video ids, visibility, states,
+//! renditions, transcode jobs and the playback record the origin reads.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+use uuid::Uuid;
+
+/// Identifier of a video; a UUIDv7 so ids sort by creation time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct VideoId(pub Uuid);
+
+impl VideoId {
+    /// A fresh, time-ordered id.
+    pub fn new() -> Self {
+        Self(Uuid::now_v7())
+    }
+}
+
+impl Default for VideoId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for VideoId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
+impl FromStr for VideoId {
+    type Err = uuid::Error;
+    /// Accepts only the canonical hyphenated lowercase form, so one video has one URL.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let id = Uuid::try_parse(s)?;
+        if id.hyphenated().to_string() != s {
+            return Err(Uuid::try_parse("not-canonical").unwrap_err());
+        }
+        Ok(Self(id))
+    }
+}
+
+/// Who may play a video.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Visibility {
+    /// Listed and playable by anyone.
+    #[default]
+    Public,
+    /// Playable by anyone with the link, not listed.
+    Unlisted,
+    /// Playable only with a playback token.
+    Private,
+}
+
+impl Visibility {
+    /// The lowercase wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::Unlisted => "unlisted",
+            Self::Private => "private",
+        }
+    }
+}
+
+impl FromStr for Visibility {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "public" => Ok(Self::Public),
+            "unlisted" => Ok(Self::Unlisted),
+            "private" => Ok(Self::Private),
+            other => Err(format!(
+                "visibility must be public, unlisted or private, not {other:?}"
+            )),
+        }
+    }
+}
+
+/// Lifecycle of a video.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VideoState {
+    /// The master is stored; no job exists yet.
+    Uploaded,
+    /// A transcode job waits in the queue.
+    Queued,
+    /// A worker is transcoding.
+    Processing,
+    /// Every rendition is published.
+    Ready,
+    /// The job failed for good; see the error.
+    Failed,
+}
+
+impl VideoState {
+    /// The lowercase wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Uploaded => "uploaded",
+            Self::Queued => "queued",
+            Self::Processing => "processing",
+            Self::Ready => "ready",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+impl FromStr for VideoState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "uploaded" => Ok(Self::Uploaded),
+            "queued" => Ok(Self::Queued),
+            "processing" => Ok(Self::Processing),
+            "ready" => Ok(Self::Ready),
+            "failed" => Ok(Self::Failed),
+            other => Err(format!("unknown video state {other:?}")),
+        }
+    }
+}
+
+/// Whether a rendition carries video or audio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RenditionKind {
+    /// A video track (H.264).
+    Video,
+    /// An audio track (AAC-LC stereo), shared by every video rendition.
+    Audio,
+}
+
+/// One published rendition, as the API and the manifests describe it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rendition {
+    /// `1080p` … `240p` for video, `audio` for the audio track; also the file stem.
+    pub name: String,
+    /// Video or audio.
+    pub kind: RenditionKind,
+    /// Coded width in pixels (video only).
+    pub width: Option<u32>,
+    /// Coded height in pixels (video only).
+    pub height: Option<u32>,
+    /// Frames per second (video only).
+    pub frame_rate: Option<f64>,
+    /// RFC 6381 codec string, e.g. `avc1.64001f` or `mp4a.40.2`.
+    pub codecs: String,
+    /// Peak bits per second over the segments.
+    pub bandwidth: u64,
+    /// Average bits per second over the whole track.
+    pub average_bandwidth: u64,
+}
+
+/// A unit of transcoding work as it travels through the queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TranscodeJob {
+    /// The job's id (one per enqueue; a retranscode gets a new one).
+    pub job_id: Uuid,
+    /// The video to transcode.
+    pub video_id: VideoId,
+    /// Visibility written into the playback record.
+    pub visibility: Visibility,
+}
+
+/// What the origin needs to serve a video, published next to its media
+/// (`media/{id}/playback.json`) so playback never depends on the database.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlaybackRecord {
+    /// The versioned prefix under `media/{id}/` holding the current outputs.
+    pub version: String,
+    /// Who may play the video.
+    pub visibility: Visibility,
+    /// When the record was written.
+    pub updated_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn video_id_round_trips_and_rejects_other_spellings() {
+        let id = VideoId::new();
+        assert_eq!(id.to_string().parse::<VideoId>().unwrap(), id);
+        assert!(id.to_string().to_uppercase().parse::<VideoId>().is_err());
+        assert!(id.0.simple().to_string().parse::<VideoId>().is_err());
+        assert!("../etc/passwd".parse::<VideoId>().is_err());
+    }
+
+    #[test]
+    fn visibility_parses_only_known_names() {
+        assert_eq!("private".parse::<Visibility>(), Ok(Visibility::Private));
+        assert!("Private".parse::<Visibility>().is_err());
+    }
+}

@@ -1,0 +1,186 @@
+//! Video lifecycle events (`video.queued` … `video.failed`) and the
+//! [`EventBus`] that carries them from workers to the control plane. The
+//! embedded bus is an in-process broadcast channel.
+
+use crate::domain::{Rendition, VideoId};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures_util::Stream;
+use serde::{Deserialize, Serialize};
+use std::pin::Pin;
+use tokio::sync::broadcast;
+
+/// One event, serialised as JSON with `type`, `video_id`, `at` and the kind's fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// The video the event is about.
+    pub video_id: VideoId,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+impl Event {
+    /// An event stamped now.
+    pub fn now(video_id: VideoId, kind: EventKind) -> Self {
+        Self {
+            video_id,
+            at: Utc::now(),
+            kind,
+        }
+    }
+}
+
+/// The event kinds of the public interface.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum EventKind {
+    /// A job was enqueued.
+    #[serde(rename = "video.queued")]
+    Queued,
+    /// A worker started the job.
+    #[serde(rename = "video.processing")]
+    Processing {
+        /// 1 for the first delivery, more for retries.
+        attempt: u32,
+    },
+    /// Encoding advanced.
+    #[serde(rename = "video.progress")]
+    Progress {
+        /// Fraction done, 0.0–1.0.
+        progress: f64,
+    },
+    /// One rendition's files are stored.
+    #[serde(rename = "video.rendition_ready")]
+    RenditionReady {
+        /// The rendition.
+        rendition: Rendition,
+    },
+    /// Every rendition is published and the playback record points at them.
+    #[serde(rename = "video.ready")]
+    Ready {
+        /// The published version.
+        version: String,
+        /// Duration in seconds.
+        duration_s: f64,
+        /// Every rendition.
+        renditions: Vec<Rendition>,
+    },
+    /// The job failed for good.
+    #[serde(rename = "video.failed")]
+    Failed {
+        /// Stable machine-readable code.
+        code: String,
+        /// Human-readable explanation.
+        message: String,
+    },
+}
+
+impl EventKind {
+    /// The routing key / wire name (`video.ready`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Queued => "video.queued",
+            Self::Processing { .. } => "video.processing",
+            Self::Progress { .. } => "video.progress",
+            Self::RenditionReady { .. } => "video.rendition_ready",
+            Self::Ready { .. } => "video.ready",
+            Self::Failed { .. } => "video.failed",
+        }
+    }
+}
+
+/// A subscription: every event published after it was made.
+pub type EventStream = Pin<Box<dyn Stream<Item = Event> + Send>>;
+
+/// Why the bus failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    /// The broker could not be reached or refused the message.
+    #[error("event bus unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Carries events from publishers to every subscriber.
+#[async_trait]
+pub trait EventBus: Send + Sync {
+    /// Publishes one event; returns once the bus has accepted it.
+    async fn publish(&self, event: Event) -> Result<(), BusError>;
+    /// Subscribes to every event published from now on.
+    async fn subscribe(&self) -> Result<EventStream, BusError>;
+}
+
+/// Events kept for a subscriber that falls behind before it loses some.
+const MEMORY_BUS_CAPACITY: usize = 8192;
+
+/// The in-process bus of `goflix serve`.
+#[derive(Clone)]
+pub struct MemoryBus {
+    sender: broadcast::Sender<Event>,
+}
+
+impl Default for MemoryBus {
+    fn default() -> Self {
+        Self {
+            sender: broadcast::channel(MEMORY_BUS_CAPACITY).0,
+        }
+    }
+}
+
+#[async_trait]
+impl EventBus for MemoryBus {
+    async fn publish(&self, event: Event) -> Result<(), BusError> {
+        // No subscriber is not an error: nobody is listening yet.
+        let _ = self.sender.send(event);
+        Ok(())
+    }
+
+    async fn subscribe(&self) -> Result<EventStream, BusError> {
+        let receiver = self.sender.subscribe();
+        Ok(Box::pin(futures_util::stream::unfold(
+            receiver,
+            |mut receiver| async move {
+                loop {
+                    match receiver.recv().await {
+                        Ok(event) => return Some((event, receiver)),
+                        Err(broadcast::error::RecvError::Lagged(missed)) => {
+                            tracing::warn!(missed, "event subscriber fell behind");
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    }
+                }
+            },
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::StreamExt;
+
+    #[test]
+    fn events_serialise_with_type_video_id_and_at() {
+        let event = Event::now(VideoId::new(), EventKind::Progress { progress: 0.5 });
+        let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(json["type"], "video.progress");
+        assert_eq!(json["progress"], 0.5);
+        assert!(json["at"].is_string());
+        assert_eq!(json["video_id"], event.video_id.to_string());
+        let back: Event = serde_json::from_value(json).unwrap();
+        assert_eq!(back, event);
+    }
+
+    #[tokio::test]
+    async fn memory_bus_delivers_to_every_subscriber() {
+        let bus = MemoryBus::default();
+        let mut a = bus.subscribe().await.unwrap();
+        let mut b = bus.subscribe().await.unwrap();
+        let event = Event::now(VideoId::new(), EventKind::Queued);
+        bus.publish(event.clone()).await.unwrap();
+        assert_eq!(a.next().await.unwrap(), event);
+        assert_eq!(b.next().await.unwrap(), event);
+    }
+}

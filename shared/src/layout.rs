@@ -1,0 +1,56 @@
+//! Where things live in the object store. One place names every key so the
+//! control plane, the transcoder and the origin agree.
+
+use crate::domain::VideoId;
+use crate::store::ObjectKey;
+
+/// The uploaded master of a video.
+pub fn master(video: VideoId) -> ObjectKey {
+    ObjectKey::new(format!("masters/{video}")).expect("video ids are valid keys")
+}
+
+/// Everything published for a video (every version and the playback record).
+pub fn media_prefix(video: VideoId) -> String {
+    format!("media/{video}/")
+}
+
+/// The playback record: current version and visibility.
+pub fn playback_record(video: VideoId) -> ObjectKey {
+    ObjectKey::new(format!("media/{video}/playback.json")).expect("video ids are valid keys")
+}
+
+/// A published file (`name` such as `720p.mp4`) under one immutable version.
+pub fn media_file(video: VideoId, version: &str, name: &str) -> Option<ObjectKey> {
+    if !is_version(version) {
+        return None;
+    }
+    ObjectKey::new(format!("media/{video}/{version}/{name}")).ok()
+}
+
+/// Versions are opaque lowercase tokens made by the transcoder: `[0-9a-z]{1,40}`.
+pub fn is_version(version: &str) -> bool {
+    !version.is_empty()
+        && version.len() <= 40
+        && version
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
+}
+
+/// A fresh version token: time-ordered, unique per transcode attempt.
+pub fn new_version() -> String {
+    uuid::Uuid::now_v7().simple().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_safe_path_segments() {
+        assert!(is_version(&new_version()));
+        assert!(!is_version(".."));
+        assert!(!is_version(""));
+        assert!(!is_version("a/b"));
+        assert!(media_file(VideoId::new(), "v1", "../x").is_none());
+    }
+}

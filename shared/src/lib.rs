@@ -1,0 +1,15 @@
+//! Building blocks every Goflix role uses: configuration, domain types, the
+//! object store, the job queue and event bus, the manifest cache, token keys,
+//! shutdown signalling and telemetry. Each backend concern is one trait with
+//! an embedded default implementation.
+
+pub mod cache;
+pub mod config;
+pub mod domain;
+pub mod events;
+pub mod layout;
+pub mod queue;
+pub mod shutdown;
+pub mod store;
+pub mod telemetry;
+pub mod token;

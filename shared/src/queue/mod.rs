@@ -1,0 +1,51 @@
+//! The transcode job queue: [`JobQueue`] hands out [`Lease`]s that a worker
+//! heartbeats and then acks, retries or rejects. The embedded backend is a
+//! database table ([`database`]); a crashed worker's lease expires and the
+//! job is handed out again.
+
+pub mod database;
+
+use crate::domain::TranscodeJob;
+use crate::shutdown::Shutdown;
+use async_trait::async_trait;
+use std::time::Duration;
+
+/// Why a queue operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    /// The backend could not be reached; worth retrying.
+    #[error("job queue unavailable: {0}")]
+    Unavailable(String),
+    /// The lease expired and another worker may hold the job now.
+    #[error("lease on job {0} lost")]
+    LeaseLost(uuid::Uuid),
+    /// A stored job could not be decoded.
+    #[error("malformed job {0}: {1}")]
+    Malformed(uuid::Uuid, String),
+}
+
+/// A job held by one worker until it is acked, retried or rejected.
+#[async_trait]
+pub trait Lease: Send + Sync {
+    /// The job.
+    fn job(&self) -> &TranscodeJob;
+    /// 1 on the first delivery, more on redeliveries.
+    fn attempt(&self) -> u32;
+    /// Keeps the lease alive while a long job runs.
+    async fn heartbeat(&self) -> Result<(), QueueError>;
+    /// The job is done; it is never handed out again.
+    async fn ack(self: Box<Self>) -> Result<(), QueueError>;
+    /// The job failed in a way worth retrying after `delay`.
+    async fn retry(self: Box<Self>, delay: Duration) -> Result<(), QueueError>;
+    /// The job failed for good (dead-lettered).
+    async fn reject(self: Box<Self>) -> Result<(), QueueError>;
+}
+
+/// Where workers take jobs from.
+#[async_trait]
+pub trait JobQueue: Send + Sync {
+    /// Waits for the next job; `None` once `shutdown` is cancelled.
+    async fn next(&self, shutdown: &Shutdown) -> Result<Option<Box<dyn Lease>>, QueueError>;
+    /// Whether the backend answers (for `/readyz`).
+    async fn check(&self) -> Result<(), QueueError>;
+}
