@@ -1,0 +1,83 @@
+// Plays a manifest with a real player (hls.js or dash.js) in headless
+// Chromium and succeeds once playback time passes a threshold with no fatal
+// player error. Usage: node play.mjs <hls|dash> <manifest-url> [min-seconds]
+import { chromium } from "playwright-core";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+const [player, manifestUrl, minSecondsArg] = process.argv.slice(2);
+const minSeconds = Number(minSecondsArg ?? 3);
+if (!["hls", "dash"].includes(player) || !manifestUrl) {
+  console.error("usage: node play.mjs <hls|dash> <manifest-url> [min-seconds]");
+  process.exit(2);
+}
+const scripts = {
+  hls: require.resolve("hls.js/dist/hls.min.js"),
+  dash: require.resolve("dashjs"),
+};
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--autoplay-policy=no-user-gesture-required",
+  ],
+});
+let exitCode = 1;
+try {
+  const page = await browser.newPage();
+  page.on("console", (msg) => console.error(`[page ${msg.type()}] ${msg.text()}`));
+  // Same-origin page so the test also exercises plain fetches; players still need CORS for tokens.
+  const origin = new URL(manifestUrl).origin;
+  await page.goto(`${origin}/healthz`);
+  await page.setContent('<video id="v" muted playsinline style="width:640px"></video>');
+  await page.addScriptTag({ path: scripts[player] });
+  await page.evaluate(
+    ({ player, manifestUrl }) => {
+      const video = document.getElementById("v");
+      window.__errors = [];
+      if (player === "hls") {
+        if (!Hls.isSupported()) throw new Error("hls.js: MediaSource unsupported");
+        const hls = new Hls();
+        hls.on(Hls.Events.ERROR, (_e, data) => {
+          if (data.fatal) window.__errors.push(`${data.type}: ${data.details}`);
+        });
+        hls.loadSource(manifestUrl);
+        hls.attachMedia(video);
+        window.__levels = () => hls.levels.map((l) => l.height);
+      } else {
+        const dash = dashjs.MediaPlayer().create();
+        dash.on(dashjs.MediaPlayer.events.ERROR, (e) => {
+          window.__errors.push(JSON.stringify(e.error ?? e));
+        });
+        dash.initialize(video, manifestUrl, true);
+        window.__levels = () =>
+          (dash.getRepresentationsByType ? dash.getRepresentationsByType("video") : []).map(
+            (r) => r.height,
+          );
+      }
+      video.play().catch(() => {});
+    },
+    { player, manifestUrl },
+  );
+  const deadline = Date.now() + 60_000;
+  let state = {};
+  while (Date.now() < deadline) {
+    state = await page.evaluate(() => ({
+      time: document.getElementById("v").currentTime,
+      errors: window.__errors,
+      levels: window.__levels(),
+      h264: MediaSource.isTypeSupported('video/mp4; codecs="avc1.64001f"'),
+    }));
+    if (state.errors.length > 0 || state.time > minSeconds) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  console.log(JSON.stringify({ player, manifestUrl, ...state }));
+  exitCode = state.errors.length === 0 && state.time > minSeconds ? 0 : 1;
+} finally {
+  await browser.close();
+}
+process.exit(exitCode);
