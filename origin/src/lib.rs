@@ -1,0 +1,67 @@
+//! The Goflix origin: serves HLS and DASH manifests and media to players and
+//! CDNs from object storage, with RFC 9110 ranges and conditional requests,
+//! CORS, a manifest cache, and playback tokens for private videos.
+//!
+//! Routes (all under `/v`, GET and HEAD, OPTIONS for CORS preflights):
+//!
+//! - `/v/{video_id}/master.m3u8`, `/v/{video_id}/manifest.mpd`: the current
+//!   version's manifests, found through the playback record; short-lived.
+//! - `/v/{video_id}/{version}/{file}`: immutable files of one version.
+//!
+//! Where things are handled: `paths` (path safety), `auth` (tokens),
+//! `manifest` (the cache), `rewrite` (tokens into manifests), `encoding`
+//! (gzip), `conditional` and [`range`] (RFC 9110), `multipart`, `response`
+//! (assembling responses), `cors`, `error` (codes and statuses), `routes`.
+
+mod auth;
+mod conditional;
+mod cors;
+mod encoding;
+mod error;
+mod manifest;
+mod multipart;
+mod paths;
+pub mod range;
+mod response;
+mod rewrite;
+mod routes;
+
+use goflix_shared::cache::ManifestCache;
+use goflix_shared::store::Store;
+use goflix_shared::token::TokenVerifier;
+use std::sync::Arc;
+
+/// The origin role: cheap to clone, one per HTTP worker.
+#[derive(Clone)]
+pub struct Origin {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    cache: Arc<dyn ManifestCache>,
+    verifier: Option<TokenVerifier>,
+}
+
+impl Origin {
+    /// An origin reading `store` through `cache`. Without a `verifier`
+    /// (no public key), private videos are always refused.
+    pub fn new(
+        store: Store,
+        cache: Arc<dyn ManifestCache>,
+        verifier: Option<TokenVerifier>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                cache,
+                verifier,
+            }),
+        }
+    }
+
+    /// Mounts the `/v/…` routes (health routes are the binary's).
+    pub fn configure(&self, cfg: &mut actix_web::web::ServiceConfig) {
+        routes::configure(self.clone(), cfg);
+    }
+}

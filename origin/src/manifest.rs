@@ -1,0 +1,210 @@
+//! Manifests and playback records through the [`ManifestCache`]: the
+//! playback record under a short max-age (it moves when a video is
+//! re-transcoded or its visibility changes), versioned manifests and their
+//! gzip variants without one (their keys never change content).
+//!
+//! A cached manifest carries a small header (modification time and content
+//! hash) in front of its bytes, so a cache hit needs no storage call to
+//! answer with `ETag` and `Last-Modified`.
+
+use crate::error::OriginError;
+use bytes::{BufMut, Bytes, BytesMut};
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use futures_util::StreamExt;
+use goflix_shared::cache::ManifestCache;
+use goflix_shared::domain::{PlaybackRecord, VideoId};
+use goflix_shared::layout;
+use goflix_shared::store::{ObjectKey, ObjectStore, Store, StoreError};
+use std::io::Write;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// How long a cached playback record is trusted.
+pub const RECORD_MAX_AGE: Duration = Duration::from_secs(2);
+
+/// Largest manifest or playback record read; anything bigger is a broken publication.
+const MAX_MANIFEST_BYTES: u64 = 8 << 20;
+
+/// Suffix of the cache key of a manifest's gzip variant.
+const GZIP_SUFFIX: &str = "#gzip";
+
+/// Bytes of the header in front of a cached manifest: seconds, nanoseconds, hash.
+const HEADER_LEN: usize = 8 + 4 + 8;
+
+/// A manifest's bytes and validators.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    /// When the stored object was last modified.
+    pub modified: SystemTime,
+    /// [`content_hash`] of the identity (uncompressed) bytes.
+    pub hash: u64,
+    /// The bytes (identity, or gzip for a gzip variant).
+    pub body: Bytes,
+}
+
+impl Manifest {
+    /// A manifest holding `body` with a freshly computed hash.
+    pub fn new(modified: SystemTime, body: Bytes) -> Self {
+        Self {
+            modified,
+            hash: content_hash(&body),
+            body,
+        }
+    }
+
+    fn encode(&self) -> Bytes {
+        let since = self
+            .modified
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO);
+        let mut out = BytesMut::with_capacity(HEADER_LEN + self.body.len());
+        out.put_u64(since.as_secs());
+        out.put_u32(since.subsec_nanos());
+        out.put_u64(self.hash);
+        out.put_slice(&self.body);
+        out.freeze()
+    }
+
+    fn decode(mut entry: Bytes) -> Result<Self, OriginError> {
+        if entry.len() < HEADER_LEN {
+            return Err(OriginError::BadPublication(
+                "truncated manifest cache entry".into(),
+            ));
+        }
+        let header = entry.split_to(HEADER_LEN);
+        let secs = u64::from_be_bytes(header[0..8].try_into().unwrap_or_default());
+        let nanos = u32::from_be_bytes(header[8..12].try_into().unwrap_or_default());
+        let hash = u64::from_be_bytes(header[12..20].try_into().unwrap_or_default());
+        Ok(Self {
+            modified: UNIX_EPOCH + Duration::new(secs, nanos.min(999_999_999)),
+            hash,
+            body: entry,
+        })
+    }
+}
+
+/// The published playback record of `video`; `NotFound` when it has none.
+pub async fn playback_record(
+    cache: &dyn ManifestCache,
+    store: &Store,
+    video: VideoId,
+) -> Result<PlaybackRecord, OriginError> {
+    let key = layout::playback_record(video);
+    let bytes = cache
+        .get_or_fill(
+            key.as_str(),
+            Some(RECORD_MAX_AGE),
+            Box::pin(read_limited(store, &key)),
+        )
+        .await?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| OriginError::BadPublication(format!("playback record of {video}: {e}")))
+}
+
+/// The manifest stored under `key` (identity encoding).
+pub async fn load(
+    cache: &dyn ManifestCache,
+    store: &Store,
+    key: &ObjectKey,
+) -> Result<Manifest, OriginError> {
+    let fill = async {
+        let (modified, body) = read_with_time(store, key).await?;
+        Ok(Manifest::new(modified, body).encode())
+    };
+    Manifest::decode(
+        cache
+            .get_or_fill(key.as_str(), None, Box::pin(fill))
+            .await?,
+    )
+}
+
+/// The gzip variant of the (identity) manifest `identity` stored under `key`.
+pub async fn load_gzip(
+    cache: &dyn ManifestCache,
+    key: &ObjectKey,
+    identity: &Manifest,
+) -> Result<Manifest, OriginError> {
+    let cache_key = format!("{key}{GZIP_SUFFIX}");
+    let fill = async {
+        let body = gzip(&identity.body).map_err(StoreError::Io)?;
+        Ok(Manifest {
+            modified: identity.modified,
+            hash: identity.hash,
+            body,
+        }
+        .encode())
+    };
+    Manifest::decode(cache.get_or_fill(&cache_key, None, Box::pin(fill)).await?)
+}
+
+/// Compresses a manifest. Deterministic (no timestamp in the gzip header), so
+/// every origin replica produces the same bytes and the same `ETag`.
+pub fn gzip(body: &[u8]) -> std::io::Result<Bytes> {
+    let mut encoder = GzEncoder::new(
+        Vec::with_capacity(body.len() / 4 + 64),
+        Compression::default(),
+    );
+    encoder.write_all(body)?;
+    encoder.finish().map(Bytes::from)
+}
+
+/// FNV-1a over the bytes: a stable content hash for manifest `ETag`s.
+pub fn content_hash(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+async fn read_limited(store: &Store, key: &ObjectKey) -> Result<Bytes, StoreError> {
+    read_with_time(store, key).await.map(|(_, body)| body)
+}
+
+/// Reads a small object whole, refusing more than [`MAX_MANIFEST_BYTES`].
+async fn read_with_time(store: &Store, key: &ObjectKey) -> Result<(SystemTime, Bytes), StoreError> {
+    let (meta, mut stream) = store.get_range(key, None).await?;
+    if meta.size > MAX_MANIFEST_BYTES {
+        return Err(StoreError::TooLarge {
+            limit: MAX_MANIFEST_BYTES,
+        });
+    }
+    let mut body = BytesMut::with_capacity(meta.size as usize);
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        if (body.len() + chunk.len()) as u64 > MAX_MANIFEST_BYTES {
+            return Err(StoreError::TooLarge {
+                limit: MAX_MANIFEST_BYTES,
+            });
+        }
+        body.put_slice(&chunk);
+    }
+    Ok((meta.modified, body.freeze()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_entries_round_trip() {
+        let at = UNIX_EPOCH + Duration::new(1_700_000_000, 123_456_789);
+        let manifest = Manifest::new(at, Bytes::from_static(b"#EXTM3U\n"));
+        let back = Manifest::decode(manifest.encode()).unwrap();
+        assert_eq!(back.modified, at);
+        assert_eq!(back.hash, content_hash(b"#EXTM3U\n"));
+        assert_eq!(back.body, "#EXTM3U\n");
+        assert!(Manifest::decode(Bytes::from_static(b"short")).is_err());
+    }
+
+    #[test]
+    fn gzip_is_deterministic_and_round_trips() {
+        use std::io::Read;
+        let body = "#EXTM3U\n".repeat(100);
+        let a = gzip(body.as_bytes()).unwrap();
+        assert_eq!(a, gzip(body.as_bytes()).unwrap());
+        let mut out = String::new();
+        flate2::read::GzDecoder::new(&a[..])
+            .read_to_string(&mut out)
+            .unwrap();
+        assert_eq!(out, body);
+    }
+}

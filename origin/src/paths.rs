@@ -1,0 +1,171 @@
+//! Path safety: every request path is checked here before anything touches
+//! storage. Hostile shapes (traversal, backslashes, NUL and other control
+//! bytes, percent-encoded separators, overlong paths) are `400`; well-formed
+//! segments that cannot name a published file (bad video id, bad version,
+//! file name outside the allow-list) are `404`.
+
+use crate::error::OriginError;
+use goflix_shared::domain::VideoId;
+use goflix_shared::layout;
+
+/// Longest request path accepted, in bytes; real ones are about 120.
+pub const MAX_PATH_LEN: usize = 512;
+
+/// Longest file stem in a versioned path (`[a-z0-9_]{1,32}`).
+const MAX_STEM_LEN: usize = 32;
+
+/// Rejects raw request paths (as sent, still percent-encoded) that no
+/// legitimate player produces.
+pub fn check_raw(path: &str) -> Result<(), OriginError> {
+    let lower = path.to_ascii_lowercase();
+    let hostile = path.len() > MAX_PATH_LEN
+        || path.bytes().any(|b| b == b'\\' || b.is_ascii_control() || b >= 0x80)
+        || path.split('/').any(|s| s == "." || s == "..")
+        // Encoded NUL, separators, dots and percent signs: no valid segment contains them.
+        || ["%00", "%2f", "%5c", "%2e", "%25"].iter().any(|p| lower.contains(p));
+    if hostile {
+        Err(OriginError::BadPath)
+    } else {
+        Ok(())
+    }
+}
+
+/// A video id segment: the canonical lowercase hyphenated UUID only.
+pub fn video_id(segment: &str) -> Result<VideoId, OriginError> {
+    segment.parse().map_err(|_| OriginError::NotFound)
+}
+
+/// A version segment: `[0-9a-z]{1,40}`, as the transcoder makes them.
+pub fn version(segment: &str) -> Result<&str, OriginError> {
+    if layout::is_version(segment) {
+        Ok(segment)
+    } else {
+        Err(OriginError::NotFound)
+    }
+}
+
+/// What a published file is, which decides how it is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// An HLS playlist (`.m3u8`): cached, token-rewritten, gzip-able.
+    Hls,
+    /// A DASH MPD (`.mpd`): cached, token-rewritten, gzip-able.
+    Dash,
+    /// A video track (`.mp4` other than `audio.mp4`).
+    Video,
+    /// The audio track (`audio.mp4`).
+    Audio,
+    /// A thumbnail (`.jpg`).
+    Image,
+    /// Subtitles (`.vtt`).
+    Subtitles,
+}
+
+impl FileKind {
+    /// The `Content-Type` to serve.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Hls => "application/vnd.apple.mpegurl",
+            Self::Dash => "application/dash+xml",
+            Self::Video => "video/mp4",
+            Self::Audio => "audio/mp4",
+            Self::Image => "image/jpeg",
+            Self::Subtitles => "text/vtt",
+        }
+    }
+
+    /// Whether the file is a manifest (served from the manifest cache).
+    pub fn is_manifest(self) -> bool {
+        matches!(self, Self::Hls | Self::Dash)
+    }
+}
+
+/// A file name segment: `[a-z0-9_]{1,32}\.(m3u8|mp4|mpd|jpg|vtt)`.
+pub fn file_name(segment: &str) -> Result<FileKind, OriginError> {
+    let (stem, ext) = segment.split_once('.').ok_or(OriginError::NotFound)?;
+    let stem_ok = !stem.is_empty()
+        && stem.len() <= MAX_STEM_LEN
+        && stem
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if !stem_ok {
+        return Err(OriginError::NotFound);
+    }
+    match ext {
+        "m3u8" => Ok(FileKind::Hls),
+        "mpd" => Ok(FileKind::Dash),
+        "mp4" if stem == "audio" => Ok(FileKind::Audio),
+        "mp4" => Ok(FileKind::Video),
+        "jpg" => Ok(FileKind::Image),
+        "vtt" => Ok(FileKind::Subtitles),
+        _ => Err(OriginError::NotFound),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn hostile_raw_paths_are_bad_requests() {
+        for path in [
+            "/v/x/..%2F..%2Fetc/passwd",
+            "/v/x/..%2f..%2fetc/passwd",
+            "/v/x/../../etc/passwd",
+            "/v/x/./master.m3u8",
+            "/v/x/%2e%2e/master.m3u8",
+            "/v/x\\..\\etc",
+            "/v/x/v1/720p.mp4%00.jpg",
+            "/v/x/v1/%25%32%65",
+            "/v/x/v1/\u{0}",
+            "/v/x/v1/é.mp4",
+        ] {
+            assert!(
+                matches!(check_raw(path), Err(OriginError::BadPath)),
+                "{path}"
+            );
+        }
+        assert!(check_raw(&format!("/v/{}", "a".repeat(MAX_PATH_LEN))).is_err());
+        assert!(check_raw("/v/0190b5a2-7c1e-7d3a-9f1e-1234567890ab/v1/720p.mp4").is_ok());
+    }
+
+    #[test]
+    fn only_allow_listed_file_names_pass() {
+        assert_eq!(file_name("720p.mp4").unwrap(), FileKind::Video);
+        assert_eq!(file_name("audio.mp4").unwrap(), FileKind::Audio);
+        assert_eq!(file_name("master.m3u8").unwrap(), FileKind::Hls);
+        assert_eq!(file_name("manifest.mpd").unwrap(), FileKind::Dash);
+        assert_eq!(file_name("thumb_01.jpg").unwrap(), FileKind::Image);
+        assert_eq!(file_name("en.vtt").unwrap(), FileKind::Subtitles);
+        for bad in [
+            "",
+            ".mp4",
+            "720p",
+            "720P.mp4",
+            "720p.MP4",
+            "a.b.mp4",
+            "playback.json",
+            "a-b.mp4",
+            "720p.mp4.jpg",
+            "x.exe",
+        ] {
+            assert!(file_name(bad).is_err(), "{bad}");
+        }
+        assert!(file_name(&format!("{}.mp4", "a".repeat(33))).is_err());
+        assert!(file_name(&format!("{}.mp4", "a".repeat(32))).is_ok());
+    }
+
+    proptest! {
+        #[test]
+        fn accepted_segments_are_plain(segment in "\\PC{0,50}") {
+            if file_name(&segment).is_ok() {
+                prop_assert!(segment.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.'));
+                prop_assert_eq!(segment.matches('.').count(), 1);
+            }
+            if version(&segment).is_ok() {
+                prop_assert!(segment.bytes().all(|b| b.is_ascii_alphanumeric()));
+            }
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! The unversioned entry points `/v/{id}/master.m3u8` and
+//! `/v/{id}/manifest.mpd`: they follow the playback record to the current
+//! version's manifest. Also the manifest response shared with versioned
+//! playlists: cached bytes, per-request token rewriting, gzip.
+
+use super::{playable, segment, Playable};
+use crate::auth::Access;
+use crate::encoding;
+use crate::error::OriginError;
+use crate::manifest::{self, Manifest};
+use crate::paths::{self, FileKind};
+use crate::response::{self, Body, Caching, Representation};
+use crate::rewrite;
+use crate::Origin;
+use actix_web::{web, HttpRequest, HttpResponse};
+use goflix_shared::layout;
+use goflix_shared::store::ObjectKey;
+use tracing::Instrument;
+
+/// `GET|HEAD /v/{video_id}/master.m3u8`
+pub async fn master(
+    origin: web::Data<Origin>,
+    req: HttpRequest,
+) -> Result<HttpResponse, OriginError> {
+    current(&origin, &req, "master.m3u8", FileKind::Hls).await
+}
+
+/// `GET|HEAD /v/{video_id}/manifest.mpd`
+pub async fn mpd(origin: web::Data<Origin>, req: HttpRequest) -> Result<HttpResponse, OriginError> {
+    current(&origin, &req, "manifest.mpd", FileKind::Dash).await
+}
+
+/// Serves `name` of the video's current version.
+async fn current(
+    origin: &Origin,
+    req: &HttpRequest,
+    name: &'static str,
+    kind: FileKind,
+) -> Result<HttpResponse, OriginError> {
+    let video_segment = segment(req, "video_id");
+    let span = tracing::info_span!(
+        "origin.manifest",
+        video_id = %video_segment,
+        file = name,
+        version = tracing::field::Empty,
+    );
+    async {
+        paths::check_raw(req.path())?;
+        let video = paths::video_id(video_segment)?;
+        let Playable { record, access } = playable(origin, req, video).await?;
+        tracing::Span::current().record("version", record.version.as_str());
+        let key = layout::media_file(video, &record.version, name).ok_or_else(|| {
+            OriginError::BadPublication(format!("invalid version {:?} for {video}", record.version))
+        })?;
+        let caching = match access {
+            Access::Open => Caching::Unversioned,
+            Access::Token(_) => Caching::Private,
+        };
+        serve(origin, req, &key, kind, &access, caching).await
+    }
+    .instrument(span)
+    .await
+    .inspect_err(OriginError::log)
+}
+
+/// Answers with the manifest under `key`: rewritten for `access`, gzip
+/// when the client accepts it, under `caching`.
+pub(super) async fn serve(
+    origin: &Origin,
+    req: &HttpRequest,
+    key: &ObjectKey,
+    kind: FileKind,
+    access: &Access,
+    caching: Caching,
+) -> Result<HttpResponse, OriginError> {
+    let cache = origin.inner.cache.as_ref();
+    let identity = manifest::load(cache, &origin.inner.store, key).await?;
+    let gzip = encoding::accepts_gzip(req.headers());
+    let chosen = match access {
+        Access::Open if gzip => manifest::load_gzip(cache, key, &identity).await?,
+        Access::Open => identity,
+        Access::Token(token) => {
+            let rewritten = with_token(&identity, kind, token)?;
+            if gzip {
+                Manifest {
+                    body: manifest::gzip(&rewritten.body).map_err(|e| {
+                        OriginError::BadPublication(format!("compressing {key}: {e}"))
+                    })?,
+                    ..rewritten
+                }
+            } else {
+                rewritten
+            }
+        }
+    };
+    let repr = Representation {
+        content_type: kind.content_type(),
+        len: chosen.body.len() as u64,
+        etag: format!("\"{:016x}{}\"", chosen.hash, if gzip { "-gz" } else { "" }),
+        last_modified: Some(chosen.modified),
+        caching,
+        content_encoding: gzip.then_some("gzip"),
+        varies_by_encoding: true,
+    };
+    response::serve(req, &repr, Body::Memory(chosen.body)).await
+}
+
+/// The manifest with `token` carried into its URIs.
+fn with_token(manifest: &Manifest, kind: FileKind, token: &str) -> Result<Manifest, OriginError> {
+    let text = std::str::from_utf8(&manifest.body)
+        .map_err(|_| OriginError::BadPublication("manifest is not UTF-8".into()))?;
+    let token = rewrite::encode_component(token);
+    let rewritten = match kind {
+        FileKind::Dash => rewrite::dash(text, &token),
+        _ => rewrite::hls(text, &token),
+    };
+    Ok(Manifest::new(manifest.modified, rewritten.into()))
+}
