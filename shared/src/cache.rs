@@ -147,12 +147,24 @@ mod tests {
         let fill = |v: &'static str| -> BoxFuture<'static, Result<Bytes, StoreError>> {
             Box::pin(async move { Ok(Bytes::from_static(v.as_bytes())) })
         };
-        assert_eq!(cache.get_or_fill("a/1", None, fill("one")).await.unwrap(), "one");
-        assert_eq!(cache.get_or_fill("a/1", None, fill("two")).await.unwrap(), "one");
+        assert_eq!(
+            cache.get_or_fill("a/1", None, fill("one")).await.unwrap(),
+            "one"
+        );
+        assert_eq!(
+            cache.get_or_fill("a/1", None, fill("two")).await.unwrap(),
+            "one"
+        );
         let zero = Some(Duration::ZERO);
-        assert_eq!(cache.get_or_fill("a/1", zero, fill("three")).await.unwrap(), "three");
+        assert_eq!(
+            cache.get_or_fill("a/1", zero, fill("three")).await.unwrap(),
+            "three"
+        );
         cache.invalidate_prefix("a/").await;
-        assert_eq!(cache.get_or_fill("a/1", None, fill("four")).await.unwrap(), "four");
+        assert_eq!(
+            cache.get_or_fill("a/1", None, fill("four")).await.unwrap(),
+            "four"
+        );
     }
 
     #[tokio::test]

@@ -85,7 +85,9 @@ impl Config {
     }
 
     /// Reads settings from `vars` (the environment, or a test's map).
-    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
+    pub fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
         let vars: HashMap<String, String> = vars
             .into_iter()
             .filter(|(k, _)| k.starts_with("GOFLIX_"))
@@ -121,13 +123,18 @@ impl Config {
             database_url: env
                 .get("GOFLIX_DATABASE_URL")?
                 .unwrap_or_else(|| {
-                    format!("sqlite://{}?mode=rwc", absolute_data.join("goflix.db").display())
+                    format!(
+                        "sqlite://{}?mode=rwc",
+                        absolute_data.join("goflix.db").display()
+                    )
                 })
                 .into(),
             storage_url: env
                 .get("GOFLIX_STORAGE")?
                 .unwrap_or_else(|| format!("file://{}", absolute_data.join("objects").display())),
-            queue_url: env.get("GOFLIX_QUEUE")?.unwrap_or_else(|| "database".into()),
+            queue_url: env
+                .get("GOFLIX_QUEUE")?
+                .unwrap_or_else(|| "database".into()),
             cache_url: env.get("GOFLIX_CACHE")?.unwrap_or_else(|| "memory".into()),
             token_key_file: env
                 .get("GOFLIX_TOKEN_KEY_FILE")?

@@ -54,7 +54,10 @@ async fn jobs_come_out_in_order_and_once() {
     assert!(next_now(&worker1).await.is_none(), "both jobs are leased");
     first.ack().await.unwrap();
     second.ack().await.unwrap();
-    assert!(next_now(&worker2).await.is_none(), "acked jobs never return");
+    assert!(
+        next_now(&worker2).await.is_none(),
+        "acked jobs never return"
+    );
 }
 
 #[tokio::test]
@@ -74,7 +77,10 @@ async fn an_expired_lease_is_redelivered_and_the_old_holder_loses_it() {
     let again = next_now(&survivor).await.unwrap();
     assert_eq!(again.job(), &a);
     assert_eq!(again.attempt(), 2);
-    assert!(matches!(lease.heartbeat().await, Err(QueueError::LeaseLost(_))));
+    assert!(matches!(
+        lease.heartbeat().await,
+        Err(QueueError::LeaseLost(_))
+    ));
     assert!(matches!(lease.ack().await, Err(QueueError::LeaseLost(_))));
     again.heartbeat().await.unwrap();
     again.ack().await.unwrap();

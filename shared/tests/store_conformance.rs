@@ -110,8 +110,14 @@ async fn test_suite<S: ObjectStore>(store: S) {
 
     // Missing objects are NotFound everywhere.
     let missing = key("nope/missing");
-    assert!(matches!(store.get_bytes(&missing).await, Err(StoreError::NotFound(_))));
-    assert!(matches!(store.head(&missing).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(
+        store.get_bytes(&missing).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.head(&missing).await,
+        Err(StoreError::NotFound(_))
+    ));
     assert!(matches!(
         store.get_range(&missing, None).await,
         Err(StoreError::NotFound(_))

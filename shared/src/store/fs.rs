@@ -188,7 +188,9 @@ impl ObjectStore for FsStore {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotADirectory => {
-                fs::remove_file(self.path_of(&dir)).await.map_err(Into::into)
+                fs::remove_file(self.path_of(&dir))
+                    .await
+                    .map_err(Into::into)
             }
             Err(e) => Err(e.into()),
         }

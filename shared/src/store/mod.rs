@@ -88,8 +88,7 @@ pub trait ObjectStore: Send + Sync + Clone + 'static {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Reads a small object whole (manifests, records).
-    fn get_bytes(&self, key: &ObjectKey)
-        -> impl Future<Output = Result<Bytes, StoreError>> + Send;
+    fn get_bytes(&self, key: &ObjectKey) -> impl Future<Output = Result<Bytes, StoreError>> + Send;
 
     /// Metadata of an object.
     fn head(&self, key: &ObjectKey) -> impl Future<Output = Result<ObjectMeta, StoreError>> + Send;

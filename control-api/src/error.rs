@@ -1,0 +1,256 @@
+//! The control plane's one error type and its one mapping to HTTP: every
+//! failure, including extractor failures (bad JSON, query, form, path), ends
+//! up as a status code plus `{"code": "...", "message": "..."}` with a
+//! stable code. OAuth token-endpoint errors additionally carry the RFC 6749
+//! `error` / `error_description` fields.
+
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError, UrlencodedError};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use goflix_shared::store::StoreError;
+use goflix_shared::token::TokenError;
+use sea_orm::DbErr;
+use serde_json::json;
+
+/// Seconds a client should wait before retrying after a 503.
+const RETRY_AFTER_SECS: &str = "5";
+
+/// Everything a control-plane call can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request is wrong in a way the client can fix (400, 403, 404, 405, 409, 413, 415).
+    #[error("{message}")]
+    Client {
+        /// HTTP status.
+        status: StatusCode,
+        /// Stable machine-readable code.
+        code: &'static str,
+        /// Explanation for humans.
+        message: String,
+    },
+    /// No valid bearer token (401 with `WWW-Authenticate: Bearer`).
+    #[error("{message}")]
+    Unauthenticated {
+        /// `missing_token`, `invalid_token` or `token_expired`.
+        code: &'static str,
+        /// Explanation for humans.
+        message: String,
+    },
+    /// An RFC 6749 §5.2 token-endpoint error (400).
+    #[error("{error}: {description}")]
+    OAuth {
+        /// `invalid_request`, `invalid_grant`, `unsupported_grant_type`, …
+        error: &'static str,
+        /// Explanation for humans.
+        description: String,
+    },
+    /// A dependency (database, storage, bus) is unreachable; worth retrying (503).
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    /// A bug or an unexpected dependency failure (500); details go to the log only.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    fn client(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self::Client {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// 400 with `code`.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::client(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// 403 `forbidden`.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::client(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    /// 404 `not_found`.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::client(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// 405 `method_not_allowed`.
+    pub fn method_not_allowed(message: impl Into<String>) -> Self {
+        Self::client(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            message,
+        )
+    }
+
+    /// 409 with `code`.
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::client(StatusCode::CONFLICT, code, message)
+    }
+
+    /// 413 `payload_too_large`.
+    pub fn too_large(limit: u64) -> Self {
+        Self::client(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the upload exceeds the limit of {limit} bytes"),
+        )
+    }
+
+    /// 415 `unsupported_media_type`.
+    pub fn unsupported_media_type(message: impl Into<String>) -> Self {
+        Self::client(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            message,
+        )
+    }
+
+    /// 401 with `code`.
+    pub fn unauthenticated(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Unauthenticated {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// An RFC 6749 token-endpoint error.
+    pub fn oauth(error: &'static str, description: impl Into<String>) -> Self {
+        Self::OAuth {
+            error,
+            description: description.into(),
+        }
+    }
+
+    /// The stable code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Client { code, .. } | Self::Unauthenticated { code, .. } => code,
+            Self::OAuth { error, .. } => error,
+            Self::Unavailable(_) => "unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Client { status, .. } => *status,
+            Self::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
+            Self::OAuth { .. } => StatusCode::BAD_REQUEST,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status_code());
+        let code = self.code();
+        let body = match self {
+            Self::Client { message, .. } => json!({ "code": code, "message": message }),
+            Self::Unauthenticated { message, .. } => {
+                let challenge = if code == "missing_token" {
+                    r#"Bearer realm="goflix""#.to_string()
+                } else {
+                    format!(
+                        r#"Bearer realm="goflix", error="invalid_token", error_description="{code}""#
+                    )
+                };
+                if let Ok(value) = HeaderValue::from_str(&challenge) {
+                    response.insert_header((header::WWW_AUTHENTICATE, value));
+                }
+                json!({ "code": code, "message": message })
+            }
+            Self::OAuth { description, .. } => {
+                response.insert_header((header::CACHE_CONTROL, "no-store"));
+                json!({
+                    "error": code,
+                    "error_description": description,
+                    "code": code,
+                    "message": description,
+                })
+            }
+            Self::Unavailable(detail) => {
+                tracing::warn!(%detail, "dependency unavailable");
+                response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS));
+                json!({ "code": code, "message": "a dependency is unavailable; retry later" })
+            }
+            Self::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                json!({ "code": code, "message": "internal error" })
+            }
+        };
+        response.json(body)
+    }
+}
+
+impl From<DbErr> for ApiError {
+    fn from(e: DbErr) -> Self {
+        match e {
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Self::Unavailable(e.to_string()),
+            other => Self::Internal(format!("database: {other}")),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::TooLarge { limit } => Self::too_large(limit),
+            StoreError::Unavailable(detail) => Self::Unavailable(format!("storage: {detail}")),
+            other => Self::Internal(format!("storage: {other}")),
+        }
+    }
+}
+
+impl From<TokenError> for ApiError {
+    fn from(e: TokenError) -> Self {
+        match e {
+            TokenError::Expired => {
+                Self::unauthenticated("token_expired", "the access token has expired")
+            }
+            TokenError::Invalid(_) | TokenError::NotAllowed(_) => {
+                Self::unauthenticated("invalid_token", "the access token is not valid")
+            }
+            other => Self::Internal(format!("tokens: {other}")),
+        }
+    }
+}
+
+/// Routes JSON body errors through [`ApiError`] (for `JsonConfig`).
+pub(crate) fn json_error(err: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
+    match err {
+        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
+            ApiError::client(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                err.to_string(),
+            )
+        }
+        JsonPayloadError::ContentType => {
+            ApiError::unsupported_media_type("expected a body of type application/json")
+        }
+        other => ApiError::bad_request("invalid_json", other.to_string()),
+    }
+    .into()
+}
+
+/// Routes query-string errors through [`ApiError`] (for `QueryConfig`).
+pub(crate) fn query_error(err: QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
+    ApiError::bad_request("invalid_query", err.to_string()).into()
+}
+
+/// Routes path-segment errors through [`ApiError`] (for `PathConfig`).
+pub(crate) fn path_error(err: PathError, _: &HttpRequest) -> actix_web::Error {
+    ApiError::not_found(err.to_string()).into()
+}
+
+/// Routes form body errors through [`ApiError`] (for `FormConfig`); the
+/// token endpoint is the only form route, so they are RFC 6749 errors.
+pub(crate) fn form_error(err: UrlencodedError, _: &HttpRequest) -> actix_web::Error {
+    ApiError::oauth("invalid_request", format!("malformed form body: {err}")).into()
+}

@@ -1,0 +1,197 @@
+//! Following the event bus: each lifecycle event updates the video's row
+//! with one conditional `UPDATE`, so applying an event twice, or applying
+//! events from several control-plane replicas, is harmless. A `ready` or
+//! `failed` video never moves back, progress never goes down (stale
+//! progress is ignored), and `video.ready` republishes the playback record
+//! with the video's current visibility.
+
+use crate::db::{now_ms, video};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::videos;
+use futures_util::StreamExt;
+use goflix_shared::domain::{Rendition, VideoState};
+use goflix_shared::events::{Event, EventKind, EventStream};
+use goflix_shared::shutdown::Shutdown;
+use sea_orm::sea_query::{Expr, SimpleExpr};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use std::time::Duration;
+
+/// Pause before subscribing again after the bus failed or closed.
+const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(1);
+
+/// States from which events may still move a video.
+const ACTIVE: [VideoState; 3] = [
+    VideoState::Uploaded,
+    VideoState::Queued,
+    VideoState::Processing,
+];
+
+/// Applies events from `first` (a subscription made at start, so nothing
+/// published since is missed), then from fresh subscriptions, until `shutdown`.
+pub(crate) async fn follow(
+    state: &AppState,
+    mut first: Option<EventStream>,
+    shutdown: Shutdown,
+) -> Result<(), ApiError> {
+    loop {
+        let subscription = match first.take() {
+            Some(stream) => Ok(stream),
+            None => state.bus.subscribe().await,
+        };
+        match subscription {
+            Ok(mut events) => loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return Ok(()),
+                    event = events.next() => match event {
+                        Some(event) => {
+                            if let Err(e) = apply(state, &event).await {
+                                tracing::error!(video_id = %event.video_id, kind = event.kind.name(), error = %e, "could not apply event");
+                            }
+                        }
+                        None => {
+                            tracing::warn!("event subscription ended; subscribing again");
+                            break;
+                        }
+                    }
+                }
+            },
+            Err(e) => tracing::warn!(error = %e, "cannot subscribe to events; retrying"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            _ = tokio::time::sleep(RESUBSCRIBE_AFTER) => {}
+        }
+    }
+}
+
+fn text(value: &str) -> SimpleExpr {
+    Expr::value(value.to_owned())
+}
+
+fn active() -> impl Iterator<Item = &'static str> {
+    ACTIVE.iter().map(|s| s.as_str())
+}
+
+/// Applies one event to the video's row.
+async fn apply(state: &AppState, event: &Event) -> Result<(), ApiError> {
+    let id = event.video_id.0;
+    let update = || {
+        video::Entity::update_many()
+            .col_expr(video::Column::UpdatedAt, Expr::value(now_ms()))
+            .filter(video::Column::Id.eq(id))
+    };
+    let changed = match &event.kind {
+        EventKind::Queued => {
+            update()
+                .col_expr(video::Column::State, text(VideoState::Queued.as_str()))
+                .filter(video::Column::State.eq(VideoState::Uploaded.as_str()))
+                .exec(&state.db)
+                .await?
+                .rows_affected
+        }
+        EventKind::Processing { .. } => {
+            update()
+                .col_expr(video::Column::State, text(VideoState::Processing.as_str()))
+                .filter(
+                    video::Column::State
+                        .is_in([VideoState::Uploaded.as_str(), VideoState::Queued.as_str()]),
+                )
+                .exec(&state.db)
+                .await?
+                .rows_affected
+        }
+        EventKind::Progress { progress } if progress.is_finite() => {
+            let progress = progress.clamp(0.0, 1.0);
+            update()
+                .col_expr(video::Column::State, text(VideoState::Processing.as_str()))
+                .col_expr(video::Column::Progress, Expr::value(progress))
+                .filter(video::Column::State.is_in(active()))
+                .filter(video::Column::Progress.lt(progress))
+                .exec(&state.db)
+                .await?
+                .rows_affected
+        }
+        EventKind::Progress { .. } => 0,
+        EventKind::RenditionReady { rendition } => add_rendition(state, event, rendition).await?,
+        EventKind::Ready {
+            version,
+            duration_s,
+            renditions,
+        } => {
+            let renditions = serde_json::to_value(renditions)
+                .map_err(|e| ApiError::Internal(format!("renditions: {e}")))?;
+            let changed = update()
+                .col_expr(video::Column::State, text(VideoState::Ready.as_str()))
+                .col_expr(video::Column::Progress, Expr::value(1.0))
+                .col_expr(video::Column::Version, Expr::value(Some(version.clone())))
+                .col_expr(video::Column::DurationS, Expr::value(Some(*duration_s)))
+                .col_expr(video::Column::Renditions, Expr::value(renditions))
+                .col_expr(
+                    video::Column::ErrorCode,
+                    Expr::value(Option::<String>::None),
+                )
+                .col_expr(
+                    video::Column::ErrorMessage,
+                    Expr::value(Option::<String>::None),
+                )
+                .filter(video::Column::State.is_in(active()))
+                .exec(&state.db)
+                .await?
+                .rows_affected;
+            if changed == 1 {
+                if let Some(row) = video::Entity::find_by_id(id).one(&state.db).await? {
+                    videos::publish_playback_record(state, &row).await?;
+                }
+            }
+            changed
+        }
+        EventKind::Failed { code, message } => {
+            update()
+                .col_expr(video::Column::State, text(VideoState::Failed.as_str()))
+                .col_expr(video::Column::ErrorCode, Expr::value(Some(code.clone())))
+                .col_expr(
+                    video::Column::ErrorMessage,
+                    Expr::value(Some(message.clone())),
+                )
+                .filter(video::Column::State.is_in(active()))
+                .exec(&state.db)
+                .await?
+                .rows_affected
+        }
+    };
+    tracing::debug!(video_id = %event.video_id, kind = event.kind.name(), applied = changed == 1, "event");
+    Ok(())
+}
+
+/// Adds a rendition to a video still in progress, once per name.
+async fn add_rendition(
+    state: &AppState,
+    event: &Event,
+    rendition: &Rendition,
+) -> Result<u64, ApiError> {
+    let Some(row) = video::Entity::find_by_id(event.video_id.0)
+        .one(&state.db)
+        .await?
+    else {
+        return Ok(0);
+    };
+    if !active().any(|s| s == row.state) {
+        return Ok(0);
+    }
+    let mut renditions: Vec<Rendition> = serde_json::from_value(row.renditions).unwrap_or_default();
+    if renditions.iter().any(|r| r.name == rendition.name) {
+        return Ok(0);
+    }
+    renditions.push(rendition.clone());
+    let renditions = serde_json::to_value(renditions)
+        .map_err(|e| ApiError::Internal(format!("renditions: {e}")))?;
+    Ok(video::Entity::update_many()
+        .col_expr(video::Column::Renditions, Expr::value(renditions))
+        .col_expr(video::Column::UpdatedAt, Expr::value(now_ms()))
+        .filter(video::Column::Id.eq(event.video_id.0))
+        .filter(video::Column::State.is_in(active()))
+        .exec(&state.db)
+        .await?
+        .rows_affected)
+}

@@ -1,0 +1,107 @@
+//! The Goflix control plane: accounts and OAuth tokens, video uploads and
+//! their lifecycle, on actix-web and sea-orm (SQLite or PostgreSQL).
+//!
+//! - [`connect`] and [`migrate`] prepare the database (including the shared
+//!   `jobs` queue table); [`create_user`] adds an account.
+//! - [`ControlPlane::start`] loads the token keys and bootstraps the first
+//!   admin; [`ControlPlane::configure`] mounts `/api/v1/...` on an actix
+//!   app; [`ControlPlane::follow_events`] keeps video rows in step with the
+//!   transcoder's events.
+//!
+//! Public modules: [`db`] (connection and entities), [`migration`] and
+//! [`error`] (the one error→HTTP mapping). Private ones: `auth`
+//! (passwords, OAuth sessions, the `Caller` capabilities), `users`
+//! (accounts, first admin), `videos` (video operations), `routes` (HTTP
+//! handlers), `events` (bus follower) and `state`.
+
+mod auth;
+pub mod db;
+pub mod error;
+mod events;
+pub mod migration;
+mod routes;
+mod state;
+mod users;
+mod videos;
+
+pub use db::connect;
+pub use error::ApiError;
+pub use migration::migrate;
+pub use users::create_user;
+
+use actix_web::web;
+use goflix_shared::config::Config;
+use goflix_shared::events::{EventBus, EventStream};
+use goflix_shared::shutdown::Shutdown;
+use goflix_shared::store::Store;
+use goflix_shared::token::TokenIssuer;
+use sea_orm::DatabaseConnection;
+use state::AppState;
+use std::sync::{Arc, Mutex};
+
+/// A running control plane; cheap to clone (one per actix worker).
+#[derive(Clone)]
+pub struct ControlPlane {
+    state: web::Data<AppState>,
+    /// The subscription made at start, taken by [`ControlPlane::follow_events`].
+    events: Arc<Mutex<Option<EventStream>>>,
+}
+
+impl ControlPlane {
+    /// Loads or creates the token keys, creates the first admin when none
+    /// exists (from `GOFLIX_ADMIN_EMAIL` / `GOFLIX_ADMIN_PASSWORD`, else
+    /// `admin@localhost` with a random password printed once as
+    /// `admin: EMAIL / PASSWORD` and written mode 0600 to
+    /// `{data_dir}/admin-credentials.txt`), and subscribes to the event bus
+    /// so no event published from now on is missed.
+    pub async fn start(
+        config: &Config,
+        db: DatabaseConnection,
+        store: Store,
+        bus: Arc<dyn EventBus>,
+    ) -> Result<Self, ApiError> {
+        let (key, public) = (
+            config.token_key_file.clone(),
+            config.token_public_key_file.clone(),
+        );
+        let issuer =
+            tokio::task::spawn_blocking(move || TokenIssuer::load_or_generate(&key, &public))
+                .await
+                .map_err(|e| ApiError::Internal(format!("key loading task: {e}")))?
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+        users::bootstrap_admin(config, &db).await?;
+        let events = bus
+            .subscribe()
+            .await
+            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        Ok(Self {
+            state: web::Data::new(AppState {
+                db,
+                store,
+                bus,
+                verifier: issuer.verifier(),
+                issuer,
+                max_upload_bytes: config.max_upload_bytes,
+            }),
+            events: Arc::new(Mutex::new(Some(events))),
+        })
+    }
+
+    /// Mounts `/api/v1/...` (and nothing else) on an actix app.
+    pub fn configure(&self, cfg: &mut web::ServiceConfig) {
+        routes::configure(self.state.clone(), cfg);
+    }
+
+    /// Consumes the bus until `shutdown`, updating each video's state,
+    /// progress, error, duration and renditions from its events
+    /// (idempotently; a `ready` or `failed` video never moves back and stale
+    /// progress is ignored). Resubscribes after a bus failure.
+    pub async fn follow_events(&self, shutdown: Shutdown) -> Result<(), ApiError> {
+        let first = self
+            .events
+            .lock()
+            .map_err(|_| ApiError::Internal("event subscription lock poisoned".into()))?
+            .take();
+        events::follow(&self.state, first, shutdown).await
+    }
+}

@@ -1,0 +1,25 @@
+//! Schema migrations (sea-orm-migration). The control plane owns the schema
+//! of every table in its database, including the shared `jobs` queue table,
+//! which is created from [`goflix_shared::queue::database::job::Entity`] so
+//! it always matches what the transcoder reads.
+
+mod m20250101_000001_foundation;
+
+use crate::error::ApiError;
+use sea_orm::DatabaseConnection;
+use sea_orm_migration::{MigrationTrait, MigratorTrait};
+
+/// Every migration, oldest first.
+pub struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20250101_000001_foundation::Migration)]
+    }
+}
+
+/// Applies every pending migration.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), ApiError> {
+    Migrator::up(db, None).await?;
+    Ok(())
+}

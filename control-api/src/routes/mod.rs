@@ -1,0 +1,75 @@
+//! The HTTP surface under `/api/v1`: route table, extractor configuration
+//! (so body, query and path errors use the API's error format) and the
+//! JSON fallbacks for unknown routes and methods.
+
+mod auth;
+mod openapi;
+mod upload;
+mod users;
+mod videos;
+
+use crate::error::{self, ApiError};
+use crate::state::AppState;
+use actix_web::web::{self, FormConfig, JsonConfig, PathConfig, QueryConfig, ServiceConfig};
+use actix_web::{HttpRequest, HttpResponse, Resource};
+
+/// Largest accepted JSON body.
+const JSON_LIMIT: usize = 64 * 1024;
+/// Largest accepted form body (the token endpoint).
+const FORM_LIMIT: usize = 16 * 1024;
+
+/// Mounts `/api/v1/...` with `state`.
+pub(crate) fn configure(state: web::Data<AppState>, cfg: &mut ServiceConfig) {
+    cfg.service(
+        web::scope("/api/v1")
+            .app_data(state)
+            .app_data(
+                JsonConfig::default()
+                    .limit(JSON_LIMIT)
+                    .error_handler(error::json_error),
+            )
+            .app_data(QueryConfig::default().error_handler(error::query_error))
+            .app_data(PathConfig::default().error_handler(error::path_error))
+            .app_data(
+                FormConfig::default()
+                    .limit(FORM_LIMIT)
+                    .error_handler(error::form_error),
+            )
+            .service(resource("/auth/token").route(web::post().to(auth::token)))
+            .service(resource("/users/me").route(web::get().to(users::me)))
+            .service(
+                resource("/videos")
+                    .route(web::get().to(videos::list))
+                    .route(web::post().to(upload::upload)),
+            )
+            .service(
+                resource("/videos/{id}")
+                    .route(web::get().to(videos::get))
+                    .route(web::patch().to(videos::patch))
+                    .route(web::delete().to(videos::delete)),
+            )
+            .service(
+                resource("/videos/{id}/playback-token")
+                    .route(web::post().to(videos::playback_token)),
+            )
+            .service(resource("/openapi.json").route(web::get().to(openapi::document)))
+            .default_service(web::to(not_found)),
+    );
+}
+
+/// A resource answering unknown methods with a JSON 405.
+fn resource(path: &str) -> Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}
+
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found(format!("no route {}", req.path())))
+}
+
+async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::method_not_allowed(format!(
+        "{} is not allowed on {}",
+        req.method(),
+        req.path()
+    )))
+}

@@ -1,0 +1,218 @@
+//! `POST /api/v1/videos`: a `multipart/form-data` upload with `title`,
+//! optional `visibility` and `file`. The file part is piped chunk by chunk
+//! into the object store through a small bounded channel, so memory use
+//! stays at a few chunks whatever the upload's size; the store enforces the
+//! size limit and keeps nothing from a failed or oversized upload. A request
+//! whose `Content-Length` already exceeds the limit is refused before any
+//! byte is read. A zero-byte file is accepted like any other master: the
+//! transcoder fails it with `invalid_media`, so every bad master reports
+//! through the same `state: failed` path.
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::videos;
+use actix_multipart::{Field, Multipart, MultipartError};
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use goflix_shared::domain::{VideoId, VideoState, Visibility};
+use goflix_shared::layout;
+use goflix_shared::store::{ByteStream, ObjectKey, ObjectStore, StoreError};
+use serde_json::json;
+use std::io;
+use tokio::sync::mpsc;
+
+/// Allowance for the multipart framing and the text fields on top of the
+/// file size limit when judging `Content-Length` up front.
+const FORM_OVERHEAD: u64 = 64 * 1024;
+/// Largest accepted text field (`title`, `visibility`), in bytes.
+const MAX_TEXT_FIELD: usize = 4 * 1024;
+/// Chunks in flight between the request body and the store.
+const PIPE_DEPTH: usize = 4;
+
+/// The fields read so far.
+#[derive(Default)]
+struct Form {
+    title: Option<String>,
+    visibility: Option<Visibility>,
+    /// Size of the master, once stored.
+    stored: Option<u64>,
+}
+
+/// Handles the upload; see the module docs.
+pub(crate) async fn upload(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let uploader = caller.require_uploader()?;
+    let limit = state.max_upload_bytes;
+    if declared_length(&req).is_some_and(|length| length > limit.saturating_add(FORM_OVERHEAD)) {
+        return Err(ApiError::too_large(limit));
+    }
+    let id = VideoId::new();
+    let master = layout::master(id);
+    let mut form = Form::default();
+    let mut multipart = Multipart::new(req.headers(), payload);
+    let outcome = match read_form(&state, &mut multipart, &master, &mut form).await {
+        Ok(()) => validate(&form),
+        Err(e) => Err(e),
+    };
+    let registered = match outcome {
+        Ok((title, visibility)) => videos::register(&state, &uploader, id, title, visibility).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = registered {
+        if form.stored.is_some() {
+            discard(&state, &master).await;
+        }
+        return Err(e);
+    }
+    Ok(HttpResponse::Accepted()
+        .insert_header((header::LOCATION, format!("/api/v1/videos/{id}")))
+        .json(json!({ "id": id, "state": VideoState::Queued.as_str() })))
+}
+
+fn declared_length(req: &HttpRequest) -> Option<u64> {
+    req.headers()
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+async fn read_form(
+    state: &AppState,
+    multipart: &mut Multipart,
+    master: &ObjectKey,
+    form: &mut Form,
+) -> Result<(), ApiError> {
+    while let Some(field) = multipart.next().await {
+        let mut field = field.map_err(multipart_error)?;
+        let name = field.name().unwrap_or_default().to_owned();
+        match name.as_str() {
+            "title" if form.title.is_none() => {
+                form.title = Some(read_text(&mut field, "title").await?);
+            }
+            "visibility" if form.visibility.is_none() => {
+                let value = read_text(&mut field, "visibility").await?;
+                form.visibility = Some(videos::parse_visibility(&value)?);
+            }
+            "file" if form.stored.is_none() => {
+                form.stored = Some(store_file(state, field, master).await?);
+            }
+            "title" | "visibility" | "file" => {
+                return Err(ApiError::bad_request(
+                    "duplicate_field",
+                    format!("the field {name:?} appears more than once"),
+                ))
+            }
+            other => {
+                return Err(ApiError::bad_request(
+                    "unknown_field",
+                    format!("unexpected field {other:?}; expected title, visibility and file"),
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+fn validate(form: &Form) -> Result<(String, Visibility), ApiError> {
+    let title = form
+        .title
+        .as_deref()
+        .ok_or_else(|| ApiError::bad_request("missing_title", "the form needs a title field"))?;
+    let title = videos::validate_title(title)?;
+    match form.stored {
+        None => Err(ApiError::bad_request(
+            "missing_file",
+            "the form needs a file field",
+        )),
+        Some(_) => Ok((title, form.visibility.unwrap_or_default())),
+    }
+}
+
+async fn read_text(field: &mut Field, name: &str) -> Result<String, ApiError> {
+    let mut buffer = Vec::new();
+    while let Some(chunk) = field.next().await {
+        let chunk = chunk.map_err(multipart_error)?;
+        if buffer.len() + chunk.len() > MAX_TEXT_FIELD {
+            return Err(ApiError::bad_request(
+                "field_too_large",
+                format!("the field {name:?} is longer than {MAX_TEXT_FIELD} bytes"),
+            ));
+        }
+        buffer.extend_from_slice(&chunk);
+    }
+    String::from_utf8(buffer).map_err(|_| {
+        ApiError::bad_request("invalid_field", format!("the field {name:?} is not UTF-8"))
+    })
+}
+
+/// Pipes the file part into the store; returns the stored size.
+async fn store_file(
+    state: &AppState,
+    mut field: Field,
+    master: &ObjectKey,
+) -> Result<u64, ApiError> {
+    // The multipart field is tied to this worker thread; the store wants a
+    // `Send` stream. A bounded channel bridges the two with backpressure.
+    let (sender, receiver) = mpsc::channel::<io::Result<Bytes>>(PIPE_DEPTH);
+    let body: ByteStream = Box::pin(futures_util::stream::unfold(
+        receiver,
+        |mut receiver| async move { receiver.recv().await.map(|chunk| (chunk, receiver)) },
+    ));
+    let store = state
+        .store
+        .put_stream(master, body, Some(state.max_upload_bytes));
+    let pump = async move {
+        while let Some(chunk) = field.next().await {
+            match chunk {
+                Ok(bytes) => {
+                    if sender.send(Ok(bytes)).await.is_err() {
+                        // The store stopped reading (limit reached or failure).
+                        return Ok(());
+                    }
+                }
+                Err(e) => {
+                    let _ = sender
+                        .send(Err(io::Error::other("upload interrupted")))
+                        .await;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    };
+    match futures_util::future::join(store, pump).await {
+        (Err(StoreError::TooLarge { limit }), _) => Err(ApiError::too_large(limit)),
+        (_, Err(e)) => Err(multipart_error(e)),
+        (stored, Ok(())) => Ok(stored?),
+    }
+}
+
+/// Removes a master stored for an upload that was then refused.
+async fn discard(state: &AppState, master: &ObjectKey) {
+    if let Err(e) = state.store.delete_prefix(master.as_str()).await {
+        tracing::error!(key = %master, error = %e, "could not delete the master of a refused upload");
+    }
+}
+
+fn multipart_error(e: MultipartError) -> ApiError {
+    match e {
+        MultipartError::ContentTypeMissing
+        | MultipartError::ContentTypeParse
+        | MultipartError::ContentTypeIncompatible => {
+            ApiError::unsupported_media_type("expected a multipart/form-data body")
+        }
+        other => ApiError::bad_request(
+            "invalid_multipart",
+            format!("malformed multipart body: {other}"),
+        ),
+    }
+}

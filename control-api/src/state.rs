@@ -1,0 +1,23 @@
+//! What every request handler and the event follower share.
+
+use goflix_shared::events::EventBus;
+use goflix_shared::store::Store;
+use goflix_shared::token::{TokenIssuer, TokenVerifier};
+use sea_orm::DatabaseConnection;
+use std::sync::Arc;
+
+/// The control plane's dependencies, behind one `Arc`.
+pub(crate) struct AppState {
+    /// The control plane's database.
+    pub db: DatabaseConnection,
+    /// Masters and published media.
+    pub store: Store,
+    /// Where lifecycle events are published and followed.
+    pub bus: Arc<dyn EventBus>,
+    /// Signs access and playback tokens.
+    pub issuer: TokenIssuer,
+    /// Checks bearer tokens.
+    pub verifier: TokenVerifier,
+    /// Largest accepted master, in bytes.
+    pub max_upload_bytes: u64,
+}

@@ -1,0 +1,138 @@
+//! The event follower: lifecycle events move videos through their states.
+
+use crate::helpers::spawn_app;
+use goflix_shared::domain::{PlaybackRecord, Rendition, RenditionKind, Visibility};
+use goflix_shared::events::EventKind;
+use goflix_shared::token::Role;
+use serde_json::Value;
+
+fn rendition(name: &str, height: u32) -> Rendition {
+    Rendition {
+        name: name.into(),
+        kind: RenditionKind::Video,
+        width: Some(height * 16 / 9),
+        height: Some(height),
+        frame_rate: Some(25.0),
+        codecs: "avc1.64001f".into(),
+        bandwidth: 1_000_000,
+        average_bandwidth: 800_000,
+    }
+}
+
+#[tokio::test]
+async fn events_move_a_video_from_queued_through_processing_to_ready() {
+    let app = spawn_app().await;
+    let token = app.user_token(Role::Uploader).await;
+    let id = app.upload(&token, "movie", "unlisted", vec![1, 2, 3]).await;
+    assert_eq!(app.video(&token, id).await["state"], "queued");
+
+    app.publish(id, EventKind::Processing { attempt: 1 }).await;
+    app.wait_for(&token, id, |v| v["state"] == "processing")
+        .await;
+
+    app.publish(id, EventKind::Progress { progress: 0.5 }).await;
+    app.publish(id, EventKind::Progress { progress: 0.25 })
+        .await; // stale: ignored
+    app.publish(
+        id,
+        EventKind::RenditionReady {
+            rendition: rendition("360p", 360),
+        },
+    )
+    .await;
+    app.publish(
+        id,
+        EventKind::RenditionReady {
+            rendition: rendition("360p", 360),
+        },
+    )
+    .await; // duplicate
+    let video = app
+        .wait_for(&token, id, |v| {
+            v["renditions"].as_array().is_some_and(|r| !r.is_empty())
+        })
+        .await;
+    assert_eq!(video["progress"], 0.5);
+    assert_eq!(video["renditions"].as_array().unwrap().len(), 1);
+    assert!(video["playback"].is_null());
+
+    let renditions = vec![rendition("720p", 720), rendition("360p", 360)];
+    app.publish(
+        id,
+        EventKind::Ready {
+            version: "v1abc".into(),
+            duration_s: 12.5,
+            renditions: renditions.clone(),
+        },
+    )
+    .await;
+    // Late events never move a ready video back.
+    app.publish(id, EventKind::Progress { progress: 0.9 }).await;
+    app.publish(
+        id,
+        EventKind::Failed {
+            code: "late".into(),
+            message: "too late".into(),
+        },
+    )
+    .await;
+    app.publish(id, EventKind::Processing { attempt: 2 }).await;
+    let marker = app.upload(&token, "marker", "public", vec![1]).await;
+    // Events are applied in order: once the marker's are through, so are the video's.
+    app.publish(marker, EventKind::Processing { attempt: 1 })
+        .await;
+    app.wait_for(&token, marker, |v| v["state"] == "processing")
+        .await;
+
+    let video = app.video(&token, id).await;
+    assert_eq!(video["state"], "ready");
+    assert_eq!(video["progress"], 1.0);
+    assert_eq!(video["duration_s"], 12.5);
+    assert!(video["error"].is_null());
+    let listed: Vec<Rendition> = serde_json::from_value(video["renditions"].clone()).unwrap();
+    assert_eq!(listed, renditions);
+    assert_eq!(video["playback"]["hls"], format!("/v/{id}/master.m3u8"));
+    assert_eq!(video["playback"]["dash"], format!("/v/{id}/manifest.mpd"));
+
+    let record_path = app
+        .data
+        .path()
+        .join(format!("objects/media/{id}/playback.json"));
+    let record: PlaybackRecord =
+        serde_json::from_slice(&std::fs::read(record_path).unwrap()).unwrap();
+    assert_eq!(record.version, "v1abc");
+    assert_eq!(record.visibility, Visibility::Unlisted);
+}
+
+#[tokio::test]
+async fn failed_videos_report_their_error_and_stay_failed() {
+    let app = spawn_app().await;
+    let token = app.user_token(Role::Uploader).await;
+    let id = app.upload(&token, "broken", "public", vec![0]).await;
+    app.publish(
+        id,
+        EventKind::Failed {
+            code: "invalid_media".into(),
+            message: "no video stream".into(),
+        },
+    )
+    .await;
+    let video: Value = app.wait_for(&token, id, |v| v["state"] == "failed").await;
+    assert_eq!(video["error"]["code"], "invalid_media");
+    assert_eq!(video["error"]["message"], "no video stream");
+    app.publish(
+        id,
+        EventKind::Ready {
+            version: "v2".into(),
+            duration_s: 1.0,
+            renditions: Vec::new(),
+        },
+    )
+    .await;
+    let marker = app.upload(&token, "marker", "public", vec![1]).await;
+    app.publish(marker, EventKind::Processing { attempt: 1 })
+        .await;
+    app.wait_for(&token, marker, |v| v["state"] == "processing")
+        .await;
+    assert_eq!(app.video(&token, id).await["state"], "failed");
+}

@@ -1,0 +1,8 @@
+//! End-to-end tests of the control API: a real actix server on port 0 over
+//! a temporary SQLite database, folder store and in-process event bus.
+
+mod auth;
+mod events;
+mod helpers;
+mod upload;
+mod videos;

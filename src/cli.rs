@@ -1,0 +1,69 @@
+//! What each subcommand does, over the configuration read from the environment.
+
+use anyhow::{bail, Context};
+use goflix_shared::config::Config;
+use goflix_shared::shutdown;
+use goflix_shared::token::Role;
+use secrecy::ExposeSecret;
+use std::io::Read;
+
+fn config() -> anyhow::Result<Config> {
+    let config = Config::from_env().context("reading configuration")?;
+    goflix_shared::telemetry::init(false);
+    Ok(config)
+}
+
+/// `goflix serve`: every role in this process until SIGINT/SIGTERM.
+pub async fn serve() -> anyhow::Result<()> {
+    let config = config()?;
+    let shutdown = shutdown::on_signals();
+    let running = crate::serve::start(config, shutdown).await?;
+    println!("Goflix is serving at http://{}/", running.addr);
+    println!("  API:    http://{}/api/v1/openapi.json", running.addr);
+    println!("  Upload: curl -H \"Authorization: Bearer $TOKEN\" -F title=... -F file=@video.mp4 http://{}/api/v1/videos", running.addr);
+    running.wait().await
+}
+
+/// `goflix migrate`: bring the database schema up to date.
+pub async fn migrate() -> anyhow::Result<()> {
+    let config = config()?;
+    prepare_data_dir(&config)?;
+    let db = goflix_control_api::connect(config.database_url.expose_secret()).await?;
+    goflix_control_api::migrate(&db).await?;
+    println!("database schema is up to date");
+    Ok(())
+}
+
+/// `goflix user create`: a new user with the password from standard input.
+pub async fn create_user(email: &str, role: &str) -> anyhow::Result<()> {
+    let config = config()?;
+    let role: Role = role.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut password = String::new();
+    std::io::stdin()
+        .read_to_string(&mut password)
+        .context("reading the password from standard input")?;
+    let password = password.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        bail!("no password on standard input");
+    }
+    prepare_data_dir(&config)?;
+    let db = goflix_control_api::connect(config.database_url.expose_secret()).await?;
+    goflix_control_api::migrate(&db).await?;
+    let id = goflix_control_api::create_user(&db, email, role, password).await?;
+    println!("created {} user {email} ({id})", role.as_str());
+    Ok(())
+}
+
+/// Creates the data directory (private to the user) when it is missing.
+pub fn prepare_data_dir(config: &Config) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mut permissions = std::fs::metadata(&config.data_dir)?.permissions();
+        permissions.set_mode(0o700);
+        std::fs::set_permissions(&config.data_dir, permissions)?;
+    }
+    Ok(())
+}

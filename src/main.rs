@@ -1,0 +1,64 @@
+//! The `goflix` command: parses the command line and hands over to the
+//! library. No logic lives here.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Goflix: upload masters, transcode them to HLS and DASH, serve them.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every role in one process on embedded defaults.
+    Serve,
+    /// Run the database migrations and exit.
+    Migrate,
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Exit 0 when URL answers 2xx within 5 seconds (for container health checks).
+    Healthcheck {
+        /// The URL to probe, e.g. http://127.0.0.1:8080/healthz.
+        url: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user; the password is read from standard input.
+    Create {
+        /// The user's e-mail address (the login name).
+        #[arg(long)]
+        email: String,
+        /// admin, uploader or viewer.
+        #[arg(long)]
+        role: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve => goflix::cli::serve().await,
+        Command::Migrate => goflix::cli::migrate().await,
+        Command::User {
+            command: UserCommand::Create { email, role },
+        } => goflix::cli::create_user(&email, &role).await,
+        Command::Healthcheck { url } => goflix::healthcheck::probe(&url).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("goflix: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! Hostile and broken uploads end `failed` with a stable error code and a
+//! readable message, and the queue keeps working behind them: a good clip
+//! uploaded after all of them still reaches `ready`.
+
+mod common;
+
+use common::{clip, ffmpeg, spawn_app};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_masters_fail_clearly_and_the_queue_keeps_going() {
+    let app = spawn_app().await;
+    let media = tempfile::tempdir().unwrap();
+    let dir = media.path();
+
+    // A canary the hostile playlist points at: it must never be read.
+    let canary = write(dir, "canary.ts", b"secret");
+    let good = clip(dir, "good.mp4", "320x240", 4, true);
+    let whole = std::fs::read(&good).unwrap();
+    let audio_only = dir.join("audio-only.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:duration=3",
+        "-c:a",
+        "aac",
+        audio_only.to_str().unwrap(),
+    ]);
+    let subtitles = write(
+        dir,
+        "subs.srt",
+        b"1\n00:00:00,000 --> 00:00:01,000\nhello\n",
+    );
+    let no_video = dir.join("no-video.mkv");
+    ffmpeg(&[
+        "-i",
+        subtitles.to_str().unwrap(),
+        no_video.to_str().unwrap(),
+    ]);
+    let random: Vec<u8> = (0..64 * 1024u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+
+    let cases: Vec<(PathBuf, &[&str])> = vec![
+        (write(dir, "empty.mp4", b""), &["invalid_media"]),
+        (write(dir, "random.mp4", &random), &["invalid_media", "unsupported_format"]),
+        (write(dir, "truncated.mp4", &whole[..whole.len() / 2]), &["invalid_media", "decode_failed"]),
+        (audio_only, &["audio_only"]),
+        (no_video, &["no_video_stream"]),
+        (
+            write(
+                dir,
+                "playlist.mp4",
+                format!(
+                    "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\nfile:///etc/passwd\n#EXTINF:10,\nfile://{}\n#EXT-X-ENDLIST\n",
+                    canary.display()
+                )
+                .as_bytes(),
+            ),
+            &["unsupported_format", "invalid_media"],
+        ),
+    ];
+
+    let mut queued = Vec::new();
+    for (file, codes) in &cases {
+        let (status, body) = app.upload("bad", file).await;
+        assert_eq!(status, 202, "{file:?}: {body}");
+        queued.push((file, *codes, body["id"].as_str().unwrap().to_string()));
+    }
+    let (status, body) = app.upload("good after the bad ones", &good).await;
+    assert_eq!(status, 202, "{body}");
+    let good_id = body["id"].as_str().unwrap().to_string();
+
+    for (file, codes, id) in &queued {
+        let video = app.wait_settled(id, Duration::from_secs(120)).await;
+        assert_eq!(video["state"], "failed", "{file:?}: {video}");
+        let code = video["error"]["code"].as_str().unwrap();
+        assert!(
+            codes.contains(&code),
+            "{file:?} failed with {code}, expected one of {codes:?}"
+        );
+        let message = video["error"]["message"].as_str().unwrap();
+        assert!(
+            message.len() > 10,
+            "{file:?}: unhelpful message {message:?}"
+        );
+        assert!(video["playback"].is_null(), "{video}");
+        // Nothing was published for a failed video.
+        assert_eq!(app.get(&format!("/v/{id}/master.m3u8")).await.status(), 404);
+    }
+    let video = app.wait_settled(&good_id, Duration::from_secs(180)).await;
+    assert_eq!(video["state"], "ready", "{video}");
+    assert_eq!(
+        app.get(&format!("/v/{good_id}/master.m3u8")).await.status(),
+        200
+    );
+}

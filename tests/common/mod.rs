@@ -1,0 +1,188 @@
+//! Test harness: `spawn_app()` starts `goflix serve` in-process on port 0
+//! with its own data directory, plus helpers for each endpoint and for
+//! generating media with the ffmpeg CLI (test media only; production code
+//! never spawns ffmpeg).
+
+#![allow(dead_code)] // each test binary uses a different subset of helpers
+
+use goflix_shared::config::Config;
+use goflix_shared::shutdown::Shutdown;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+pub const ADMIN_EMAIL: &str = "admin@example.test";
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+
+/// A running server and an admin's token.
+pub struct TestApp {
+    pub base: String,
+    pub token: String,
+    pub client: reqwest::Client,
+    pub data_dir: tempfile::TempDir,
+    shutdown: Shutdown,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    let data_dir = tempfile::tempdir().unwrap();
+    let config = Config::from_vars([
+        (
+            "GOFLIX_DATA_DIR".into(),
+            data_dir.path().display().to_string(),
+        ),
+        ("GOFLIX_LISTEN".into(), "127.0.0.1:0".into()),
+        ("GOFLIX_ADMIN_EMAIL".into(), ADMIN_EMAIL.into()),
+        ("GOFLIX_ADMIN_PASSWORD".into(), ADMIN_PASSWORD.into()),
+    ])
+    .unwrap();
+    let shutdown = Shutdown::new();
+    let running = goflix::serve::start(config, shutdown.clone())
+        .await
+        .unwrap();
+    let base = format!("http://{}", running.addr);
+    tokio::spawn(running.wait());
+    let client = reqwest::Client::new();
+    let token = login(&client, &base, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    TestApp {
+        base,
+        token,
+        client,
+        data_dir,
+        shutdown,
+    }
+}
+
+pub async fn login(client: &reqwest::Client, base: &str, email: &str, password: &str) -> String {
+    let response = client
+        .post(format!("{base}/api/v1/auth/token"))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", email),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "login failed");
+    let body: Value = response.json().await.unwrap();
+    body["access_token"].as_str().unwrap().to_string()
+}
+
+impl TestApp {
+    /// Uploads `file` streamed from disk; returns the response status and body.
+    pub async fn upload(&self, title: &str, file: &Path) -> (u16, Value) {
+        let handle = tokio::fs::File::open(file).await.unwrap();
+        let len = handle.metadata().await.unwrap().len();
+        let part = reqwest::multipart::Part::stream_with_length(handle, len)
+            .file_name(file.file_name().unwrap().to_string_lossy().to_string())
+            .mime_str("video/mp4")
+            .unwrap();
+        let form = reqwest::multipart::Form::new()
+            .text("title", title.to_string())
+            .part("file", part);
+        let response = self
+            .client
+            .post(format!("{}/api/v1/videos", self.base))
+            .bearer_auth(&self.token)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn video(&self, id: &str) -> Value {
+        self.client
+            .get(format!("{}/api/v1/videos/{id}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Polls until the video is `ready` or `failed`; returns its last state.
+    pub async fn wait_settled(&self, id: &str, limit: Duration) -> Value {
+        let started = Instant::now();
+        loop {
+            let video = self.video(id).await;
+            if matches!(video["state"].as_str(), Some("ready" | "failed")) {
+                return video;
+            }
+            assert!(
+                started.elapsed() < limit,
+                "video {id} not settled after {limit:?}: {video}"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// Runs the ffmpeg CLI to make test media.
+pub fn ffmpeg(args: &[&str]) {
+    let status = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y"])
+        .args(args)
+        .status()
+        .expect("ffmpeg CLI (scripts/install-deps.sh --test installs it)");
+    assert!(status.success(), "ffmpeg {args:?} failed");
+}
+
+/// A `seconds`-long test pattern with a sine tone (or silent when `audio` is false).
+pub fn clip(dir: &Path, name: &str, size: &str, seconds: u32, audio: bool) -> PathBuf {
+    let out = dir.join(name);
+    let video = format!("testsrc2=size={size}:rate=30:duration={seconds}");
+    let tone = format!("sine=frequency=440:sample_rate=48000:duration={seconds}");
+    let mut args = vec!["-f", "lavfi", "-i", &video];
+    if audio {
+        args.extend(["-f", "lavfi", "-i", &tone, "-c:a", "aac"]);
+    }
+    args.extend([
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        out.to_str().unwrap(),
+    ]);
+    ffmpeg(&args);
+    out
+}
+
+/// ffprobe's JSON for `file` with the given extra arguments.
+pub fn ffprobe(file: &Path, args: &[&str]) -> Value {
+    let output = Command::new("ffprobe")
+        .args(["-v", "error", "-of", "json"])
+        .args(args)
+        .arg(file)
+        .output()
+        .expect("ffprobe CLI");
+    assert!(output.status.success(), "ffprobe failed on {file:?}");
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// Where the e2e player scripts and their node_modules live.
+pub fn e2e_dir() -> PathBuf {
+    std::env::var_os("GOFLIX_E2E_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e"))
+}

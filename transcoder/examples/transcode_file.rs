@@ -1,0 +1,39 @@
+//! Transcodes one local file into a folder with Goflix's pipeline, for
+//! benchmarks (`benches/transcoder.sh`) and for trying the ladder by hand:
+//! `cargo run --release -p goflix-transcoder --example transcode_file -- IN OUT_DIR [PRESET]`
+
+use goflix_transcoder::{transcode, TranscodeOptions};
+use std::path::Path;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() < 3 {
+        eprintln!("usage: transcode_file INPUT OUT_DIR [X264_PRESET]");
+        std::process::exit(2);
+    }
+    let mut options = TranscodeOptions::default();
+    if let Some(preset) = args.get(3) {
+        options.x264_preset = preset.clone();
+    }
+    let out = Path::new(&args[2]);
+    std::fs::create_dir_all(out).expect("output folder");
+    match transcode(Path::new(&args[1]), out, &options, &mut |_| {}) {
+        Ok(output) => {
+            for r in &output.renditions {
+                println!(
+                    "{} {}x{} peak {} avg {} {}",
+                    r.name,
+                    r.width.unwrap_or(0),
+                    r.height.unwrap_or(0),
+                    r.bandwidth,
+                    r.average_bandwidth,
+                    r.codecs
+                );
+            }
+        }
+        Err(e) => {
+            eprintln!("{}: {e}", e.code());
+            std::process::exit(1);
+        }
+    }
+}

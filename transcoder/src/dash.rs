@@ -1,0 +1,222 @@
+//! The DASH manifest: a static on-demand MPD over the same CMAF files HLS
+//! uses, each Representation addressed with `SegmentBase` (init range plus
+//! the `sidx` range). Written by hand; every interpolated value is escaped.
+
+use std::fmt::{self, Write};
+
+use crate::package::Packaged;
+
+const PROFILE: &str = "urn:mpeg:dash:profile:isoff-on-demand:2011";
+const CHANNEL_SCHEME: &str = "urn:mpeg:dash:23003:3:audio_channel_configuration:2011";
+
+/// Renders `manifest.mpd`. `frame_rate` is the ladder's `(num, den)`;
+/// `segment_seconds` sets `minBufferTime`.
+pub fn manifest(
+    video: &[Packaged],
+    audio: Option<&Packaged>,
+    frame_rate: (u32, u32),
+    duration_s: f64,
+    segment_seconds: u32,
+    uri_prefix: &str,
+) -> String {
+    let mut out = String::new();
+    render(
+        &mut out,
+        video,
+        audio,
+        frame_rate,
+        duration_s,
+        segment_seconds,
+        uri_prefix,
+    )
+    .expect("writing to a String cannot fail");
+    out
+}
+
+fn render(
+    out: &mut String,
+    video: &[Packaged],
+    audio: Option<&Packaged>,
+    frame_rate: (u32, u32),
+    duration_s: f64,
+    segment_seconds: u32,
+    uri_prefix: &str,
+) -> fmt::Result {
+    writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
+    writeln!(
+        out,
+        r#"<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" profiles="{PROFILE}" type="static" mediaPresentationDuration="{}" minBufferTime="{}">"#,
+        duration(duration_s),
+        duration(f64::from(segment_seconds.max(1))),
+    )?;
+    writeln!(out, r#"  <Period id="0" start="PT0S">"#)?;
+    let (max_width, max_height) = video.iter().fold((0, 0), |(w, h), t| {
+        (
+            w.max(t.rendition.width.unwrap_or(0)),
+            h.max(t.rendition.height.unwrap_or(0)),
+        )
+    });
+    writeln!(
+        out,
+        r#"    <AdaptationSet id="0" contentType="video" mimeType="video/mp4" segmentAlignment="true" subsegmentAlignment="true" startWithSAP="1" subsegmentStartsWithSAP="1" maxWidth="{max_width}" maxHeight="{max_height}" frameRate="{}/{}">"#,
+        frame_rate.0, frame_rate.1,
+    )?;
+    for track in video {
+        let r = &track.rendition;
+        writeln!(
+            out,
+            r#"      <Representation id="{}" bandwidth="{}" width="{}" height="{}" frameRate="{}/{}" sar="1:1" codecs="{}">"#,
+            escape(&r.name),
+            r.bandwidth,
+            r.width.unwrap_or(0),
+            r.height.unwrap_or(0),
+            frame_rate.0,
+            frame_rate.1,
+            escape(&r.codecs),
+        )?;
+        segment_base(out, track, uri_prefix)?;
+        writeln!(out, "      </Representation>")?;
+    }
+    writeln!(out, "    </AdaptationSet>")?;
+    if let Some(track) = audio {
+        let r = &track.rendition;
+        writeln!(
+            out,
+            r#"    <AdaptationSet id="1" contentType="audio" mimeType="audio/mp4" lang="und" segmentAlignment="true" subsegmentAlignment="true" startWithSAP="1" subsegmentStartsWithSAP="1">"#,
+        )?;
+        writeln!(
+            out,
+            r#"      <Representation id="{}" bandwidth="{}" codecs="{}" audioSamplingRate="48000">"#,
+            escape(&r.name),
+            r.bandwidth,
+            escape(&r.codecs),
+        )?;
+        writeln!(
+            out,
+            r#"        <AudioChannelConfiguration schemeIdUri="{CHANNEL_SCHEME}" value="2"/>"#
+        )?;
+        segment_base(out, track, uri_prefix)?;
+        writeln!(out, "      </Representation>")?;
+        writeln!(out, "    </AdaptationSet>")?;
+    }
+    writeln!(out, "  </Period>")?;
+    writeln!(out, "</MPD>")
+}
+
+fn segment_base(out: &mut String, track: &Packaged, uri_prefix: &str) -> fmt::Result {
+    let index = &track.index;
+    writeln!(
+        out,
+        "        <BaseURL>{}</BaseURL>",
+        escape(&format!("{uri_prefix}{}", track.file))
+    )?;
+    writeln!(
+        out,
+        r#"        <SegmentBase indexRange="{}-{}" indexRangeExact="true">"#,
+        index.index.offset,
+        index.index.end() - 1,
+    )?;
+    writeln!(
+        out,
+        r#"          <Initialization range="{}-{}"/>"#,
+        index.init.offset,
+        index.init.end() - 1,
+    )?;
+    writeln!(out, "        </SegmentBase>")
+}
+
+/// `PT12.345S`.
+fn duration(seconds: f64) -> String {
+    format!("PT{:.3}S", seconds.max(0.0))
+}
+
+/// Escapes text for XML content and double-quoted attributes.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::package::index::{ByteRange, Segment, TrackIndex};
+    use goflix_shared::domain::{Rendition, RenditionKind};
+
+    fn track(name: &str, kind: RenditionKind) -> Packaged {
+        let video = kind == RenditionKind::Video;
+        Packaged {
+            rendition: Rendition {
+                name: name.to_owned(),
+                kind,
+                width: video.then_some(640),
+                height: video.then_some(360),
+                frame_rate: video.then_some(30.0),
+                codecs: if video { "avc1.64001e" } else { "mp4a.40.2" }.to_owned(),
+                bandwidth: 900_000,
+                average_bandwidth: 800_000,
+            },
+            file: format!("{name}.mp4"),
+            index: TrackIndex {
+                init: ByteRange {
+                    offset: 0,
+                    length: 700,
+                },
+                index: ByteRange {
+                    offset: 700,
+                    length: 68,
+                },
+                segments: vec![Segment {
+                    range: ByteRange {
+                        offset: 768,
+                        length: 1000,
+                    },
+                    duration: 2.0,
+                }],
+            },
+        }
+    }
+
+    #[test]
+    fn mpd_describes_every_representation() {
+        let video = [track("360p", RenditionKind::Video)];
+        let audio = track("audio", RenditionKind::Audio);
+        let mpd = manifest(&video, Some(&audio), (30, 1), 10.0, 2, "v&1/");
+        for needle in [
+            r#"profiles="urn:mpeg:dash:profile:isoff-on-demand:2011""#,
+            r#"type="static""#,
+            r#"mediaPresentationDuration="PT10.000S""#,
+            r#"minBufferTime="PT2.000S""#,
+            r#"subsegmentStartsWithSAP="1""#,
+            r#"<Representation id="360p" bandwidth="900000" width="640" height="360" frameRate="30/1" sar="1:1" codecs="avc1.64001e">"#,
+            "<BaseURL>v&amp;1/360p.mp4</BaseURL>",
+            r#"<SegmentBase indexRange="700-767" indexRangeExact="true">"#,
+            r#"<Initialization range="0-699"/>"#,
+            r#"lang="und""#,
+            r#"<AudioChannelConfiguration schemeIdUri="urn:mpeg:dash:23003:3:audio_channel_configuration:2011" value="2"/>"#,
+        ] {
+            assert!(mpd.contains(needle), "{needle} missing in\n{mpd}");
+        }
+    }
+
+    #[test]
+    fn silent_mpd_has_one_adaptation_set() {
+        let video = [track("360p", RenditionKind::Video)];
+        let mpd = manifest(&video, None, (30, 1), 4.0, 2, "");
+        assert_eq!(mpd.matches("<AdaptationSet").count(), 1);
+    }
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(escape(r#"a<b>&"c'"#), "a&lt;b&gt;&amp;&quot;c&apos;");
+    }
+}

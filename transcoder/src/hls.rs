@@ -1,0 +1,300 @@
+//! HLS playlists, written with m3u8-rs from the real segment index: one
+//! byte-range media playlist per rendition and the multivariant `master.m3u8`.
+//!
+//! Two m3u8-rs limits are worked around here: EXTINF precision is a
+//! process-wide setting ([`m3u8_rs::WRITE_OPT_FLOAT_PRECISION`], set to 3
+//! before writing), and FRAME-RATE is written through `other_attributes`
+//! because the typed field prints `30` rather than `30.000`.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+
+use m3u8_rs::{
+    AlternativeMedia, AlternativeMediaType, ByteRange, Map, MasterPlaylist, MediaPlaylist,
+    MediaPlaylistType, MediaSegment, QuotedOrUnquoted, Resolution, VariantStream,
+};
+
+use crate::package::index::TrackIndex;
+use crate::package::Packaged;
+
+/// Byte-range `EXT-X-MAP` and fragmented MP4 need protocol version 7 at most.
+const VERSION: usize = 7;
+
+/// EXTINF decimals.
+const EXTINF_DECIMALS: usize = 3;
+
+/// The audio group every variant refers to.
+const AUDIO_GROUP: &str = "audio";
+
+/// The smallest whole number of seconds every segment of every index rounds to
+/// or under, as EXT-X-TARGETDURATION must be; at least 1.
+pub fn target_duration<'a>(indices: impl IntoIterator<Item = &'a TrackIndex>) -> u64 {
+    indices
+        .into_iter()
+        .flat_map(|index| &index.segments)
+        .map(|segment| as_written(segment.duration).round() as u64)
+        .max()
+        .unwrap_or(1)
+        .max(1)
+}
+
+/// The duration as a player reads it back from a 3-decimal EXTINF.
+fn as_written(duration: f64) -> f64 {
+    format!("{:.*}", EXTINF_DECIMALS, duration as f32)
+        .parse()
+        .unwrap_or(duration)
+}
+
+/// A VOD media playlist for `file`, whose segments are byte ranges of it.
+pub fn media_playlist(file: &str, index: &TrackIndex, target_duration: u64) -> String {
+    let segments = index
+        .segments
+        .iter()
+        .enumerate()
+        .map(|(i, segment)| MediaSegment {
+            uri: file.to_owned(),
+            duration: segment.duration as f32,
+            byte_range: Some(ByteRange {
+                length: segment.range.length,
+                offset: Some(segment.range.offset),
+            }),
+            map: (i == 0).then(|| Map {
+                uri: file.to_owned(),
+                byte_range: Some(ByteRange {
+                    length: index.init.length,
+                    offset: Some(index.init.offset),
+                }),
+                other_attributes: HashMap::new(),
+            }),
+            ..MediaSegment::default()
+        })
+        .collect();
+    let playlist = MediaPlaylist {
+        version: Some(VERSION),
+        target_duration,
+        segments,
+        end_list: true,
+        playlist_type: Some(MediaPlaylistType::Vod),
+        independent_segments: true,
+        ..MediaPlaylist::default()
+    };
+    m3u8_rs::WRITE_OPT_FLOAT_PRECISION.store(EXTINF_DECIMALS, Ordering::Relaxed);
+    let mut out = Vec::new();
+    playlist
+        .write_to(&mut out)
+        .expect("writing to a Vec cannot fail");
+    String::from_utf8(out).expect("m3u8-rs writes UTF-8")
+}
+
+/// The multivariant playlist: one variant per video rendition, each pointing
+/// at the shared audio rendition when there is one. Every URI gets `uri_prefix`.
+pub fn master_playlist(video: &[Packaged], audio: Option<&Packaged>, uri_prefix: &str) -> String {
+    let alternatives = audio
+        .map(|audio| AlternativeMedia {
+            media_type: AlternativeMediaType::Audio,
+            uri: Some(format!("{uri_prefix}{}", playlist_name(audio))),
+            group_id: AUDIO_GROUP.to_owned(),
+            name: "default".to_owned(),
+            default: true,
+            autoselect: true,
+            channels: Some("2".to_owned()),
+            ..AlternativeMedia::default()
+        })
+        .into_iter()
+        .collect();
+    let variants = video
+        .iter()
+        .map(|track| {
+            let r = &track.rendition;
+            let (audio_peak, audio_average, audio_codec) = match audio {
+                Some(a) => (
+                    a.rendition.bandwidth,
+                    a.rendition.average_bandwidth,
+                    format!(",{}", a.rendition.codecs),
+                ),
+                None => (0, 0, String::new()),
+            };
+            let frame_rate = r.frame_rate.map(|fps| {
+                HashMap::from([(
+                    "FRAME-RATE".to_owned(),
+                    QuotedOrUnquoted::Unquoted(format!("{fps:.3}")),
+                )])
+            });
+            VariantStream {
+                uri: format!("{uri_prefix}{}", playlist_name(track)),
+                bandwidth: r.bandwidth + audio_peak,
+                average_bandwidth: Some(r.average_bandwidth + audio_average),
+                codecs: Some(format!("{}{audio_codec}", r.codecs)),
+                resolution: r.width.zip(r.height).map(|(w, h)| Resolution {
+                    width: u64::from(w),
+                    height: u64::from(h),
+                }),
+                audio: audio.map(|_| AUDIO_GROUP.to_owned()),
+                other_attributes: frame_rate,
+                ..VariantStream::default()
+            }
+        })
+        .collect();
+    let playlist = MasterPlaylist {
+        version: Some(VERSION),
+        independent_segments: true,
+        alternatives,
+        variants,
+        ..MasterPlaylist::default()
+    };
+    let mut out = Vec::new();
+    playlist
+        .write_to(&mut out)
+        .expect("writing to a Vec cannot fail");
+    String::from_utf8(out).expect("m3u8-rs writes UTF-8")
+}
+
+/// `720p.m3u8` for `720p.mp4`.
+pub fn playlist_name(track: &Packaged) -> String {
+    format!("{}.m3u8", track.rendition.name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::package::index::{ByteRange as Range, Segment};
+    use goflix_shared::domain::{Rendition, RenditionKind};
+    use proptest::prelude::*;
+
+    fn index(durations: &[f64], sizes: &[u64]) -> TrackIndex {
+        let mut offset = 1000;
+        let segments = durations
+            .iter()
+            .zip(sizes)
+            .map(|(&duration, &length)| {
+                let range = Range { offset, length };
+                offset += length;
+                Segment { range, duration }
+            })
+            .collect();
+        TrackIndex {
+            init: Range {
+                offset: 0,
+                length: 900,
+            },
+            index: Range {
+                offset: 900,
+                length: 100,
+            },
+            segments,
+        }
+    }
+
+    fn packaged(name: &str, kind: RenditionKind) -> Packaged {
+        let video = kind == RenditionKind::Video;
+        Packaged {
+            rendition: Rendition {
+                name: name.to_owned(),
+                kind,
+                width: video.then_some(1280),
+                height: video.then_some(720),
+                frame_rate: video.then_some(30000.0 / 1001.0),
+                codecs: if video { "avc1.64001f" } else { "mp4a.40.2" }.to_owned(),
+                bandwidth: if video { 3_000_000 } else { 130_000 },
+                average_bandwidth: if video { 2_500_000 } else { 128_000 },
+            },
+            file: format!("{name}.mp4"),
+            index: index(&[2.0], &[10]),
+        }
+    }
+
+    #[test]
+    fn media_playlist_has_every_required_tag() {
+        let idx = index(&[2.0, 2.0, 1.5], &[100, 120, 80]);
+        let text = media_playlist("720p.mp4", &idx, 2);
+        for tag in [
+            "#EXT-X-VERSION:7",
+            "#EXT-X-TARGETDURATION:2",
+            "#EXT-X-PLAYLIST-TYPE:VOD",
+            "#EXT-X-INDEPENDENT-SEGMENTS",
+            "#EXT-X-MAP:URI=\"720p.mp4\",BYTERANGE=\"900@0\"",
+            "#EXTINF:2.000,",
+            "#EXTINF:1.500,",
+            "#EXT-X-BYTERANGE:120@1100",
+            "#EXT-X-ENDLIST",
+        ] {
+            assert!(text.contains(tag), "{tag} missing in\n{text}");
+        }
+    }
+
+    #[test]
+    fn master_playlist_references_audio_group_and_sums_bandwidth() {
+        let video = [packaged("720p", RenditionKind::Video)];
+        let audio = packaged("audio", RenditionKind::Audio);
+        let text = master_playlist(&video, Some(&audio), "v1/");
+        assert!(text.contains("#EXT-X-INDEPENDENT-SEGMENTS"));
+        assert!(text.contains(
+            "#EXT-X-MEDIA:TYPE=AUDIO,URI=\"v1/audio.m3u8\",GROUP-ID=\"audio\",NAME=\"default\",DEFAULT=YES,AUTOSELECT=YES,CHANNELS=\"2\""
+        ), "{text}");
+        assert!(
+            text.contains("BANDWIDTH=3130000,AVERAGE-BANDWIDTH=2628000"),
+            "{text}"
+        );
+        assert!(text.contains("CODECS=\"avc1.64001f,mp4a.40.2\""));
+        assert!(text.contains("RESOLUTION=1280x720"));
+        assert!(text.contains("FRAME-RATE=29.970"));
+        assert!(text.contains("AUDIO=\"audio\""));
+        assert!(text.contains("\nv1/720p.m3u8\n"));
+        let parsed = m3u8_rs::parse_master_playlist_res(text.as_bytes()).unwrap();
+        assert_eq!(parsed.variants[0].frame_rate, Some(29.97));
+    }
+
+    #[test]
+    fn silent_master_has_no_audio_group() {
+        let video = [packaged("720p", RenditionKind::Video)];
+        let text = master_playlist(&video, None, "");
+        assert!(!text.contains("EXT-X-MEDIA"));
+        assert!(!text.contains("AUDIO="));
+        assert!(text.contains("CODECS=\"avc1.64001f\""));
+    }
+
+    #[test]
+    fn target_duration_rounds_like_players() {
+        assert_eq!(target_duration([&index(&[2.0, 2.4994], &[1, 1])]), 2);
+        assert_eq!(target_duration([&index(&[2.0, 2.5], &[1, 1])]), 3);
+        assert_eq!(target_duration([&index(&[0.2], &[1])]), 1);
+    }
+
+    proptest! {
+        #[test]
+        fn rendered_playlists_parse_back_with_their_invariants(
+            tracks in prop::collection::vec(
+                prop::collection::vec((0.001f64..12.0, 1u64..5_000_000), 1..30),
+                1..4,
+            ),
+        ) {
+            let indices: Vec<TrackIndex> = tracks
+                .iter()
+                .map(|segs| {
+                    let (d, s): (Vec<f64>, Vec<u64>) = segs.iter().copied().unzip();
+                    index(&d, &s)
+                })
+                .collect();
+            let target = target_duration(&indices);
+            for idx in &indices {
+                let text = media_playlist("x.mp4", idx, target);
+                let parsed = m3u8_rs::parse_media_playlist_res(text.as_bytes()).unwrap();
+                prop_assert_eq!(parsed.target_duration, target);
+                prop_assert_eq!(parsed.version, Some(VERSION));
+                prop_assert!(parsed.end_list);
+                prop_assert_eq!(parsed.segments.len(), idx.segments.len());
+                let map = parsed.segments[0].map.as_ref().unwrap();
+                prop_assert_eq!(map.byte_range.as_ref().unwrap().length, idx.init.length);
+                let mut expected_offset = idx.segments[0].range.offset;
+                for (seg, want) in parsed.segments.iter().zip(&idx.segments) {
+                    prop_assert!(f64::from(seg.duration).round() as u64 <= target);
+                    prop_assert!((f64::from(seg.duration) - want.duration).abs() < 0.0006);
+                    let range = seg.byte_range.as_ref().unwrap();
+                    prop_assert_eq!(range.offset, Some(expected_offset));
+                    prop_assert_eq!(range.length, want.range.length);
+                    expected_offset += range.length;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! Goflix transcoder: turns an uploaded master into adaptive HLS and DASH.
+//!
+//! [`transcode`] is the whole media job — [`probe`] opens the upload safely,
+//! [`ladder`] plans the renditions, [`pipeline`] decodes once and encodes every
+//! rung, [`package`] indexes the CMAF files, and [`hls`] and [`dash`] write the
+//! manifests. [`worker`] is the job loop around it: queue, storage, events.
+
+pub mod dash;
+pub mod error;
+pub mod hls;
+pub mod ladder;
+pub mod package;
+pub mod pipeline;
+pub mod probe;
+mod transcode;
+pub mod worker;
+
+pub use error::MediaError;
+pub use transcode::{transcode, TranscodeOptions, TranscodeOutput, DASH_MANIFEST, MASTER_PLAYLIST};

@@ -1,0 +1,81 @@
+//! CMAF packaging: every rendition is one fragmented MP4 (`ftyp`, `moov`,
+//! `sidx`, then `moof`/`mdat` pairs) written by the pipeline; this module
+//! indexes each file and describes it as a [`Rendition`] for the manifests.
+
+pub mod codecs;
+pub mod index;
+
+use std::path::Path;
+
+use goflix_shared::domain::{Rendition, RenditionKind};
+
+use crate::error::MediaError;
+use crate::ladder::Rung;
+use index::TrackIndex;
+
+/// The name (and file stem) of the audio rendition.
+pub const AUDIO_NAME: &str = "audio";
+
+/// A written rendition file, indexed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Packaged {
+    /// What the API and manifests say about it.
+    pub rendition: Rendition,
+    /// File name in the output folder, e.g. `720p.mp4`.
+    pub file: String,
+    /// Byte ranges and durations inside the file.
+    pub index: TrackIndex,
+}
+
+/// Indexes `{rung}.mp4`.
+pub fn video(out_dir: &Path, rung: &Rung, frame_rate: (u32, u32)) -> Result<Packaged, MediaError> {
+    let file = format!("{}.mp4", rung.name);
+    let data = read(out_dir, &file)?;
+    let index = index_of(&file, &data)?;
+    let codecs = codecs::avc1(&data, index.init)
+        .map_err(|e| MediaError::internal(&format!("reading the codec of {file}"), e))?;
+    Ok(Packaged {
+        rendition: Rendition {
+            name: rung.name.clone(),
+            kind: RenditionKind::Video,
+            width: Some(rung.width),
+            height: Some(rung.height),
+            frame_rate: Some(f64::from(frame_rate.0) / f64::from(frame_rate.1)),
+            codecs,
+            bandwidth: index.peak_bandwidth(),
+            average_bandwidth: index.average_bandwidth(),
+        },
+        file,
+        index,
+    })
+}
+
+/// Indexes `audio.mp4`.
+pub fn audio(out_dir: &Path) -> Result<Packaged, MediaError> {
+    let file = format!("{AUDIO_NAME}.mp4");
+    let data = read(out_dir, &file)?;
+    let index = index_of(&file, &data)?;
+    Ok(Packaged {
+        rendition: Rendition {
+            name: AUDIO_NAME.to_owned(),
+            kind: RenditionKind::Audio,
+            width: None,
+            height: None,
+            frame_rate: None,
+            codecs: codecs::AAC_LC.to_owned(),
+            bandwidth: index.peak_bandwidth(),
+            average_bandwidth: index.average_bandwidth(),
+        },
+        file,
+        index,
+    })
+}
+
+fn read(out_dir: &Path, file: &str) -> Result<Vec<u8>, MediaError> {
+    std::fs::read(out_dir.join(file))
+        .map_err(|e| MediaError::internal(&format!("reading {file}"), e))
+}
+
+fn index_of(file: &str, data: &[u8]) -> Result<TrackIndex, MediaError> {
+    index::parse(data).map_err(|e| MediaError::internal(&format!("indexing {file}"), e))
+}

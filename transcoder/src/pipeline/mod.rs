@@ -1,0 +1,395 @@
+//! The one-decode pipeline: demux, decode the video once, fan it out through
+//! one filter graph to every rung's encoder, and carry the audio through its
+//! own graph to the AAC encoder. Each rendition is written as its own CMAF
+//! file by [`track::Track`].
+
+mod graph;
+mod track;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use ffmpeg_next::{self as ffmpeg, codec, decoder, frame, picture, Packet, Rational, Rescale};
+
+use crate::error::MediaError;
+use crate::ladder::Ladder;
+use crate::probe::Probe;
+use graph::Graph;
+use track::{Track, VideoSettings};
+
+/// How often the progress callback may be called.
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Corrupt packets tolerated before the source is declared undecodable.
+const MAX_CORRUPT_PACKETS: u32 = 1_000;
+
+/// Encoding settings the pipeline needs from the caller.
+pub struct Settings<'a> {
+    /// Keyframe interval and fragment length in seconds.
+    pub segment_seconds: u32,
+    /// x264 preset.
+    pub preset: &'a str,
+    /// Longest accepted source, checked against decoded timestamps too.
+    pub max_duration_s: f64,
+}
+
+/// What the pipeline produced.
+pub struct Encoded {
+    /// Whether `audio.mp4` was written.
+    pub has_audio: bool,
+}
+
+/// Runs the whole transcode; rung `i` is written to `{out_dir}/{name}.mp4`,
+/// audio (if any) to `{out_dir}/audio.mp4`.
+pub fn run(
+    probe: Probe,
+    ladder: &Ladder,
+    out_dir: &Path,
+    settings: &Settings,
+    progress: &mut dyn FnMut(f64),
+) -> Result<Encoded, MediaError> {
+    let Probe {
+        mut input,
+        video,
+        audio_index,
+        duration_s,
+    } = probe;
+    let (num, den) = ladder.frame_rate;
+    let fps = f64::from(num) / f64::from(den);
+    let gop = ((fps * f64::from(settings.segment_seconds)).round() as u32).max(1);
+
+    let video_decoder = open_decoder(&input, video.index)?
+        .video()
+        .map_err(|e| MediaError::decode("opening the video decoder", e))?;
+    if video_decoder.format() == ffmpeg::format::Pixel::None {
+        return Err(MediaError::InvalidMedia("unknown pixel format".into()));
+    }
+    let video_graph = graph::video(
+        &graph::VideoInput {
+            width: video_decoder.width(),
+            height: video_decoder.height(),
+            format: video_decoder.format(),
+            time_base: video.time_base,
+            sample_aspect: video_decoder.aspect_ratio(),
+        },
+        ladder,
+    )?;
+    let mut video_tracks = Vec::with_capacity(ladder.rungs.len());
+    for rung in &ladder.rungs {
+        let settings = VideoSettings {
+            rung,
+            frame_rate: ladder.frame_rate,
+            gop,
+            preset: settings.preset,
+        };
+        video_tracks.push(Track::video(
+            &out_dir.join(format!("{}.mp4", rung.name)),
+            &settings,
+        )?);
+    }
+    let mut video_lane = VideoLane {
+        decoder: video_decoder,
+        graph: video_graph,
+        tracks: video_tracks,
+        frames: 0,
+        start_time: video.start_time,
+        next_pts: 0,
+        frame_duration: 1i64
+            .rescale(
+                source_frame_duration(video.source.frame_rate, ladder.frame_rate),
+                video.time_base,
+            )
+            .max(1),
+    };
+
+    let mut audio_lane = match audio_index {
+        Some(index) => {
+            let stream = input
+                .stream(index)
+                .ok_or_else(|| MediaError::Internal("the audio stream vanished".into()))?;
+            let time_base = stream.time_base();
+            let decoder = open_decoder(&input, index)?
+                .audio()
+                .map_err(|e| MediaError::decode("opening the audio decoder", e))?;
+            let graph = graph::audio(&graph::AudioInput {
+                rate: decoder.rate(),
+                format: decoder.format(),
+                layout: decoder.channel_layout(),
+                time_base,
+            })?;
+            let track = Track::audio(&out_dir.join("audio.mp4"), settings.segment_seconds)?;
+            Some(AudioLane {
+                index,
+                decoder,
+                graph,
+                track,
+                start_time: video.start_time.rescale(video.time_base, time_base),
+                next_pts: 0,
+                time_base,
+            })
+        }
+        None => None,
+    };
+
+    let expected_frames = duration_s.or(video.duration_s).map(|d| d * fps);
+    let max_frames = (settings.max_duration_s * fps).ceil() as u64;
+    let mut last_progress = Instant::now();
+    let mut packet = Packet::empty();
+    let mut corrupt = 0;
+    loop {
+        match packet.read(&mut input) {
+            Ok(()) => {}
+            Err(ffmpeg::Error::Eof) => break,
+            Err(ffmpeg::Error::InvalidData) => {
+                corrupt += 1;
+                if corrupt > MAX_CORRUPT_PACKETS {
+                    return Err(MediaError::DecodeFailed("too many corrupt packets".into()));
+                }
+                continue;
+            }
+            Err(e) => return Err(MediaError::decode("reading the source", e)),
+        }
+        if packet.stream() == video.index {
+            video_lane.decode(&packet)?;
+        } else if let Some(lane) = audio_lane.as_mut().filter(|l| l.index == packet.stream()) {
+            lane.decode(&packet)?;
+        }
+        if video_lane.frames > max_frames {
+            return Err(MediaError::SourceTooLong {
+                actual_s: video_lane.frames as f64 / fps,
+                limit_s: settings.max_duration_s,
+            });
+        }
+        if let Some(expected) = expected_frames.filter(|e| *e > 0.0) {
+            if last_progress.elapsed() >= PROGRESS_INTERVAL {
+                progress((video_lane.frames as f64 / expected).clamp(0.0, 0.99));
+                last_progress = Instant::now();
+            }
+        }
+    }
+
+    let frames = video_lane.finish()?;
+    if frames == 0 {
+        return Err(MediaError::InvalidMedia("no decodable video frames".into()));
+    }
+    let decoded_s = frames as f64 / fps;
+    if let Some(stated) = video.duration_s.filter(|&d| decoded_s < d * 0.9 - 1.0) {
+        return Err(MediaError::InvalidMedia(format!(
+            "the file is truncated: {decoded_s:.1} s of {stated:.1} s decoded"
+        )));
+    }
+    let has_audio = match audio_lane {
+        Some(lane) => {
+            lane.finish()?;
+            true
+        }
+        None => false,
+    };
+    Ok(Encoded { has_audio })
+}
+
+/// One source frame as a time base (`1/fps`), falling back to the output rate.
+fn source_frame_duration(source: (u32, u32), output: (u32, u32)) -> Rational {
+    let (num, den) = if source.0 > 0 && source.1 > 0 {
+        source
+    } else {
+        output
+    };
+    Rational::new(den as i32, num as i32)
+}
+
+fn open_decoder(
+    input: &ffmpeg::format::context::Input,
+    index: usize,
+) -> Result<decoder::Decoder, MediaError> {
+    let stream = input
+        .stream(index)
+        .ok_or_else(|| MediaError::Internal(format!("stream {index} vanished")))?;
+    let mut ctx = codec::context::Context::from_parameters(stream.parameters())
+        .map_err(|e| MediaError::decode("reading codec parameters", e))?;
+    ctx.set_threading(codec::threading::Config {
+        kind: codec::threading::Type::Frame,
+        count: 0,
+        ..Default::default()
+    });
+    let mut decoder = ctx.decoder();
+    decoder.set_packet_time_base(stream.time_base());
+    Ok(decoder)
+}
+
+/// Whether a decoder or filter said "no more for now" rather than failing.
+fn is_again(err: &ffmpeg::Error) -> bool {
+    matches!(err, ffmpeg::Error::Eof)
+        || matches!(err, ffmpeg::Error::Other { errno } if *errno == ffmpeg::error::EAGAIN)
+}
+
+/// The video path: decoder → graph → one track per rung.
+struct VideoLane {
+    decoder: decoder::Video,
+    graph: Graph,
+    tracks: Vec<Track>,
+    /// Frames encoded by the top rung (every rung gets the same frames).
+    frames: u64,
+    start_time: i64,
+    /// Used for frames without a timestamp.
+    next_pts: i64,
+    frame_duration: i64,
+}
+
+impl VideoLane {
+    fn decode(&mut self, packet: &Packet) -> Result<(), MediaError> {
+        match self.decoder.send_packet(packet) {
+            // A corrupt packet is skipped, as players do.
+            Ok(()) | Err(ffmpeg::Error::InvalidData) => {}
+            Err(e) => return Err(MediaError::decode("decoding video", e)),
+        }
+        self.receive()
+    }
+
+    fn receive(&mut self) -> Result<(), MediaError> {
+        let mut decoded = frame::Video::empty();
+        loop {
+            match self.decoder.receive_frame(&mut decoded) {
+                Ok(()) => {}
+                Err(ffmpeg::Error::InvalidData) => continue,
+                Err(e) if is_again(&e) => return Ok(()),
+                Err(e) => return Err(MediaError::decode("decoding video", e)),
+            }
+            let pts = match decoded.timestamp() {
+                Some(ts) => ts - self.start_time,
+                None => self.next_pts,
+            };
+            self.next_pts = pts + self.frame_duration;
+            decoded.set_pts(Some(pts));
+            self.graph
+                .source
+                .source()
+                .add(&decoded)
+                .map_err(|e| MediaError::internal("filtering video", e))?;
+            self.drain()?;
+        }
+    }
+
+    /// Pulls every filtered frame and encodes it. The picture type inherited
+    /// from the source is cleared, so x264's fixed GOP alone places keyframes
+    /// and every rung cuts at the same frames.
+    fn drain(&mut self) -> Result<(), MediaError> {
+        let mut filtered = frame::Video::empty();
+        for (rung, (sink, track)) in self
+            .graph
+            .sinks
+            .iter_mut()
+            .zip(&mut self.tracks)
+            .enumerate()
+        {
+            loop {
+                match sink.sink().frame(&mut filtered) {
+                    Ok(()) => {}
+                    Err(e) if is_again(&e) => break,
+                    Err(e) => return Err(MediaError::internal("filtering video", e)),
+                }
+                filtered.set_kind(picture::Type::None);
+                track.encode(&filtered)?;
+                if rung == 0 {
+                    self.frames += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Flushes decoder, graph and encoders; returns the number of frames encoded per rung.
+    fn finish(mut self) -> Result<u64, MediaError> {
+        self.decoder
+            .send_eof()
+            .map_err(|e| MediaError::decode("flushing the video decoder", e))?;
+        self.receive()?;
+        // Closing at the end of the last frame (not at its start) keeps `fps` from dropping it.
+        self.graph
+            .source
+            .source()
+            .close(self.next_pts)
+            .map_err(|e| MediaError::internal("flushing the video filters", e))?;
+        self.drain()?;
+        for track in self.tracks {
+            track.finish()?;
+        }
+        Ok(self.frames)
+    }
+}
+
+/// The audio path: decoder → resampling graph → AAC track.
+struct AudioLane {
+    index: usize,
+    decoder: decoder::Audio,
+    graph: Graph,
+    track: Track,
+    start_time: i64,
+    /// Used for frames without a timestamp.
+    next_pts: i64,
+    time_base: Rational,
+}
+
+impl AudioLane {
+    fn decode(&mut self, packet: &Packet) -> Result<(), MediaError> {
+        match self.decoder.send_packet(packet) {
+            Ok(()) | Err(ffmpeg::Error::InvalidData) => {}
+            Err(e) => return Err(MediaError::decode("decoding audio", e)),
+        }
+        self.receive()
+    }
+
+    fn receive(&mut self) -> Result<(), MediaError> {
+        let mut decoded = frame::Audio::empty();
+        loop {
+            match self.decoder.receive_frame(&mut decoded) {
+                Ok(()) => {}
+                Err(ffmpeg::Error::InvalidData) => continue,
+                Err(e) if is_again(&e) => return Ok(()),
+                Err(e) => return Err(MediaError::decode("decoding audio", e)),
+            }
+            let pts = match decoded.timestamp() {
+                Some(ts) => ts - self.start_time,
+                None => self.next_pts,
+            };
+            let samples = decoded.samples() as i64;
+            self.next_pts = pts
+                + samples.rescale(
+                    Rational::new(1, decoded.rate().max(1) as i32),
+                    self.time_base,
+                );
+            decoded.set_pts(Some(pts));
+            self.graph
+                .source
+                .source()
+                .add(&decoded)
+                .map_err(|e| MediaError::internal("filtering audio", e))?;
+            self.drain()?;
+        }
+    }
+
+    fn drain(&mut self) -> Result<(), MediaError> {
+        let mut filtered = frame::Audio::empty();
+        loop {
+            match self.graph.sinks[0].sink().frame(&mut filtered) {
+                Ok(()) => self.track.encode(&filtered)?,
+                Err(e) if is_again(&e) => return Ok(()),
+                Err(e) => return Err(MediaError::internal("filtering audio", e)),
+            }
+        }
+    }
+
+    fn finish(mut self) -> Result<(), MediaError> {
+        self.decoder
+            .send_eof()
+            .map_err(|e| MediaError::decode("flushing the audio decoder", e))?;
+        self.receive()?;
+        self.graph
+            .source
+            .source()
+            .close(self.next_pts)
+            .map_err(|e| MediaError::internal("flushing the audio filters", e))?;
+        self.drain()?;
+        self.track.finish()
+    }
+}

@@ -1,0 +1,195 @@
+//! One rendition: its encoder (libx264 or FFmpeg's native AAC) and the CMAF
+//! muxer writing its single fragmented MP4.
+
+use std::path::Path;
+
+use ffmpeg_next::{self as ffmpeg, codec, encoder, format, Dictionary, Frame, Packet, Rational};
+
+use super::graph::AUDIO_RATE;
+use crate::error::MediaError;
+use crate::ladder::Rung;
+
+/// `ftyp, moov, sidx, (moof, mdat)*`: fragments start at keyframes, one
+/// global `sidx` indexes them, no `mfra` trailer.
+const MOVFLAGS: &str = "+cmaf+frag_keyframe+global_sidx+skip_trailer";
+
+/// AAC-LC stereo bitrate.
+const AUDIO_BITRATE: usize = 128_000;
+
+/// An encoder feeding one MP4 file.
+pub struct Track {
+    encoder: encoder::Encoder,
+    output: format::context::Output,
+    encoder_time_base: Rational,
+    stream_time_base: Rational,
+    packet: Packet,
+}
+
+/// How a video rung is encoded.
+pub struct VideoSettings<'a> {
+    /// The rung's size and rates.
+    pub rung: &'a Rung,
+    /// Output frame rate `(num, den)`; the encoder time base is its inverse.
+    pub frame_rate: (u32, u32),
+    /// Frames per GOP (= per segment).
+    pub gop: u32,
+    /// x264 preset name.
+    pub preset: &'a str,
+}
+
+impl Track {
+    /// H.264 High with a fixed, closed GOP of `gop` frames and no scene-cut
+    /// keyframes, so every GOP starts with an IDR at the same frame in every rung.
+    pub fn video(path: &Path, settings: &VideoSettings) -> Result<Self, MediaError> {
+        let codec = encoder::find_by_name("libx264")
+            .ok_or_else(|| MediaError::Internal("FFmpeg was built without libx264".into()))?;
+        let mut output = create_output(path)?;
+        let (num, den) = settings.frame_rate;
+        let time_base = Rational::new(den as i32, num as i32);
+        let rung = settings.rung;
+
+        let mut ctx = codec::context::Context::new_with_codec(codec)
+            .encoder()
+            .video()
+            .map_err(|e| MediaError::encode("allocating the H.264 encoder", e))?;
+        ctx.set_width(rung.width);
+        ctx.set_height(rung.height);
+        ctx.set_format(format::Pixel::YUV420P);
+        ctx.set_aspect_ratio(Rational::new(1, 1));
+        ctx.set_time_base(time_base);
+        ctx.set_frame_rate(Some(Rational::new(num as i32, den as i32)));
+        ctx.set_gop(settings.gop);
+        ctx.set_bit_rate(rung.bitrate as usize);
+        ctx.set_max_bit_rate(rung.maxrate as usize);
+        ctx.set_flags(codec::Flags::GLOBAL_HEADER);
+
+        let gop = settings.gop;
+        let mut options = Dictionary::new();
+        options.set("preset", settings.preset);
+        options.set("profile", "high");
+        options.set("bufsize", &rung.bufsize.to_string());
+        options.set("keyint_min", &gop.to_string());
+        options.set("sc_threshold", "0");
+        options.set(
+            "x264-params",
+            &format!("keyint={gop}:min-keyint={gop}:scenecut=0:open-gop=0"),
+        );
+        let opened = ctx
+            .open_with(options)
+            .map_err(|e| MediaError::encode(&format!("opening libx264 for {}", rung.name), e))?;
+
+        let mut stream = output
+            .add_stream(codec)
+            .map_err(|e| MediaError::encode("adding the video stream", e))?;
+        stream.set_parameters(&opened);
+        stream.set_time_base(time_base);
+        stream.set_avg_frame_rate(Rational::new(num as i32, den as i32));
+        Self::start(opened.0 .0, output, time_base, None)
+    }
+
+    /// AAC-LC, 48 kHz stereo, fragments of `segment_seconds`.
+    pub fn audio(path: &Path, segment_seconds: u32) -> Result<Self, MediaError> {
+        let codec = encoder::find_by_name("aac").ok_or_else(|| {
+            MediaError::Internal("FFmpeg was built without its AAC encoder".into())
+        })?;
+        let mut output = create_output(path)?;
+        let time_base = Rational::new(1, AUDIO_RATE as i32);
+
+        let mut ctx = codec::context::Context::new_with_codec(codec)
+            .encoder()
+            .audio()
+            .map_err(|e| MediaError::encode("allocating the AAC encoder", e))?;
+        ctx.set_rate(AUDIO_RATE as i32);
+        ctx.set_format(format::Sample::F32(format::sample::Type::Planar));
+        ctx.set_channel_layout(ffmpeg::ChannelLayout::STEREO);
+        ctx.set_bit_rate(AUDIO_BITRATE);
+        ctx.set_time_base(time_base);
+        ctx.set_flags(codec::Flags::GLOBAL_HEADER);
+        let opened = ctx
+            .open_as(codec)
+            .map_err(|e| MediaError::encode("opening the AAC encoder", e))?;
+
+        let mut stream = output
+            .add_stream(codec)
+            .map_err(|e| MediaError::encode("adding the audio stream", e))?;
+        stream.set_parameters(&opened);
+        stream.set_time_base(time_base);
+        // `frag_keyframe` only cuts video tracks; audio fragments are cut by duration.
+        let frag_duration_us = u64::from(segment_seconds) * 1_000_000;
+        Self::start(opened.0 .0, output, time_base, Some(frag_duration_us))
+    }
+
+    fn start(
+        encoder: encoder::Encoder,
+        mut output: format::context::Output,
+        encoder_time_base: Rational,
+        frag_duration_us: Option<u64>,
+    ) -> Result<Self, MediaError> {
+        let mut options = Dictionary::new();
+        options.set("movflags", MOVFLAGS);
+        if let Some(duration) = frag_duration_us {
+            options.set("frag_duration", &duration.to_string());
+            // AAC's priming makes the first audio DTS negative (-1024);
+            // `delay_moov` lets the muxer absorb that instead of warning.
+            options.set("movflags", &format!("{MOVFLAGS}+delay_moov"));
+        }
+        output
+            .write_header_with(options)
+            .map_err(|e| MediaError::encode("writing the MP4 header", e))?;
+        let stream_time_base = output
+            .stream(0)
+            .map(|stream| stream.time_base())
+            .ok_or_else(|| MediaError::Internal("the MP4 muxer lost its stream".into()))?;
+        Ok(Self {
+            encoder,
+            output,
+            encoder_time_base,
+            stream_time_base,
+            packet: Packet::empty(),
+        })
+    }
+
+    /// Encodes one frame and writes whatever packets the encoder returns.
+    pub fn encode(&mut self, frame: &Frame) -> Result<(), MediaError> {
+        self.encoder
+            .send_frame(frame)
+            .map_err(|e| MediaError::encode("sending a frame to the encoder", e))?;
+        self.write_packets()
+    }
+
+    /// Flushes the encoder and finalises the file (writes the `sidx`).
+    pub fn finish(mut self) -> Result<(), MediaError> {
+        self.encoder
+            .send_eof()
+            .map_err(|e| MediaError::encode("flushing the encoder", e))?;
+        self.write_packets()?;
+        self.output
+            .write_trailer()
+            .map_err(|e| MediaError::encode("finalising the MP4 file", e))
+    }
+
+    fn write_packets(&mut self) -> Result<(), MediaError> {
+        loop {
+            match self.encoder.receive_packet(&mut self.packet) {
+                Ok(()) => {
+                    self.packet.set_stream(0);
+                    self.packet
+                        .rescale_ts(self.encoder_time_base, self.stream_time_base);
+                    self.packet
+                        .write_interleaved(&mut self.output)
+                        .map_err(|e| MediaError::encode("writing a packet", e))?;
+                }
+                Err(ffmpeg::Error::Eof) => return Ok(()),
+                Err(ffmpeg::Error::Other { errno }) if errno == ffmpeg::error::EAGAIN => {
+                    return Ok(())
+                }
+                Err(e) => return Err(MediaError::encode("receiving a packet", e)),
+            }
+        }
+    }
+}
+
+fn create_output(path: &Path) -> Result<format::context::Output, MediaError> {
+    format::output_as(path, "mp4")
+        .map_err(|e| MediaError::internal(&format!("creating {}", path.display()), e))
+}

@@ -1,0 +1,155 @@
+//! Opening untrusted input safely and describing its streams.
+//!
+//! The input is opened with a protocol whitelist (`file` only) and a demuxer
+//! whitelist of self-contained containers, so a playlist or concat script
+//! disguised as `.mp4` cannot make libavformat read other files or URLs.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use ffmpeg_next::{self as ffmpeg, format, media, Rational};
+
+use crate::error::MediaError;
+use crate::ladder::SourceVideo;
+
+/// Demuxers an upload may use; none of them follows references to other files.
+/// Deliberately absent: `hls`, `dash`, `concat`, `image2`, `*_pipe`, `mpjpeg`, `tee`…
+const DEMUXER_WHITELIST: &str = "mov,mp4,matroska,webm,avi,flv,mpegts,mpeg,ogg,ivf,h264,hevc";
+
+/// How many bytes libavformat may read to identify streams.
+const PROBE_SIZE: &str = "20000000";
+
+/// An opened input and what the transcode needs to know about it.
+pub struct Probe {
+    /// The demuxer, positioned at the start.
+    pub input: format::context::Input,
+    /// The video stream to transcode.
+    pub video: VideoStream,
+    /// The audio stream to transcode, if any.
+    pub audio_index: Option<usize>,
+    /// Container duration in seconds, if the container states one.
+    pub duration_s: Option<f64>,
+}
+
+/// The chosen video stream.
+pub struct VideoStream {
+    /// Stream index in the container.
+    pub index: usize,
+    /// Stream time base.
+    pub time_base: Rational,
+    /// First timestamp in `time_base`; audio and video are shifted by it so output starts at 0.
+    pub start_time: i64,
+    /// Stream duration in seconds, if the container states one.
+    pub duration_s: Option<f64>,
+    /// Geometry and frame rate for the ladder.
+    pub source: SourceVideo,
+}
+
+/// Opens `path` with the whitelists and picks the best video and audio stream.
+pub fn open(path: &Path, max_duration_s: f64) -> Result<Probe, MediaError> {
+    init()?;
+    let path = path
+        .to_str()
+        .ok_or_else(|| MediaError::Internal("input path is not UTF-8".into()))?;
+    let mut options = ffmpeg::Dictionary::new();
+    options.set("protocol_whitelist", "file");
+    options.set("format_whitelist", DEMUXER_WHITELIST);
+    options.set("probesize", PROBE_SIZE);
+    // `file:` keeps a colon in the path from being read as a protocol name.
+    let input =
+        format::input_with_dictionary(&format!("file:{path}"), options).map_err(open_error)?;
+
+    let audio_index = input
+        .streams()
+        .best(media::Type::Audio)
+        .map(|stream| stream.index());
+    let video = match input.streams().best(media::Type::Video) {
+        Some(stream) => describe_video(&stream)?,
+        None if audio_index.is_some() => return Err(MediaError::AudioOnly),
+        None => return Err(MediaError::NoVideoStream),
+    };
+    let duration_s = (input.duration() > 0)
+        .then(|| input.duration() as f64 / f64::from(ffmpeg::ffi::AV_TIME_BASE));
+    if let Some(actual_s) = duration_s.filter(|&d| d > max_duration_s) {
+        return Err(MediaError::SourceTooLong {
+            actual_s,
+            limit_s: max_duration_s,
+        });
+    }
+    Ok(Probe {
+        input,
+        video,
+        audio_index,
+        duration_s,
+    })
+}
+
+/// Initialises libav* once per process and keeps its log to warnings and
+/// errors (x264's per-encoder statistics are not worth a log line per job).
+fn init() -> Result<(), MediaError> {
+    static INIT: OnceLock<Result<(), ffmpeg::Error>> = OnceLock::new();
+    INIT.get_or_init(|| {
+        ffmpeg::init()?;
+        ffmpeg::log::set_level(ffmpeg::log::Level::Warning);
+        Ok(())
+    })
+    .map_err(|e| MediaError::internal("initialising ffmpeg", e))
+}
+
+/// Maps an open failure: a format refused by the whitelist is `unsupported_format`,
+/// anything else (empty, random, truncated) is `invalid_media`.
+fn open_error(err: ffmpeg::Error) -> MediaError {
+    match err {
+        ffmpeg::Error::Other {
+            errno: ffmpeg::error::EINVAL,
+        } => MediaError::UnsupportedFormat("the container is not an accepted video format".into()),
+        ffmpeg::Error::ProtocolNotFound => {
+            MediaError::UnsupportedFormat("the input references a forbidden protocol".into())
+        }
+        other => MediaError::InvalidMedia(other.to_string()),
+    }
+}
+
+fn describe_video(stream: &format::stream::Stream) -> Result<VideoStream, MediaError> {
+    let params = stream.parameters();
+    // SAFETY: `params` borrows the stream's AVCodecParameters, valid while `stream` lives.
+    let (width, height, sar) = unsafe {
+        let raw = &*params.as_ptr();
+        (raw.width, raw.height, raw.sample_aspect_ratio)
+    };
+    if width <= 0 || height <= 0 {
+        return Err(MediaError::InvalidMedia(
+            "the video stream has no dimensions".into(),
+        ));
+    }
+    let mut rate = stream.avg_frame_rate();
+    if rate.numerator() <= 0 || rate.denominator() <= 0 {
+        rate = stream.rate();
+    }
+    let time_base = stream.time_base();
+    let start_time = match stream.start_time() {
+        ffmpeg::ffi::AV_NOPTS_VALUE => 0,
+        start => start,
+    };
+    let duration_s =
+        (stream.duration() > 0).then(|| stream.duration() as f64 * f64::from(time_base));
+    Ok(VideoStream {
+        index: stream.index(),
+        time_base,
+        start_time,
+        duration_s,
+        source: SourceVideo {
+            width: width as u32,
+            height: height as u32,
+            sample_aspect: (non_negative(sar.num), non_negative(sar.den)),
+            frame_rate: (
+                non_negative(rate.numerator()),
+                non_negative(rate.denominator()),
+            ),
+        },
+    })
+}
+
+fn non_negative(value: i32) -> u32 {
+    u32::try_from(value).unwrap_or(0)
+}

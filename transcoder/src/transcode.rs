@@ -1,0 +1,136 @@
+//! The transcoder's entry point: probe → ladder → pipeline → packaging →
+//! HLS and DASH manifests, all into one flat output folder.
+
+use std::path::Path;
+
+use goflix_shared::domain::Rendition;
+
+use crate::error::MediaError;
+use crate::package::{self, Packaged};
+use crate::pipeline::{self, Settings};
+use crate::{dash, hls, ladder, probe};
+
+/// Name of the HLS multivariant playlist in the output folder.
+pub const MASTER_PLAYLIST: &str = "master.m3u8";
+
+/// Name of the DASH manifest in the output folder.
+pub const DASH_MANIFEST: &str = "manifest.mpd";
+
+/// Tunables of one transcode.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TranscodeOptions {
+    /// Keyframe interval, fragment and segment length, in seconds.
+    pub segment_seconds: u32,
+    /// libx264 preset (`veryfast`, `medium`, …).
+    pub x264_preset: String,
+    /// Longest accepted source; longer ones fail with `source_too_long`.
+    pub max_duration_s: f64,
+    /// Put before every URI in `master.m3u8` and `manifest.mpd`, e.g. the
+    /// version folder `0193abc…/`. Media playlists name their `.mp4` bare.
+    pub uri_prefix: String,
+}
+
+impl Default for TranscodeOptions {
+    fn default() -> Self {
+        Self {
+            segment_seconds: 2,
+            x264_preset: "veryfast".to_owned(),
+            max_duration_s: 4.0 * 3600.0,
+            uri_prefix: String::new(),
+        }
+    }
+}
+
+/// What a transcode produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TranscodeOutput {
+    /// Duration of the top video rendition in seconds.
+    pub duration_s: f64,
+    /// Video renditions highest first, then `audio` if the source has sound.
+    pub renditions: Vec<Rendition>,
+    /// Every file written into the output folder.
+    pub files: Vec<String>,
+}
+
+/// Transcodes `input` (a local file) into `out_dir`. Blocking: run it on a
+/// blocking thread. `progress` receives 0.0..=1.0 a few times per second.
+pub fn transcode(
+    input: &Path,
+    out_dir: &Path,
+    opts: &TranscodeOptions,
+    progress: &mut dyn FnMut(f64),
+) -> Result<TranscodeOutput, MediaError> {
+    if opts.segment_seconds == 0 {
+        return Err(MediaError::Internal(
+            "segment_seconds must be at least 1".into(),
+        ));
+    }
+    std::fs::create_dir_all(out_dir)
+        .map_err(|e| MediaError::internal(&format!("creating {}", out_dir.display()), e))?;
+    let probe = probe::open(input, opts.max_duration_s)?;
+    let ladder = ladder::plan(&probe.video.source);
+    let encoded = pipeline::run(
+        probe,
+        &ladder,
+        out_dir,
+        &Settings {
+            segment_seconds: opts.segment_seconds,
+            preset: &opts.x264_preset,
+            max_duration_s: opts.max_duration_s,
+        },
+        progress,
+    )?;
+
+    let video = ladder
+        .rungs
+        .iter()
+        .map(|rung| package::video(out_dir, rung, ladder.frame_rate))
+        .collect::<Result<Vec<_>, _>>()?;
+    let audio = encoded
+        .has_audio
+        .then(|| package::audio(out_dir))
+        .transpose()?;
+    let tracks: Vec<&Packaged> = video.iter().chain(audio.as_ref()).collect();
+    let duration_s = video[0].index.duration();
+
+    let mut files = Vec::new();
+    let target = hls::target_duration(tracks.iter().map(|t| &t.index));
+    for track in &tracks {
+        files.push(track.file.clone());
+        let name = hls::playlist_name(track);
+        write(
+            out_dir,
+            &name,
+            &hls::media_playlist(&track.file, &track.index, target),
+        )?;
+        files.push(name);
+    }
+    write(
+        out_dir,
+        MASTER_PLAYLIST,
+        &hls::master_playlist(&video, audio.as_ref(), &opts.uri_prefix),
+    )?;
+    files.push(MASTER_PLAYLIST.to_owned());
+    let mpd = dash::manifest(
+        &video,
+        audio.as_ref(),
+        ladder.frame_rate,
+        duration_s,
+        opts.segment_seconds,
+        &opts.uri_prefix,
+    );
+    write(out_dir, DASH_MANIFEST, &mpd)?;
+    files.push(DASH_MANIFEST.to_owned());
+
+    progress(1.0);
+    Ok(TranscodeOutput {
+        duration_s,
+        renditions: tracks.iter().map(|t| t.rendition.clone()).collect(),
+        files,
+    })
+}
+
+fn write(out_dir: &Path, name: &str, contents: &str) -> Result<(), MediaError> {
+    std::fs::write(out_dir.join(name), contents)
+        .map_err(|e| MediaError::internal(&format!("writing {name}"), e))
+}
