@@ -4,32 +4,8 @@
 mod common;
 
 use bytes::Bytes;
+use common::{spawn_app_with, TestApp};
 use futures_util::stream;
-use goflix_shared::config::Config;
-use goflix_shared::shutdown::Shutdown;
-
-async fn start(data_dir: &std::path::Path, limit: &str) -> (String, String, Shutdown) {
-    let config = Config::from_vars([
-        ("GOFLIX_DATA_DIR".into(), data_dir.display().to_string()),
-        ("GOFLIX_LISTEN".into(), "127.0.0.1:0".into()),
-        ("GOFLIX_ADMIN_EMAIL".into(), common::ADMIN_EMAIL.into()),
-        (
-            "GOFLIX_ADMIN_PASSWORD".into(),
-            common::ADMIN_PASSWORD.into(),
-        ),
-        ("GOFLIX_MAX_UPLOAD_BYTES".into(), limit.into()),
-    ])
-    .unwrap();
-    let shutdown = Shutdown::new();
-    let running = goflix::serve::start(config, shutdown.clone())
-        .await
-        .unwrap();
-    let base = format!("http://{}", running.addr);
-    tokio::spawn(running.wait());
-    let client = reqwest::Client::new();
-    let token = common::login(&client, &base, common::ADMIN_EMAIL, common::ADMIN_PASSWORD).await;
-    (base, token, shutdown)
-}
 
 /// `len` bytes produced 1 MiB at a time, never held whole.
 fn generated(len: u64) -> reqwest::multipart::Part {
@@ -38,6 +14,16 @@ fn generated(len: u64) -> reqwest::multipart::Part {
     let body = stream::iter((0..chunks).map(move |_| Ok::<_, std::io::Error>(chunk.clone())));
     reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(body), len)
         .file_name("big.mp4")
+}
+
+async fn post_video(app: &TestApp, form: reqwest::multipart::Form) -> reqwest::Response {
+    app.client
+        .post(format!("{}/api/v1/videos", app.base))
+        .bearer_auth(&app.token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
 }
 
 fn peak_rss_kib() -> u64 {
@@ -51,20 +37,13 @@ fn peak_rss_kib() -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_large_upload_streams_through_bounded_memory() {
-    let data_dir = tempfile::tempdir().unwrap();
-    let (base, token, shutdown) = start(data_dir.path(), "4294967296").await;
+    let app = spawn_app_with(&[("GOFLIX_MAX_UPLOAD_BYTES", "4294967296")]).await;
     let size: u64 = 1 << 30;
     let before = peak_rss_kib();
     let form = reqwest::multipart::Form::new()
         .text("title", "one GiB")
         .part("file", generated(size));
-    let response = reqwest::Client::new()
-        .post(format!("{base}/api/v1/videos"))
-        .bearer_auth(&token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let response = post_video(&app, form).await;
     assert_eq!(response.status(), 202);
     let growth_mib = (peak_rss_kib().saturating_sub(before)) / 1024;
     eprintln!("peak RSS grew by {growth_mib} MiB over a 1 GiB upload");
@@ -73,36 +52,29 @@ async fn a_large_upload_streams_through_bounded_memory() {
         "upload grew the process by {growth_mib} MiB"
     );
     let body: serde_json::Value = response.json().await.unwrap();
-    let master = data_dir
+    let master = app
+        .data_dir
         .path()
         .join("objects/masters")
         .join(body["id"].as_str().unwrap());
     assert_eq!(std::fs::metadata(master).unwrap().len(), size);
-    shutdown.cancel();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_over_the_limit_are_refused_and_keep_nothing() {
-    let data_dir = tempfile::tempdir().unwrap();
-    let (base, token, shutdown) = start(data_dir.path(), "3000000").await;
-    let client = reqwest::Client::new();
+    let app = spawn_app_with(&[("GOFLIX_MAX_UPLOAD_BYTES", "3000000")]).await;
     let form = reqwest::multipart::Form::new()
         .text("title", "too big")
         .part("file", generated(8 << 20));
-    let response = client
-        .post(format!("{base}/api/v1/videos"))
-        .bearer_auth(&token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let response = post_video(&app, form).await;
     assert_eq!(response.status(), 413);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["code"], "payload_too_large");
 
-    let list: serde_json::Value = client
-        .get(format!("{base}/api/v1/videos"))
-        .bearer_auth(&token)
+    let list: serde_json::Value = app
+        .client
+        .get(format!("{}/api/v1/videos", app.base))
+        .bearer_auth(&app.token)
         .send()
         .await
         .unwrap()
@@ -111,8 +83,7 @@ async fn uploads_over_the_limit_are_refused_and_keep_nothing() {
         .unwrap();
     let items = list.get("items").unwrap_or(&list);
     assert_eq!(items.as_array().map(Vec::len), Some(0), "{list}");
-    let masters = data_dir.path().join("objects/masters");
+    let masters = app.data_dir.path().join("objects/masters");
     let stored = std::fs::read_dir(&masters).map(|d| d.count()).unwrap_or(0);
     assert_eq!(stored, 0, "nothing kept in {masters:?}");
-    shutdown.cancel();
 }

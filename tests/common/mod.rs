@@ -31,17 +31,23 @@ impl Drop for TestApp {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Like [`spawn_app`] with extra `GOFLIX_*` settings.
+pub async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
     let data_dir = tempfile::tempdir().unwrap();
-    let config = Config::from_vars([
+    let mut vars = vec![
         (
-            "GOFLIX_DATA_DIR".into(),
+            "GOFLIX_DATA_DIR".to_string(),
             data_dir.path().display().to_string(),
         ),
         ("GOFLIX_LISTEN".into(), "127.0.0.1:0".into()),
         ("GOFLIX_ADMIN_EMAIL".into(), ADMIN_EMAIL.into()),
         ("GOFLIX_ADMIN_PASSWORD".into(), ADMIN_PASSWORD.into()),
-    ])
-    .unwrap();
+    ];
+    vars.extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let config = Config::from_vars(vars).unwrap();
     let shutdown = Shutdown::new();
     let running = goflix::serve::start(config, shutdown.clone())
         .await
