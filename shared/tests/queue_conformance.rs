@@ -1,6 +1,9 @@
 //! Conformance suite for [`JobQueue`]: ordering, exclusive leases,
 //! redelivery after an expired lease, retry delays and dead-lettering.
-//! Runs against the database queue on SQLite.
+//! Runs against the database queue on SQLite and on PostgreSQL
+//! (`GOFLIX_TEST_POSTGRES_URL`, a fresh database per test, dropped after).
+
+mod common;
 
 use goflix_shared::domain::{TranscodeJob, VideoId, Visibility};
 use goflix_shared::queue::database::{enqueue, job, DatabaseQueue};
@@ -10,15 +13,98 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, EntityTrait, Schema};
 use std::time::Duration;
 
-async fn sqlite() -> (tempfile::TempDir, DatabaseConnection) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("q.db").display());
-    let db = Database::connect(url).await.unwrap();
+/// Keeps a test's database alive; removes it when dropped.
+enum TestDb {
+    Sqlite { _dir: tempfile::TempDir },
+    Postgres { server: String, name: String },
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Self::Postgres { server, name } = self else {
+            return;
+        };
+        // Drop runs inside the test's runtime: drop the database from a
+        // thread with a runtime of its own.
+        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+        let admin_url = format!("{server}/postgres");
+        let dropped = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(async {
+                    let admin = Database::connect(admin_url).await?;
+                    admin.execute_unprepared(&sql).await.map(drop)
+                })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop test database {name}: {dropped:?}");
+        }
+    }
+}
+
+async fn create_table(db: &DatabaseConnection) {
     let backend = db.get_database_backend();
     let stmt = Schema::new(backend).create_table_from_entity(job::Entity);
     db.execute(backend.build(&stmt)).await.unwrap();
-    (dir, db)
 }
+
+async fn sqlite() -> (TestDb, DatabaseConnection) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("q.db").display());
+    let db = Database::connect(url).await.unwrap();
+    create_table(&db).await;
+    (TestDb::Sqlite { _dir: dir }, db)
+}
+
+/// A fresh database `goflix_test_<uuid>` on the test PostgreSQL.
+async fn postgres() -> (TestDb, DatabaseConnection) {
+    let server = common::service("GOFLIX_TEST_POSTGRES_URL");
+    let server = server.trim_end_matches('/').to_string();
+    let name = format!("goflix_test_{}", uuid::Uuid::new_v4().simple());
+    let admin = Database::connect(format!("{server}/postgres"))
+        .await
+        .unwrap();
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    admin.close().await.unwrap();
+    let guard = TestDb::Postgres {
+        server: server.clone(),
+        name: name.clone(),
+    };
+    let db = Database::connect(format!("{server}/{name}")).await.unwrap();
+    create_table(&db).await;
+    (guard, db)
+}
+
+/// Runs one suite case against SQLite and PostgreSQL.
+macro_rules! on_every_database {
+    ($case:ident) => {
+        mod $case {
+            #[tokio::test]
+            async fn sqlite() {
+                let (_guard, db) = super::sqlite().await;
+                super::$case(db).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                let (_guard, db) = super::postgres().await;
+                super::$case(db.clone()).await;
+                db.close().await.unwrap();
+            }
+        }
+    };
+}
+
+on_every_database!(jobs_come_out_in_order_and_once);
+on_every_database!(an_expired_lease_is_redelivered_and_the_old_holder_loses_it);
+on_every_database!(retries_wait_and_rejections_are_final);
+on_every_database!(shutdown_ends_the_wait);
 
 fn job() -> TranscodeJob {
     TranscodeJob {
@@ -37,9 +123,7 @@ async fn next_now(queue: &DatabaseQueue) -> Option<Box<dyn goflix_shared::queue:
         .map(|r| r.unwrap().unwrap())
 }
 
-#[tokio::test]
-async fn jobs_come_out_in_order_and_once() {
-    let (_dir, db) = sqlite().await;
+async fn jobs_come_out_in_order_and_once(db: DatabaseConnection) {
     let (a, b) = (job(), job());
     enqueue(&db, &a).await.unwrap();
     tokio::time::sleep(Duration::from_millis(5)).await;
@@ -60,9 +144,7 @@ async fn jobs_come_out_in_order_and_once() {
     );
 }
 
-#[tokio::test]
-async fn an_expired_lease_is_redelivered_and_the_old_holder_loses_it() {
-    let (_dir, db) = sqlite().await;
+async fn an_expired_lease_is_redelivered_and_the_old_holder_loses_it(db: DatabaseConnection) {
     let a = job();
     enqueue(&db, &a).await.unwrap();
     let crashed = DatabaseQueue::new(db.clone(), "crashed");
@@ -86,9 +168,7 @@ async fn an_expired_lease_is_redelivered_and_the_old_holder_loses_it() {
     again.ack().await.unwrap();
 }
 
-#[tokio::test]
-async fn retries_wait_and_rejections_are_final() {
-    let (_dir, db) = sqlite().await;
+async fn retries_wait_and_rejections_are_final(db: DatabaseConnection) {
     let a = job();
     enqueue(&db, &a).await.unwrap();
     let queue = DatabaseQueue::new(db.clone(), "w");
@@ -100,9 +180,7 @@ async fn retries_wait_and_rejections_are_final() {
     assert!(next_now(&queue).await.is_none());
 }
 
-#[tokio::test]
-async fn shutdown_ends_the_wait() {
-    let (_dir, db) = sqlite().await;
+async fn shutdown_ends_the_wait(db: DatabaseConnection) {
     let queue = DatabaseQueue::new(db, "w");
     let shutdown = Shutdown::new();
     shutdown.cancel();

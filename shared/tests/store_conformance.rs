@@ -1,9 +1,15 @@
-//! One conformance suite for [`ObjectStore`], run against every backend
-//! available here. Every implementation must pass it unchanged.
+//! One conformance suite for [`ObjectStore`], run against every backend:
+//! the folder store, and S3 on the test server (`GOFLIX_TEST_S3_*`, each
+//! test under its own key prefix). Every implementation must pass it
+//! unchanged.
+
+mod common;
 
 use bytes::Bytes;
 use futures_util::{stream, StreamExt};
-use goflix_shared::store::{ByteStream, FsStore, ObjectKey, ObjectStore, Store, StoreError};
+use goflix_shared::store::{
+    ByteStream, FsStore, ObjectKey, ObjectStore, S3Options, S3Store, Store, StoreError, PART_SIZE,
+};
 
 fn key(s: &str) -> ObjectKey {
     ObjectKey::new(s).unwrap()
@@ -16,6 +22,16 @@ fn chunks(parts: &[&'static [u8]]) -> ByteStream {
             .map(|p| Ok(Bytes::from_static(p)))
             .collect::<Vec<_>>(),
     ))
+}
+
+/// `len` deterministic bytes in chunks of an odd size, so chunks straddle part boundaries.
+fn large(len: usize) -> (Vec<u8>, ByteStream) {
+    let bytes: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+    let chunks: Vec<_> = bytes
+        .chunks(1_000_003)
+        .map(|c| Ok(Bytes::copy_from_slice(c)))
+        .collect();
+    (bytes, Box::pin(stream::iter(chunks)))
 }
 
 async fn read_all(mut body: ByteStream) -> Vec<u8> {
@@ -73,6 +89,50 @@ async fn test_suite<S: ObjectStore>(store: S) {
     ]));
     assert!(store.put_stream(&fresh, broken, None).await.is_err());
     assert!(store.head(&fresh).await.is_err());
+
+    // Objects of several upload parts are stored whole, ranges across a part
+    // boundary are exact, and an over-limit or broken large stream stores nothing.
+    let len = 2 * PART_SIZE + 12_345;
+    let big = key("masters/big");
+    let (bytes, body) = large(len);
+    assert_eq!(
+        store.put_stream(&big, body, None).await.unwrap(),
+        len as u64
+    );
+    assert_eq!(store.head(&big).await.unwrap().size, len as u64);
+    let across = (PART_SIZE - 10) as u64..(PART_SIZE + 10) as u64;
+    let (meta, body) = store.get_range(&big, Some(across.clone())).await.unwrap();
+    assert_eq!(meta.size, len as u64);
+    assert_eq!(
+        read_all(body).await,
+        &bytes[across.start as usize..across.end as usize]
+    );
+    let (_, body) = store.get_range(&big, None).await.unwrap();
+    assert!(
+        read_all(body).await == bytes,
+        "large object read back whole"
+    );
+    let (_, body) = large(len);
+    let limit = (PART_SIZE + 1) as u64;
+    assert!(matches!(
+        store.put_stream(&fresh, body, Some(limit)).await,
+        Err(StoreError::TooLarge { .. })
+    ));
+    assert!(matches!(
+        store.head(&fresh).await,
+        Err(StoreError::NotFound(_))
+    ));
+    let (_, body) = large(PART_SIZE + 5);
+    let broken: ByteStream = Box::pin(body.chain(stream::iter(vec![Err(std::io::Error::other(
+        "client went away",
+    ))])));
+    assert!(store.put_stream(&fresh, broken, None).await.is_err());
+    assert!(store.head(&fresh).await.is_err());
+    let big_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(big_file.path(), &bytes).unwrap();
+    store.put_file(&big, big_file.path()).await.unwrap();
+    assert_eq!(store.head(&big).await.unwrap().size, len as u64);
+    store.delete_prefix("masters/big").await.unwrap();
 
     // Overwrites replace; ETags change with content.
     let before = store.head(&k).await.unwrap().etag;
@@ -140,4 +200,56 @@ async fn store_enum_conforms_over_fs() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("file://{}", dir.path().display());
     test_suite(Store::open(&url).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn s3_store_conforms() {
+    let store = common::s3_store().await;
+    test_suite(store.clone()).await;
+    store.delete_prefix("").await.unwrap();
+}
+
+#[tokio::test]
+async fn store_enum_conforms_over_s3() {
+    let store = Store::S3(common::s3_store().await);
+    test_suite(store.clone()).await;
+    store.delete_prefix("").await.unwrap();
+}
+
+#[tokio::test]
+async fn an_unreachable_s3_is_unavailable_not_missing() {
+    // Nothing listens on port 1: every call fails fast with Unavailable.
+    let options = S3Options {
+        endpoint: Some("http://127.0.0.1:1".into()),
+        ..common::s3_options()
+    };
+    let store = S3Store::open(options).await.unwrap();
+    let k = key("media/v/playback.json");
+    assert!(matches!(
+        store.check().await,
+        Err(StoreError::Unavailable(_))
+    ));
+    assert!(matches!(
+        store.get_bytes(&k).await,
+        Err(StoreError::Unavailable(_))
+    ));
+    assert!(matches!(
+        store.get_range(&k, Some(0..10)).await,
+        Err(StoreError::Unavailable(_))
+    ));
+    assert!(matches!(
+        store.put_bytes(&k, Bytes::from_static(b"{}")).await,
+        Err(StoreError::Unavailable(_))
+    ));
+}
+
+#[tokio::test]
+async fn s3_urls_open_the_s3_backend() {
+    let url = format!(
+        "s3://{}?endpoint={}&region=us-east-1&path_style=true&prefix=test-url",
+        common::service("GOFLIX_TEST_S3_BUCKET"),
+        common::service("GOFLIX_TEST_S3_ENDPOINT"),
+    );
+    assert!(matches!(Store::open(&url).await.unwrap(), Store::S3(_)));
+    assert!(Store::open("s3://bucket?colour=blue").await.is_err());
 }

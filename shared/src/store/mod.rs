@@ -4,9 +4,11 @@
 
 mod fs;
 mod key;
+mod s3;
 
 pub use fs::FsStore;
 pub use key::{InvalidKey, ObjectKey};
+pub use s3::{S3Options, S3Store, StaticCredentials, PART_SIZE};
 
 use bytes::Bytes;
 use futures_util::Stream;
@@ -119,16 +121,23 @@ pub trait ObjectStore: Send + Sync + Clone + 'static {
 pub enum Store {
     /// A local folder (`file:///path`).
     Fs(FsStore),
+    /// An S3 bucket (`s3://bucket?endpoint=…&region=…&path_style=true&prefix=…`).
+    S3(S3Store),
 }
 
 impl Store {
-    /// Opens the store named by a `GOFLIX_STORAGE` URL.
+    /// Opens the store named by a `GOFLIX_STORAGE` URL: `file:///path`, or
+    /// `s3://bucket?…` (see [`S3Options::from_url`]) with credentials from
+    /// `AWS_ACCESS_KEY_ID_FILE`/`AWS_SECRET_ACCESS_KEY_FILE` or the AWS chain.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         if let Some(path) = url.strip_prefix("file://") {
             return Ok(Self::Fs(FsStore::open(Path::new(path)).await?));
         }
+        if url.starts_with("s3://") {
+            return Ok(Self::S3(S3Store::open(S3Options::from_url(url)?).await?));
+        }
         Err(StoreError::Unavailable(format!(
-            "unsupported storage URL {url:?}: expected file:///path"
+            "unsupported storage URL {url:?}: expected file:///path or s3://bucket?…"
         )))
     }
 }
@@ -137,6 +146,7 @@ macro_rules! dispatch {
     ($self:ident, $s:ident => $call:expr) => {
         match $self {
             Store::Fs($s) => $call,
+            Store::S3($s) => $call,
         }
     };
 }

@@ -1,30 +1,13 @@
-//! The manifest cache: small, hot objects (playlists, MPDs, playback
-//! records) kept in front of the object store. [`ManifestCache`] fills a
-//! missing entry once however many requests miss at the same time
-//! (single flight). The embedded tier is an in-process map bounded by bytes.
+//! The in-process tier: an LRU-like map bounded by bytes, filling a missing
+//! entry once however many requests miss at the same time (single flight).
 
+use super::ManifestCache;
+use crate::store::StoreError;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
+use std::future::Future;
 use std::time::{Duration, Instant};
-
-use crate::store::StoreError;
-
-/// A cache of small objects keyed by string.
-#[async_trait]
-pub trait ManifestCache: Send + Sync {
-    /// The cached value of `key` if it is younger than `max_age`; otherwise
-    /// runs `fill` (once for all concurrent callers), caches and returns it.
-    async fn get_or_fill(
-        &self,
-        key: &str,
-        max_age: Option<Duration>,
-        fill: BoxFuture<'_, Result<Bytes, StoreError>>,
-    ) -> Result<Bytes, StoreError>;
-
-    /// Drops every entry whose key starts with `prefix`.
-    async fn invalidate_prefix(&self, prefix: &str);
-}
 
 #[derive(Clone)]
 struct Entry {
@@ -59,17 +42,21 @@ impl MemoryCache {
             ),
         }
     }
-}
 
-#[async_trait]
-impl ManifestCache for MemoryCache {
-    async fn get_or_fill(
+    /// Like [`ManifestCache::get_or_fill`], for a `fill` that also says how
+    /// old its value already is (a value from a shared tier), so an entry
+    /// never outlives `max_age` counted from when it was first filled.
+    pub(crate) async fn get_or_fill_aged(
         &self,
         key: &str,
         max_age: Option<Duration>,
-        fill: BoxFuture<'_, Result<Bytes, StoreError>>,
+        fill: impl Future<Output = Result<(Bytes, Duration), StoreError>>,
     ) -> Result<Bytes, StoreError> {
         let fresh = |entry: &Entry| max_age.is_none_or(|age| entry.stored.elapsed() < age);
+        let entry_of = |(value, age): (Bytes, Duration)| Entry {
+            value,
+            stored: Instant::now().checked_sub(age).unwrap_or_else(Instant::now),
+        };
         if let Some(entry) = self.entries.get(key) {
             if fresh(&entry) {
                 return Ok(entry.value);
@@ -80,25 +67,33 @@ impl ManifestCache for MemoryCache {
         match self.entries.get_value_or_guard_async(&key).await {
             Ok(entry) if fresh(&entry) => Ok(entry.value),
             Ok(_) => {
-                let value = fill.await?;
-                self.entries.insert(
-                    key,
-                    Entry {
-                        value: value.clone(),
-                        stored: Instant::now(),
-                    },
-                );
+                let entry = entry_of(fill.await?);
+                let value = entry.value.clone();
+                self.entries.insert(key, entry);
                 Ok(value)
             }
             Err(guard) => {
-                let value = fill.await?;
-                let _ = guard.insert(Entry {
-                    value: value.clone(),
-                    stored: Instant::now(),
-                });
+                let entry = entry_of(fill.await?);
+                let value = entry.value.clone();
+                let _ = guard.insert(entry);
                 Ok(value)
             }
         }
+    }
+}
+
+#[async_trait]
+impl ManifestCache for MemoryCache {
+    async fn get_or_fill(
+        &self,
+        key: &str,
+        max_age: Option<Duration>,
+        fill: BoxFuture<'_, Result<Bytes, StoreError>>,
+    ) -> Result<Bytes, StoreError> {
+        self.get_or_fill_aged(key, max_age, async {
+            fill.await.map(|value| (value, Duration::ZERO))
+        })
+        .await
     }
 
     async fn invalidate_prefix(&self, prefix: &str) {

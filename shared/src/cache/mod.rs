@@ -1,0 +1,90 @@
+//! The manifest cache: small, hot objects (playlists, MPDs, playback
+//! records) kept in front of the object store. [`ManifestCache`] fills a
+//! missing entry once however many requests in the process miss at the
+//! same time (single flight).
+//!
+//! Two tiers, chosen by `GOFLIX_CACHE` through [`open`]: the in-process
+//! [`MemoryCache`] (`memory`), and the same in front of Redis
+//! ([`RedisCache`], `redis://…`) so that every origin replica shares fills.
+//! The cache is an accelerator: when Redis is down, values come from the
+//! fill (storage) and the outage is only logged and counted.
+
+mod memory;
+mod redis;
+
+pub use self::memory::MemoryCache;
+pub use self::redis::RedisCache;
+
+use crate::store::StoreError;
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Bytes the in-process tier holds at most.
+pub const MEMORY_TIER_BYTES: u64 = 64 << 20;
+
+/// A cache of small objects keyed by string.
+#[async_trait]
+pub trait ManifestCache: Send + Sync {
+    /// The cached value of `key` if it is younger than `max_age`; otherwise
+    /// runs `fill` (once for all concurrent callers), caches and returns it.
+    async fn get_or_fill(
+        &self,
+        key: &str,
+        max_age: Option<Duration>,
+        fill: BoxFuture<'_, Result<Bytes, StoreError>>,
+    ) -> Result<Bytes, StoreError>;
+
+    /// Drops every entry whose key starts with `prefix`.
+    async fn invalidate_prefix(&self, prefix: &str);
+
+    /// How many lookups a shared tier could not serve because it was
+    /// unreachable (`goflix_cache_degraded_total`); in-process tiers never degrade.
+    fn degraded_total(&self) -> u64 {
+        0
+    }
+}
+
+/// A `GOFLIX_CACHE` value that names no cache.
+#[derive(Debug, thiserror::Error)]
+#[error("GOFLIX_CACHE {url:?}: {message}")]
+pub struct CacheError {
+    url: String,
+    message: String,
+}
+
+/// Opens the cache named by a `GOFLIX_CACHE` URL: `memory`, or
+/// `redis://…`/`rediss://…` (memory in front of Redis, every Redis key
+/// starting with `prefix`). Redis is not contacted yet, so an origin starts
+/// and serves while Redis is down.
+pub fn open(url: &str, prefix: &str) -> Result<Arc<dyn ManifestCache>, CacheError> {
+    if url == "memory" {
+        return Ok(Arc::new(MemoryCache::new(MEMORY_TIER_BYTES)));
+    }
+    if url.starts_with("redis://") || url.starts_with("rediss://") {
+        let cache = RedisCache::open(url, prefix, MemoryCache::new(MEMORY_TIER_BYTES)).map_err(
+            |message| CacheError {
+                url: redacted(url),
+                message,
+            },
+        )?;
+        return Ok(Arc::new(cache));
+    }
+    Err(CacheError {
+        url: redacted(url),
+        message: "expected memory or redis://host:port".into(),
+    })
+}
+
+/// `url` without a password, for error messages.
+fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
