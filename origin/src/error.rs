@@ -22,9 +22,18 @@ pub enum OriginError {
     /// The query string cannot be decoded.
     #[error("malformed query string")]
     BadQuery,
+    /// A manifest modifier (`min_height`, `max_height`) has a bad value.
+    #[error("{0}")]
+    BadModifier(String),
     /// No such video, version or file.
     #[error("not found")]
     NotFound,
+    /// The manifest modifiers leave none of the video's video variants.
+    #[error("no video variant of this video matches min_height and max_height")]
+    NoMatchingVariant,
+    /// `GOFLIX_ORIGIN_CDN_SECRET` is set and the request does not carry it.
+    #[error("requests must come through the CDN")]
+    CdnSecretRequired,
     /// A private video without a valid playback token.
     #[error("this video needs a valid playback token")]
     Forbidden,
@@ -53,7 +62,9 @@ impl OriginError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::BadPath => "bad_path",
-            Self::BadQuery => "bad_query",
+            Self::BadQuery | Self::BadModifier(_) => "bad_query",
+            Self::NoMatchingVariant => "no_matching_variant",
+            Self::CdnSecretRequired => "cdn_secret_required",
             Self::NotFound | Self::Store(StoreError::NotFound(_)) => "not_found",
             Self::Forbidden => "forbidden",
             Self::MethodNotAllowed => "method_not_allowed",
@@ -100,9 +111,11 @@ impl OriginError {
 impl ResponseError for OriginError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::BadPath | Self::BadQuery => StatusCode::BAD_REQUEST,
-            Self::NotFound | Self::Store(StoreError::NotFound(_)) => StatusCode::NOT_FOUND,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::BadPath | Self::BadQuery | Self::BadModifier(_) => StatusCode::BAD_REQUEST,
+            Self::NotFound | Self::NoMatchingVariant | Self::Store(StoreError::NotFound(_)) => {
+                StatusCode::NOT_FOUND
+            }
+            Self::Forbidden | Self::CdnSecretRequired => StatusCode::FORBIDDEN,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::RangeNotSatisfiable { .. } | Self::Store(StoreError::BadRange { .. }) => {
@@ -165,6 +178,9 @@ mod tests {
         let cases = [
             (OriginError::BadPath, 400, "bad_path"),
             (OriginError::BadQuery, 400, "bad_query"),
+            (OriginError::BadModifier("x".into()), 400, "bad_query"),
+            (OriginError::NoMatchingVariant, 404, "no_matching_variant"),
+            (OriginError::CdnSecretRequired, 403, "cdn_secret_required"),
             (OriginError::NotFound, 404, "not_found"),
             (
                 StoreError::NotFound("media/x".into()).into(),

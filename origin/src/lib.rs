@@ -8,17 +8,20 @@
 //!   version's manifests, found through the playback record; short-lived.
 //! - `/v/{video_id}/{version}/{file}`: immutable files of one version.
 //!
-//! Where things are handled: `paths` (path safety), `auth` (tokens),
-//! `manifest` (the cache), `rewrite` (tokens into manifests), `encoding`
+//! Where things are handled: `paths` (path safety), `auth` (tokens), `cdn`
+//! (the optional CDN shared secret),
+//! `manifest` (the cache), `modifiers` (`?max_height=`, `?min_height=`), `rewrite` (tokens into manifests), `encoding`
 //! (gzip), `conditional` and [`range`] (RFC 9110), `multipart`, `response`
 //! (assembling responses), `cors`, `error` (codes and statuses), `routes`.
 
 mod auth;
+mod cdn;
 mod conditional;
 mod cors;
 mod encoding;
 mod error;
 mod manifest;
+mod modifiers;
 mod multipart;
 mod paths;
 pub mod range;
@@ -26,15 +29,18 @@ mod response;
 mod rewrite;
 mod routes;
 
+use cdn::CdnSecret;
 use goflix_shared::cache::ManifestCache;
 use goflix_shared::store::Store;
 use goflix_shared::token::TokenVerifier;
+use secrecy::SecretString;
 use std::sync::Arc;
 
 /// The origin role: cheap to clone, one per HTTP worker.
 #[derive(Clone)]
 pub struct Origin {
     inner: Arc<Inner>,
+    cdn_secret: Option<CdnSecret>,
 }
 
 struct Inner {
@@ -57,7 +63,15 @@ impl Origin {
                 cache,
                 verifier,
             }),
+            cdn_secret: None,
         }
+    }
+
+    /// Refuses every request that does not carry `secret` in the
+    /// `X-Goflix-Cdn-Secret` header (`GOFLIX_ORIGIN_CDN_SECRET`).
+    pub fn with_cdn_secret(mut self, secret: &SecretString) -> Self {
+        self.cdn_secret = Some(CdnSecret::new(secret));
+        self
     }
 
     /// Mounts the `/v/…` routes (health routes are the binary's).

@@ -1,13 +1,16 @@
 //! Manifests and playback records through the [`ManifestCache`]: the
 //! playback record under a short max-age (it moves when a video is
-//! re-transcoded or its visibility changes), versioned manifests and their
-//! gzip variants without one (their keys never change content).
+//! re-transcoded or its visibility changes), versioned manifests, their
+//! filtered variants (keyed by the kept variant set, see
+//! [`crate::modifiers`]) and their gzip variants without one (their keys
+//! never change content).
 //!
 //! A cached manifest carries a small header (modification time and content
 //! hash) in front of its bytes, so a cache hit needs no storage call to
 //! answer with `ETag` and `Last-Modified`.
 
 use crate::error::OriginError;
+use crate::modifiers::Plan;
 use bytes::{BufMut, Bytes, BytesMut};
 use flate2::write::GzEncoder;
 use flate2::Compression;
@@ -118,13 +121,29 @@ pub async fn load(
     )
 }
 
-/// The gzip variant of the (identity) manifest `identity` stored under `key`.
-pub async fn load_gzip(
+/// The variant that `plan` filters `text` to, where `text` is the
+/// manifest stored under `key` and last modified at `modified`; cached
+/// under `key` plus the kept variant set. Returns it and its cache key.
+pub async fn load_filtered(
     cache: &dyn ManifestCache,
     key: &ObjectKey,
+    modified: SystemTime,
+    text: &str,
+    plan: &Plan,
+) -> Result<(Manifest, String), OriginError> {
+    let cache_key = format!("{key}{}", plan.key_suffix());
+    let fill = async { Ok(Manifest::new(modified, plan.apply(text).into()).encode()) };
+    let manifest = Manifest::decode(cache.get_or_fill(&cache_key, None, Box::pin(fill)).await?)?;
+    Ok((manifest, cache_key))
+}
+
+/// The gzip variant of the (identity) manifest `identity` cached under `cache_key`.
+pub async fn load_gzip(
+    cache: &dyn ManifestCache,
+    cache_key: &str,
     identity: &Manifest,
 ) -> Result<Manifest, OriginError> {
-    let cache_key = format!("{key}{GZIP_SUFFIX}");
+    let cache_key = format!("{cache_key}{GZIP_SUFFIX}");
     let fill = async {
         let body = gzip(&identity.body).map_err(StoreError::Io)?;
         Ok(Manifest {

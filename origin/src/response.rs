@@ -28,6 +28,12 @@ pub enum Caching {
     /// Everything under a version: its bytes never change.
     Immutable,
     /// Private videos: responses depend on the token.
+    ///
+    /// Such manifests carry the token (from `?token=` or `Authorization`)
+    /// and still vary only by `Accept-Encoding`: `no-store` keeps every
+    /// cache from storing them, and shared caches never store responses to
+    /// requests with `Authorization` anyway (RFC 9111 §3.5), so
+    /// `Vary: Authorization` would add nothing but cache fragmentation.
     Private,
 }
 

@@ -37,7 +37,8 @@ pub async fn file(
             Access::Token(_) => Caching::Private,
         };
         if kind.is_manifest() {
-            return manifests::serve(&origin, &req, &key, kind, &access, caching).await;
+            let variants = manifests::Variants { kind, filter: None };
+            return manifests::serve(&origin, &req, &key, variants, &access, caching).await;
         }
         let store = &origin.inner.store;
         if response::is_plain_get(&req) {

@@ -1,13 +1,16 @@
 //! The unversioned entry points `/v/{id}/master.m3u8` and
 //! `/v/{id}/manifest.mpd`: they follow the playback record to the current
-//! version's manifest. Also the manifest response shared with versioned
-//! playlists: cached bytes, per-request token rewriting, gzip.
+//! version's manifest, filtered by `?min_height=`/`?max_height=` when asked.
+//! Also the manifest response shared with versioned playlists: cached bytes
+//! (filtered variants cached per variant set), per-request token
+//! rewriting, gzip.
 
 use super::{playable, segment, Playable};
 use crate::auth::Access;
 use crate::encoding;
 use crate::error::OriginError;
 use crate::manifest::{self, Manifest};
+use crate::modifiers::{self, HeightFilter};
 use crate::paths::{self, FileKind};
 use crate::response::{self, Body, Caching, Representation};
 use crate::rewrite;
@@ -15,6 +18,7 @@ use crate::Origin;
 use actix_web::{web, HttpRequest, HttpResponse};
 use goflix_shared::layout;
 use goflix_shared::store::ObjectKey;
+use std::borrow::Cow;
 use tracing::Instrument;
 
 /// `GET|HEAD /v/{video_id}/master.m3u8`
@@ -47,6 +51,7 @@ async fn current(
     async {
         paths::check_raw(req.path())?;
         let video = paths::video_id(video_segment)?;
+        let filter = HeightFilter::from_query(req.query_string())?;
         let Playable { record, access } = playable(origin, req, video).await?;
         tracing::Span::current().record("version", record.version.as_str());
         let key = layout::media_file(video, &record.version, name).ok_or_else(|| {
@@ -56,31 +61,55 @@ async fn current(
             Access::Open => Caching::Unversioned,
             Access::Token(_) => Caching::Private,
         };
-        serve(origin, req, &key, kind, &access, caching).await
+        let variants = Variants { kind, filter };
+        serve(origin, req, &key, variants, &access, caching).await
     }
     .instrument(span)
     .await
     .inspect_err(OriginError::log)
 }
 
-/// Answers with the manifest under `key`: rewritten for `access`, gzip
-/// when the client accepts it, under `caching`.
+/// Which manifest of a key to serve: its kind, and for multivariant
+/// entry points the variants a request keeps.
+pub(super) struct Variants {
+    /// HLS or DASH.
+    pub kind: FileKind,
+    /// `None`: every variant, the stored manifest as it is.
+    pub filter: Option<HeightFilter>,
+}
+
+/// Answers with the manifest under `key`: filtered to `variants`, rewritten
+/// for `access`, gzip when the client accepts it, under `caching`.
 pub(super) async fn serve(
     origin: &Origin,
     req: &HttpRequest,
     key: &ObjectKey,
-    kind: FileKind,
+    variants: Variants,
     access: &Access,
     caching: Caching,
 ) -> Result<HttpResponse, OriginError> {
     let cache = origin.inner.cache.as_ref();
-    let identity = manifest::load(cache, &origin.inner.store, key).await?;
+    let stored = manifest::load(cache, &origin.inner.store, key).await?;
+    let (identity, cache_key) = match variants.filter {
+        None => (stored, Cow::Borrowed(key.as_str())),
+        Some(filter) => {
+            let text = utf8(&stored)?;
+            let plan = modifiers::plan(text, variants.kind, filter)?;
+            if plan.is_identity() {
+                (stored, Cow::Borrowed(key.as_str()))
+            } else {
+                let (filtered, cache_key) =
+                    manifest::load_filtered(cache, key, stored.modified, text, &plan).await?;
+                (filtered, Cow::Owned(cache_key))
+            }
+        }
+    };
     let gzip = encoding::accepts_gzip(req.headers());
     let chosen = match access {
-        Access::Open if gzip => manifest::load_gzip(cache, key, &identity).await?,
+        Access::Open if gzip => manifest::load_gzip(cache, &cache_key, &identity).await?,
         Access::Open => identity,
         Access::Token(token) => {
-            let rewritten = with_token(&identity, kind, token)?;
+            let rewritten = with_token(&identity, variants.kind, token)?;
             if gzip {
                 Manifest {
                     body: manifest::gzip(&rewritten.body).map_err(|e| {
@@ -94,7 +123,7 @@ pub(super) async fn serve(
         }
     };
     let repr = Representation {
-        content_type: kind.content_type(),
+        content_type: variants.kind.content_type(),
         len: chosen.body.len() as u64,
         etag: format!("\"{:016x}{}\"", chosen.hash, if gzip { "-gz" } else { "" }),
         last_modified: Some(chosen.modified),
@@ -105,10 +134,14 @@ pub(super) async fn serve(
     response::serve(req, &repr, Body::Memory(chosen.body)).await
 }
 
+fn utf8(manifest: &Manifest) -> Result<&str, OriginError> {
+    std::str::from_utf8(&manifest.body)
+        .map_err(|_| OriginError::BadPublication("manifest is not UTF-8".into()))
+}
+
 /// The manifest with `token` carried into its URIs.
 fn with_token(manifest: &Manifest, kind: FileKind, token: &str) -> Result<Manifest, OriginError> {
-    let text = std::str::from_utf8(&manifest.body)
-        .map_err(|_| OriginError::BadPublication("manifest is not UTF-8".into()))?;
+    let text = utf8(manifest)?;
     let token = rewrite::encode_component(token);
     let rewritten = match kind {
         FileKind::Dash => rewrite::dash(text, &token),

@@ -1,6 +1,7 @@
 //! The public `/v/…` routes: which handler answers which path and method,
 //! plus what every handler does first (path checks, the playback record,
-//! authorization) and the JSON `404`/`405` fallbacks.
+//! authorization), the CDN secret check in front of them all, and the JSON
+//! `404`/`405` fallbacks.
 
 mod files;
 mod manifests;
@@ -11,16 +12,28 @@ use crate::error::OriginError;
 use crate::manifest;
 use crate::paths;
 use crate::Origin;
+use actix_web::dev::Service;
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse, Resource};
+use futures_util::future::{ready, Either};
 use goflix_shared::domain::{PlaybackRecord, VideoId};
 
 /// Mounts the origin's routes under `/v`.
 pub fn configure(origin: Origin, cfg: &mut web::ServiceConfig) {
+    let cdn_secret = origin.cdn_secret.clone();
     cfg.service(
         web::scope("/v")
             .app_data(web::Data::new(origin))
             .wrap(cors::headers())
+            // Outermost: a request that bypassed the CDN gets nothing else.
+            .wrap_fn(move |req, service| {
+                if cdn_secret.as_ref().is_none_or(|s| s.admits(req.headers())) {
+                    Either::Left(service.call(req))
+                } else {
+                    OriginError::CdnSecretRequired.log();
+                    Either::Right(ready(Err(OriginError::CdnSecretRequired.into())))
+                }
+            })
             .service(resource("/{video_id}/master.m3u8", manifests::master))
             .service(resource("/{video_id}/manifest.mpd", manifests::mpd))
             .service(resource("/{video_id}/{version}/{file}", files::file))

@@ -64,15 +64,20 @@ impl Drop for TestApp {
 
 /// Starts an origin that verifies tokens of `issuer`.
 pub async fn spawn_app() -> TestApp {
-    spawn(true).await
+    spawn(true, None).await
 }
 
 /// Starts an origin without a token verifier.
 pub async fn spawn_app_without_verifier() -> TestApp {
-    spawn(false).await
+    spawn(false, None).await
 }
 
-async fn spawn(with_verifier: bool) -> TestApp {
+/// Starts an origin that requires `secret` in `X-Goflix-Cdn-Secret`.
+pub async fn spawn_app_with_cdn_secret(secret: &str) -> TestApp {
+    spawn(true, Some(secret)).await
+}
+
+async fn spawn(with_verifier: bool, cdn_secret: Option<&str>) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("store");
     let store = Store::Fs(FsStore::open(&root).await.unwrap());
@@ -83,11 +88,14 @@ async fn spawn(with_verifier: bool) -> TestApp {
         inner: MemoryCache::new(16 << 20),
         lookups: AtomicUsize::new(0),
     });
-    let origin = Origin::new(
+    let mut origin = Origin::new(
         store.clone(),
         cache.clone(),
         with_verifier.then(|| issuer.verifier()),
     );
+    if let Some(secret) = cdn_secret {
+        origin = origin.with_cdn_secret(&secret.to_owned().into());
+    }
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();

@@ -141,7 +141,7 @@ async fn public_videos_ignore_tokens_and_without_a_verifier_private_is_refused()
 }
 
 /// Percent-encodes a token for a query string.
-fn encode(token: &str) -> String {
+pub fn encode(token: &str) -> String {
     token
         .bytes()
         .map(|b| {
