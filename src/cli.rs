@@ -24,11 +24,47 @@ pub async fn serve() -> anyhow::Result<()> {
     running.wait().await
 }
 
+/// Runs a started role until SIGINT/SIGTERM, then lets it finish what it holds.
+async fn run_role<F>(name: &str, start: F) -> anyhow::Result<()>
+where
+    F: std::future::Future<Output = anyhow::Result<crate::roles::Running>>,
+{
+    let running = start.await?;
+    println!("goflix {name} listening on http://{}/", running.addr);
+    running.wait().await
+}
+
+/// `goflix control-api`: the API, the event follower and the outbox relay.
+pub async fn control_api() -> anyhow::Result<()> {
+    let config = config()?;
+    let shutdown = shutdown::on_signals();
+    run_role("control-api", crate::roles::control_api(config, shutdown)).await
+}
+
+/// `goflix origin`: manifests and media from object storage.
+pub async fn origin() -> anyhow::Result<()> {
+    let config = config()?;
+    let shutdown = shutdown::on_signals();
+    run_role("origin", crate::roles::origin(config, shutdown)).await
+}
+
+/// `goflix transcoder`: `concurrency` jobs at a time from RabbitMQ.
+pub async fn transcoder(concurrency: usize) -> anyhow::Result<()> {
+    let config = config()?;
+    let shutdown = shutdown::on_signals();
+    run_role(
+        "transcoder",
+        crate::roles::transcoder(config, concurrency, shutdown),
+    )
+    .await
+}
+
 /// `goflix migrate`: bring the database schema up to date.
 pub async fn migrate() -> anyhow::Result<()> {
     let config = config()?;
     prepare_data_dir(&config)?;
-    let db = goflix_control_api::connect(config.database_url.expose_secret()).await?;
+    let db = goflix_control_api::connect(config.database_url.expose_secret(), config.database_pool)
+        .await?;
     goflix_control_api::migrate(&db).await?;
     println!("database schema is up to date");
     Ok(())
@@ -47,7 +83,8 @@ pub async fn create_user(email: &str, role: &str) -> anyhow::Result<()> {
         bail!("no password on standard input");
     }
     prepare_data_dir(&config)?;
-    let db = goflix_control_api::connect(config.database_url.expose_secret()).await?;
+    let db = goflix_control_api::connect(config.database_url.expose_secret(), config.database_pool)
+        .await?;
     goflix_control_api::migrate(&db).await?;
     let id = goflix_control_api::create_user(&db, email, role, password).await?;
     println!("created {} user {email} ({id})", role.as_str());

@@ -16,6 +16,16 @@ struct Cli {
 enum Command {
     /// Run every role in one process on embedded defaults.
     Serve,
+    /// Run the control plane (API, event follower, outbox relay); needs RabbitMQ.
+    ControlApi,
+    /// Run the origin (manifests and media from object storage).
+    Origin,
+    /// Run a transcoding worker; needs RabbitMQ and object storage, no database.
+    Transcoder {
+        /// Jobs transcoded at the same time (also the RabbitMQ prefetch).
+        #[arg(long, default_value_t = 1)]
+        concurrency: usize,
+    },
     /// Run the database migrations and exit.
     Migrate,
     /// Manage users.
@@ -48,6 +58,9 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve => goflix::cli::serve().await,
+        Command::ControlApi => goflix::cli::control_api().await,
+        Command::Origin => goflix::cli::origin().await,
+        Command::Transcoder { concurrency } => goflix::cli::transcoder(concurrency).await,
         Command::Migrate => goflix::cli::migrate().await,
         Command::User {
             command: UserCommand::Create { email, role },

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{clip, login, ADMIN_EMAIL, ADMIN_PASSWORD};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 fn free_port() -> u16 {
@@ -17,7 +17,7 @@ fn free_port() -> u16 {
 }
 
 fn start(data_dir: &std::path::Path, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_goflix"))
+    common::cluster::goflix()
         .arg("serve")
         .env("GOFLIX_DATA_DIR", data_dir)
         .env("GOFLIX_LISTEN", format!("127.0.0.1:{port}"))

@@ -6,19 +6,21 @@
 //! - [`ControlPlane::start`] loads the token keys and bootstraps the first
 //!   admin; [`ControlPlane::configure`] mounts `/api/v1/...` on an actix
 //!   app; [`ControlPlane::follow_events`] keeps video rows in step with the
-//!   transcoder's events.
+//!   transcoder's events; [`ControlPlane::relay_jobs`] runs the outbox
+//!   relay when jobs go through RabbitMQ.
 //!
 //! Public modules: [`db`] (connection and entities), [`migration`] and
 //! [`error`] (the one error→HTTP mapping). Private ones: `auth`
 //! (passwords, OAuth sessions, the `Caller` capabilities), `users`
 //! (accounts, first admin), `videos` (video operations), `routes` (HTTP
-//! handlers), `events` (bus follower) and `state`.
+//! handlers), `events` (bus follower), `outbox` (job relay) and `state`.
 
 mod auth;
 pub mod db;
 pub mod error;
 mod events;
 pub mod migration;
+mod outbox;
 mod routes;
 mod state;
 mod users;
@@ -32,6 +34,7 @@ pub use users::create_user;
 use actix_web::web;
 use goflix_shared::config::Config;
 use goflix_shared::events::{EventBus, EventStream};
+use goflix_shared::queue::JobPublisher;
 use goflix_shared::shutdown::Shutdown;
 use goflix_shared::store::Store;
 use goflix_shared::token::TokenIssuer;
@@ -53,7 +56,8 @@ impl ControlPlane {
     /// `admin@localhost` with a random password printed once as
     /// `admin: EMAIL / PASSWORD` and written mode 0600 to
     /// `{data_dir}/admin-credentials.txt`), and subscribes to the event bus
-    /// so no event published from now on is missed.
+    /// so no event published from now on is missed (when the bus is down,
+    /// [`ControlPlane::follow_events`] subscribes once it is back).
     pub async fn start(
         config: &Config,
         db: DatabaseConnection,
@@ -70,10 +74,14 @@ impl ControlPlane {
                 .map_err(|e| ApiError::Internal(format!("key loading task: {e}")))?
                 .map_err(|e| ApiError::Internal(e.to_string()))?;
         users::bootstrap_admin(config, &db).await?;
-        let events = bus
-            .subscribe()
-            .await
-            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        // Without the bus now, the follower subscribes once it is back.
+        let events = match bus.subscribe().await {
+            Ok(events) => Some(events),
+            Err(e) => {
+                tracing::warn!(error = %e, "event bus unavailable at start");
+                None
+            }
+        };
         Ok(Self {
             state: web::Data::new(AppState {
                 db,
@@ -82,8 +90,9 @@ impl ControlPlane {
                 verifier: issuer.verifier(),
                 issuer,
                 max_upload_bytes: config.max_upload_bytes,
+                outbox: Arc::default(),
             }),
-            events: Arc::new(Mutex::new(Some(events))),
+            events: Arc::new(Mutex::new(events)),
         })
     }
 
@@ -103,5 +112,12 @@ impl ControlPlane {
             .map_err(|_| ApiError::Internal("event subscription lock poisoned".into()))?
             .take();
         events::follow(&self.state, first, shutdown).await
+    }
+
+    /// Publishes the jobs of committed uploads to `publisher` until
+    /// `shutdown` (the outbox relay; only when jobs go through RabbitMQ —
+    /// with the database queue, workers read the same rows directly).
+    pub async fn relay_jobs(&self, publisher: Arc<dyn JobPublisher>, shutdown: Shutdown) {
+        outbox::relay(&self.state, publisher.as_ref(), shutdown).await;
     }
 }

@@ -5,6 +5,7 @@ use goflix_shared::store::Store;
 use goflix_shared::token::{TokenIssuer, TokenVerifier};
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;
+use tokio::sync::Notify;
 
 /// The control plane's dependencies, behind one `Arc`.
 pub(crate) struct AppState {
@@ -20,4 +21,6 @@ pub(crate) struct AppState {
     pub verifier: TokenVerifier,
     /// Largest accepted master, in bytes.
     pub max_upload_bytes: u64,
+    /// Wakes the outbox relay after an upload committed its job.
+    pub outbox: Arc<Notify>,
 }

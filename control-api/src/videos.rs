@@ -54,7 +54,8 @@ pub fn parse_visibility(value: &str) -> Result<Visibility, ApiError> {
 }
 
 /// Registers a stored master: inserts the video (state `queued`) and its
-/// transcode job in one transaction, then publishes `video.queued`. The
+/// transcode job in one transaction, wakes the outbox relay, then
+/// publishes `video.queued` in the background. The
 /// caller deletes the master if this fails.
 pub async fn register(
     state: &AppState,
@@ -89,11 +90,16 @@ pub async fn register(
     };
     enqueue(&txn, &job).await?;
     txn.commit().await?;
+    state.outbox.notify_one();
     tracing::info!(video_id = %id, job_id = %job.job_id, "video queued");
-    // The job is committed; a lost event only delays the state shown, never the work.
-    if let Err(e) = state.bus.publish(Event::now(id, EventKind::Queued)).await {
-        tracing::warn!(video_id = %id, error = %e, "could not publish video.queued");
-    }
+    // The job is committed and the row says `queued`: the event is only
+    // news for other listeners, so the response does not wait for the bus.
+    let bus = state.bus.clone();
+    tokio::spawn(async move {
+        if let Err(e) = bus.publish(Event::now(id, EventKind::Queued)).await {
+            tracing::warn!(video_id = %id, error = %e, "could not publish video.queued");
+        }
+    });
     Ok(())
 }
 

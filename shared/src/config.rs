@@ -1,7 +1,8 @@
 //! Typed configuration from `GOFLIX_*` environment variables, with defaults
 //! in code. Secrets may come from a file named by `NAME_FILE` (as mounted by
 //! Kubernetes) and are held as [`SecretString`] so they never print. An
-//! unknown `GOFLIX_*` variable is an error, so a typo does not go unnoticed.
+//! unknown `GOFLIX_*` variable is an error, so a typo does not go unnoticed
+//! (`GOFLIX_TEST_*` is left to the test suite).
 
 use secrecy::SecretString;
 use std::collections::HashMap;
@@ -17,6 +18,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `GOFLIX_DATABASE_URL`: `sqlite://…` or `postgres://…` (default SQLite in the data dir).
     pub database_url: SecretString,
+    /// `GOFLIX_DATABASE_POOL`: most database connections one process opens (default 10; SQLite in memory always uses 1).
+    pub database_pool: u32,
     /// `GOFLIX_STORAGE`: `file:///path` or `s3://bucket?…` (default `{data_dir}/objects`).
     pub storage_url: String,
     /// `GOFLIX_QUEUE`: `database` or `amqp://…` (default `database`).
@@ -39,6 +42,10 @@ pub struct Config {
     pub smtp_from: Option<String>,
     /// `GOFLIX_SMS_URL`: SMS provider endpoint; unset disables SMS.
     pub sms_url: Option<SecretString>,
+    /// `GOFLIX_ORIGIN_CDN_SECRET`: when set, the origin refuses requests
+    /// without it in the `X-Goflix-Cdn-Secret` header (403
+    /// `cdn_secret_required`); the CDN adds the header. Unset: open origin.
+    pub origin_cdn_secret: Option<SecretString>,
 }
 
 /// A setting that could not be read.
@@ -62,6 +69,7 @@ const KNOWN: &[&str] = &[
     "GOFLIX_LISTEN",
     "GOFLIX_DATA_DIR",
     "GOFLIX_DATABASE_URL",
+    "GOFLIX_DATABASE_POOL",
     "GOFLIX_STORAGE",
     "GOFLIX_QUEUE",
     "GOFLIX_CACHE",
@@ -73,8 +81,11 @@ const KNOWN: &[&str] = &[
     "GOFLIX_SMTP_URL",
     "GOFLIX_SMTP_FROM",
     "GOFLIX_SMS_URL",
+    "GOFLIX_ORIGIN_CDN_SECRET",
 ];
 
+/// Default size of the database connection pool.
+const DEFAULT_DATABASE_POOL: u32 = 10;
 /// Default upload limit: 8 GiB.
 const DEFAULT_MAX_UPLOAD_BYTES: u64 = 8 << 30;
 
@@ -90,7 +101,8 @@ impl Config {
     ) -> Result<Self, ConfigError> {
         let vars: HashMap<String, String> = vars
             .into_iter()
-            .filter(|(k, _)| k.starts_with("GOFLIX_"))
+            // `GOFLIX_TEST_*` belong to the test suite (service URLs), never to a role.
+            .filter(|(k, _)| k.starts_with("GOFLIX_") && !k.starts_with("GOFLIX_TEST_"))
             .collect();
         for name in vars.keys() {
             let base = name.strip_suffix("_FILE").unwrap_or(name);
@@ -118,8 +130,29 @@ impl Config {
                 message: format!("{v:?} is not a number of bytes"),
             })?,
         };
+        let database_pool = match env.get("GOFLIX_DATABASE_POOL")? {
+            None => DEFAULT_DATABASE_POOL,
+            Some(v) => v
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| ConfigError::Invalid {
+                    name: "GOFLIX_DATABASE_POOL".into(),
+                    message: format!("{v:?} is not a positive number of connections"),
+                })?,
+        };
+        let origin_cdn_secret = match env.get("GOFLIX_ORIGIN_CDN_SECRET")? {
+            Some(secret) if secret.trim().is_empty() => {
+                return Err(ConfigError::Invalid {
+                    name: "GOFLIX_ORIGIN_CDN_SECRET".into(),
+                    message: "must not be empty (unset it to disable the check)".into(),
+                })
+            }
+            secret => secret.map(Into::into),
+        };
         Ok(Self {
             listen,
+            database_pool,
             database_url: env
                 .get("GOFLIX_DATABASE_URL")?
                 .unwrap_or_else(|| {
@@ -150,6 +183,7 @@ impl Config {
             smtp_url: env.get("GOFLIX_SMTP_URL")?.map(Into::into),
             smtp_from: env.get("GOFLIX_SMTP_FROM")?,
             sms_url: env.get("GOFLIX_SMS_URL")?.map(Into::into),
+            origin_cdn_secret,
             data_dir: absolute_data,
         })
     }
@@ -208,6 +242,7 @@ mod tests {
             "sqlite:///srv/goflix/goflix.db?mode=rwc"
         );
         assert_eq!(config.queue_url, "database");
+        assert_eq!(config.database_pool, 10);
         assert_eq!(config.token_key_file, Path::new("/srv/goflix/token.key"));
     }
 
@@ -234,5 +269,24 @@ mod tests {
         ));
         assert!(Config::from_vars(vars(&[("GOFLIX_LISTEN", "nope")])).is_err());
         assert!(Config::from_vars(vars(&[("GOFLIX_MAX_UPLOAD_BYTES", "-1")])).is_err());
+        assert!(Config::from_vars(vars(&[("GOFLIX_DATABASE_POOL", "0")])).is_err());
+        assert!(Config::from_vars(vars(&[("GOFLIX_ORIGIN_CDN_SECRET", " ")])).is_err());
+    }
+
+    #[test]
+    fn the_cdn_secret_is_optional_and_may_come_from_a_file() {
+        let config = Config::from_vars(vars(&[])).unwrap();
+        assert!(config.origin_cdn_secret.is_none());
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("cdn");
+        std::fs::write(&file, "edge-secret\n").unwrap();
+        let config = Config::from_vars(vars(&[(
+            "GOFLIX_ORIGIN_CDN_SECRET_FILE",
+            file.to_str().unwrap(),
+        )]))
+        .unwrap();
+        let secret = config.origin_cdn_secret.as_ref().unwrap();
+        assert_eq!(secret.expose_secret(), "edge-secret");
+        assert!(!format!("{config:?}").contains("edge-secret"));
     }
 }

@@ -1,8 +1,10 @@
 //! Building blocks every Goflix role uses: configuration, domain types, the
 //! object store, the job queue and event bus, the manifest cache, token keys,
-//! shutdown signalling and telemetry. Each backend concern is one trait with
+//! shutdown signalling and telemetry; [`broker`] is the RabbitMQ connection
+//! behind the production queue and bus. Each backend concern is one trait with
 //! an embedded default implementation.
 
+pub mod broker;
 pub mod cache;
 pub mod config;
 pub mod domain;

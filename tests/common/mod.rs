@@ -1,9 +1,11 @@
 //! Test harness: `spawn_app()` starts `goflix serve` in-process on port 0
 //! with its own data directory, plus helpers for each endpoint and for
 //! generating media with the ffmpeg CLI (test media only; production code
-//! never spawns ffmpeg).
+//! never spawns ffmpeg). [`cluster`] runs the distributed roles as processes.
 
 #![allow(dead_code)] // each test binary uses a different subset of helpers
+
+pub mod cluster;
 
 use goflix_shared::config::Config;
 use goflix_shared::shutdown::Shutdown;
@@ -84,15 +86,31 @@ pub async fn login(client: &reqwest::Client, base: &str, email: &str, password: 
 impl TestApp {
     /// Uploads `file` streamed from disk; returns the response status and body.
     pub async fn upload(&self, title: &str, file: &Path) -> (u16, Value) {
+        self.upload_form(title, file, None).await
+    }
+
+    /// Like [`TestApp::upload`] with a `visibility` (`public`, `unlisted`, `private`).
+    pub async fn upload_with(&self, title: &str, file: &Path, visibility: &str) -> (u16, Value) {
+        self.upload_form(title, file, Some(visibility)).await
+    }
+
+    async fn upload_form(
+        &self,
+        title: &str,
+        file: &Path,
+        visibility: Option<&str>,
+    ) -> (u16, Value) {
         let handle = tokio::fs::File::open(file).await.unwrap();
         let len = handle.metadata().await.unwrap().len();
         let part = reqwest::multipart::Part::stream_with_length(handle, len)
             .file_name(file.file_name().unwrap().to_string_lossy().to_string())
             .mime_str("video/mp4")
             .unwrap();
-        let form = reqwest::multipart::Form::new()
-            .text("title", title.to_string())
-            .part("file", part);
+        let mut form = reqwest::multipart::Form::new().text("title", title.to_string());
+        if let Some(visibility) = visibility {
+            form = form.text("visibility", visibility.to_string());
+        }
+        let form = form.part("file", part);
         let response = self
             .client
             .post(format!("{}/api/v1/videos", self.base))
@@ -184,6 +202,30 @@ pub fn ffprobe(file: &Path, args: &[&str]) -> Value {
         .expect("ffprobe CLI");
     assert!(output.status.success(), "ffprobe failed on {file:?}");
     serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// Plays `url` with a real player (`hls` or `dash`) in headless Chromium
+/// past `min_seconds` of media (`e2e/play.mjs`); panics unless it played.
+/// Returns the script's report (`time`, `levels` heights, `errors`).
+pub fn play_in_browser(player: &str, url: &str, min_seconds: u32) -> Value {
+    let dir = e2e_dir();
+    assert!(
+        dir.join("node_modules/playwright-core").exists(),
+        "run `npm ci` in {} first (scripts/test.sh does)",
+        dir.display()
+    );
+    let output = Command::new("node")
+        .arg(dir.join("play.mjs"))
+        .args([player, url, &min_seconds.to_string()])
+        .output()
+        .expect("node");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{player} did not play {url}: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("report {stdout:?}: {e}"))
 }
 
 /// Where the e2e player scripts and their node_modules live.

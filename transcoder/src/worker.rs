@@ -2,14 +2,16 @@
 //! fresh version folder, publish the files and then the playback record,
 //! report progress and the outcome as events, and ack. A bad master fails
 //! its job for good with a stable error code; an infrastructure failure is
-//! retried with backoff. Nothing a job does can stop the loop.
+//! retried with backoff. Nothing a job does can stop the loop. A job whose
+//! lease is lost (the queue handed it to another worker) is abandoned
+//! unsettled, so no job is completed twice at the same time.
 
 use crate::{transcode, MediaError, TranscodeOptions, TranscodeOutput};
 use bytes::Bytes;
 use goflix_shared::domain::{PlaybackRecord, TranscodeJob};
 use goflix_shared::events::{Event, EventBus, EventKind};
 use goflix_shared::layout;
-use goflix_shared::queue::{JobQueue, Lease};
+use goflix_shared::queue::{JobQueue, Lease, QueueError, MAX_ATTEMPTS};
 use goflix_shared::shutdown::Shutdown;
 use goflix_shared::store::{ObjectStore, Store, StoreError};
 use std::path::Path;
@@ -17,8 +19,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-/// Deliveries of one job before it is failed for good.
-pub const MAX_ATTEMPTS: u32 = 3;
 /// How often a running job renews its lease.
 const HEARTBEAT: Duration = Duration::from_secs(10);
 /// Minimum spacing of `video.progress` events per job.
@@ -101,6 +101,7 @@ impl Worker {
             finish(lease.reject().await);
             return;
         }
+        tracing::info!("job started");
         self.publish(&job, EventKind::Processing { attempt }).await;
         let started = Instant::now();
         let outcome = {
@@ -111,10 +112,17 @@ impl Worker {
             loop {
                 tokio::select! {
                     outcome = &mut work => break outcome,
-                    _ = beat.tick() => {
-                        if let Err(e) = lease.heartbeat().await {
-                            tracing::warn!(error = %e, "heartbeat failed");
+                    () = lease.lost() => {
+                        tracing::warn!("lease lost; abandoning the job to its new holder");
+                        return;
+                    }
+                    _ = beat.tick() => match lease.heartbeat().await {
+                        Ok(()) => {}
+                        Err(QueueError::LeaseLost(_)) => {
+                            tracing::warn!("lease lost; abandoning the job to its new holder");
+                            return;
                         }
+                        Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
                     }
                 }
             }
@@ -299,7 +307,7 @@ fn rejection(error: MediaError) -> Outcome {
     }
 }
 
-fn finish(result: Result<(), goflix_shared::queue::QueueError>) {
+fn finish(result: Result<(), QueueError>) {
     if let Err(e) = result {
         tracing::warn!(error = %e, "could not settle the job with the queue");
     }

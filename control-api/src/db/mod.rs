@@ -16,11 +16,15 @@ use std::time::Duration;
 /// How long a SQLite writer waits for another writer's lock.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Connects to `database_url`: `sqlite://path?mode=rwc` (WAL, busy timeout,
-/// foreign keys; the file's directory is created) or `postgres://…`.
-pub async fn connect(database_url: &str) -> Result<DatabaseConnection, ApiError> {
+/// Connects to `database_url` with a pool of at most `max_connections`:
+/// `sqlite://path?mode=rwc` (WAL, busy timeout, foreign keys; the file's
+/// directory is created) or `postgres://…`.
+pub async fn connect(
+    database_url: &str,
+    max_connections: u32,
+) -> Result<DatabaseConnection, ApiError> {
     let mut options = ConnectOptions::new(database_url.to_owned());
-    options.sqlx_logging(false);
+    options.sqlx_logging(false).max_connections(max_connections);
     if let Some(rest) = database_url.strip_prefix("sqlite:") {
         let path = rest.trim_start_matches("//");
         let path = path.split('?').next().unwrap_or_default();

@@ -254,7 +254,7 @@ async fn first_start_without_credentials_generates_an_admin_once() {
         data.path().display().to_string(),
     )])
     .unwrap();
-    let db = goflix_control_api::connect(config.database_url.expose_secret())
+    let db = goflix_control_api::connect(config.database_url.expose_secret(), config.database_pool)
         .await
         .unwrap();
     goflix_control_api::migrate(&db).await.unwrap();

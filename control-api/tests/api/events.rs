@@ -1,6 +1,7 @@
-//! The event follower: lifecycle events move videos through their states.
+//! The event follower: lifecycle events move videos through their states,
+//! on SQLite and on PostgreSQL.
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app_on, Backend};
 use goflix_shared::domain::{PlaybackRecord, Rendition, RenditionKind, Visibility};
 use goflix_shared::events::EventKind;
 use goflix_shared::token::Role;
@@ -20,8 +21,17 @@ fn rendition(name: &str, height: u32) -> Rendition {
 }
 
 #[tokio::test]
-async fn events_move_a_video_from_queued_through_processing_to_ready() {
-    let app = spawn_app().await;
+async fn events_move_a_video_from_queued_through_processing_to_ready_on_sqlite() {
+    events_move_a_video_from_queued_through_processing_to_ready(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn events_move_a_video_from_queued_through_processing_to_ready_on_postgres() {
+    events_move_a_video_from_queued_through_processing_to_ready(Backend::Postgres).await;
+}
+
+async fn events_move_a_video_from_queued_through_processing_to_ready(backend: Backend) {
+    let app = spawn_app_on(backend).await;
     let token = app.user_token(Role::Uploader).await;
     let id = app.upload(&token, "movie", "unlisted", vec![1, 2, 3]).await;
     assert_eq!(app.video(&token, id).await["state"], "queued");
@@ -105,8 +115,17 @@ async fn events_move_a_video_from_queued_through_processing_to_ready() {
 }
 
 #[tokio::test]
-async fn failed_videos_report_their_error_and_stay_failed() {
-    let app = spawn_app().await;
+async fn failed_videos_report_their_error_and_stay_failed_on_sqlite() {
+    failed_videos_report_their_error_and_stay_failed(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn failed_videos_report_their_error_and_stay_failed_on_postgres() {
+    failed_videos_report_their_error_and_stay_failed(Backend::Postgres).await;
+}
+
+async fn failed_videos_report_their_error_and_stay_failed(backend: Backend) {
+    let app = spawn_app_on(backend).await;
     let token = app.user_token(Role::Uploader).await;
     let id = app.upload(&token, "broken", "public", vec![0]).await;
     app.publish(

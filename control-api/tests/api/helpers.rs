@@ -10,7 +10,7 @@ use goflix_shared::store::Store;
 use goflix_shared::token::Role;
 use reqwest::multipart::{Form, Part};
 use reqwest::{Response, StatusCode};
-use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait};
 use secrecy::ExposeSecret;
 use serde_json::Value;
 use std::net::TcpListener;
@@ -23,6 +23,71 @@ pub const ADMIN_EMAIL: &str = "root@example.com";
 pub const ADMIN_PASSWORD: &str = "admin-password-123";
 pub const PASSWORD: &str = "user-password-123";
 
+/// The database a test app runs on.
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    /// A SQLite file in the app's data dir.
+    Sqlite,
+    /// A fresh database `goflix_test_<uuid>` on `GOFLIX_TEST_POSTGRES_URL`, dropped afterwards.
+    Postgres,
+}
+
+/// A PostgreSQL database created for one test and dropped with it.
+pub struct PostgresDatabase {
+    server: String,
+    name: String,
+}
+
+impl PostgresDatabase {
+    /// Creates `goflix_test_<uuid>` on the server named by `GOFLIX_TEST_POSTGRES_URL`.
+    pub async fn create() -> Self {
+        let server = std::env::var("GOFLIX_TEST_POSTGRES_URL").expect(
+            "GOFLIX_TEST_POSTGRES_URL must name a PostgreSQL server for this test \
+             (e.g. postgres://postgres@127.0.0.1:5432; scripts/test.sh sets it)",
+        );
+        let server = server.trim_end_matches('/').to_owned();
+        let name = format!("goflix_test_{}", uuid::Uuid::new_v4().simple());
+        let admin = sea_orm::Database::connect(format!("{server}/postgres"))
+            .await
+            .expect("connecting to GOFLIX_TEST_POSTGRES_URL");
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+        admin.close().await.unwrap();
+        Self { server, name }
+    }
+
+    /// The database's URL.
+    pub fn url(&self) -> String {
+        format!("{}/{}", self.server, self.name)
+    }
+}
+
+impl Drop for PostgresDatabase {
+    fn drop(&mut self) {
+        let (admin, name) = (format!("{}/postgres", self.server), self.name.clone());
+        // Drop runs inside the test's runtime: use a runtime of our own on another thread.
+        let dropped = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(async {
+                    let admin = sea_orm::Database::connect(admin).await?;
+                    admin
+                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await?;
+                    admin.close().await
+                })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop test database {}", self.name);
+        }
+    }
+}
+
 /// A control plane serving on a random port, with its own data dir.
 pub struct TestApp {
     pub address: String,
@@ -31,6 +96,8 @@ pub struct TestApp {
     pub db: DatabaseConnection,
     pub bus: Arc<MemoryBus>,
     shutdown: Shutdown,
+    /// Dropped after the server stopped (fields drop in order).
+    _postgres: Option<PostgresDatabase>,
 }
 
 impl Drop for TestApp {
@@ -44,8 +111,21 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with_limit(max_upload_bytes: u64) -> TestApp {
+    spawn_app_with(Backend::Sqlite, max_upload_bytes).await
+}
+
+/// A control plane on `backend`.
+pub async fn spawn_app_on(backend: Backend) -> TestApp {
+    spawn_app_with(backend, 64 << 20).await
+}
+
+async fn spawn_app_with(backend: Backend, max_upload_bytes: u64) -> TestApp {
     let data = tempfile::tempdir().unwrap();
-    let config = Config::from_vars([
+    let postgres = match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some(PostgresDatabase::create().await),
+    };
+    let mut vars = vec![
         (
             "GOFLIX_DATA_DIR".to_string(),
             data.path().display().to_string(),
@@ -59,9 +139,12 @@ pub async fn spawn_app_with_limit(max_upload_bytes: u64) -> TestApp {
             "GOFLIX_MAX_UPLOAD_BYTES".to_string(),
             max_upload_bytes.to_string(),
         ),
-    ])
-    .unwrap();
-    let db = goflix_control_api::connect(config.database_url.expose_secret())
+    ];
+    if let Some(postgres) = &postgres {
+        vars.push(("GOFLIX_DATABASE_URL".to_string(), postgres.url()));
+    }
+    let config = Config::from_vars(vars).unwrap();
+    let db = goflix_control_api::connect(config.database_url.expose_secret(), config.database_pool)
         .await
         .unwrap();
     goflix_control_api::migrate(&db).await.unwrap();
@@ -99,6 +182,7 @@ pub async fn spawn_app_with_limit(max_upload_bytes: u64) -> TestApp {
         db,
         bus,
         shutdown,
+        _postgres: postgres,
     }
 }
 

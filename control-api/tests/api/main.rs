@@ -1,5 +1,7 @@
 //! End-to-end tests of the control API: a real actix server on port 0 over
-//! a temporary SQLite database, folder store and in-process event bus.
+//! a temporary SQLite database (or, for the upload and event tests, a fresh
+//! PostgreSQL database on `GOFLIX_TEST_POSTGRES_URL`), folder store and
+//! in-process event bus.
 
 mod auth;
 mod events;

@@ -1,7 +1,7 @@
-//! `POST /api/v1/videos`: authorization, streaming into the store, limits
-//! and form validation.
+//! `POST /api/v1/videos`: authorization, streaming into the store (on
+//! SQLite and PostgreSQL), limits and form validation.
 
-use crate::helpers::{error_code, spawn_app, spawn_app_with_limit, TestApp};
+use crate::helpers::{error_code, spawn_app, spawn_app_on, spawn_app_with_limit, Backend, TestApp};
 use futures_util::StreamExt;
 use goflix_shared::events::{EventBus, EventKind};
 use goflix_shared::token::Role;
@@ -49,8 +49,17 @@ async fn viewers_may_not_upload_but_uploaders_and_admins_may() {
 }
 
 #[tokio::test]
-async fn upload_stores_the_exact_bytes_and_queues_a_job() {
-    let app = spawn_app().await;
+async fn upload_stores_the_exact_bytes_and_queues_a_job_on_sqlite() {
+    upload_stores_the_exact_bytes_and_queues_a_job(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn upload_stores_the_exact_bytes_and_queues_a_job_on_postgres() {
+    upload_stores_the_exact_bytes_and_queues_a_job(Backend::Postgres).await;
+}
+
+async fn upload_stores_the_exact_bytes_and_queues_a_job(backend: Backend) {
+    let app = spawn_app_on(backend).await;
     let mut events = app.bus.subscribe().await.unwrap();
     let token = app.user_token(Role::Uploader).await;
     let bytes = pattern(3 * 1024 * 1024 + 17);

@@ -2,6 +2,11 @@
 //! `jobs` table; a worker leases one by a conditional update, renews the
 //! lease with heartbeats, and a lease that runs out (the worker died) makes
 //! the job available again. Works on SQLite and PostgreSQL alike.
+//!
+//! With RabbitMQ as queue the same table is the control plane's outbox:
+//! rows are written by [`enqueue`] in the upload's transaction, and a relay
+//! takes them with [`outbox_pending`] and marks each one
+//! [`mark_published`] once the broker confirmed it.
 
 use super::{JobQueue, Lease, QueueError};
 use crate::domain::TranscodeJob;
@@ -11,7 +16,7 @@ use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, Set,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,7 +38,7 @@ pub mod job {
         pub video_id: Uuid,
         /// The serialised [`crate::domain::TranscodeJob`].
         pub payload: Json,
-        /// `queued`, `leased`, `done` or `dead`.
+        /// `queued`, `leased`, `done` or `dead`; in the outbox, `queued` or `published`.
         pub state: String,
         /// Deliveries so far.
         pub attempts: i32,
@@ -58,6 +63,7 @@ const QUEUED: &str = "queued";
 const LEASED: &str = "leased";
 const DONE: &str = "done";
 const DEAD: &str = "dead";
+const PUBLISHED: &str = "published";
 
 /// How long a lease lasts without a heartbeat.
 pub const LEASE: Duration = Duration::from_secs(30);
@@ -90,6 +96,44 @@ pub async fn enqueue<C: ConnectionTrait>(db: &C, job: &TranscodeJob) -> Result<(
     .insert(db)
     .await
     .map(drop)
+}
+
+/// Up to `limit` jobs not yet handed to the external queue, oldest first.
+/// A row whose payload cannot be decoded is marked `dead` and skipped.
+pub async fn outbox_pending(
+    db: &DatabaseConnection,
+    limit: u64,
+) -> Result<Vec<TranscodeJob>, DbErr> {
+    let rows = job::Entity::find()
+        .filter(job::Column::State.eq(QUEUED))
+        .order_by_asc(job::Column::CreatedAt)
+        .limit(limit)
+        .all(db)
+        .await?;
+    let mut jobs = Vec::with_capacity(rows.len());
+    for row in rows {
+        match serde_json::from_value(row.payload) {
+            Ok(job) => jobs.push(job),
+            Err(e) => {
+                tracing::error!(job_id = %row.id, error = %e, "malformed job in the outbox");
+                set_state(db, row.id, DEAD, None)
+                    .await
+                    .map_err(|e| DbErr::Custom(e.to_string()))?;
+            }
+        }
+    }
+    Ok(jobs)
+}
+
+/// Records that the external queue has durably accepted job `id`.
+pub async fn mark_published(db: &DatabaseConnection, id: Uuid) -> Result<(), DbErr> {
+    job::Entity::update_many()
+        .col_expr(job::Column::State, Expr::value(PUBLISHED))
+        .filter(job::Column::Id.eq(id))
+        .filter(job::Column::State.eq(QUEUED))
+        .exec(db)
+        .await
+        .map(drop)
 }
 
 /// The queue over the `jobs` table.

@@ -1,14 +1,19 @@
 //! The transcode job queue: [`JobQueue`] hands out [`Lease`]s that a worker
 //! heartbeats and then acks, retries or rejects. The embedded backend is a
 //! database table ([`database`]); a crashed worker's lease expires and the
-//! job is handed out again.
+//! job is handed out again. The production backend is RabbitMQ ([`amqp`]),
+//! fed from the control plane's outbox through a [`JobPublisher`].
 
+pub mod amqp;
 pub mod database;
 
 use crate::domain::TranscodeJob;
 use crate::shutdown::Shutdown;
 use async_trait::async_trait;
 use std::time::Duration;
+
+/// Deliveries of one job before it is failed for good.
+pub const MAX_ATTEMPTS: u32 = 3;
 
 /// Why a queue operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +38,12 @@ pub trait Lease: Send + Sync {
     fn attempt(&self) -> u32;
     /// Keeps the lease alive while a long job runs.
     async fn heartbeat(&self) -> Result<(), QueueError>;
+    /// Resolves once the lease is known to be lost (another worker may get
+    /// the job), so the holder abandons it instead of completing it twice.
+    /// Backends that only learn this from [`Lease::heartbeat`] never resolve.
+    async fn lost(&self) {
+        std::future::pending::<()>().await
+    }
     /// The job is done; it is never handed out again.
     async fn ack(self: Box<Self>) -> Result<(), QueueError>;
     /// The job failed in a way worth retrying after `delay`.
@@ -48,4 +59,11 @@ pub trait JobQueue: Send + Sync {
     async fn next(&self, shutdown: &Shutdown) -> Result<Option<Box<dyn Lease>>, QueueError>;
     /// Whether the backend answers (for `/readyz`).
     async fn check(&self) -> Result<(), QueueError>;
+}
+
+/// Hands jobs to a queue that lives outside the database (the outbox relay's sink).
+#[async_trait]
+pub trait JobPublisher: Send + Sync {
+    /// Publishes `job`; returns once the queue has durably accepted it.
+    async fn publish(&self, job: &TranscodeJob) -> Result<(), QueueError>;
 }

@@ -1,6 +1,12 @@
 //! Video lifecycle events (`video.queued` … `video.failed`) and the
 //! [`EventBus`] that carries them from workers to the control plane. The
-//! embedded bus is an in-process broadcast channel.
+//! embedded bus is an in-process broadcast channel ([`memory`]); the
+//! production bus is RabbitMQ's `goflix.events` topic exchange ([`amqp`]).
+
+pub mod amqp;
+pub mod memory;
+
+pub use memory::MemoryBus;
 
 use crate::domain::{Rendition, VideoId};
 use async_trait::async_trait;
@@ -8,7 +14,6 @@ use chrono::{DateTime, Utc};
 use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 use std::pin::Pin;
-use tokio::sync::broadcast;
 
 /// One event, serialised as JSON with `type`, `video_id`, `at` and the kind's fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -108,58 +113,15 @@ pub enum BusError {
 pub trait EventBus: Send + Sync {
     /// Publishes one event; returns once the bus has accepted it.
     async fn publish(&self, event: Event) -> Result<(), BusError>;
-    /// Subscribes to every event published from now on.
+    /// Subscribes to every event published from now on (on the AMQP bus,
+    /// also to those kept for the control plane while none was running;
+    /// replicas subscribing there share the stream).
     async fn subscribe(&self) -> Result<EventStream, BusError>;
-}
-
-/// Events kept for a subscriber that falls behind before it loses some.
-const MEMORY_BUS_CAPACITY: usize = 8192;
-
-/// The in-process bus of `goflix serve`.
-#[derive(Clone)]
-pub struct MemoryBus {
-    sender: broadcast::Sender<Event>,
-}
-
-impl Default for MemoryBus {
-    fn default() -> Self {
-        Self {
-            sender: broadcast::channel(MEMORY_BUS_CAPACITY).0,
-        }
-    }
-}
-
-#[async_trait]
-impl EventBus for MemoryBus {
-    async fn publish(&self, event: Event) -> Result<(), BusError> {
-        // No subscriber is not an error: nobody is listening yet.
-        let _ = self.sender.send(event);
-        Ok(())
-    }
-
-    async fn subscribe(&self) -> Result<EventStream, BusError> {
-        let receiver = self.sender.subscribe();
-        Ok(Box::pin(futures_util::stream::unfold(
-            receiver,
-            |mut receiver| async move {
-                loop {
-                    match receiver.recv().await {
-                        Ok(event) => return Some((event, receiver)),
-                        Err(broadcast::error::RecvError::Lagged(missed)) => {
-                            tracing::warn!(missed, "event subscriber fell behind");
-                        }
-                        Err(broadcast::error::RecvError::Closed) => return None,
-                    }
-                }
-            },
-        )))
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use futures_util::StreamExt;
 
     #[test]
     fn events_serialise_with_type_video_id_and_at() {
@@ -171,16 +133,5 @@ mod tests {
         assert_eq!(json["video_id"], event.video_id.to_string());
         let back: Event = serde_json::from_value(json).unwrap();
         assert_eq!(back, event);
-    }
-
-    #[tokio::test]
-    async fn memory_bus_delivers_to_every_subscriber() {
-        let bus = MemoryBus::default();
-        let mut a = bus.subscribe().await.unwrap();
-        let mut b = bus.subscribe().await.unwrap();
-        let event = Event::now(VideoId::new(), EventKind::Queued);
-        bus.publish(event.clone()).await.unwrap();
-        assert_eq!(a.next().await.unwrap(), event);
-        assert_eq!(b.next().await.unwrap(), event);
     }
 }

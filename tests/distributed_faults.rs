@@ -1,0 +1,234 @@
+//! Fault tests of the distributed layout on real `goflix` processes,
+//! RabbitMQ and PostgreSQL (see `common::cluster`): a worker killed
+//! mid-job, two workers draining a backlog, force-closed AMQP connections,
+//! a poison job, and a control-api killed before it published its job.
+//! They need `GOFLIX_TEST_AMQP_URL` and `GOFLIX_TEST_POSTGRES_URL` and fail
+//! without them.
+
+mod common;
+
+use common::cluster::{goflix, Cluster};
+use common::{clip, ffprobe};
+use std::time::{Duration, Instant};
+
+const SETTLE: Duration = Duration::from_secs(120);
+
+/// Every output file of the video's one version opens in ffprobe.
+fn assert_outputs_valid(cluster: &Cluster, id: &str) {
+    let versions = cluster.versions(id);
+    assert_eq!(
+        versions.len(),
+        1,
+        "exactly one published version: {versions:?}"
+    );
+    let folder = cluster.objects().join("media").join(id).join(&versions[0]);
+    let mut media = 0;
+    for entry in std::fs::read_dir(&folder).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "mp4") {
+            let probed = ffprobe(&path, &["-show_streams"]);
+            assert_eq!(probed["streams"].as_array().unwrap().len(), 1, "{path:?}");
+            media += 1;
+        }
+    }
+    assert!(media >= 2, "expected video and audio files in {folder:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_workers_job_is_redelivered_to_another_worker() {
+    let mut cluster = Cluster::new().await;
+    let source = clip(cluster.dir.path(), "long.mp4", "640x360", 12, true);
+    cluster.start_control(&cluster.amqp_url.clone()).await;
+    let first = cluster.start_worker().await;
+    let id = cluster.upload("killed", &source).await;
+    let started = Instant::now();
+    loop {
+        let video = cluster.video(&id).await;
+        if video["state"] == "processing" && video["progress"].as_f64().unwrap_or(0.0) > 0.0 {
+            break;
+        }
+        assert_ne!(
+            video["state"], "ready",
+            "finished before it could be killed"
+        );
+        assert!(started.elapsed() < SETTLE, "{video}\n{}", cluster.logs());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let second = cluster.start_worker().await;
+    cluster.workers[first].kill();
+    let killed = Instant::now();
+    while !cluster.workers[second].log_text().contains("job started") {
+        assert!(
+            killed.elapsed() < SETTLE,
+            "never redelivered\n{}",
+            cluster.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    eprintln!(
+        "redelivered to the other worker {:.3} s after kill -9",
+        killed.elapsed().as_secs_f64()
+    );
+    let video = cluster.wait_settled(&id, SETTLE).await;
+    assert_eq!(video["state"], "ready", "{video}");
+    assert!(cluster.workers[second].log_text().contains("attempt=2"));
+    assert_outputs_valid(&cluster, &id);
+    assert_eq!(cluster.completions(&id), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_drain_eight_jobs_each_completed_once() {
+    let mut cluster = Cluster::new().await;
+    let source = clip(cluster.dir.path(), "small.mp4", "320x240", 4, true);
+    cluster.start_control(&cluster.amqp_url.clone()).await;
+    cluster.start_worker().await;
+    cluster.start_worker().await;
+    let mut ids = Vec::new();
+    for n in 0..8 {
+        ids.push(cluster.upload(&format!("batch {n}"), &source).await);
+    }
+    for id in &ids {
+        let video = cluster.wait_settled(id, SETTLE).await;
+        assert_eq!(video["state"], "ready", "{video}");
+        assert_eq!(cluster.versions(id).len(), 1, "{id}");
+        assert_eq!(cluster.completions(id), 1, "{id}\n{}", cluster.logs());
+    }
+    for worker in &cluster.workers {
+        assert!(
+            worker.log_text().contains("job done"),
+            "both workers took jobs\n{}",
+            cluster.logs()
+        );
+    }
+    assert_outputs_valid(&cluster, &ids[0]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forced_connection_closes_lose_no_job() {
+    let mut cluster = Cluster::new().await;
+    let source = clip(cluster.dir.path(), "small.mp4", "320x240", 4, true);
+    cluster.start_control(&cluster.amqp_url.clone()).await;
+    cluster.start_worker().await;
+    cluster.start_worker().await;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        ids.push(cluster.upload(&format!("before {n}"), &source).await);
+    }
+    // Wait until jobs flow, then cut every connection of the cluster.
+    let started = Instant::now();
+    while cluster.video(&ids[0]).await["state"] == "queued" {
+        assert!(started.elapsed() < SETTLE, "{}", cluster.logs());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut names = vec![cluster
+        .control
+        .as_ref()
+        .unwrap()
+        .connection_name("control-api")];
+    names.extend(
+        cluster
+            .workers
+            .iter()
+            .map(|w| w.connection_name("transcoder")),
+    );
+    let closed = cluster.close_connections(&names);
+    assert!(closed >= 3, "closed {closed} connections of {names:?}");
+    // Published while the connections are down or coming back.
+    ids.push(cluster.upload("during the outage", &source).await);
+    for id in &ids {
+        let video = cluster.wait_settled(id, SETTLE).await;
+        assert_eq!(video["state"], "ready", "{video}\n{}", cluster.logs());
+    }
+    let reconnects = cluster.logs().matches("connected to RabbitMQ").count();
+    assert!(
+        reconnects > 3,
+        "every process reconnected\n{}",
+        cluster.logs()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poison_job_is_dead_lettered_without_blocking_the_queue() {
+    let mut cluster = Cluster::new().await;
+    let source = clip(cluster.dir.path(), "small.mp4", "320x240", 4, true);
+    let poison = cluster.dir.path().join("poison.mp4");
+    let mut bytes = std::fs::read(&source).unwrap();
+    bytes.truncate(bytes.len() / 3);
+    bytes.splice(0..0, b"\x00\x00\x00\x18ftypgarbage".iter().copied());
+    std::fs::write(&poison, bytes).unwrap();
+    cluster.start_control(&cluster.amqp_url.clone()).await;
+    let bad = cluster.upload("poison", &poison).await;
+    let good = [
+        cluster.upload("after 1", &source).await,
+        cluster.upload("after 2", &source).await,
+    ];
+    cluster.start_worker().await;
+    let video = cluster.wait_settled(&bad, SETTLE).await;
+    assert_eq!(video["state"], "failed", "{video}");
+    assert!(video["error"]["code"].is_string(), "{video}");
+    for id in &good {
+        let video = cluster.wait_settled(id, SETTLE).await;
+        assert_eq!(video["state"], "ready", "{video}");
+    }
+    assert_eq!(cluster.dead_letters().await, 1);
+    assert!(cluster.versions(&bad).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_accepted_before_a_crash_is_published_after_restart() {
+    let mut cluster = Cluster::new().await;
+    let source = clip(cluster.dir.path(), "small.mp4", "320x240", 4, true);
+    cluster.start_worker().await;
+    // A control-api whose broker is unreachable commits uploads it cannot publish…
+    let down = format!(
+        "amqp://guest:guest@127.0.0.1:1/%2f?prefix={}",
+        cluster.prefix
+    );
+    cluster.start_control(&down).await;
+    let id = cluster.upload("stranded", &source).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(cluster.video(&id).await["state"], "queued");
+    // …and dies without a chance to clean up.
+    cluster.control.as_mut().unwrap().kill();
+    cluster.start_control(&cluster.amqp_url.clone()).await;
+    let video = cluster.wait_settled(&id, SETTLE).await;
+    assert_eq!(video["state"], "ready", "{video}");
+    assert_eq!(cluster.completions(&id), 1);
+}
+
+#[tokio::test]
+async fn the_separate_roles_refuse_the_database_queue() {
+    let output = goflix()
+        .args(["transcoder", "--concurrency", "2"])
+        .env("GOFLIX_QUEUE", "database")
+        .env("GOFLIX_LISTEN", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(message.contains("GOFLIX_QUEUE=amqp://"), "{message}");
+}
+
+#[tokio::test]
+async fn goflix_migrate_runs_on_postgres() {
+    let cluster = Cluster::new().await;
+    let url = format!(
+        "{}/{}",
+        common::cluster::required_env("GOFLIX_TEST_POSTGRES_URL", "postgres://…")
+            .trim_end_matches('/'),
+        cluster.database
+    );
+    for _ in 0..2 {
+        let output = goflix()
+            .arg("migrate")
+            .env("GOFLIX_DATABASE_URL", &url)
+            .env("GOFLIX_DATA_DIR", cluster.dir.path().join("migrate"))
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
