@@ -4,7 +4,8 @@
 #   goflix      Goflix's pipeline (one decode, every rung, CMAF + playlists)
 #   cli-split   one ffmpeg CLI process, split filter graph, one output per rung
 #   cli-rungs   one ffmpeg CLI process per rung, one after another
-# Prints wall and CPU seconds and the ratios goflix/cli-split and goflix/cli-rungs.
+# Prints wall and CPU seconds and the ratios goflix/cli-split and goflix/cli-rungs,
+# and the machine's load (other work on the box skews the wall times).
 # Usage: benches/transcoder.sh [SECONDS=60] [PRESET=veryfast]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +24,9 @@ ffmpeg -hide_banner -loglevel error -y \
 cargo build --release --quiet -p goflix-transcoder --example transcode_file
 goflix="${CARGO_TARGET_DIR:-target}/release/examples/transcode_file"
 
-# The ladder Goflix plans for 1080p: height, bitrate (kbit/s). Keep in step with transcoder/src/ladder.rs.
+# The ladder Goflix plans for 1080p: height, bitrate (kbit/s). Keep in step with
+# DEFAULT_RUNGS in transcoder/src/ladder.rs (Goflix caps rungs at the source's
+# bitrate; this source carries far more, so no cap applies).
 rungs=("1080 5000" "720 2800" "480 1400" "360 800" "240 400")
 gop=60   # 2 s segments at 30 fps
 x264="-c:v libx264 -profile:v high -preset $preset -g $gop -keyint_min $gop -sc_threshold 0 -bf 3"
@@ -56,11 +59,13 @@ per_rung() {
     -movflags +cmaf+frag_keyframe+global_sidx -frag_duration 2000000 "$work/rung_audio.mp4"
 }
 
-echo "running (preset $preset)..."
+load() { echo "load $(cut -d' ' -f1 /proc/loadavg), rustc processes $(pgrep -c rustc || true)"; }
+echo "running (preset $preset; $(load))..."
 read -r _ g_wall g_cpu <<<"$(measure goflix "$goflix" "$src" "$work/goflix" "$preset")"
 read -r _ s_wall s_cpu <<<"$(measure cli-split ffmpeg -hide_banner -loglevel error -y -i "$src" -filter_complex "${split_graph%;}" "${maps[@]}")"
 read -r _ r_wall r_cpu <<<"$(measure cli-rungs bash -c "$(declare -p rungs src work x264); $(declare -f per_rung); per_rung")"
 
+echo "done ($(load))"
 printf '\n%-10s %10s %10s\n' way wall_s cpu_s
 printf '%-10s %10.1f %10.1f\n' goflix "$g_wall" "$g_cpu" cli-split "$s_wall" "$s_cpu" cli-rungs "$r_wall" "$r_cpu"
 printf '\nratio goflix/cli-split: wall %.2f cpu %.2f\n' "$(echo "$g_wall / $s_wall" | bc -l)" "$(echo "$g_cpu / $s_cpu" | bc -l)"

@@ -1,6 +1,6 @@
 //! Transcodes one local file into a folder with Goflix's pipeline, for
 //! benchmarks (`benches/transcoder.sh`) and for trying the ladder by hand:
-//! `cargo run --release -p goflix-transcoder --example transcode_file -- IN OUT_DIR [PRESET]`
+//! `cargo run --release -p goflix-transcoder --example transcode_file -- IN OUT_DIR [PRESET [X264_THREADS]]`
 
 use goflix_transcoder::{transcode, TranscodeOptions};
 use std::path::Path;
@@ -8,12 +8,18 @@ use std::path::Path;
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 3 {
-        eprintln!("usage: transcode_file INPUT OUT_DIR [X264_PRESET]");
+        eprintln!("usage: transcode_file INPUT OUT_DIR [X264_PRESET [X264_THREADS]]");
         std::process::exit(2);
     }
     let mut options = TranscodeOptions::default();
     if let Some(preset) = args.get(3) {
         options.x264_preset = preset.clone();
+    }
+    if let Some(threads) = args.get(4) {
+        options.x264_threads = threads.parse().unwrap_or_else(|_| {
+            eprintln!("X264_THREADS must be a number (0: automatic)");
+            std::process::exit(2);
+        });
     }
     let out = Path::new(&args[2]);
     std::fs::create_dir_all(out).expect("output folder");

@@ -183,6 +183,7 @@ mod tests {
                     duration: 2.0,
                 }],
             },
+            keyframes: Vec::new(),
         }
     }
 

@@ -26,6 +26,9 @@ pub enum MediaError {
         /// The configured limit.
         limit_s: f64,
     },
+    /// The source is HDR and this build cannot tone-map it.
+    #[error("HDR sources are not supported: {0}")]
+    HdrUnsupported(String),
     /// The source could not be decoded.
     #[error("decoding failed: {0}")]
     DecodeFailed(String),
@@ -46,6 +49,7 @@ impl MediaError {
             Self::NoVideoStream => "no_video_stream",
             Self::AudioOnly => "audio_only",
             Self::SourceTooLong { .. } => "source_too_long",
+            Self::HdrUnsupported(_) => "hdr_unsupported",
             Self::DecodeFailed(_) => "decode_failed",
             Self::EncodeFailed(_) => "encode_failed",
             Self::Internal(_) => "internal",

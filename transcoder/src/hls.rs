@@ -1,5 +1,7 @@
 //! HLS playlists, written with m3u8-rs from the real segment index: one
-//! byte-range media playlist per rendition and the multivariant `master.m3u8`.
+//! byte-range media playlist per rendition, one I-frame playlist per video
+//! rendition (each segment's keyframe, for trick play and scrubbing) and the
+//! multivariant `master.m3u8` that lists both.
 //!
 //! Two m3u8-rs limits are worked around here: EXTINF precision is a
 //! process-wide setting ([`m3u8_rs::WRITE_OPT_FLOAT_PRECISION`], set to 3
@@ -14,7 +16,7 @@ use m3u8_rs::{
     MediaPlaylistType, MediaSegment, QuotedOrUnquoted, Resolution, VariantStream,
 };
 
-use crate::package::index::TrackIndex;
+use crate::package::index::{self, TrackIndex};
 use crate::package::Packaged;
 
 /// Byte-range `EXT-X-MAP` and fragmented MP4 need protocol version 7 at most.
@@ -47,16 +49,41 @@ fn as_written(duration: f64) -> f64 {
 
 /// A VOD media playlist for `file`, whose segments are byte ranges of it.
 pub fn media_playlist(file: &str, index: &TrackIndex, target_duration: u64) -> String {
-    let segments = index
-        .segments
+    let segments = index.segments.iter().map(|s| (s.range, s.duration));
+    render_media(file, index, segments, target_duration, false)
+}
+
+/// A VOD I-frame playlist for `file`: one entry per segment, the byte range
+/// of its `moof` and keyframe (`keyframes`, from [`index::keyframes`]),
+/// lasting until the next keyframe.
+pub fn iframe_playlist(
+    file: &str,
+    index: &TrackIndex,
+    keyframes: &[index::ByteRange],
+    target_duration: u64,
+) -> String {
+    let segments = keyframes
         .iter()
+        .zip(&index.segments)
+        .map(|(keyframe, segment)| (*keyframe, segment.duration));
+    render_media(file, index, segments, target_duration, true)
+}
+
+fn render_media(
+    file: &str,
+    index: &TrackIndex,
+    segments: impl Iterator<Item = (index::ByteRange, f64)>,
+    target_duration: u64,
+    i_frames_only: bool,
+) -> String {
+    let segments = segments
         .enumerate()
-        .map(|(i, segment)| MediaSegment {
+        .map(|(i, (range, duration))| MediaSegment {
             uri: file.to_owned(),
-            duration: segment.duration as f32,
+            duration: duration as f32,
             byte_range: Some(ByteRange {
-                length: segment.range.length,
-                offset: Some(segment.range.offset),
+                length: range.length,
+                offset: Some(range.offset),
             }),
             map: (i == 0).then(|| Map {
                 uri: file.to_owned(),
@@ -75,6 +102,7 @@ pub fn media_playlist(file: &str, index: &TrackIndex, target_duration: u64) -> S
         segments,
         end_list: true,
         playlist_type: Some(MediaPlaylistType::Vod),
+        i_frames_only,
         independent_segments: true,
         ..MediaPlaylist::default()
     };
@@ -87,7 +115,8 @@ pub fn media_playlist(file: &str, index: &TrackIndex, target_duration: u64) -> S
 }
 
 /// The multivariant playlist: one variant per video rendition, each pointing
-/// at the shared audio rendition when there is one. Every URI gets `uri_prefix`.
+/// at the shared audio rendition when there is one, then one I-frame variant
+/// per video rendition with keyframes. Every URI gets `uri_prefix`.
 pub fn master_playlist(video: &[Packaged], audio: Option<&Packaged>, uri_prefix: &str) -> String {
     let alternatives = audio
         .map(|audio| AlternativeMedia {
@@ -102,7 +131,7 @@ pub fn master_playlist(video: &[Packaged], audio: Option<&Packaged>, uri_prefix:
         })
         .into_iter()
         .collect();
-    let variants = video
+    let mut variants: Vec<VariantStream> = video
         .iter()
         .map(|track| {
             let r = &track.rendition;
@@ -135,6 +164,27 @@ pub fn master_playlist(video: &[Packaged], audio: Option<&Packaged>, uri_prefix:
             }
         })
         .collect();
+    variants.extend(
+        video
+            .iter()
+            .filter(|track| !track.keyframes.is_empty())
+            .map(|track| {
+                let (peak, average) = iframe_bandwidth(track);
+                let r = &track.rendition;
+                VariantStream {
+                    is_i_frame: true,
+                    uri: format!("{uri_prefix}{}", iframe_playlist_name(track)),
+                    bandwidth: peak,
+                    average_bandwidth: Some(average),
+                    codecs: Some(r.codecs.clone()),
+                    resolution: r.width.zip(r.height).map(|(w, h)| Resolution {
+                        width: u64::from(w),
+                        height: u64::from(h),
+                    }),
+                    ..VariantStream::default()
+                }
+            }),
+    );
     let playlist = MasterPlaylist {
         version: Some(VERSION),
         independent_segments: true,
@@ -152,6 +202,32 @@ pub fn master_playlist(video: &[Packaged], audio: Option<&Packaged>, uri_prefix:
 /// `720p.m3u8` for `720p.mp4`.
 pub fn playlist_name(track: &Packaged) -> String {
     format!("{}.m3u8", track.rendition.name)
+}
+
+/// `720p_iframes.m3u8` for `720p.mp4`.
+pub fn iframe_playlist_name(track: &Packaged) -> String {
+    format!("{}_iframes.m3u8", track.rendition.name)
+}
+
+/// Peak and average bits per second of the I-frame playlist's ranges.
+fn iframe_bandwidth(track: &Packaged) -> (u64, u64) {
+    let rates = track
+        .keyframes
+        .iter()
+        .zip(&track.index.segments)
+        .filter(|(_, segment)| segment.duration > 0.0);
+    let peak = rates
+        .clone()
+        .map(|(k, s)| (k.length as f64 * 8.0 / s.duration).ceil() as u64)
+        .max()
+        .unwrap_or(0);
+    let (bytes, seconds) = rates.fold((0, 0.0), |(b, d), (k, s)| (b + k.length, d + s.duration));
+    let average = if seconds > 0.0 {
+        (bytes as f64 * 8.0 / seconds).ceil() as u64
+    } else {
+        0
+    };
+    (peak, average)
 }
 
 #[cfg(test)]
@@ -200,6 +276,14 @@ mod tests {
             },
             file: format!("{name}.mp4"),
             index: index(&[2.0], &[10]),
+            keyframes: if video {
+                vec![Range {
+                    offset: 1000,
+                    length: 8,
+                }]
+            } else {
+                Vec::new()
+            },
         }
     }
 
@@ -242,6 +326,37 @@ mod tests {
         assert!(text.contains("\nv1/720p.m3u8\n"));
         let parsed = m3u8_rs::parse_master_playlist_res(text.as_bytes()).unwrap();
         assert_eq!(parsed.variants[0].frame_rate, Some(29.97));
+    }
+
+    #[test]
+    fn iframe_playlists_are_listed_and_parse_back() {
+        let video = [packaged("720p", RenditionKind::Video)];
+        let text = master_playlist(&video, None, "v1/");
+        assert!(
+            text.contains("#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=32,AVERAGE-BANDWIDTH=32,CODECS=\"avc1.64001f\",RESOLUTION=1280x720,URI=\"v1/720p_iframes.m3u8\""),
+            "{text}"
+        );
+        let parsed = m3u8_rs::parse_master_playlist_res(text.as_bytes()).unwrap();
+        assert_eq!(parsed.variants.iter().filter(|v| v.is_i_frame).count(), 1);
+
+        let idx = index(&[2.0, 1.5], &[100, 80]);
+        let keyframes = [
+            Range {
+                offset: 1000,
+                length: 60,
+            },
+            Range {
+                offset: 1100,
+                length: 50,
+            },
+        ];
+        let text = iframe_playlist("720p.mp4", &idx, &keyframes, 2);
+        assert!(text.contains("#EXT-X-I-FRAMES-ONLY"), "{text}");
+        assert!(text.contains("#EXT-X-BYTERANGE:50@1100"), "{text}");
+        let parsed = m3u8_rs::parse_media_playlist_res(text.as_bytes()).unwrap();
+        assert!(parsed.i_frames_only && parsed.end_list);
+        assert_eq!(parsed.segments.len(), 2);
+        assert_eq!(parsed.segments[1].duration, 1.5);
     }
 
     #[test]

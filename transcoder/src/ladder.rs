@@ -1,13 +1,16 @@
 //! Ladder planning: from what the probe found to the renditions to encode.
 //!
-//! A pure function of the source's geometry and frame rate, so it is tested
-//! without media. Rungs follow the usual 1080p…240p heights, never upscale,
-//! keep the display aspect ratio (sample aspect ratio applied) and have even
-//! dimensions, as 4:2:0 chroma needs.
+//! A pure function of the source (geometry, rotation, frame rate, bitrate)
+//! and the configured rungs, so it is tested without media. Rungs never
+//! upscale, never ask for more bits than the source carries, keep the display
+//! aspect ratio (sample aspect ratio and rotation applied) and have even
+//! dimensions, as 4:2:0 chroma needs. The output frame rate is the source's,
+//! snapped to the nearest broadcast rate when it is close to one (variable frame rate
+//! sources report an irregular average) and halved while above 60.
 
-/// The heights Goflix encodes, highest first, with their default video bitrate
-/// in bits per second at up to 30 frames per second.
-const RUNGS: [(u32, u64); 5] = [
+/// The heights Goflix encodes by default, highest first, with their video
+/// bitrate in bits per second at up to 30 frames per second.
+const DEFAULT_RUNGS: [(u32, u64); 5] = [
     (1080, 5_000_000),
     (720, 2_800_000),
     (480, 1_400_000),
@@ -17,6 +20,50 @@ const RUNGS: [(u32, u64); 5] = [
 
 /// The highest output frame rate; faster sources are halved until they fit.
 const MAX_FPS: f64 = 60.0;
+
+/// Rates an average frame rate within [`SNAP_TOLERANCE`] is snapped to.
+const STANDARD_RATES: [(u32, u32); 10] = [
+    (24000, 1001),
+    (24, 1),
+    (25, 1),
+    (30000, 1001),
+    (30, 1),
+    (50, 1),
+    (60000, 1001),
+    (60, 1),
+    (120_000, 1001),
+    (120, 1),
+];
+
+/// Relative distance under which a frame rate counts as a standard one.
+const SNAP_TOLERANCE: f64 = 0.03;
+
+/// No rung is capped below this, whatever the source's bitrate.
+const MIN_BITRATE: u64 = 32_000;
+
+/// One configured rung: its height, its bitrate at up to 30 fps (×1.5 above)
+/// and, optionally, its own x264 preset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RungSpec {
+    /// Output height in pixels.
+    pub height: u32,
+    /// Target video bitrate in bits per second at up to 30 frames per second.
+    pub bitrate: u64,
+    /// x264 preset for this rung; `None` uses the transcode's default.
+    pub preset: Option<String>,
+}
+
+/// Goflix's default ladder: 1080p, 720p, 480p, 360p, 240p.
+pub fn default_rungs() -> Vec<RungSpec> {
+    DEFAULT_RUNGS
+        .iter()
+        .map(|&(height, bitrate)| RungSpec {
+            height,
+            bitrate,
+            preset: None,
+        })
+        .collect()
+}
 
 /// What the ladder needs to know about the source video stream.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -29,6 +76,10 @@ pub struct SourceVideo {
     pub sample_aspect: (u32, u32),
     /// Average frame rate as `(num, den)`; `(0, _)` means unknown.
     pub frame_rate: (u32, u32),
+    /// Clockwise rotation to apply for display: 0, 90, 180 or 270 degrees.
+    pub rotation: u32,
+    /// Video bitrate in bits per second; 0 means unknown.
+    pub bit_rate: u64,
 }
 
 /// One video rendition to encode.
@@ -46,6 +97,8 @@ pub struct Rung {
     pub maxrate: u64,
     /// VBV buffer size in bits.
     pub bufsize: u64,
+    /// x264 preset.
+    pub preset: String,
 }
 
 /// Every video rendition plus the shared output frame rate.
@@ -57,46 +110,81 @@ pub struct Ladder {
     pub frame_rate: (u32, u32),
 }
 
-/// Plans the ladder for a source.
-pub fn plan(source: &SourceVideo) -> Ladder {
+/// Plans the ladder for a source from the configured rungs (highest first);
+/// `preset` applies to rungs without their own.
+pub fn plan(source: &SourceVideo, specs: &[RungSpec], preset: &str) -> Ladder {
     let frame_rate = output_frame_rate(source.frame_rate);
     let fps = f64::from(frame_rate.0) / f64::from(frame_rate.1);
     let rate_factor = if fps > 31.0 { 1.5 } else { 1.0 };
     let aspect = display_aspect(source);
-    let source_height = even(source.height);
-    let mut heights: Vec<(u32, u64)> = RUNGS
+    let (display_width, display_height) = display_size(source);
+    // Portrait video is laddered by its short side too: "1080p" is 1080x1920.
+    let portrait = aspect < 1.0;
+    let source_height = even(if portrait {
+        display_width
+    } else {
+        display_height
+    });
+    let mut chosen: Vec<(u32, u64, Option<&str>)> = specs
         .iter()
-        .copied()
-        .filter(|&(height, _)| height <= source_height)
+        .filter(|spec| spec.height <= source_height && spec.height >= 2)
+        .map(|spec| (spec.height & !1, spec.bitrate, spec.preset.as_deref()))
         .collect();
-    if heights.is_empty() {
-        let (smallest, smallest_rate) = RUNGS[RUNGS.len() - 1];
-        let scaled = smallest_rate * u64::from(source_height) / u64::from(smallest);
-        heights.push((source_height, scaled.max(100_000)));
+    if chosen.is_empty() {
+        let smallest = specs.iter().min_by_key(|spec| spec.height);
+        let (height, rate) = smallest.map_or((240, 400_000), |s| (s.height.max(2), s.bitrate));
+        let scaled = rate * u64::from(source_height) / u64::from(height);
+        chosen.push((
+            source_height,
+            scaled.max(100_000),
+            smallest.and_then(|s| s.preset.as_deref()),
+        ));
     }
-    let rungs = heights
+    chosen.sort_by_key(|rung| std::cmp::Reverse(rung.0));
+    chosen.dedup_by_key(|rung| rung.0);
+    let cap = (source.bit_rate > 0).then_some(source.bit_rate.max(MIN_BITRATE));
+    let rungs = chosen
         .into_iter()
-        .map(|(height, rate)| {
-            let bitrate = (rate as f64 * rate_factor) as u64;
+        .map(|(height, rate, rung_preset)| {
+            let wanted = (rate as f64 * rate_factor) as u64;
+            let bitrate = cap.map_or(wanted, |cap| wanted.min(cap)).max(MIN_BITRATE);
+            let long = even_round(f64::from(height) * if portrait { 1.0 / aspect } else { aspect });
+            let (width, height) = if portrait {
+                (height, long)
+            } else {
+                (long, height)
+            };
             Rung {
-                name: format!("{height}p"),
-                width: even_round(f64::from(height) * aspect),
+                name: format!("{}p", width.min(height)),
+                width,
                 height,
                 bitrate,
                 maxrate: bitrate * 3 / 2,
                 bufsize: bitrate * 2,
+                preset: rung_preset.unwrap_or(preset).to_owned(),
             }
         })
         .collect();
     Ladder { rungs, frame_rate }
 }
 
-/// The source's frame rate, halved until it is at most 60; 25 when unknown.
+/// The source's frame rate snapped to the nearest standard rate within 3 %,
+/// halved until it is at most 60; 25 when unknown.
 pub fn output_frame_rate((num, den): (u32, u32)) -> (u32, u32) {
     if num == 0 || den == 0 || f64::from(num) / f64::from(den) < 1.0 {
         return (25, 1);
     }
-    let (mut num, mut den) = (num, den);
+    let fps = f64::from(num) / f64::from(den);
+    let distance = |&(n, d): &(u32, u32)| {
+        let standard = f64::from(n) / f64::from(d);
+        (fps - standard).abs() / standard
+    };
+    let (mut num, mut den) = STANDARD_RATES
+        .iter()
+        .copied()
+        .filter(|rate| distance(rate) <= SNAP_TOLERANCE)
+        .min_by(|a, b| distance(a).total_cmp(&distance(b)))
+        .unwrap_or((num, den));
     while f64::from(num) / f64::from(den) > MAX_FPS {
         if num % 2 == 0 {
             num /= 2;
@@ -107,7 +195,16 @@ pub fn output_frame_rate((num, den): (u32, u32)) -> (u32, u32) {
     (num, den)
 }
 
-/// Display width over height.
+/// Width and height as displayed (before the sample aspect ratio): coded size with 90° and 270° rotations swapped.
+fn display_size(source: &SourceVideo) -> (u32, u32) {
+    if source.rotation % 180 == 90 {
+        (source.height, source.width)
+    } else {
+        (source.width, source.height)
+    }
+}
+
+/// Display width over height, after sample aspect ratio and rotation.
 fn display_aspect(source: &SourceVideo) -> f64 {
     let (sar_num, sar_den) = source.sample_aspect;
     let sar = if sar_num == 0 || sar_den == 0 {
@@ -115,7 +212,12 @@ fn display_aspect(source: &SourceVideo) -> f64 {
     } else {
         f64::from(sar_num) / f64::from(sar_den)
     };
-    f64::from(source.width.max(1)) * sar / f64::from(source.height.max(1))
+    let aspect = f64::from(source.width.max(1)) * sar / f64::from(source.height.max(1));
+    if source.rotation % 180 == 90 {
+        1.0 / aspect
+    } else {
+        aspect
+    }
 }
 
 /// The largest even number not above `value`, at least 2.
@@ -139,23 +241,34 @@ mod tests {
             height,
             sample_aspect: (1, 1),
             frame_rate: (30, 1),
+            rotation: 0,
+            bit_rate: 0,
         }
+    }
+
+    fn plan_default(source: &SourceVideo) -> Ladder {
+        plan(source, &default_rungs(), "veryfast")
+    }
+
+    fn sizes(ladder: &Ladder) -> Vec<(u32, u32)> {
+        ladder.rungs.iter().map(|r| (r.width, r.height)).collect()
     }
 
     #[test]
     fn full_hd_gets_every_rung() {
-        let ladder = plan(&source(1920, 1080));
+        let ladder = plan_default(&source(1920, 1080));
         let names: Vec<_> = ladder.rungs.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["1080p", "720p", "480p", "360p", "240p"]);
         assert_eq!((ladder.rungs[1].width, ladder.rungs[1].height), (1280, 720));
         assert_eq!((ladder.rungs[2].width, ladder.rungs[2].height), (854, 480));
         assert_eq!(ladder.rungs[1].maxrate, 4_200_000);
         assert_eq!(ladder.rungs[1].bufsize, 5_600_000);
+        assert!(ladder.rungs.iter().all(|r| r.preset == "veryfast"));
     }
 
     #[test]
     fn never_upscales() {
-        let names: Vec<_> = plan(&source(1280, 720))
+        let names: Vec<_> = plan_default(&source(1280, 720))
             .rungs
             .into_iter()
             .map(|r| r.name)
@@ -165,16 +278,22 @@ mod tests {
 
     #[test]
     fn tiny_source_gets_one_rung_at_its_even_height() {
-        let ladder = plan(&source(321, 181));
+        let ladder = plan_default(&source(321, 181));
         assert_eq!(ladder.rungs.len(), 1);
         assert_eq!(ladder.rungs[0].name, "180p");
         assert_eq!((ladder.rungs[0].width, ladder.rungs[0].height), (320, 180));
     }
 
     #[test]
+    fn odd_source_gets_even_rungs() {
+        let ladder = plan_default(&source(853, 481));
+        assert_eq!(sizes(&ladder), [(852, 480), (638, 360), (426, 240)]);
+    }
+
+    #[test]
     fn anamorphic_source_uses_display_aspect() {
         // DVD PAL 16:9: 720x576 with SAR 64:45.
-        let ladder = plan(&SourceVideo {
+        let ladder = plan_default(&SourceVideo {
             sample_aspect: (64, 45),
             ..source(720, 576)
         });
@@ -183,18 +302,89 @@ mod tests {
     }
 
     #[test]
+    fn portrait_and_rotated_sources_are_laddered_by_their_short_side() {
+        let portrait = plan_default(&source(1080, 1920));
+        assert_eq!(portrait.rungs[0].name, "1080p");
+        assert_eq!(sizes(&portrait)[..2], [(1080, 1920), (720, 1280)]);
+        let rotated = plan_default(&SourceVideo {
+            rotation: 90,
+            ..source(1920, 1080)
+        });
+        assert_eq!(sizes(&rotated), sizes(&portrait));
+        let upside_down = plan_default(&SourceVideo {
+            rotation: 180,
+            ..source(1920, 1080)
+        });
+        assert_eq!(
+            sizes(&upside_down),
+            sizes(&plan_default(&source(1920, 1080)))
+        );
+    }
+
+    #[test]
+    fn bitrates_are_capped_at_the_source() {
+        let ladder = plan_default(&SourceVideo {
+            bit_rate: 1_000_000,
+            ..source(1920, 1080)
+        });
+        let rates: Vec<_> = ladder.rungs.iter().map(|r| r.bitrate).collect();
+        assert_eq!(rates, [1_000_000, 1_000_000, 1_000_000, 800_000, 400_000]);
+        let starved = plan_default(&SourceVideo {
+            bit_rate: 1_000,
+            ..source(640, 360)
+        });
+        assert!(starved.rungs.iter().all(|r| r.bitrate == MIN_BITRATE));
+    }
+
+    #[test]
+    fn rungs_bitrates_and_presets_are_configurable() {
+        let specs = [
+            RungSpec {
+                height: 720,
+                bitrate: 3_000_000,
+                preset: Some("faster".into()),
+            },
+            RungSpec {
+                height: 360,
+                bitrate: 900_000,
+                preset: None,
+            },
+        ];
+        let ladder = plan(&source(1920, 1080), &specs, "medium");
+        let got: Vec<_> = ladder
+            .rungs
+            .iter()
+            .map(|r| (r.name.as_str(), r.bitrate, r.preset.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [("720p", 3_000_000, "faster"), ("360p", 900_000, "medium")]
+        );
+    }
+
+    #[test]
     fn frame_rate_is_kept_up_to_sixty_and_halved_above() {
         assert_eq!(output_frame_rate((30000, 1001)), (30000, 1001));
         assert_eq!(output_frame_rate((60, 1)), (60, 1));
         assert_eq!(output_frame_rate((120, 1)), (60, 1));
-        assert_eq!(output_frame_rate((119_880, 1000)), (59_940, 1000));
+        assert_eq!(output_frame_rate((119_880, 1000)), (60000, 1001));
+        assert_eq!(output_frame_rate((240, 1)), (60, 1));
         assert_eq!(output_frame_rate((0, 1)), (25, 1));
-        assert_eq!(plan(&source(640, 360)).frame_rate, (30, 1));
+        assert_eq!(output_frame_rate((15, 1)), (15, 1));
+        assert_eq!(plan_default(&source(640, 360)).frame_rate, (30, 1));
+    }
+
+    #[test]
+    fn variable_frame_rate_averages_snap_to_a_standard_rate() {
+        assert_eq!(output_frame_rate((3_010, 100)), (30, 1));
+        assert_eq!(output_frame_rate((2_420, 100)), (24, 1));
+        assert_eq!(output_frame_rate((5_994, 100)), (60000, 1001));
+        assert_eq!(output_frame_rate((4_000, 100)), (4_000, 100));
     }
 
     #[test]
     fn high_frame_rate_gets_more_bits() {
-        let fast = plan(&SourceVideo {
+        let fast = plan_default(&SourceVideo {
             frame_rate: (60, 1),
             ..source(1280, 720)
         });
@@ -210,28 +400,40 @@ mod tests {
             sar_den in 1u32..100,
             fps_num in 0u32..300_000,
             fps_den in 1u32..10_000,
+            rotation in prop::sample::select(vec![0u32, 90, 180, 270]),
+            bit_rate in 0u64..20_000_000,
         ) {
             let src = SourceVideo {
                 width,
                 height,
                 sample_aspect: (sar_num, sar_den),
                 frame_rate: (fps_num, fps_den),
+                rotation,
+                bit_rate,
             };
-            let ladder = plan(&src);
+            let ladder = plan_default(&src);
             prop_assert!(!ladder.rungs.is_empty());
             let aspect = display_aspect(&src);
+            let short_side = |w: u32, h: u32| if aspect < 1.0 { w } else { h };
+            let (display_w, display_h) = display_size(&src);
             for rung in &ladder.rungs {
-                prop_assert!(rung.height <= height.max(2));
+                prop_assert!(short_side(rung.width, rung.height) <= short_side(display_w, display_h).max(2));
                 prop_assert_eq!(rung.width % 2, 0);
                 prop_assert_eq!(rung.height % 2, 0);
-                prop_assert!(rung.width >= 2);
-                let expected = f64::from(rung.height) * aspect;
-                prop_assert!(f64::from(rung.width) - expected.max(2.0) <= 1.0 + 1e-9);
-                prop_assert!(expected - f64::from(rung.width) <= 1.0 + 1e-9);
+                prop_assert!(rung.width >= 2 && rung.height >= 2);
+                let short = short_side(rung.width, rung.height);
+                // The long side is the short side times the aspect, rounded to even.
+                let ratio = if aspect < 1.0 { 1.0 / aspect } else { aspect };
+                let expected_long = (f64::from(short) * ratio).max(2.0);
+                let got_long = if aspect < 1.0 { rung.height } else { rung.width };
+                prop_assert!((f64::from(got_long) - expected_long).abs() <= 1.0 + 1e-9);
                 prop_assert!(rung.maxrate > rung.bitrate && rung.bufsize > rung.maxrate);
+                if bit_rate > 0 {
+                    prop_assert!(rung.bitrate <= bit_rate.max(MIN_BITRATE));
+                }
             }
             for pair in ladder.rungs.windows(2) {
-                prop_assert!(pair[0].height > pair[1].height);
+                prop_assert!(short_side(pair[0].width, pair[0].height) > short_side(pair[1].width, pair[1].height));
             }
             let (num, den) = ladder.frame_rate;
             let fps = f64::from(num) / f64::from(den);

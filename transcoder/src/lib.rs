@@ -3,8 +3,10 @@
 //! [`transcode`] is the whole media job — [`probe`] opens the upload safely,
 //! [`ladder`] plans the renditions, [`pipeline`] decodes once and encodes every
 //! rung, [`package`] indexes the CMAF files, and [`hls`] and [`dash`] write the
-//! manifests. [`worker`] is the job loop around it: queue, storage, events.
+//! manifests; [`assets`] makes the poster and storyboard on the way.
+//! [`worker`] is the job loop around it: queue, storage, events.
 
+pub mod assets;
 pub mod dash;
 pub mod error;
 pub mod hls;

@@ -3,10 +3,15 @@
 //! The input is opened with a protocol whitelist (`file` only) and a demuxer
 //! whitelist of self-contained containers, so a playlist or concat script
 //! disguised as `.mp4` cannot make libavformat read other files or URLs.
+//! Besides geometry it reports what the ladder and the filter graph must
+//! correct: rotation (display matrix or `rotate` tag), the video bitrate to
+//! cap rungs at, and an HDR transfer function to tone-map.
 
 use std::path::Path;
 use std::sync::OnceLock;
 
+use ffmpeg_next::codec::packet::side_data;
+use ffmpeg_next::color::{Primaries, TransferCharacteristic};
 use ffmpeg_next::{self as ffmpeg, format, media, Rational};
 
 use crate::error::MediaError;
@@ -41,8 +46,23 @@ pub struct VideoStream {
     pub start_time: i64,
     /// Stream duration in seconds, if the container states one.
     pub duration_s: Option<f64>,
-    /// Geometry and frame rate for the ladder.
+    /// Geometry, rotation, frame rate and bitrate for the ladder.
     pub source: SourceVideo,
+    /// Dynamic range and gamut, for the filter graph.
+    pub range: DynamicRange,
+}
+
+/// What the source's colour metadata says about its dynamic range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DynamicRange {
+    /// Standard dynamic range, BT.709 or BT.601 primaries (or untagged).
+    Sdr,
+    /// SDR transfer but BT.2020 primaries: needs a gamut conversion.
+    WideGamut,
+    /// HDR10 / Dolby Vision base layer: SMPTE ST 2084 (PQ) transfer.
+    Pq,
+    /// Hybrid log-gamma (ARIB STD-B67) transfer.
+    Hlg,
 }
 
 /// Opens `path` with the whitelists and picks the best video and audio stream.
@@ -63,8 +83,12 @@ pub fn open(path: &Path, max_duration_s: f64) -> Result<Probe, MediaError> {
         .streams()
         .best(media::Type::Audio)
         .map(|stream| stream.index());
+    let audio_bit_rate = audio_index
+        .and_then(|index| input.stream(index))
+        .map_or(0, |stream| stream.parameters().bit_rate().max(0));
+    let container_bit_rate = (input.bit_rate() - audio_bit_rate).max(0);
     let video = match input.streams().best(media::Type::Video) {
-        Some(stream) => describe_video(&stream)?,
+        Some(stream) => describe_video(&stream, container_bit_rate)?,
         None if audio_index.is_some() => return Err(MediaError::AudioOnly),
         None => return Err(MediaError::NoVideoStream),
     };
@@ -110,12 +134,23 @@ fn open_error(err: ffmpeg::Error) -> MediaError {
     }
 }
 
-fn describe_video(stream: &format::stream::Stream) -> Result<VideoStream, MediaError> {
+/// Describes the video stream; `container_bit_rate` (container rate minus
+/// audio) stands in when the stream states no bitrate of its own.
+fn describe_video(
+    stream: &format::stream::Stream,
+    container_bit_rate: i64,
+) -> Result<VideoStream, MediaError> {
     let params = stream.parameters();
     // SAFETY: `params` borrows the stream's AVCodecParameters, valid while `stream` lives.
-    let (width, height, sar) = unsafe {
+    let (width, height, sar, transfer, primaries) = unsafe {
         let raw = &*params.as_ptr();
-        (raw.width, raw.height, raw.sample_aspect_ratio)
+        (
+            raw.width,
+            raw.height,
+            raw.sample_aspect_ratio,
+            TransferCharacteristic::from(raw.color_trc),
+            Primaries::from(raw.color_primaries),
+        )
     };
     if width <= 0 || height <= 0 {
         return Err(MediaError::InvalidMedia(
@@ -133,6 +168,16 @@ fn describe_video(stream: &format::stream::Stream) -> Result<VideoStream, MediaE
     };
     let duration_s =
         (stream.duration() > 0).then(|| stream.duration() as f64 * f64::from(time_base));
+    let bit_rate = match params.bit_rate() {
+        rate if rate > 0 => rate,
+        _ => container_bit_rate,
+    };
+    let range = match (transfer, primaries) {
+        (TransferCharacteristic::SMPTE2084, _) => DynamicRange::Pq,
+        (TransferCharacteristic::ARIB_STD_B67, _) => DynamicRange::Hlg,
+        (_, Primaries::BT2020) => DynamicRange::WideGamut,
+        _ => DynamicRange::Sdr,
+    };
     Ok(VideoStream {
         index: stream.index(),
         time_base,
@@ -146,8 +191,43 @@ fn describe_video(stream: &format::stream::Stream) -> Result<VideoStream, MediaE
                 non_negative(rate.numerator()),
                 non_negative(rate.denominator()),
             ),
+            rotation: rotation(stream),
+            bit_rate: u64::try_from(bit_rate).unwrap_or(0),
         },
+        range,
     })
+}
+
+/// The clockwise rotation a player applies, from the display matrix (or the
+/// legacy `rotate` tag), rounded to a multiple of 90 degrees.
+fn rotation(stream: &format::stream::Stream) -> u32 {
+    let matrix = stream
+        .side_data()
+        .find(|data| data.kind() == side_data::Type::DisplayMatrix)
+        .and_then(|data| {
+            let bytes = data.data();
+            (bytes.len() >= 36).then(|| {
+                let mut matrix = [0i32; 9];
+                for (value, chunk) in matrix.iter_mut().zip(bytes.chunks_exact(4)) {
+                    *value = i32::from_ne_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+                }
+                matrix
+            })
+        });
+    let degrees = match matrix {
+        // av_display_rotation_get is counter-clockwise; the player turns the other way.
+        // SAFETY: `matrix` is the nine 32-bit values the function reads.
+        Some(matrix) => -unsafe { ffmpeg::ffi::av_display_rotation_get(matrix.as_ptr()) },
+        None => stream
+            .metadata()
+            .get("rotate")
+            .and_then(|tag| tag.trim().parse::<f64>().ok())
+            .unwrap_or(0.0),
+    };
+    if !degrees.is_finite() {
+        return 0;
+    }
+    ((degrees / 90.0).round() as i64).rem_euclid(4) as u32 * 90
 }
 
 fn non_negative(value: i32) -> u32 {

@@ -1,11 +1,13 @@
 //! The transcoder's entry point: probe → ladder → pipeline → packaging →
-//! HLS and DASH manifests, all into one flat output folder.
+//! HLS (media, I-frame and master playlists) and DASH manifests, plus the
+//! poster and storyboard, all into one flat output folder.
 
 use std::path::Path;
 
 use goflix_shared::domain::Rendition;
 
 use crate::error::MediaError;
+use crate::ladder::RungSpec;
 use crate::package::{self, Packaged};
 use crate::pipeline::{self, Settings};
 use crate::{dash, hls, ladder, probe};
@@ -21,8 +23,15 @@ pub const DASH_MANIFEST: &str = "manifest.mpd";
 pub struct TranscodeOptions {
     /// Keyframe interval, fragment and segment length, in seconds.
     pub segment_seconds: u32,
-    /// libx264 preset (`veryfast`, `medium`, …).
+    /// libx264 preset (`veryfast`, `medium`, …) for rungs without their own.
     pub x264_preset: String,
+    /// The rungs to encode, highest first: height, bitrate and optional
+    /// preset each; those above the source are skipped.
+    pub ladder: Vec<RungSpec>,
+    /// x264 threads per rung; 0 shares the machine's cores by pixel count.
+    pub x264_threads: usize,
+    /// Seconds between storyboard thumbnails (more when the video is long).
+    pub storyboard_interval_s: f64,
     /// Longest accepted source; longer ones fail with `source_too_long`.
     pub max_duration_s: f64,
     /// Put before every URI in `master.m3u8` and `manifest.mpd`, e.g. the
@@ -35,6 +44,9 @@ impl Default for TranscodeOptions {
         Self {
             segment_seconds: 2,
             x264_preset: "veryfast".to_owned(),
+            ladder: ladder::default_rungs(),
+            x264_threads: 0,
+            storyboard_interval_s: 2.0,
             max_duration_s: 4.0 * 3600.0,
             uri_prefix: String::new(),
         }
@@ -48,7 +60,8 @@ pub struct TranscodeOutput {
     pub duration_s: f64,
     /// Video renditions highest first, then `audio` if the source has sound.
     pub renditions: Vec<Rendition>,
-    /// Every file written into the output folder.
+    /// Every file written into the output folder: renditions, playlists,
+    /// manifests, `poster.jpg`, `storyboard.jpg` and `storyboard.vtt`.
     pub files: Vec<String>,
 }
 
@@ -65,18 +78,22 @@ pub fn transcode(
             "segment_seconds must be at least 1".into(),
         ));
     }
+    if opts.ladder.is_empty() {
+        return Err(MediaError::Internal("the ladder has no rungs".into()));
+    }
     std::fs::create_dir_all(out_dir)
         .map_err(|e| MediaError::internal(&format!("creating {}", out_dir.display()), e))?;
     let probe = probe::open(input, opts.max_duration_s)?;
-    let ladder = ladder::plan(&probe.video.source);
+    let ladder = ladder::plan(&probe.video.source, &opts.ladder, &opts.x264_preset);
     let encoded = pipeline::run(
         probe,
         &ladder,
         out_dir,
         &Settings {
             segment_seconds: opts.segment_seconds,
-            preset: &opts.x264_preset,
             max_duration_s: opts.max_duration_s,
+            x264_threads: opts.x264_threads,
+            storyboard_interval_s: opts.storyboard_interval_s,
         },
         progress,
     )?;
@@ -105,6 +122,15 @@ pub fn transcode(
         )?;
         files.push(name);
     }
+    for track in &video {
+        let name = hls::iframe_playlist_name(track);
+        write(
+            out_dir,
+            &name,
+            &hls::iframe_playlist(&track.file, &track.index, &track.keyframes, target),
+        )?;
+        files.push(name);
+    }
     write(
         out_dir,
         MASTER_PLAYLIST,
@@ -121,6 +147,7 @@ pub fn transcode(
     );
     write(out_dir, DASH_MANIFEST, &mpd)?;
     files.push(DASH_MANIFEST.to_owned());
+    files.extend(encoded.assets);
 
     progress(1.0);
     Ok(TranscodeOutput {

@@ -1,5 +1,7 @@
 //! End-to-end tests of `transcode` on media generated with the ffmpeg CLI
-//! (lavfi sources), checked with ffprobe and m3u8-rs.
+//! (lavfi sources), checked with ffprobe and m3u8-rs: the ladder and its
+//! alignment, the per-source corrections (frame rate, rotation, odd sizes,
+//! interlacing, HDR, surround audio, bitrate cap) and the player assets.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -141,6 +143,110 @@ fn check_media_playlists(dir: &Path, output: &TranscodeOutput) {
     assert_eq!(targets.len(), 1, "one target duration everywhere");
 }
 
+/// Parses every I-frame playlist named in the master and checks each range
+/// starts at a `moof` and ends inside the `mdat` after it, on a keyframe.
+fn check_iframe_playlists(dir: &Path, output: &TranscodeOutput) {
+    let master = std::fs::read(dir.join("master.m3u8")).unwrap();
+    let master = m3u8_rs::parse_master_playlist_res(&master).unwrap();
+    let iframe_uris: Vec<_> = master
+        .variants
+        .iter()
+        .filter(|v| v.is_i_frame)
+        .map(|v| v.uri.trim_start_matches("v1/").to_owned())
+        .collect();
+    let videos: Vec<_> = output
+        .renditions
+        .iter()
+        .filter(|r| r.width.is_some())
+        .collect();
+    assert_eq!(iframe_uris.len(), videos.len());
+    for rendition in videos {
+        let name = format!("{}_iframes.m3u8", rendition.name);
+        assert!(iframe_uris.contains(&name), "{name} not in the master");
+        let text = std::fs::read(dir.join(&name)).unwrap();
+        let playlist = m3u8_rs::parse_media_playlist_res(&text).unwrap();
+        assert!(playlist.i_frames_only && playlist.end_list);
+        let media = std::fs::read(dir.join(format!("{}.m3u8", rendition.name))).unwrap();
+        let media = m3u8_rs::parse_media_playlist_res(&media).unwrap();
+        assert_eq!(playlist.segments.len(), media.segments.len());
+        let data = std::fs::read(dir.join(format!("{}.mp4", rendition.name))).unwrap();
+        for (iframe, segment) in playlist.segments.iter().zip(&media.segments) {
+            let range = iframe.byte_range.as_ref().unwrap();
+            let offset = range.offset.unwrap() as usize;
+            let fragment = segment.byte_range.as_ref().unwrap();
+            assert_eq!(
+                Some(offset as u64),
+                fragment.offset,
+                "{name}: starts at the fragment"
+            );
+            assert_eq!(&data[offset + 4..offset + 8], b"moof", "{name} @ {offset}");
+            let moof_len =
+                u32::from_be_bytes(data[offset..offset + 4].try_into().unwrap()) as usize;
+            assert_eq!(&data[offset + moof_len + 4..offset + moof_len + 8], b"mdat");
+            assert!(
+                range.length as usize > moof_len + 8,
+                "{name}: covers sample data"
+            );
+            assert!(
+                range.length <= fragment.length,
+                "{name}: inside its fragment"
+            );
+            assert_eq!(iframe.duration, segment.duration);
+        }
+    }
+}
+
+/// The poster is a JPEG of the top rung's size; the storyboard cues are
+/// contiguous, cover the video and point inside the sprite.
+fn check_poster_and_storyboard(dir: &Path, top: (u64, u64), duration_s: f64) {
+    let poster = ffprobe(&dir.join("poster.jpg"), &["-show_streams"]);
+    let s = &poster["streams"][0];
+    assert_eq!(s["codec_name"], "mjpeg");
+    assert_eq!(
+        (s["width"].as_u64(), s["height"].as_u64()),
+        (Some(top.0), Some(top.1))
+    );
+
+    let sprite = ffprobe(&dir.join("storyboard.jpg"), &["-show_streams"]);
+    let (sprite_w, sprite_h) = (
+        sprite["streams"][0]["width"].as_u64().unwrap(),
+        sprite["streams"][0]["height"].as_u64().unwrap(),
+    );
+    let vtt = std::fs::read_to_string(dir.join("storyboard.vtt")).unwrap();
+    let mut blocks = vtt.split("\n\n");
+    assert_eq!(blocks.next(), Some("WEBVTT"));
+    let mut previous_end = 0.0;
+    let mut cues = 0;
+    for block in blocks.filter(|b| !b.trim().is_empty()) {
+        let (timing, target) = block.trim().split_once('\n').unwrap();
+        let (start, end) = timing.split_once(" --> ").unwrap();
+        let (start, end) = (vtt_seconds(start), vtt_seconds(end));
+        assert!(
+            (start - previous_end).abs() < 1e-6 && end > start,
+            "{block}"
+        );
+        previous_end = end;
+        let xywh = target.strip_prefix("storyboard.jpg#xywh=").unwrap();
+        let v: Vec<u64> = xywh.split(',').map(|n| n.parse().unwrap()).collect();
+        assert!(
+            v[0] + v[2] <= sprite_w && v[1] + v[3] <= sprite_h,
+            "{block}"
+        );
+        assert!(v[2].max(v[3]) == 160, "{block}");
+        cues += 1;
+    }
+    assert!(
+        (previous_end - duration_s).abs() <= 0.5,
+        "cues end at {previous_end}"
+    );
+    assert_eq!(cues, (duration_s / 2.0).ceil() as usize);
+}
+
+fn vtt_seconds(timestamp: &str) -> f64 {
+    let parts: Vec<f64> = timestamp.split(':').map(|p| p.parse().unwrap()).collect();
+    parts[0] * 3600.0 + parts[1] * 60.0 + parts[2]
+}
+
 #[test]
 fn hd_clip_becomes_aligned_hls_and_dash() {
     let dir = tempfile::tempdir().unwrap();
@@ -163,7 +269,19 @@ fn hd_clip_becomes_aligned_hls_and_dash() {
     for file in &output.files {
         assert!(out.join(file).is_file(), "{file} listed but missing");
     }
-    assert_eq!(output.files.len(), 5 * 2 + 2);
+    // Per rendition .mp4 + .m3u8, 4 I-frame playlists, master, MPD, poster, storyboard + cues.
+    assert_eq!(output.files.len(), 5 * 2 + 4 + 2 + 3);
+    for file in &output.files {
+        let (stem, ext) = file.split_once('.').unwrap();
+        assert!(
+            (1..=32).contains(&stem.len())
+                && stem
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                && ["m3u8", "mp4", "mpd", "jpg", "vtt"].contains(&ext),
+            "{file} is not a name the origin serves"
+        );
+    }
 
     let expected = [(1280, 720), (854, 480), (640, 360), (426, 240)];
     let mut keyframes = Vec::new();
@@ -225,9 +343,12 @@ fn hd_clip_becomes_aligned_hls_and_dash() {
     assert!((duration - 10.0).abs() <= 0.5, "audio: {duration}");
 
     check_media_playlists(&out, &output);
+    check_iframe_playlists(&out, &output);
+    check_poster_and_storyboard(&out, (1280, 720), 10.0);
     let master = std::fs::read(out.join("master.m3u8")).unwrap();
     let master = m3u8_rs::parse_master_playlist_res(&master).unwrap();
-    assert_eq!(master.variants.len(), 4);
+    assert_eq!(master.variants.iter().filter(|v| !v.is_i_frame).count(), 4);
+    assert_eq!(master.variants.iter().filter(|v| v.is_i_frame).count(), 4);
     assert_eq!(master.alternatives[0].uri.as_deref(), Some("v1/audio.m3u8"));
     let top = &master.variants[0];
     assert_eq!(top.uri, "v1/720p.m3u8");
@@ -389,4 +510,393 @@ fn long_sources_are_refused() {
     };
     let err = run(&input, out.path(), &opts).unwrap_err();
     assert_eq!(err.code(), "source_too_long", "{err}");
+}
+
+/// Runs the ffmpeg CLI with `args` and the output path last.
+fn generate(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
+    let path = dir.join(name);
+    let mut all = args.to_vec();
+    all.push(path.to_str().unwrap());
+    ffmpeg(&all);
+    path
+}
+
+fn names(output: &TranscodeOutput) -> Vec<&str> {
+    output.renditions.iter().map(|r| r.name.as_str()).collect()
+}
+
+/// `(width, height, avg_frame_rate)` of a rendition file.
+fn video_shape(path: &Path) -> (u64, u64, String) {
+    let s = &stream(path)["streams"][0];
+    (
+        s["width"].as_u64().unwrap(),
+        s["height"].as_u64().unwrap(),
+        s["avg_frame_rate"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// Only the two smallest rungs, to keep tests of large sources quick.
+fn small_ladder() -> TranscodeOptions {
+    TranscodeOptions {
+        ladder: goflix_transcoder::ladder::default_rungs()[3..].to_vec(),
+        ..options()
+    }
+}
+
+#[test]
+fn full_hd_at_59_94_keeps_its_rate_and_120_is_halved() {
+    let dir = tempfile::tempdir().unwrap();
+    let ntsc = generate(
+        dir.path(),
+        "ntsc.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=1920x1080:rate=60000/1001:duration=2",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+        ],
+    );
+    let out = dir.path().join("ntsc");
+    let output = run(&ntsc, &out, &options()).unwrap();
+    assert_eq!(names(&output), ["1080p", "720p", "480p", "360p", "240p"]);
+    assert_eq!(
+        video_shape(&out.join("1080p.mp4")),
+        (1920, 1080, "60000/1001".into())
+    );
+    assert_eq!(
+        video_shape(&out.join("240p.mp4")),
+        (426, 240, "60000/1001".into())
+    );
+    check_media_playlists(&out, &output);
+
+    let fast = generate(
+        dir.path(),
+        "fast.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=1920x1080:rate=120:duration=2",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+        ],
+    );
+    let out = dir.path().join("fast");
+    let output = run(&fast, &out, &small_ladder()).unwrap();
+    assert_eq!(names(&output), ["360p", "240p"]);
+    assert_eq!(
+        video_shape(&out.join("360p.mp4")),
+        (640, 360, "60/1".into())
+    );
+    assert!(
+        (output.duration_s - 2.0).abs() < 0.1,
+        "{}",
+        output.duration_s
+    );
+}
+
+#[test]
+fn portrait_source_gets_a_portrait_ladder() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = clip(dir.path(), "portrait.mp4", "1080x1920", 2, true);
+    let out = dir.path().join("out");
+    let output = run(&input, &out, &options()).unwrap();
+    assert_eq!(
+        names(&output),
+        ["1080p", "720p", "480p", "360p", "240p", "audio"]
+    );
+    assert_eq!(
+        video_shape(&out.join("1080p.mp4")),
+        (1080, 1920, "30/1".into())
+    );
+    assert_eq!(
+        video_shape(&out.join("240p.mp4")),
+        (240, 426, "30/1".into())
+    );
+    check_poster_and_storyboard(&out, (1080, 1920), 2.0);
+}
+
+/// Mean luma of the left and right halves of the first frame of `path`.
+fn left_right_luma(path: &Path) -> (f64, f64) {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-i"])
+        .arg(path)
+        .args([
+            "-frames:v",
+            "1",
+            "-vf",
+            "scale=2:1:flags=area",
+            "-pix_fmt",
+            "gray",
+            "-f",
+            "rawvideo",
+            "-",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    (f64::from(out.stdout[0]), f64::from(out.stdout[1]))
+}
+
+#[test]
+fn rotated_phone_video_comes_out_upright() {
+    let dir = tempfile::tempdir().unwrap();
+    // Coded landscape, top half white; with the display matrix the ffmpeg CLI
+    // (autorotate) shows it portrait with the white half on one side.
+    let coded = generate(
+        dir.path(),
+        "coded.mp4",
+        &[
+            "-f", "lavfi", "-i", "color=c=black:size=1280x720:rate=30:duration=2,drawbox=x=0:y=0:w=1280:h=360:color=white:t=fill",
+            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+        ],
+    );
+    let phone = generate(
+        dir.path(),
+        "phone.mp4",
+        &[
+            "-i",
+            coded.to_str().unwrap(),
+            "-c",
+            "copy",
+            "-metadata:s:v",
+            "rotate=90",
+        ],
+    );
+    let side_data = ffprobe(&phone, &["-show_streams"]);
+    assert!(
+        side_data.to_string().contains("Display Matrix"),
+        "{side_data}"
+    );
+    let out = dir.path().join("out");
+    let output = run(&phone, &out, &small_ladder()).unwrap();
+    assert_eq!(names(&output), ["360p", "240p"]);
+    assert_eq!(
+        video_shape(&out.join("360p.mp4")),
+        (360, 640, "30/1".into())
+    );
+    let upright = left_right_luma(&phone);
+    assert!(
+        (upright.0 - upright.1).abs() > 150.0,
+        "the CLI shows one white half: {upright:?}"
+    );
+    let close = |a: (f64, f64), b: (f64, f64)| (a.0 - b.0).abs() < 40.0 && (a.1 - b.1).abs() < 40.0;
+    let (left, right) = left_right_luma(&out.join("360p.mp4"));
+    assert!(
+        close((left, right), upright),
+        "left {left}, right {right}; CLI {upright:?}"
+    );
+    let (left, right) = left_right_luma(&out.join("poster.jpg"));
+    assert!(
+        close((left, right), upright),
+        "poster: left {left}, right {right}; CLI {upright:?}"
+    );
+}
+
+#[test]
+fn odd_sized_source_gets_even_rungs() {
+    let dir = tempfile::tempdir().unwrap();
+    // testsrc2 and 4:2:0 round sizes down to even; crop a 4:4:4 picture instead.
+    let input = generate(
+        dir.path(),
+        "odd.mkv",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=860x490:rate=30:duration=2,format=yuv444p,crop=853:481:0:0",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+        ],
+    );
+    let probed = ffprobe(&input, &["-show_streams"]);
+    assert_eq!(
+        (
+            &probed["streams"][0]["width"],
+            &probed["streams"][0]["height"]
+        ),
+        (&Value::from(853), &Value::from(481))
+    );
+    let out = dir.path().join("out");
+    let output = run(&input, &out, &options()).unwrap();
+    assert_eq!(names(&output), ["480p", "360p", "240p"]);
+    assert_eq!(video_shape(&out.join("480p.mp4")).0, 852);
+    assert_eq!(video_shape(&out.join("360p.mp4")).0, 638);
+    check_media_playlists(&out, &output);
+    check_iframe_playlists(&out, &output);
+}
+
+/// `idet`'s multi-frame verdict counts `(tff + bff, progressive)` over `path`.
+fn interlace_counts(path: &Path) -> (u64, u64) {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "info", "-nostdin", "-i"])
+        .arg(path)
+        .args(["-vf", "idet", "-an", "-f", "null", "-"])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    let line = log
+        .lines()
+        .find(|l| l.contains("Multi frame detection"))
+        .unwrap_or_else(|| panic!("no idet verdict in {log}"));
+    let count = |key: &str| -> u64 {
+        let rest = &line[line.find(key).unwrap() + key.len()..];
+        rest.split_whitespace().next().unwrap().parse().unwrap()
+    };
+    (count("TFF:") + count("BFF:"), count("Progressive:"))
+}
+
+#[test]
+fn interlaced_source_is_deinterlaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = generate(
+        dir.path(),
+        "interlaced.ts",
+        // MPEG-2 states its field order in every picture header (x264's
+        // MBAFF output would be flagged bottom field first).
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=720x480:rate=60:duration=3,tinterlace=interleave_top,setfield=tff",
+            "-c:v",
+            "mpeg2video",
+            "-q:v",
+            "3",
+            "-flags",
+            "+ilme+ildct",
+            "-top",
+            "1",
+        ],
+    );
+    let (interlaced, _) = interlace_counts(&input);
+    assert!(
+        interlaced > 30,
+        "the source must look interlaced: {interlaced}"
+    );
+    let out = dir.path().join("out");
+    let output = run(&input, &out, &options()).unwrap();
+    assert_eq!(names(&output), ["480p", "360p", "240p"]);
+    assert_eq!(video_shape(&out.join("480p.mp4")).2, "30/1");
+    let (interlaced, progressive) = interlace_counts(&out.join("480p.mp4"));
+    assert!(
+        progressive >= 4 * interlaced,
+        "{interlaced} interlaced vs {progressive}"
+    );
+}
+
+#[test]
+fn surround_audio_is_downmixed_to_stereo() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = generate(
+        dir.path(),
+        "surround.mkv",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=30:duration=2",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000:duration=2,aformat=channel_layouts=7.1",
+            "-ac",
+            "8",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-c:a",
+            "aac",
+        ],
+    );
+    let probed = ffprobe(&input, &["-show_streams", "-select_streams", "a"]);
+    assert_eq!(probed["streams"][0]["channels"], 8);
+    let out = dir.path().join("out");
+    run(&input, &out, &options()).unwrap();
+    let audio = stream(&out.join("audio.mp4"));
+    assert_eq!(audio["streams"][0]["channels"], 2);
+    assert_eq!(audio["streams"][0]["channel_layout"], "stereo");
+    let volume = Command::new("ffmpeg")
+        .args(["-v", "info", "-nostdin", "-i"])
+        .arg(out.join("audio.mp4"))
+        .args(["-af", "volumedetect", "-f", "null", "-"])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&volume.stderr);
+    let mean: f64 = log
+        .lines()
+        .find_map(|l| l.split("mean_volume: ").nth(1))
+        .and_then(|v| v.trim_end_matches(" dB").parse().ok())
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(mean > -40.0, "downmix is audible: {mean} dB");
+}
+
+#[test]
+fn hdr_source_is_tone_mapped_to_bt709() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = generate(
+        dir.path(),
+        "hdr.mkv",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=640x360:rate=30:duration=2",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+            "-color_primaries",
+            "bt2020",
+            "-color_trc",
+            "smpte2084",
+            "-colorspace",
+            "bt2020nc",
+        ],
+    );
+    let out = dir.path().join("out");
+    let output = run(&input, &out, &options()).unwrap();
+    assert_eq!(names(&output), ["360p", "240p"]);
+    let s = &stream(&out.join("360p.mp4"))["streams"][0];
+    assert_eq!(s["color_transfer"], "bt709");
+    assert_eq!(s["color_primaries"], "bt709");
+    assert_eq!(s["color_space"], "bt709");
+}
+
+#[test]
+fn rungs_are_capped_at_the_source_bitrate() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = generate(
+        dir.path(),
+        "starved.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=640x360:rate=30:duration=4",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-b:v",
+            "150k",
+        ],
+    );
+    let out = dir.path().join("out");
+    let output = run(&input, &out, &options()).unwrap();
+    let top = &output.renditions[0];
+    assert_eq!(top.name, "360p");
+    // Uncapped, 360p would aim at 800 kbit/s.
+    assert!(top.average_bandwidth < 400_000, "{}", top.average_bandwidth);
 }

@@ -205,6 +205,120 @@ fn parse_sidx(data: &[u8], sidx: &BoxHeader) -> Result<Vec<Segment>, IndexError>
     Ok(segments)
 }
 
+/// For every segment, the bytes an I-frame playlist names: from the segment's
+/// `moof` through the end of its first sample, which must be a sync sample
+/// (a keyframe). That is what HLS I-frame playlists over fragmented MP4
+/// address: the `moof`, the `mdat` header and the keyframe's data.
+pub fn keyframes(data: &[u8], index: &TrackIndex) -> Result<Vec<ByteRange>, IndexError> {
+    index
+        .segments
+        .iter()
+        .map(|segment| keyframe(data, segment.range))
+        .collect()
+}
+
+/// The keyframe range of one segment starting with a `moof` (ISO/IEC
+/// 14496-12 §8.8.7 `tfhd`, §8.8.8 `trun`).
+fn keyframe(data: &[u8], segment: ByteRange) -> Result<ByteRange, IndexError> {
+    let limit = segment.end().min(data.len() as u64);
+    let moof = read_header(data, segment.offset, limit)?;
+    if &moof.kind != b"moof" {
+        return Err(IndexError::Missing("moof at a segment start"));
+    }
+    let mdat = read_header(data, moof.end, limit)?;
+    if &mdat.kind != b"mdat" {
+        return Err(IndexError::Missing("mdat after moof"));
+    }
+    let traf = child(data, &moof, b"traf")?;
+    let tfhd = child(data, &traf, b"tfhd")?;
+    let trun = child(data, &traf, b"trun")?;
+    let bad = || IndexError::Malformed(traf.start);
+    let at = |offset: u64| usize::try_from(offset).map_err(|_| bad());
+
+    // tfhd: version/flags, track_ID, then the optional fields in flag order.
+    let tfhd_flags = be_u32(data, at(tfhd.payload)?).ok_or_else(bad)? & 0x00ff_ffff;
+    let mut cursor = tfhd.payload + 8;
+    let mut base = moof.start;
+    if tfhd_flags & 0x01 != 0 {
+        base = be_u64(data, at(cursor)?).ok_or_else(bad)?;
+        cursor += 8;
+    }
+    if tfhd_flags & 0x02 != 0 {
+        cursor += 4;
+    }
+    if tfhd_flags & 0x08 != 0 {
+        cursor += 4;
+    }
+    let mut default_size = None;
+    if tfhd_flags & 0x10 != 0 {
+        default_size = Some(be_u32(data, at(cursor)?).ok_or_else(bad)?);
+        cursor += 4;
+    }
+    let mut sample_flags = None;
+    if tfhd_flags & 0x20 != 0 {
+        sample_flags = Some(be_u32(data, at(cursor)?).ok_or_else(bad)?);
+    }
+
+    // trun: version/flags, sample_count, optional data_offset and first_sample_flags, samples.
+    let trun_flags = be_u32(data, at(trun.payload)?).ok_or_else(bad)? & 0x00ff_ffff;
+    let count = be_u32(data, at(trun.payload + 4)?).ok_or_else(bad)?;
+    if count == 0 {
+        return Err(IndexError::Missing("a sample in every fragment"));
+    }
+    let mut cursor = trun.payload + 8;
+    let mut data_offset = 0i64;
+    if trun_flags & 0x01 != 0 {
+        data_offset = i64::from(be_u32(data, at(cursor)?).ok_or_else(bad)? as i32);
+        cursor += 4;
+    }
+    if trun_flags & 0x04 != 0 {
+        sample_flags = Some(be_u32(data, at(cursor)?).ok_or_else(bad)?);
+        cursor += 4;
+    }
+    if trun_flags & 0x100 != 0 {
+        cursor += 4;
+    }
+    let mut size = default_size;
+    if trun_flags & 0x200 != 0 {
+        size = Some(be_u32(data, at(cursor)?).ok_or_else(bad)?);
+        cursor += 4;
+    }
+    if trun_flags & 0x400 != 0 && trun_flags & 0x04 == 0 {
+        sample_flags = Some(be_u32(data, at(cursor)?).ok_or_else(bad)?);
+    }
+    let size = size.ok_or(IndexError::Unsupported("sample size only in trex"))?;
+    // sample_is_non_sync_sample is bit 16 of the sample flags.
+    if sample_flags.is_some_and(|flags| flags & 0x0001_0000 != 0) {
+        return Err(IndexError::Missing("a keyframe at the fragment start"));
+    }
+    let start = base.checked_add_signed(data_offset).ok_or_else(bad)?;
+    let end = start.checked_add(u64::from(size)).ok_or_else(bad)?;
+    if start < mdat.payload || end > mdat.end {
+        return Err(IndexError::Malformed(mdat.start));
+    }
+    Ok(ByteRange {
+        offset: moof.start,
+        length: end - moof.start,
+    })
+}
+
+/// The first child box of `parent` with type `kind`.
+fn child(data: &[u8], parent: &BoxHeader, kind: &'static [u8; 4]) -> Result<BoxHeader, IndexError> {
+    let mut offset = parent.payload;
+    while offset < parent.end {
+        let header = read_header(data, offset, parent.end)?;
+        if &header.kind == kind {
+            return Ok(header);
+        }
+        offset = header.end;
+    }
+    Err(IndexError::Missing(match kind {
+        b"traf" => "traf in moof",
+        b"tfhd" => "tfhd in traf",
+        _ => "trun in traf",
+    }))
+}
+
 pub(crate) fn be_u16(data: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes(data.get(at..at + 2)?.try_into().ok()?))
 }

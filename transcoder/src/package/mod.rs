@@ -1,6 +1,7 @@
 //! CMAF packaging: every rendition is one fragmented MP4 (`ftyp`, `moov`,
 //! `sidx`, then `moof`/`mdat` pairs) written by the pipeline; this module
-//! indexes each file and describes it as a [`Rendition`] for the manifests.
+//! indexes each file (segments, and for video each segment's keyframe) and
+//! describes it as a [`Rendition`] for the manifests.
 
 pub mod codecs;
 pub mod index;
@@ -11,7 +12,7 @@ use goflix_shared::domain::{Rendition, RenditionKind};
 
 use crate::error::MediaError;
 use crate::ladder::Rung;
-use index::TrackIndex;
+use index::{ByteRange, TrackIndex};
 
 /// The name (and file stem) of the audio rendition.
 pub const AUDIO_NAME: &str = "audio";
@@ -25,6 +26,8 @@ pub struct Packaged {
     pub file: String,
     /// Byte ranges and durations inside the file.
     pub index: TrackIndex,
+    /// Video only: per segment, its `moof` through its keyframe's data.
+    pub keyframes: Vec<ByteRange>,
 }
 
 /// Indexes `{rung}.mp4`.
@@ -34,6 +37,8 @@ pub fn video(out_dir: &Path, rung: &Rung, frame_rate: (u32, u32)) -> Result<Pack
     let index = index_of(&file, &data)?;
     let codecs = codecs::avc1(&data, index.init)
         .map_err(|e| MediaError::internal(&format!("reading the codec of {file}"), e))?;
+    let keyframes = index::keyframes(&data, &index)
+        .map_err(|e| MediaError::internal(&format!("finding the keyframes of {file}"), e))?;
     Ok(Packaged {
         rendition: Rendition {
             name: rung.name.clone(),
@@ -47,6 +52,7 @@ pub fn video(out_dir: &Path, rung: &Rung, frame_rate: (u32, u32)) -> Result<Pack
         },
         file,
         index,
+        keyframes,
     })
 }
 
@@ -68,6 +74,7 @@ pub fn audio(out_dir: &Path) -> Result<Packaged, MediaError> {
         },
         file,
         index,
+        keyframes: Vec::new(),
     })
 }
 

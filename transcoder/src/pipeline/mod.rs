@@ -1,19 +1,29 @@
 //! The one-decode pipeline: demux, decode the video once, fan it out through
-//! one filter graph to every rung's encoder, and carry the audio through its
-//! own graph to the AAC encoder. Each rendition is written as its own CMAF
-//! file by [`track::Track`].
+//! one filter graph (rungs scaled in cascade) to every rung's encoder, and
+//! carry the audio through its own graph to the AAC encoder. Each rendition
+//! is written as its own CMAF file by [`track::Track`].
+//!
+//! The demuxer, decoders and filter graphs run on the calling thread; each
+//! video encoder runs on its own thread, fed filtered frames (moved, never
+//! copied) through a short bounded queue, so x264 instances work in parallel
+//! with each other and with decoding. x264's own threads are shared out by
+//! each rung's share of the pixels ([`encoder_threads`]). The poster and the
+//! storyboard are taken from frames on their way to the encoders.
 
 mod graph;
 mod track;
 
 use std::path::Path;
+use std::sync::mpsc;
+use std::thread;
 use std::time::{Duration, Instant};
 
 use ffmpeg_next::{self as ffmpeg, codec, decoder, frame, picture, Packet, Rational, Rescale};
 
+use crate::assets::{Poster, Storyboard};
 use crate::error::MediaError;
 use crate::ladder::Ladder;
-use crate::probe::Probe;
+use crate::probe::{DynamicRange, Probe};
 use graph::Graph;
 use track::{Track, VideoSettings};
 
@@ -23,20 +33,45 @@ const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
 /// Corrupt packets tolerated before the source is declared undecodable.
 const MAX_CORRUPT_PACKETS: u32 = 1_000;
 
+/// Frames queued for each encoder thread.
+const ENCODER_QUEUE: usize = 4;
+
 /// Encoding settings the pipeline needs from the caller.
-pub struct Settings<'a> {
+pub struct Settings {
     /// Keyframe interval and fragment length in seconds.
     pub segment_seconds: u32,
-    /// x264 preset.
-    pub preset: &'a str,
     /// Longest accepted source, checked against decoded timestamps too.
     pub max_duration_s: f64,
+    /// x264 threads per rung; 0 shares the machine's cores by pixel count.
+    pub x264_threads: usize,
+    /// Seconds between storyboard thumbnails.
+    pub storyboard_interval_s: f64,
 }
 
 /// What the pipeline produced.
 pub struct Encoded {
     /// Whether `audio.mp4` was written.
     pub has_audio: bool,
+    /// Poster and storyboard files written into the output folder.
+    pub assets: Vec<String>,
+}
+
+/// x264 threads for each rung: the given count, or (0) the available cores
+/// shared by pixel count, at least one each. The encoders run in parallel, so
+/// on a small machine one thread per encoder keeps every core busy without
+/// the cost and quality loss of frame threading.
+pub fn encoder_threads(ladder: &Ladder, configured: usize) -> Vec<usize> {
+    if configured > 0 {
+        return vec![configured; ladder.rungs.len()];
+    }
+    let cores = thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let pixels = |r: &crate::ladder::Rung| f64::from(r.width) * f64::from(r.height);
+    let total: f64 = ladder.rungs.iter().map(pixels).sum();
+    ladder
+        .rungs
+        .iter()
+        .map(|r| ((cores * pixels(r) / total).round() as usize).max(1))
+        .collect()
 }
 
 /// Runs the whole transcode; rung `i` is written to `{out_dir}/{name}.mp4`,
@@ -71,26 +106,39 @@ pub fn run(
             format: video_decoder.format(),
             time_base: video.time_base,
             sample_aspect: video_decoder.aspect_ratio(),
+            rotation: video.source.rotation,
+            range: video.range,
         },
         ladder,
     )?;
-    let mut video_tracks = Vec::with_capacity(ladder.rungs.len());
-    for rung in &ladder.rungs {
-        let settings = VideoSettings {
-            rung,
-            frame_rate: ladder.frame_rate,
-            gop,
-            preset: settings.preset,
-        };
-        video_tracks.push(Track::video(
+    let threads = encoder_threads(ladder, settings.x264_threads);
+    let mut encoders = Vec::with_capacity(ladder.rungs.len());
+    for (rung, threads) in ladder.rungs.iter().zip(threads) {
+        let track = Track::video(
             &out_dir.join(format!("{}.mp4", rung.name)),
-            &settings,
-        )?);
+            &VideoSettings {
+                rung,
+                frame_rate: ladder.frame_rate,
+                gop,
+                threads,
+                bt709: video.range != DynamicRange::Sdr,
+            },
+        )?;
+        encoders.push(EncoderThread::spawn(&rung.name, track)?);
     }
+    let expected_frames = duration_s.or(video.duration_s).map(|d| d * fps);
+    let smallest = &ladder.rungs[ladder.rungs.len() - 1];
     let mut video_lane = VideoLane {
         decoder: video_decoder,
         graph: video_graph,
-        tracks: video_tracks,
+        encoders,
+        poster: Poster::new(expected_frames),
+        storyboard: Storyboard::new(
+            settings.storyboard_interval_s,
+            ladder.frame_rate,
+            smallest.width,
+            smallest.height,
+        ),
         frames: 0,
         start_time: video.start_time,
         next_pts: 0,
@@ -131,7 +179,6 @@ pub fn run(
         None => None,
     };
 
-    let expected_frames = duration_s.or(video.duration_s).map(|d| d * fps);
     let max_frames = (settings.max_duration_s * fps).ceil() as u64;
     let mut last_progress = Instant::now();
     let mut packet = Packet::empty();
@@ -168,7 +215,7 @@ pub fn run(
         }
     }
 
-    let frames = video_lane.finish()?;
+    let (frames, poster, storyboard) = video_lane.finish()?;
     if frames == 0 {
         return Err(MediaError::InvalidMedia("no decodable video frames".into()));
     }
@@ -185,7 +232,11 @@ pub fn run(
         }
         None => false,
     };
-    Ok(Encoded { has_audio })
+    let mut assets = storyboard.write(out_dir)?;
+    if poster.write(out_dir)? {
+        assets.insert(0, crate::assets::POSTER.to_owned());
+    }
+    Ok(Encoded { has_audio, assets })
 }
 
 /// One source frame as a time base (`1/fps`), falling back to the output rate.
@@ -223,12 +274,68 @@ fn is_again(err: &ffmpeg::Error) -> bool {
         || matches!(err, ffmpeg::Error::Other { errno } if *errno == ffmpeg::error::EAGAIN)
 }
 
-/// The video path: decoder → graph → one track per rung.
+/// One rung's encoder on its own thread, fed through a bounded queue.
+struct EncoderThread {
+    queue: Option<mpsc::SyncSender<frame::Video>>,
+    handle: Option<thread::JoinHandle<Result<(), MediaError>>>,
+}
+
+impl EncoderThread {
+    fn spawn(name: &str, mut track: Track) -> Result<Self, MediaError> {
+        let (queue, frames) = mpsc::sync_channel::<frame::Video>(ENCODER_QUEUE);
+        let handle = thread::Builder::new()
+            .name(format!("encode-{name}"))
+            .spawn(move || {
+                for frame in frames {
+                    track.encode(&frame)?;
+                }
+                track.finish()
+            })
+            .map_err(|e| MediaError::internal("starting an encoder thread", e))?;
+        Ok(Self {
+            queue: Some(queue),
+            handle: Some(handle),
+        })
+    }
+
+    /// Queues a frame; if the encoder has stopped, returns its error.
+    fn send(&mut self, frame: frame::Video) -> Result<(), MediaError> {
+        let sent = self.queue.as_ref().map(|queue| queue.send(frame).is_ok());
+        if sent == Some(true) {
+            return Ok(());
+        }
+        Err(self
+            .join()
+            .err()
+            .unwrap_or_else(|| MediaError::Internal("an encoder stopped early".into())))
+    }
+
+    /// Closes the queue and waits for the encoder to flush and finalise its file.
+    fn join(&mut self) -> Result<(), MediaError> {
+        self.queue = None;
+        match self.handle.take().map(thread::JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(MediaError::Internal("an encoder thread panicked".into())),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for EncoderThread {
+    /// A failed transcode still stops its encoder threads before returning.
+    fn drop(&mut self) {
+        let _ = self.join();
+    }
+}
+
+/// The video path: decoder → graph → one encoder thread per rung.
 struct VideoLane {
     decoder: decoder::Video,
     graph: Graph,
-    tracks: Vec<Track>,
-    /// Frames encoded by the top rung (every rung gets the same frames).
+    encoders: Vec<EncoderThread>,
+    poster: Poster,
+    storyboard: Storyboard,
+    /// Frames encoded per rung (every rung gets the same frames).
     frames: u64,
     start_time: i64,
     /// Used for frames without a timestamp.
@@ -270,36 +377,46 @@ impl VideoLane {
         }
     }
 
-    /// Pulls every filtered frame and encodes it. The picture type inherited
-    /// from the source is cleared, so x264's fixed GOP alone places keyframes
-    /// and every rung cuts at the same frames.
+    /// Pulls every filtered frame and hands it to its encoder. The picture
+    /// type inherited from the source is cleared, so x264's fixed GOP alone
+    /// places keyframes and every rung cuts at the same frames.
     fn drain(&mut self) -> Result<(), MediaError> {
-        let mut filtered = frame::Video::empty();
-        for (rung, (sink, track)) in self
+        let last = self.encoders.len() - 1;
+        for (rung, (sink, encoder)) in self
             .graph
             .sinks
             .iter_mut()
-            .zip(&mut self.tracks)
+            .zip(&mut self.encoders)
             .enumerate()
         {
+            let mut index = self.frames;
             loop {
+                let mut filtered = frame::Video::empty();
                 match sink.sink().frame(&mut filtered) {
                     Ok(()) => {}
                     Err(e) if is_again(&e) => break,
                     Err(e) => return Err(MediaError::internal("filtering video", e)),
                 }
                 filtered.set_kind(picture::Type::None);
-                track.encode(&filtered)?;
                 if rung == 0 {
-                    self.frames += 1;
+                    self.poster.offer(index, &filtered)?;
                 }
+                if rung == last {
+                    self.storyboard.offer(index, &filtered)?;
+                }
+                encoder.send(filtered)?;
+                index += 1;
+            }
+            if rung == last {
+                self.frames = index;
             }
         }
         Ok(())
     }
 
-    /// Flushes decoder, graph and encoders; returns the number of frames encoded per rung.
-    fn finish(mut self) -> Result<u64, MediaError> {
+    /// Flushes decoder, graph and encoders; returns the number of frames
+    /// encoded per rung and the collected poster and storyboard.
+    fn finish(mut self) -> Result<(u64, Poster, Storyboard), MediaError> {
         self.decoder
             .send_eof()
             .map_err(|e| MediaError::decode("flushing the video decoder", e))?;
@@ -311,10 +428,10 @@ impl VideoLane {
             .close(self.next_pts)
             .map_err(|e| MediaError::internal("flushing the video filters", e))?;
         self.drain()?;
-        for track in self.tracks {
-            track.finish()?;
+        for encoder in &mut self.encoders {
+            encoder.join()?;
         }
-        Ok(self.frames)
+        Ok((self.frames, self.poster, self.storyboard))
     }
 }
 

@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
-use ffmpeg_next::{self as ffmpeg, codec, encoder, format, Dictionary, Frame, Packet, Rational};
+use ffmpeg_next::{
+    self as ffmpeg, codec, color, encoder, format, Dictionary, Frame, Packet, Rational,
+};
 
 use super::graph::AUDIO_RATE;
 use crate::error::MediaError;
@@ -33,8 +35,10 @@ pub struct VideoSettings<'a> {
     pub frame_rate: (u32, u32),
     /// Frames per GOP (= per segment).
     pub gop: u32,
-    /// x264 preset name.
-    pub preset: &'a str,
+    /// x264 frame threads; 0 lets x264 choose (1.5 × cores).
+    pub threads: usize,
+    /// Tag the stream BT.709 (the graph converted HDR or BT.2020 to it).
+    pub bt709: bool,
 }
 
 impl Track {
@@ -62,10 +66,21 @@ impl Track {
         ctx.set_bit_rate(rung.bitrate as usize);
         ctx.set_max_bit_rate(rung.maxrate as usize);
         ctx.set_flags(codec::Flags::GLOBAL_HEADER);
+        ctx.set_threading(codec::threading::Config {
+            kind: codec::threading::Type::Frame,
+            count: settings.threads,
+            ..Default::default()
+        });
+        if settings.bt709 {
+            ctx.set_color_primaries(color::Primaries::BT709);
+            ctx.set_color_transfer_characteristic(color::TransferCharacteristic::BT709);
+            ctx.set_colorspace(color::Space::BT709);
+            ctx.set_color_range(color::Range::MPEG);
+        }
 
         let gop = settings.gop;
         let mut options = Dictionary::new();
-        options.set("preset", settings.preset);
+        options.set("preset", &rung.preset);
         options.set("profile", "high");
         options.set("bufsize", &rung.bufsize.to_string());
         options.set("keyint_min", &gop.to_string());
