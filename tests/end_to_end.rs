@@ -5,11 +5,10 @@
 
 mod common;
 
-use common::{clip, e2e_dir, ffprobe, spawn_app, TestApp};
+use common::{clip, ffprobe, play_in_browser, spawn_app, TestApp};
 use m3u8_rs::Playlist;
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -245,22 +244,6 @@ async fn check_dash(app: &TestApp, id: &str) {
 
 /// Plays `path` with a real player in headless Chromium past 3 s of media.
 fn play(app: &TestApp, player: &str, path: &str) {
-    let dir = e2e_dir();
-    assert!(
-        dir.join("node_modules/playwright-core").exists(),
-        "run `npm ci` in {} first (scripts/test.sh does)",
-        dir.display()
-    );
-    let output = Command::new("node")
-        .arg(dir.join("play.mjs"))
-        .args([player, &format!("{}{path}", app.base), "3"])
-        .output()
-        .expect("node");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{player} did not play {path}: {stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    eprintln!("{player}: {stdout}");
+    let report = play_in_browser(player, &format!("{}{path}", app.base), 3);
+    eprintln!("{player}: {report}");
 }
