@@ -37,13 +37,20 @@ pub enum ApiError {
         /// Explanation for humans.
         message: String,
     },
-    /// An RFC 6749 §5.2 token-endpoint error (400).
+    /// An RFC 6749 §5.2 token-endpoint error (400; `invalid_client` is 401
+    /// with `WWW-Authenticate: Basic`).
     #[error("{error}: {description}")]
     OAuth {
         /// `invalid_request`, `invalid_grant`, `unsupported_grant_type`, …
         error: &'static str,
         /// Explanation for humans.
         description: String,
+    },
+    /// Too many attempts (429 `rate_limited` with `Retry-After`).
+    #[error("rate limited; retry in {retry_after_secs} s")]
+    RateLimited {
+        /// Whole seconds until a retry can succeed.
+        retry_after_secs: u64,
     },
     /// A dependency (database, storage, bus) is unreachable; worth retrying (503).
     #[error("service unavailable: {0}")]
@@ -125,11 +132,19 @@ impl ApiError {
         }
     }
 
+    /// 429 after a refused rate-limited request; `wait` is rounded up.
+    pub fn rate_limited(wait: std::time::Duration) -> Self {
+        Self::RateLimited {
+            retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+        }
+    }
+
     /// The stable code of this error.
     pub fn code(&self) -> &'static str {
         match self {
             Self::Client { code, .. } | Self::Unauthenticated { code, .. } => code,
             Self::OAuth { error, .. } => error,
+            Self::RateLimited { .. } => "rate_limited",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
         }
@@ -141,7 +156,12 @@ impl ResponseError for ApiError {
         match self {
             Self::Client { status, .. } => *status,
             Self::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
+            Self::OAuth {
+                error: "invalid_client",
+                ..
+            } => StatusCode::UNAUTHORIZED,
             Self::OAuth { .. } => StatusCode::BAD_REQUEST,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -167,12 +187,19 @@ impl ResponseError for ApiError {
             }
             Self::OAuth { description, .. } => {
                 response.insert_header((header::CACHE_CONTROL, "no-store"));
+                if code == "invalid_client" {
+                    response.insert_header((header::WWW_AUTHENTICATE, r#"Basic realm="goflix""#));
+                }
                 json!({
                     "error": code,
                     "error_description": description,
                     "code": code,
                     "message": description,
                 })
+            }
+            Self::RateLimited { retry_after_secs } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+                json!({ "code": code, "message": format!("too many attempts; retry in {retry_after_secs} s") })
             }
             Self::Unavailable(detail) => {
                 tracing::warn!(%detail, "dependency unavailable");

@@ -1,18 +1,28 @@
-//! Accounts: creating users (CLI and first start) and bootstrapping the
-//! first admin.
+//! Accounts: creating users (CLI, first start, admins, self sign-up),
+//! bootstrapping the first admin, admin user management, e-mail
+//! verification and password reset. Every operation on someone else's
+//! account takes the [`ManageUsers`] right; operations on one's own take
+//! [`OwnAccount`].
 
+use crate::auth::account_token::{self, Purpose};
 use crate::auth::password;
-use crate::auth::session::normalize_email;
-use crate::db::{now_ms, user};
+use crate::auth::session::{self, normalize_email};
+use crate::auth::{ManageUsers, OwnAccount};
+use crate::db::{now_ms, time_of, user, video};
 use crate::error::ApiError;
+use crate::notify::{self, AccountEvent, Notification};
+use crate::state::AppState;
+use chrono::{DateTime, Utc};
 use goflix_shared::config::Config;
 use goflix_shared::token::Role;
 use rand::distributions::{Alphanumeric, DistString};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    Set, SqlErr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
+    TransactionTrait,
 };
 use secrecy::ExposeSecret;
+use serde::Serialize;
 use std::io::Write;
 use std::path::Path;
 use uuid::Uuid;
@@ -29,36 +39,360 @@ pub async fn create_user(
     role: Role,
     password: &str,
 ) -> Result<Uuid, ApiError> {
+    let password_hash = password::hash(password).await?;
+    Ok(insert_user(db, email, role, password_hash).await?.id)
+}
+
+fn validate_email(email: &str) -> Result<String, ApiError> {
     let email = normalize_email(email);
     let plausible = email.len() <= 254
-        && !email.chars().any(char::is_whitespace)
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
         && email
             .split_once('@')
             .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty());
-    if !plausible {
-        return Err(ApiError::bad_request(
+    if plausible {
+        Ok(email)
+    } else {
+        Err(ApiError::bad_request(
             "invalid_email",
             format!("{email:?} is not an e-mail address"),
-        ));
+        ))
     }
-    let password_hash = password::hash(password).await?;
-    let id = Uuid::now_v7();
-    let inserted = user::ActiveModel {
-        id: Set(id),
+}
+
+fn email_taken(e: sea_orm::DbErr, email: &str) -> ApiError {
+    if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
+        ApiError::conflict("email_taken", format!("a user with e-mail {email} exists"))
+    } else {
+        e.into()
+    }
+}
+
+async fn insert_user(
+    db: &impl ConnectionTrait,
+    email: &str,
+    role: Role,
+    password_hash: String,
+) -> Result<user::Model, ApiError> {
+    let email = validate_email(email)?;
+    user::ActiveModel {
+        id: Set(Uuid::now_v7()),
         email: Set(email.clone()),
         password_hash: Set(password_hash),
         role: Set(role.as_str().to_owned()),
         created_at: Set(now_ms()),
+        email_verified_at: Set(None),
+        disabled: Set(false),
     }
     .insert(db)
-    .await;
-    match inserted {
-        Ok(_) => Ok(id),
-        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => Err(
-            ApiError::conflict("email_taken", format!("a user with e-mail {email} exists")),
-        ),
-        Err(e) => Err(e.into()),
+    .await
+    .map_err(|e| email_taken(e, &email))
+}
+
+/// The API's view of an account (never the hash).
+#[derive(Debug, Serialize)]
+pub struct UserView {
+    id: Uuid,
+    email: String,
+    role: String,
+    email_verified: bool,
+    disabled: bool,
+    created_at: DateTime<Utc>,
+}
+
+impl From<user::Model> for UserView {
+    fn from(row: user::Model) -> Self {
+        Self {
+            id: row.id,
+            email: row.email,
+            role: row.role,
+            email_verified: row.email_verified_at.is_some(),
+            disabled: row.disabled,
+            created_at: time_of(row.created_at),
+        }
     }
+}
+
+/// An admin creates an account with any role.
+pub async fn admin_create(
+    db: &DatabaseConnection,
+    _: &ManageUsers,
+    email: &str,
+    password: &str,
+    role: Role,
+) -> Result<UserView, ApiError> {
+    validate_email(email)?;
+    let hash = password::hash(password).await?;
+    Ok(insert_user(db, email, role, hash).await?.into())
+}
+
+/// Self sign-up (only when `GOFLIX_SIGNUP=open`): a `viewer` with an
+/// unverified e-mail, who is sent a verification token.
+pub async fn sign_up(
+    db: &DatabaseConnection,
+    email: &str,
+    password: &str,
+) -> Result<UserView, ApiError> {
+    validate_email(email)?;
+    let hash = password::hash(password).await?;
+    let txn = db.begin().await?;
+    let row = insert_user(&txn, email, Role::Viewer, hash).await?;
+    send_verification(&txn, row.id).await?;
+    txn.commit().await?;
+    tracing::info!(user_id = %row.id, "account signed up");
+    Ok(row.into())
+}
+
+async fn send_verification(db: &impl ConnectionTrait, user_id: Uuid) -> Result<(), ApiError> {
+    let token = account_token::issue(db, user_id, Purpose::VerifyEmail).await?;
+    notify::enqueue(
+        db,
+        Notification::account(user_id, AccountEvent::VerifyEmail { token }),
+    )
+    .await?;
+    Ok(())
+}
+
+/// One page of accounts in creation order: up to `limit` after the
+/// account `after` (the previous page's `next_cursor`).
+pub async fn list(
+    db: &DatabaseConnection,
+    _: &ManageUsers,
+    limit: u64,
+    after: Option<Uuid>,
+) -> Result<(Vec<UserView>, Option<Uuid>), ApiError> {
+    let mut query = user::Entity::find().order_by_asc(user::Column::Id);
+    if let Some(after) = after {
+        query = query.filter(user::Column::Id.gt(after));
+    }
+    let mut rows = query.limit(limit + 1).all(db).await?;
+    let more = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    let next = more.then(|| rows.last().map(|r| r.id)).flatten();
+    Ok((rows.into_iter().map(UserView::from).collect(), next))
+}
+
+async fn find(db: &DatabaseConnection, id: &str) -> Result<user::Model, ApiError> {
+    let not_found = || ApiError::not_found("no such user");
+    let id: Uuid = id.parse().map_err(|_| not_found())?;
+    user::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(not_found)
+}
+
+/// One account by id (as given in a URL).
+pub async fn get(db: &DatabaseConnection, _: &ManageUsers, id: &str) -> Result<UserView, ApiError> {
+    Ok(find(db, id).await?.into())
+}
+
+/// The caller's own account.
+pub async fn me(db: &DatabaseConnection, account: &OwnAccount) -> Result<UserView, ApiError> {
+    user::Entity::find_by_id(account.user_id())
+        .one(db)
+        .await?
+        .map(UserView::from)
+        .ok_or_else(|| {
+            ApiError::unauthenticated("invalid_token", "the token's user no longer exists")
+        })
+}
+
+/// Changes an admin may make to an account.
+#[derive(Debug, Default)]
+pub struct UserChanges {
+    /// A new role.
+    pub role: Option<Role>,
+    /// A new e-mail (unverified again).
+    pub email: Option<String>,
+    /// A new password.
+    pub password: Option<String>,
+    /// Disable or re-enable.
+    pub disabled: Option<bool>,
+}
+
+/// Refuses a change that would leave no enabled admin.
+async fn keep_an_admin(db: &DatabaseConnection, target: &user::Model) -> Result<(), ApiError> {
+    let others = user::Entity::find()
+        .filter(user::Column::Role.eq(Role::Admin.as_str()))
+        .filter(user::Column::Disabled.eq(false))
+        .filter(user::Column::Id.ne(target.id))
+        .count(db)
+        .await?;
+    if others == 0 {
+        return Err(ApiError::conflict(
+            "last_admin",
+            "this is the last enabled admin; make another admin first",
+        ));
+    }
+    Ok(())
+}
+
+fn is_active_admin(row: &user::Model) -> bool {
+    row.role == Role::Admin.as_str() && !row.disabled
+}
+
+/// Applies `changes`; a new role, password or disabling ends the account's
+/// sessions, so the change holds from the next request on.
+pub async fn update(
+    state: &AppState,
+    _: &ManageUsers,
+    id: &str,
+    changes: UserChanges,
+) -> Result<UserView, ApiError> {
+    let current = find(&state.db, id).await?;
+    let demoted = changes.role.is_some_and(|r| r != Role::Admin) || changes.disabled == Some(true);
+    if is_active_admin(&current) && demoted {
+        keep_an_admin(&state.db, &current).await?;
+    }
+    let mut row = current.clone().into_active_model();
+    let mut end_sessions = false;
+    if let Some(role) = changes.role {
+        end_sessions |= role.as_str() != current.role;
+        row.role = Set(role.as_str().to_owned());
+    }
+    if let Some(email) = &changes.email {
+        let email = validate_email(email)?;
+        if email != current.email {
+            row.email = Set(email);
+            row.email_verified_at = Set(None);
+        }
+    }
+    if let Some(password) = &changes.password {
+        row.password_hash = Set(password::hash(password).await?);
+        end_sessions = true;
+    }
+    if let Some(disabled) = changes.disabled {
+        end_sessions |= disabled && !current.disabled;
+        row.disabled = Set(disabled);
+    }
+    let email = changes.email.unwrap_or_default();
+    let updated = row
+        .update(&state.db)
+        .await
+        .map_err(|e| email_taken(e, &email))?;
+    if end_sessions {
+        session::revoke_user_sessions(state, updated.id).await?;
+    }
+    Ok(updated.into())
+}
+
+/// Deletes an account with no videos, ending its sessions.
+pub async fn delete(state: &AppState, _: &ManageUsers, id: &str) -> Result<(), ApiError> {
+    let current = find(&state.db, id).await?;
+    if is_active_admin(&current) {
+        keep_an_admin(&state.db, &current).await?;
+    }
+    let videos = video::Entity::find()
+        .filter(video::Column::OwnerId.eq(current.id))
+        .count(&state.db)
+        .await?;
+    if videos > 0 {
+        return Err(ApiError::conflict(
+            "user_has_videos",
+            format!("the user owns {videos} videos; delete them first"),
+        ));
+    }
+    session::revoke_user_sessions(state, current.id).await?;
+    user::Entity::delete_by_id(current.id)
+        .exec(&state.db)
+        .await?;
+    tracing::info!(user_id = %current.id, "user deleted");
+    Ok(())
+}
+
+/// Mails the caller a new e-mail verification token.
+pub async fn request_verification(
+    db: &DatabaseConnection,
+    account: &OwnAccount,
+) -> Result<(), ApiError> {
+    let row = user::Entity::find_by_id(account.user_id())
+        .one(db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such user"))?;
+    if row.email_verified_at.is_some() {
+        return Err(ApiError::conflict(
+            "already_verified",
+            "the e-mail address is already verified",
+        ));
+    }
+    let txn = db.begin().await?;
+    send_verification(&txn, row.id).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+fn invalid_account_token() -> ApiError {
+    ApiError::bad_request(
+        "invalid_token",
+        "the token is unknown, expired or already used",
+    )
+}
+
+/// Marks the e-mail of the token's user verified.
+pub async fn verify_email(db: &DatabaseConnection, token: &str) -> Result<(), ApiError> {
+    let user_id = account_token::consume(db, token, Purpose::VerifyEmail)
+        .await?
+        .ok_or_else(invalid_account_token)?;
+    user::Entity::update_many()
+        .col_expr(
+            user::Column::EmailVerifiedAt,
+            sea_orm::sea_query::Expr::value(now_ms()),
+        )
+        .filter(user::Column::Id.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Mails a password reset token to `email` if it names an account. The
+/// work happens after the response, so the answer and its timing are the
+/// same whether or not the account exists.
+pub fn request_password_reset(state: actix_web::web::Data<AppState>, email: &str) {
+    let email = normalize_email(email);
+    tokio::spawn(async move {
+        if let Err(e) = send_password_reset(&state.db, &email).await {
+            tracing::error!(error = %e, "could not issue a password reset token");
+        }
+    });
+}
+
+async fn send_password_reset(db: &DatabaseConnection, email: &str) -> Result<(), ApiError> {
+    let Some(row) = user::Entity::find()
+        .filter(user::Column::Email.eq(email))
+        .one(db)
+        .await?
+    else {
+        return Ok(());
+    };
+    let txn = db.begin().await?;
+    let token = account_token::issue(&txn, row.id, Purpose::PasswordReset).await?;
+    notify::enqueue(
+        &txn,
+        Notification::account(row.id, AccountEvent::PasswordReset { token }),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Sets a new password with a reset token, ends every session of the
+/// account and, since the token arrived by e-mail, marks the e-mail verified.
+pub async fn reset_password(state: &AppState, token: &str, password: &str) -> Result<(), ApiError> {
+    let hash = password::hash(password).await?;
+    let user_id = account_token::consume(&state.db, token, Purpose::PasswordReset)
+        .await?
+        .ok_or_else(invalid_account_token)?;
+    let Some(row) = user::Entity::find_by_id(user_id).one(&state.db).await? else {
+        return Err(invalid_account_token());
+    };
+    let verified = row.email_verified_at.unwrap_or_else(now_ms);
+    let mut row = row.into_active_model();
+    row.password_hash = Set(hash);
+    row.email_verified_at = Set(Some(verified));
+    row.update(&state.db).await?;
+    session::revoke_user_sessions(state, user_id).await?;
+    tracing::info!(user_id = %user_id, "password reset");
+    Ok(())
 }
 
 async fn admin_exists(db: &DatabaseConnection) -> Result<bool, ApiError> {

@@ -1,18 +1,30 @@
 //! Token keys, issuance and verification. Tokens are ed25519-signed
 //! [biscuits](https://www.biscuitsec.org/). The control plane holds the
-//! private key ([`TokenIssuer`]) and issues two kinds of token:
+//! private key ([`TokenIssuer`]) and issues these kinds of token:
 //!
-//! - **access** tokens: `kind("access")`, `user("<uuid>")`, `role("<role>")`;
+//! - **access** tokens for users: `kind("access")`, `user("<uuid>")`,
+//!   `role("<role>")`;
+//! - **access** tokens for service clients: `kind("access")`,
+//!   `client("<client id>")`, `owner("<uuid>")` (the admin who registered
+//!   it) and one `scope("<scope>")` per granted scope;
+//! - **upload** tokens: `kind("upload")`, `user`, `role` — good for one
+//!   `POST /api/v1/videos` and nothing else;
 //! - **playback** tokens: `kind("playback")`, `video("<video id>")`, scoped
 //!   to that one video.
 //!
-//! Both carry `expires(<date>)` and the check
-//! `check if time($t), $t < <date>`, and name the signing key with a
-//! root key id, so keys can rotate later. Every other role needs only the
-//! public key ([`TokenVerifier`]), read from a hex file the control plane
-//! writes. Facts in blocks appended by a holder are never trusted: the
-//! authorizer only trusts the authority block, so attenuation cannot grant
-//! rights.
+//! All carry `expires(<date>)` and the check
+//! `check if time($t), $t < <date>`, and name the signing key with a root
+//! key id (the first four bytes of its public key). Every other role needs
+//! only the public key ([`TokenVerifier`]), read from a hex file the control
+//! plane writes. That file lists the current key first and, after a
+//! rotation (a new `GOFLIX_TOKEN_KEY_FILE`), the previous one on the next
+//! line, so tokens signed before the rotation stay valid until they expire.
+//! Facts in blocks appended by a holder are never trusted: the authorizer
+//! only trusts the authority block, so attenuation cannot grant rights.
+//!
+//! Each token's revocation ids (one per block, hex) identify it for the
+//! control plane's revocation list; the origin, which has only the public
+//! key, does not consult that list.
 
 use crate::domain::VideoId;
 use biscuit_auth::builder::Algorithm;
@@ -105,13 +117,87 @@ pub enum TokenError {
     Issue(String),
 }
 
-/// Who an access token speaks for.
+/// Who a token speaks for, and with what rights.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    /// A user, with their role when the token was issued.
+    User {
+        /// The user.
+        id: Uuid,
+        /// Their role.
+        role: Role,
+    },
+    /// A registered service client acting for the admin who registered it,
+    /// limited to its scopes.
+    Client {
+        /// The public client id.
+        client_id: String,
+        /// The admin who registered the client.
+        owner_id: Uuid,
+        /// Granted scopes, such as `videos:read`.
+        scopes: Vec<String>,
+    },
+}
+
+/// What a token may be used for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// Any API call the subject's rights allow.
+    Access,
+    /// One `POST /api/v1/videos`, then never again.
+    Upload,
+}
+
+/// A verified access or upload token.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessClaims {
-    /// The user.
-    pub user_id: Uuid,
-    /// Their role when the token was issued.
-    pub role: Role,
+    /// Who it speaks for.
+    pub subject: Subject,
+    /// Access or upload.
+    pub kind: TokenKind,
+    /// Hex revocation ids, one per block, the authority block's first.
+    pub revocation_ids: Vec<String>,
+    /// When it stops being valid.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A freshly issued token.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    /// The base64 biscuit.
+    pub token: String,
+    /// The hex revocation id of its authority block.
+    pub revocation_id: String,
+    /// When it expires.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What a token to be issued grants.
+#[derive(Debug, Clone)]
+pub enum Grant<'a> {
+    /// API access for a user.
+    User {
+        /// The user.
+        id: Uuid,
+        /// Their role.
+        role: Role,
+    },
+    /// API access for a service client.
+    Client {
+        /// The public client id.
+        client_id: &'a str,
+        /// The admin who registered it.
+        owner_id: Uuid,
+        /// The scopes granted.
+        scopes: &'a [String],
+    },
+    /// One upload by a user.
+    Upload {
+        /// The user who will own the video.
+        id: Uuid,
+        /// Their role.
+        role: Role,
+    },
 }
 
 /// Runtime limits of token authorization: generous enough for slow debug
@@ -151,6 +237,8 @@ fn issue_error(e: error::Token) -> TokenError {
 pub struct TokenIssuer {
     keys: KeyPair,
     key_id: u32,
+    /// Public keys of earlier signing keys that still verify.
+    previous: Vec<PublicKey>,
 }
 
 impl fmt::Debug for TokenIssuer {
@@ -163,8 +251,10 @@ impl fmt::Debug for TokenIssuer {
 
 impl TokenIssuer {
     /// Loads the private key from `private_key_file` or generates one (file
-    /// mode 0600) and writes the public key (hex) to `public_key_file`
-    /// whenever that file is missing or holds another key.
+    /// mode 0600) and keeps `public_key_file` listing its public key (hex)
+    /// first. When the file named another key first (the key was rotated),
+    /// that key stays on the second line so its tokens keep verifying; older
+    /// keys are dropped.
     pub fn load_or_generate(
         private_key_file: &Path,
         public_key_file: &Path,
@@ -179,49 +269,118 @@ impl TokenIssuer {
                 })
             }
         };
-        let public_hex = keys.public().to_bytes_hex();
-        let current = std::fs::read_to_string(public_key_file).ok();
-        if current.as_deref().map(str::trim) != Some(public_hex.as_str()) {
-            if current.is_some() {
-                tracing::warn!(path = %public_key_file.display(), "replacing a public key file that did not match the private key");
+        let current = keys.public();
+        let listed = match std::fs::read_to_string(public_key_file) {
+            Ok(text) => parse_public_list(public_key_file, &text).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "replacing an unreadable public key file");
+                Vec::new()
+            }),
+            Err(_) => Vec::new(),
+        };
+        let previous: Vec<PublicKey> = match listed.first() {
+            Some(first) if *first == current => listed[1..].iter().take(1).copied().collect(),
+            Some(first) => {
+                tracing::info!(path = %public_key_file.display(), "signing key rotated; the previous public key stays valid");
+                vec![*first]
             }
-            write_atomically(public_key_file, format!("{public_hex}\n").as_bytes(), 0o644)
-                .map_err(|source| TokenError::Io {
+            None => Vec::new(),
+        };
+        let wanted: Vec<PublicKey> = std::iter::once(current)
+            .chain(previous.iter().copied())
+            .collect();
+        if listed != wanted {
+            let text: String = wanted
+                .iter()
+                .map(|key| format!("{}\n", key.to_bytes_hex()))
+                .collect();
+            write_atomically(public_key_file, text.as_bytes(), 0o644).map_err(|source| {
+                TokenError::Io {
                     path: public_key_file.to_path_buf(),
                     source,
-                })?;
+                }
+            })?;
         }
-        Ok(Self::from_keys(keys))
+        Ok(Self {
+            key_id: key_id(&current),
+            keys,
+            previous,
+        })
     }
 
-    fn from_keys(keys: KeyPair) -> Self {
-        let key_id = key_id(&keys.public());
-        Self { keys, key_id }
-    }
-
-    /// An access token for `user_id` acting as `role`, valid for `ttl`.
+    /// A user's access token for `user_id` acting as `role`, valid for `ttl`.
     pub fn issue_access(
         &self,
         user_id: Uuid,
         role: Role,
         ttl: Duration,
     ) -> Result<String, TokenError> {
-        let (expires, _) = expiry(ttl);
-        let user = user_id.to_string();
-        let role = role.as_str();
-        biscuit!(
-            r#"
-            kind("access");
-            user({user});
-            role({role});
-            expires({expires});
-            check if time($t), $t < {expires};
-            "#
-        )
-        .root_key_id(self.key_id)
-        .build(&self.keys)
-        .and_then(|token| token.to_base64())
-        .map_err(issue_error)
+        self.issue(&Grant::User { id: user_id, role }, ttl)
+            .map(|issued| issued.token)
+    }
+
+    /// A token granting `grant` for `ttl`, with its revocation id.
+    pub fn issue(&self, grant: &Grant<'_>, ttl: Duration) -> Result<Issued, TokenError> {
+        let (expires, expires_at) = expiry(ttl);
+        let builder = match grant {
+            Grant::User { id, role } | Grant::Upload { id, role } => {
+                let kind = if matches!(grant, Grant::Upload { .. }) {
+                    "upload"
+                } else {
+                    "access"
+                };
+                let user = id.to_string();
+                let role = role.as_str();
+                biscuit!(
+                    r#"
+                    kind({kind});
+                    user({user});
+                    role({role});
+                    "#
+                )
+            }
+            Grant::Client {
+                client_id,
+                owner_id,
+                scopes,
+            } => {
+                let client = client_id.to_string();
+                let owner = owner_id.to_string();
+                let mut builder = biscuit!(
+                    r#"
+                    kind("access");
+                    client({client});
+                    owner({owner});
+                    "#
+                );
+                for scope in scopes.iter() {
+                    let scope = scope.as_str();
+                    builder = builder
+                        .fact(biscuit_auth::macros::fact!("scope({scope})"))
+                        .map_err(issue_error)?;
+                }
+                builder
+            }
+        };
+        let token = builder
+            .fact(biscuit_auth::macros::fact!("expires({expires})"))
+            .and_then(|b| {
+                b.check(biscuit_auth::macros::check!(
+                    "check if time($t), $t < {expires}"
+                ))
+            })
+            .map_err(issue_error)?
+            .root_key_id(self.key_id)
+            .build(&self.keys)
+            .map_err(issue_error)?;
+        let revocation_id = revocation_ids(&token)
+            .into_iter()
+            .next()
+            .ok_or_else(|| TokenError::Issue("token without a revocation id".into()))?;
+        Ok(Issued {
+            token: token.to_base64().map_err(issue_error)?,
+            revocation_id,
+            expires_at,
+        })
     }
 
     /// A playback token for `video` alone, valid for `ttl`; returns it with its expiry.
@@ -248,61 +407,100 @@ impl TokenIssuer {
         Ok((token, expires_at))
     }
 
-    /// A verifier for the tokens this issuer signs.
+    /// A verifier for the tokens this issuer signs, and for those its
+    /// previous key signed.
     pub fn verifier(&self) -> TokenVerifier {
-        TokenVerifier {
-            public: self.keys.public(),
-            key_id: self.key_id,
-        }
+        let keys = std::iter::once(self.keys.public())
+            .chain(self.previous.iter().copied())
+            .map(|key| (key_id(&key), key))
+            .collect();
+        TokenVerifier { keys }
     }
 }
 
-/// Checks tokens with the public key alone; cheap to clone.
+/// Checks tokens with public keys alone (the current one and, during a
+/// rotation, the previous one); cheap to clone.
 #[derive(Debug, Clone)]
 pub struct TokenVerifier {
-    public: PublicKey,
-    key_id: u32,
+    keys: Vec<(u32, PublicKey)>,
 }
 
 impl TokenVerifier {
-    /// Loads the public key (hex, as [`TokenIssuer::load_or_generate`] writes it).
+    /// Loads the public keys (hex, one a line, as
+    /// [`TokenIssuer::load_or_generate`] writes them).
     pub fn load(public_key_file: &Path) -> Result<Self, TokenError> {
         let text = std::fs::read_to_string(public_key_file).map_err(|source| TokenError::Io {
             path: public_key_file.to_path_buf(),
             source,
         })?;
-        let hex = text.trim();
-        let hex = hex.strip_prefix("ed25519/").unwrap_or(hex);
-        let public =
-            PublicKey::from_bytes_hex(hex, Algorithm::Ed25519).map_err(|e| TokenError::BadKey {
+        let keys = parse_public_list(public_key_file, &text)?;
+        if keys.is_empty() {
+            return Err(TokenError::BadKey {
                 path: public_key_file.to_path_buf(),
-                message: e.to_string(),
-            })?;
+                message: "no public key in the file".into(),
+            });
+        }
         Ok(Self {
-            public,
-            key_id: key_id(&public),
+            keys: keys.into_iter().map(|key| (key_id(&key), key)).collect(),
         })
     }
 
-    /// Verifies an access token: our signature, not expired, an access
-    /// (not a playback) token. Returns who it speaks for.
-    pub fn verify_access(&self, token: &str) -> Result<AccessClaims, TokenError> {
-        let token = self.parse(token)?;
-        let mut authorizer = authorize(&token, authorizer!(r#"allow if kind("access");"#))
-            .map_err(|e| match e {
-                TokenError::NotAllowed(_) => TokenError::NotAllowed("API access"),
-                other => other,
-            })?;
-        let (user, role): (String, String) = authorizer
-            .query_exactly_one("claims($u, $r) <- user($u), role($r)")
-            .map_err(|e| {
-                TokenError::Invalid(format!("access token without one user and role: {e}"))
-            })?;
+    /// Verifies a token used for an API call: our signature, not expired,
+    /// an access token — or, when `upload` is true, an upload token too.
+    /// Returns who it speaks for and its revocation ids (which the caller
+    /// checks against its revocation list).
+    pub fn verify_access(&self, token: &str, upload: bool) -> Result<AccessClaims, TokenError> {
+        let parsed = self.parse(token)?;
+        let policies = if upload {
+            authorizer!(r#"allow if kind("access"); allow if kind("upload");"#)
+        } else {
+            authorizer!(r#"allow if kind("access");"#)
+        };
+        let (mut authorizer, expires_at) = authorize(&parsed, policies).map_err(|e| match e {
+            TokenError::NotAllowed(_) => TokenError::NotAllowed("API access"),
+            other => other,
+        })?;
+        let malformed = |what: &str| TokenError::Invalid(format!("token with {what}"));
+        let kinds: Vec<(String,)> = authorizer
+            .query("k($k) <- kind($k)")
+            .map_err(|e| TokenError::Invalid(e.to_string()))?;
+        let kind = match kinds.as_slice() {
+            [(k,)] if k == "access" => TokenKind::Access,
+            [(k,)] if k == "upload" => TokenKind::Upload,
+            _ => return Err(malformed("not exactly one kind")),
+        };
+        let users: Vec<(String, String)> = authorizer
+            .query("claims($u, $r) <- user($u), role($r)")
+            .map_err(|e| TokenError::Invalid(e.to_string()))?;
+        let clients: Vec<(String, String)> = authorizer
+            .query("claims($c, $o) <- client($c), owner($o)")
+            .map_err(|e| TokenError::Invalid(e.to_string()))?;
+        let subject = match (users.as_slice(), clients.as_slice(), kind) {
+            ([(user, role)], [], _) => Subject::User {
+                id: user.parse().map_err(|_| malformed("a malformed user id"))?,
+                role: role.parse().map_err(TokenError::Invalid)?,
+            },
+            ([], [(client, owner)], TokenKind::Access) => {
+                let scopes: Vec<(String,)> = authorizer
+                    .query("s($s) <- scope($s)")
+                    .map_err(|e| TokenError::Invalid(e.to_string()))?;
+                let mut scopes: Vec<String> = scopes.into_iter().map(|(s,)| s).collect();
+                scopes.sort();
+                Subject::Client {
+                    client_id: client.clone(),
+                    owner_id: owner
+                        .parse()
+                        .map_err(|_| malformed("a malformed owner id"))?,
+                    scopes,
+                }
+            }
+            _ => return Err(malformed("no single user or client")),
+        };
         Ok(AccessClaims {
-            user_id: user
-                .parse()
-                .map_err(|_| TokenError::Invalid("access token with a malformed user id".into()))?,
-            role: role.parse().map_err(TokenError::Invalid)?,
+            subject,
+            kind,
+            revocation_ids: revocation_ids(&parsed),
+            expires_at,
         })
     }
 
@@ -329,17 +527,24 @@ impl TokenVerifier {
     }
 
     fn parse(&self, token: &str) -> Result<Biscuit, TokenError> {
-        let expected = self.key_id;
-        let public = self.public;
-        Biscuit::from_base64(token.trim(), move |id: Option<u32>| {
-            if id == Some(expected) {
-                Ok(public)
-            } else {
-                Err(error::Format::UnknownPublicKey)
-            }
+        Biscuit::from_base64(token.trim(), |id: Option<u32>| {
+            self.keys
+                .iter()
+                .find(|(key_id, _)| Some(*key_id) == id)
+                .map(|(_, key)| *key)
+                .ok_or(error::Format::UnknownPublicKey)
         })
         .map_err(|e| TokenError::Invalid(e.to_string()))
     }
+}
+
+/// The hex revocation ids of every block of `token`, authority first.
+fn revocation_ids(token: &Biscuit) -> Vec<String> {
+    token
+        .revocation_identifiers()
+        .iter()
+        .map(hex::encode)
+        .collect()
 }
 
 /// Runs `policies` (plus the current time) against `token`, telling an
@@ -347,7 +552,7 @@ impl TokenVerifier {
 fn authorize(
     token: &Biscuit,
     policies: AuthorizerBuilder,
-) -> Result<biscuit_auth::Authorizer, TokenError> {
+) -> Result<(biscuit_auth::Authorizer, DateTime<Utc>), TokenError> {
     let mut authorizer = policies
         .time()
         .set_limits(limits())
@@ -357,16 +562,31 @@ fn authorize(
         .query("expiry($e) <- expires($e)")
         .map_err(|e| TokenError::Invalid(e.to_string()))?;
     let now = SystemTime::now();
-    match expires.as_slice() {
-        [(at,)] if *at > now => {}
+    let expires_at = match expires.as_slice() {
+        [(at,)] if *at > now => DateTime::<Utc>::from(*at),
         [_] => return Err(TokenError::Expired),
         _ => return Err(TokenError::Invalid("token without one expiry".into())),
-    }
+    };
     match authorizer.authorize() {
-        Ok(_) => Ok(authorizer),
+        Ok(_) => Ok((authorizer, expires_at)),
         Err(error::Token::FailedLogic(_)) => Err(TokenError::NotAllowed("this request")),
         Err(e) => Err(TokenError::Invalid(e.to_string())),
     }
+}
+
+/// Every public key in a key list file (hex, one a line, blank lines ignored).
+fn parse_public_list(path: &Path, text: &str) -> Result<Vec<PublicKey>, TokenError> {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            let hex = line.strip_prefix("ed25519/").unwrap_or(line);
+            PublicKey::from_bytes_hex(hex, Algorithm::Ed25519).map_err(|e| TokenError::BadKey {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })
+        })
+        .collect()
 }
 
 fn parse_private(path: &Path, text: &str) -> Result<KeyPair, TokenError> {
@@ -461,14 +681,17 @@ mod tests {
         let user = Uuid::new_v4();
         let token = issuer.issue_access(user, Role::Uploader, HOUR).unwrap();
         let verifier = TokenVerifier::load(&dir.path().join("token.pub")).unwrap();
-        let claims = verifier.verify_access(&token).unwrap();
+        let claims = verifier.verify_access(&token, false).unwrap();
         assert_eq!(
-            claims,
-            AccessClaims {
-                user_id: user,
+            claims.subject,
+            Subject::User {
+                id: user,
                 role: Role::Uploader
             }
         );
+        assert_eq!(claims.kind, TokenKind::Access);
+        assert_eq!(claims.revocation_ids.len(), 1);
+        assert!(claims.expires_at > Utc::now());
     }
 
     #[test]
@@ -482,7 +705,7 @@ mod tests {
             &dir.path().join("token.pub"),
         )
         .unwrap();
-        again.verifier().verify_access(&token).unwrap();
+        again.verifier().verify_access(&token, false).unwrap();
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -501,7 +724,7 @@ mod tests {
             .issue_access(Uuid::new_v4(), Role::Admin, Duration::ZERO)
             .unwrap();
         assert!(matches!(
-            issuer.verifier().verify_access(&token),
+            issuer.verifier().verify_access(&token, false),
             Err(TokenError::Expired)
         ));
         let video = VideoId::new();
@@ -524,14 +747,14 @@ mod tests {
             let tampered = String::from_utf8(bytes).unwrap();
             assert!(
                 matches!(
-                    issuer.verifier().verify_access(&tampered),
+                    issuer.verifier().verify_access(&tampered, false),
                     Err(TokenError::Invalid(_))
                 ),
                 "tampering at {at} went unnoticed"
             );
         }
         assert!(matches!(
-            issuer.verifier().verify_access("garbage"),
+            issuer.verifier().verify_access("garbage", false),
             Err(TokenError::Invalid(_))
         ));
     }
@@ -544,7 +767,7 @@ mod tests {
             .issue_access(Uuid::new_v4(), Role::Admin, HOUR)
             .unwrap();
         assert!(matches!(
-            issuer.verifier().verify_access(&token),
+            issuer.verifier().verify_access(&token, false),
             Err(TokenError::Invalid(_))
         ));
         let video = VideoId::new();
@@ -569,7 +792,7 @@ mod tests {
         ));
         // A playback token is not an access token.
         assert!(matches!(
-            verifier.verify_access(&token),
+            verifier.verify_access(&token, false),
             Err(TokenError::NotAllowed(_))
         ));
     }
@@ -607,13 +830,105 @@ mod tests {
             .unwrap()
             .to_base64()
             .unwrap();
-        assert_eq!(
-            verifier.verify_access(&escalated).unwrap().role,
-            Role::Viewer
-        );
+        let claims = verifier.verify_access(&escalated, false).unwrap();
+        assert!(matches!(
+            claims.subject,
+            Subject::User {
+                role: Role::Viewer,
+                ..
+            }
+        ));
+        // The appended block has a revocation id of its own.
+        assert_eq!(claims.revocation_ids.len(), 2);
         assert!(verifier
             .verify_playback(&escalated, VideoId::new())
             .is_err());
+    }
+
+    #[test]
+    fn client_tokens_carry_their_scopes() {
+        let (_dir, issuer) = issuer();
+        let owner = Uuid::new_v4();
+        let scopes = vec!["videos:write".to_owned(), "videos:read".to_owned()];
+        let issued = issuer
+            .issue(
+                &Grant::Client {
+                    client_id: "svc_1",
+                    owner_id: owner,
+                    scopes: &scopes,
+                },
+                HOUR,
+            )
+            .unwrap();
+        let claims = issuer
+            .verifier()
+            .verify_access(&issued.token, false)
+            .unwrap();
+        assert_eq!(claims.revocation_ids, vec![issued.revocation_id]);
+        assert_eq!(
+            claims.subject,
+            Subject::Client {
+                client_id: "svc_1".into(),
+                owner_id: owner,
+                scopes: vec!["videos:read".into(), "videos:write".into()],
+            }
+        );
+        // A client token is no playback token for the origin.
+        assert!(issuer
+            .verifier()
+            .verify_playback(&issued.token, VideoId::new())
+            .is_err());
+    }
+
+    #[test]
+    fn upload_tokens_are_accepted_only_for_uploads() {
+        let (_dir, issuer) = issuer();
+        let verifier = issuer.verifier();
+        let user = Uuid::new_v4();
+        let issued = issuer
+            .issue(
+                &Grant::Upload {
+                    id: user,
+                    role: Role::Uploader,
+                },
+                HOUR,
+            )
+            .unwrap();
+        assert!(matches!(
+            verifier.verify_access(&issued.token, false),
+            Err(TokenError::NotAllowed(_))
+        ));
+        let claims = verifier.verify_access(&issued.token, true).unwrap();
+        assert_eq!(claims.kind, TokenKind::Upload);
+        assert!(verifier
+            .verify_playback(&issued.token, VideoId::new())
+            .is_err());
+    }
+
+    #[test]
+    fn a_rotated_key_keeps_verifying_until_the_next_rotation() {
+        let dir = tempfile::tempdir().unwrap();
+        let public = dir.path().join("token.pub");
+        let first = TokenIssuer::load_or_generate(&dir.path().join("a.key"), &public).unwrap();
+        let old = first
+            .issue_access(Uuid::new_v4(), Role::Viewer, HOUR)
+            .unwrap();
+        let second = TokenIssuer::load_or_generate(&dir.path().join("b.key"), &public).unwrap();
+        let new = second
+            .issue_access(Uuid::new_v4(), Role::Viewer, HOUR)
+            .unwrap();
+        for verifier in [second.verifier(), TokenVerifier::load(&public).unwrap()] {
+            verifier.verify_access(&old, false).unwrap();
+            verifier.verify_access(&new, false).unwrap();
+        }
+        // The first key's tokens stop verifying after the key after next.
+        let third = TokenIssuer::load_or_generate(&dir.path().join("c.key"), &public).unwrap();
+        assert!(third.verifier().verify_access(&old, false).is_err());
+        third.verifier().verify_access(&new, false).unwrap();
+        assert_eq!(std::fs::read_to_string(&public).unwrap().lines().count(), 2);
+        // Reloading the current key leaves the list alone.
+        let again = TokenIssuer::load_or_generate(&dir.path().join("c.key"), &public).unwrap();
+        again.verifier().verify_access(&new, false).unwrap();
     }
 
     #[test]

@@ -1,43 +1,113 @@
 //! Authorization as types. The [`Caller`] extractor verifies the bearer
-//! biscuit; handlers then ask it for a capability — [`Uploader`],
-//! [`ReadableVideo`], [`ManagedVideo`], [`VideoScope`] — whose fields are
-//! private to this module. Operations that need a right take the matching
-//! handle as an argument, so a handler that forgets the check does not
-//! compile.
+//! biscuit (signature, expiry, revocation list); handlers then ask it for a
+//! capability with [`Caller::require`] — [`Admin`], [`ManageUsers`],
+//! [`ManageClients`], [`OwnAccount`], [`Uploader`] — or for a video right
+//! ([`Caller::read`], [`Caller::manage`], [`Caller::video_scope`]). The
+//! handles' fields are private to this module, so the only way to get one is
+//! to pass the check, and the operations that need a right take the handle
+//! as an argument: a handler that forgets the check does not compile.
+//!
+//! A caller is a user (with a role) or a service client (acting for the
+//! admin who registered it, within its scopes: `videos:read` reads like a
+//! viewer, `videos:write` uploads and manages that admin's videos like an
+//! uploader; nothing else). [`UploadCaller`] is the extractor of
+//! `POST /api/v1/videos`, which also takes a single-use upload token.
 
+use super::clients::{self, Scope as ClientScope};
 use crate::db::video;
 use crate::error::ApiError;
 use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
+use chrono::{DateTime, Utc};
+use futures_util::future::LocalBoxFuture;
 use goflix_shared::domain::Visibility;
-use goflix_shared::token::Role;
+use goflix_shared::token::{AccessClaims, Role, Subject, TokenKind};
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
-use std::future::{ready, Ready};
 use uuid::Uuid;
 
-/// The authenticated user behind a request.
-#[derive(Debug, Clone, Copy)]
+/// Who is behind a request.
+#[derive(Debug, Clone)]
+enum Principal {
+    User { id: Uuid, role: Role },
+    Client { owner_id: Uuid, scopes: Vec<String> },
+}
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
 pub struct Caller {
-    user_id: Uuid,
-    role: Role,
+    principal: Principal,
+    /// The presented token's revocation ids (authority block first).
+    revocation_ids: Vec<String>,
+    /// When the presented token expires.
+    expires_at: DateTime<Utc>,
 }
 
 impl FromRequest for Caller {
     type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req))
+        let req = req.clone();
+        Box::pin(async move {
+            let (state, token) = bearer(&req)?;
+            let claims = state.verifier.verify_access(&token, false)?;
+            authenticate(&state, claims).await
+        })
     }
 }
 
-fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
+/// The caller of `POST /api/v1/videos`: an access token with the upload
+/// right, or a single-use upload token, whose revocation id is consumed
+/// here so it cannot be used twice.
+#[derive(Debug)]
+pub struct UploadCaller(Uploader);
+
+impl UploadCaller {
+    /// The right to upload.
+    pub fn uploader(&self) -> &Uploader {
+        &self.0
+    }
+}
+
+impl FromRequest for UploadCaller {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let (state, token) = bearer(&req)?;
+            let claims = state.verifier.verify_access(&token, true)?;
+            let single_use = claims.kind == TokenKind::Upload;
+            let caller = authenticate(&state, claims).await?;
+            let uploader = caller.require::<Uploader>()?;
+            if single_use {
+                let id = caller.revocation_ids.first().cloned().unwrap_or_default();
+                if !state
+                    .revocations
+                    .consume(&state.db, &id, caller.expires_at)
+                    .await?
+                {
+                    return Err(ApiError::unauthenticated(
+                        "token_revoked",
+                        "this upload token has already been used",
+                    ));
+                }
+            }
+            Ok(Self(uploader))
+        })
+    }
+}
+
+/// The app state and the bearer token of `req`.
+fn bearer(req: &HttpRequest) -> Result<(web::Data<AppState>, String), ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
+        .cloned()
         .ok_or_else(|| ApiError::Internal("control plane state not mounted".into()))?;
     let header = req.headers().get(header::AUTHORIZATION).ok_or_else(|| {
         ApiError::unauthenticated("missing_token", "send Authorization: Bearer <access token>")
@@ -46,72 +116,138 @@ fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
         .to_str()
         .ok()
         .and_then(|value| {
-            let (scheme, token) = value.split_once(' ')?;
+            let (scheme, token) = value.trim().split_once(' ')?;
             scheme
                 .eq_ignore_ascii_case("bearer")
                 .then_some(token.trim())
         })
+        .filter(|token| !token.is_empty())
         .ok_or_else(|| {
             ApiError::unauthenticated(
                 "invalid_token",
                 "the Authorization header is not a bearer token",
             )
         })?;
-    let claims = state.verifier.verify_access(token)?;
+    Ok((state, token.to_owned()))
+}
+
+/// Turns verified claims into a caller, refusing revoked tokens and tokens
+/// of deleted clients.
+async fn authenticate(state: &AppState, claims: AccessClaims) -> Result<Caller, ApiError> {
+    if state
+        .revocations
+        .is_revoked(&state.db, &claims.revocation_ids)
+        .await?
+    {
+        return Err(ApiError::unauthenticated(
+            "token_revoked",
+            "the access token has been revoked",
+        ));
+    }
+    let principal = match claims.subject {
+        Subject::User { id, role } => Principal::User { id, role },
+        Subject::Client {
+            client_id,
+            owner_id,
+            scopes,
+        } => {
+            if !clients::exists(&state.db, &client_id).await? {
+                return Err(ApiError::unauthenticated(
+                    "token_revoked",
+                    "the token's client has been deleted",
+                ));
+            }
+            Principal::Client { owner_id, scopes }
+        }
+    };
     Ok(Caller {
-        user_id: claims.user_id,
-        role: claims.role,
+        principal,
+        revocation_ids: claims.revocation_ids,
+        expires_at: claims.expires_at,
     })
 }
 
+/// A right a caller may hold; obtained only through [`Caller::require`].
+pub trait Capability: Sized {
+    /// The right, or why `caller` does not have it.
+    fn grant(caller: &Caller) -> Result<Self, ApiError>;
+}
+
 impl Caller {
-    /// The user's id.
+    /// The capability `C`, or 403 `forbidden`.
+    pub fn require<C: Capability>(&self) -> Result<C, ApiError> {
+        C::grant(self)
+    }
+
+    /// The user the caller acts as (for a service client, its owner).
     pub fn user_id(&self) -> Uuid {
-        self.user_id
+        match &self.principal {
+            Principal::User { id, .. } => *id,
+            Principal::Client { owner_id, .. } => *owner_id,
+        }
     }
 
-    fn is_admin(&self) -> bool {
-        self.role == Role::Admin
+    fn admin_user(&self) -> Option<Uuid> {
+        match self.principal {
+            Principal::User {
+                id,
+                role: Role::Admin,
+            } => Some(id),
+            _ => None,
+        }
     }
 
-    /// The right to upload: admins and uploaders.
-    pub fn require_uploader(&self) -> Result<Uploader, ApiError> {
-        match self.role {
-            Role::Admin | Role::Uploader => Ok(Uploader {
-                owner_id: self.user_id,
-            }),
-            Role::Viewer => Err(ApiError::forbidden(
-                "uploading needs the uploader or admin role",
-            )),
+    /// The role the caller has over videos, and as whom: a user's own role;
+    /// a client's owner as uploader (`videos:write`) or viewer
+    /// (`videos:read`); `None` for a client with neither scope.
+    fn video_role(&self) -> Option<(Uuid, Role)> {
+        match &self.principal {
+            Principal::User { id, role } => Some((*id, *role)),
+            Principal::Client { owner_id, scopes } => {
+                let has = |scope: ClientScope| scopes.iter().any(|s| s == scope.as_str());
+                if has(ClientScope::VideosWrite) {
+                    Some((*owner_id, Role::Uploader))
+                } else if has(ClientScope::VideosRead) {
+                    Some((*owner_id, Role::Viewer))
+                } else {
+                    None
+                }
+            }
         }
     }
 
     /// Which videos this caller's listings show: admins all, uploaders their
-    /// own, viewers the public ones.
+    /// own, viewers the public ones, clients without a video scope none.
     pub fn video_scope(&self) -> VideoScope {
-        VideoScope(match self.role {
-            Role::Admin => Scope::All,
-            Role::Uploader => Scope::OwnedBy(self.user_id),
-            Role::Viewer => Scope::Public,
+        VideoScope(match self.video_role() {
+            Some((_, Role::Admin)) => Scope::All,
+            Some((id, Role::Uploader)) => Scope::OwnedBy(id),
+            Some((_, Role::Viewer)) => Scope::Public,
+            None => Scope::Nothing,
         })
     }
 
-    /// The right to read `video`: its owner and admins always, anyone
-    /// authenticated when it is public or unlisted. Otherwise the video is
+    /// The right to read `video`: its owner and admins always, anyone with
+    /// video access when it is public or unlisted. Otherwise the video is
     /// reported missing, so private ids do not leak.
     pub fn read(&self, video: video::Model) -> Result<ReadableVideo, ApiError> {
+        let (id, role) = self
+            .video_role()
+            .ok_or_else(|| ApiError::forbidden("this client has no video scope"))?;
         let shared = video.visibility != Visibility::Private.as_str();
-        if shared || self.is_admin() || video.owner_id == self.user_id {
+        if shared || role == Role::Admin || video.owner_id == id {
             Ok(ReadableVideo(video))
         } else {
             Err(ApiError::not_found("no such video"))
         }
     }
 
-    /// The right to change `video`: its owner and admins.
+    /// The right to change `video`: its owner (with upload rights) and admins.
     pub fn manage(&self, video: video::Model) -> Result<ManagedVideo, ApiError> {
         let readable = self.read(video)?;
-        if self.is_admin() || readable.0.owner_id == self.user_id {
+        let (id, role) = self.video_role().unwrap_or((Uuid::nil(), Role::Viewer));
+        let owns = readable.0.owner_id == id && role != Role::Viewer;
+        if role == Role::Admin || owns {
             Ok(ManagedVideo(readable.0))
         } else {
             Err(ApiError::forbidden(
@@ -121,7 +257,78 @@ impl Caller {
     }
 }
 
-/// Capability: may upload videos, owned by [`Uploader::owner_id`].
+/// Capability: the caller is an admin user.
+#[derive(Debug, Clone, Copy)]
+pub struct Admin {
+    id: Uuid,
+}
+
+impl Capability for Admin {
+    fn grant(caller: &Caller) -> Result<Self, ApiError> {
+        caller
+            .admin_user()
+            .map(|id| Self { id })
+            .ok_or_else(|| ApiError::forbidden("this needs the admin role"))
+    }
+}
+
+/// Capability: may create, list, change and delete any account.
+#[derive(Debug, Clone, Copy)]
+pub struct ManageUsers(());
+
+impl Capability for ManageUsers {
+    fn grant(caller: &Caller) -> Result<Self, ApiError> {
+        caller.require::<Admin>().map(|_| Self(()))
+    }
+}
+
+/// Capability: may register, list and delete service clients.
+#[derive(Debug, Clone, Copy)]
+pub struct ManageClients {
+    admin: Admin,
+}
+
+impl ManageClients {
+    /// The admin registering clients (who the clients act for).
+    pub fn admin_id(&self) -> Uuid {
+        self.admin.id
+    }
+}
+
+impl Capability for ManageClients {
+    fn grant(caller: &Caller) -> Result<Self, ApiError> {
+        Ok(Self {
+            admin: caller.require()?,
+        })
+    }
+}
+
+/// Capability: a user acting on their own account (service clients have none).
+#[derive(Debug, Clone, Copy)]
+pub struct OwnAccount {
+    user_id: Uuid,
+}
+
+impl OwnAccount {
+    /// The account.
+    pub fn user_id(&self) -> Uuid {
+        self.user_id
+    }
+}
+
+impl Capability for OwnAccount {
+    fn grant(caller: &Caller) -> Result<Self, ApiError> {
+        match caller.principal {
+            Principal::User { id, .. } => Ok(Self { user_id: id }),
+            Principal::Client { .. } => Err(ApiError::forbidden(
+                "service clients have no account of their own",
+            )),
+        }
+    }
+}
+
+/// Capability: may upload videos, owned by [`Uploader::owner_id`] — admins,
+/// uploaders and clients with `videos:write`.
 #[derive(Debug)]
 pub struct Uploader {
     owner_id: Uuid,
@@ -134,11 +341,23 @@ impl Uploader {
     }
 }
 
+impl Capability for Uploader {
+    fn grant(caller: &Caller) -> Result<Self, ApiError> {
+        match caller.video_role() {
+            Some((id, Role::Admin | Role::Uploader)) => Ok(Self { owner_id: id }),
+            _ => Err(ApiError::forbidden(
+                "uploading needs the uploader or admin role",
+            )),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Scope {
     All,
     OwnedBy(Uuid),
     Public,
+    Nothing,
 }
 
 /// Capability: the set of videos a caller may list.
@@ -159,6 +378,7 @@ impl VideoScope {
             Scope::Public => {
                 Condition::all().add(video::Column::Visibility.eq(Visibility::Public.as_str()))
             }
+            Scope::Nothing => return Ok(Vec::new()),
         };
         let rows = video::Entity::find()
             .filter(condition)

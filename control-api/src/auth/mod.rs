@@ -1,11 +1,21 @@
 //! Authentication and authorization: password hashing ([`password`]),
-//! OAuth sessions — access biscuits plus rotating refresh tokens —
-//! ([`session`]), and the [`Caller`] extractor whose capability methods are
-//! the only way to obtain the typed handles that privileged operations
-//! require ([`caller`]).
+//! OAuth sessions — access biscuits plus rotating refresh token families —
+//! ([`session`]), service clients ([`clients`]), the revocation list
+//! checked on every request ([`revocation`]), mailed single-use tokens
+//! ([`account_token`]), rate limits on secret-checking endpoints
+//! ([`rate_limit`]), and the [`Caller`] extractor whose capabilities are the
+//! only way to obtain the typed handles that privileged operations require
+//! ([`caller`]).
 
+pub mod account_token;
 pub mod caller;
+pub mod clients;
 pub mod password;
+pub mod rate_limit;
+pub mod revocation;
 pub mod session;
 
-pub use caller::{Caller, ManagedVideo, ReadableVideo, Uploader};
+pub use caller::{
+    Admin, Caller, ManageClients, ManageUsers, ManagedVideo, OwnAccount, ReadableVideo,
+    UploadCaller, Uploader,
+};

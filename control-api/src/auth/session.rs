@@ -1,18 +1,23 @@
 //! OAuth 2.0 sessions (RFC 6749): the `password` grant checks an e-mail and
 //! password, the `refresh_token` grant exchanges a refresh token for a new
 //! pair. Access tokens are short-lived biscuits; refresh tokens are random,
-//! stored hashed, single-use (rotated on every refresh) and re-read the
-//! user's current role.
+//! stored hashed, and rotated on every use. The tokens of one login form a
+//! family: presenting an already-rotated refresh token (a replay of a
+//! stolen token, or of the legitimate one after the thief used it) revokes
+//! the family — every refresh token in it and the access tokens issued with
+//! them. Logging out (RFC 7009 revocation) does the same.
 
 use super::password;
-use crate::db::{now_ms, refresh_token, user};
+use crate::db::{now_ms, refresh_token, time_of, user};
 use crate::error::ApiError;
 use crate::state::AppState;
-use goflix_shared::token::Role;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use goflix_shared::token::{Grant, Role};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, Set};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::time::Duration;
+use uuid::Uuid;
 
 /// Lifetime of an access token.
 pub const ACCESS_TTL: Duration = Duration::from_secs(15 * 60);
@@ -28,8 +33,12 @@ pub struct TokenResponse {
     pub token_type: &'static str,
     /// Seconds until the access token expires.
     pub expires_in: u64,
-    /// Single-use token for the `refresh_token` grant.
-    pub refresh_token: String,
+    /// Single-use token for the `refresh_token` grant (users only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// Granted scopes (service clients only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 /// Canonical form of a login name.
@@ -41,8 +50,13 @@ fn invalid_credentials() -> ApiError {
     ApiError::oauth("invalid_grant", "invalid username or password")
 }
 
+fn invalid_refresh() -> ApiError {
+    ApiError::oauth("invalid_grant", "the refresh token is invalid or expired")
+}
+
 /// The `password` grant: same error, and the same hashing work, for an
-/// unknown user as for a wrong password.
+/// unknown user as for a wrong password. A disabled account is refused
+/// only after its password matched.
 pub async fn password_grant(
     state: &AppState,
     email: &str,
@@ -57,40 +71,83 @@ pub async fn password_grant(
         return Err(invalid_credentials());
     }
     let account = account.ok_or_else(invalid_credentials)?;
-    open_session(state, &account).await
+    if account.disabled {
+        return Err(ApiError::oauth("invalid_grant", "the account is disabled"));
+    }
+    refresh_token::Entity::delete_many()
+        .filter(refresh_token::Column::UserId.eq(account.id))
+        .filter(refresh_token::Column::ExpiresAt.lt(now_ms()))
+        .exec(&state.db)
+        .await?;
+    open_session(state, &account, Uuid::now_v7()).await
 }
 
-/// The `refresh_token` grant: consumes the token and opens a new session.
+/// The `refresh_token` grant: marks the token used and continues its family
+/// with a new pair; a token used before revokes the family.
 pub async fn refresh_grant(state: &AppState, token: &str) -> Result<TokenResponse, ApiError> {
-    let invalid = || ApiError::oauth("invalid_grant", "the refresh token is invalid or expired");
     let hash = digest(token);
     let Some(stored) = refresh_token::Entity::find_by_id(hash.clone())
         .one(&state.db)
         .await?
     else {
-        return Err(invalid());
+        return Err(invalid_refresh());
     };
-    // Deleting first makes a concurrent second use of the same token fail.
-    let deleted = refresh_token::Entity::delete_many()
-        .filter(refresh_token::Column::TokenHash.eq(hash))
+    if stored.used_at.is_some() {
+        tracing::warn!(user_id = %stored.user_id, "refresh token reused; revoking its family");
+        revoke_family(state, &stored).await?;
+        return Err(invalid_refresh());
+    }
+    if stored.expires_at <= now_ms() {
+        return Err(invalid_refresh());
+    }
+    // Only one of two concurrent uses marks the token; the other is a reuse.
+    let marked = refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::UsedAt, Expr::value(now_ms()))
+        .filter(refresh_token::Column::TokenHash.eq(hash.clone()))
+        .filter(refresh_token::Column::UsedAt.is_null())
         .exec(&state.db)
         .await?;
-    if deleted.rows_affected != 1 || stored.expires_at <= now_ms() {
-        return Err(invalid());
+    if marked.rows_affected != 1 {
+        tracing::warn!(user_id = %stored.user_id, "refresh token reused concurrently; revoking its family");
+        revoke_family(state, &stored).await?;
+        return Err(invalid_refresh());
     }
     let account = user::Entity::find_by_id(stored.user_id)
         .one(&state.db)
         .await?
-        .ok_or_else(invalid)?;
-    open_session(state, &account).await
+        .filter(|account| !account.disabled)
+        .ok_or_else(invalid_refresh)?;
+    let family = stored.family_id.unwrap_or_else(Uuid::now_v7);
+    let session = open_session(state, &account, family).await?;
+    // A reuse revoking the family while we issued deletes `stored`; then the
+    // new token must not survive either.
+    if refresh_token::Entity::find_by_id(hash)
+        .one(&state.db)
+        .await?
+        .is_none()
+    {
+        revoke_family(state, &stored).await?;
+        return Err(invalid_refresh());
+    }
+    Ok(session)
 }
 
-async fn open_session(state: &AppState, account: &user::Model) -> Result<TokenResponse, ApiError> {
+async fn open_session(
+    state: &AppState,
+    account: &user::Model,
+    family: Uuid,
+) -> Result<TokenResponse, ApiError> {
     let role: Role = account
         .role
         .parse()
         .map_err(|e| ApiError::Internal(format!("user {}: {e}", account.id)))?;
-    let access_token = state.issuer.issue_access(account.id, role, ACCESS_TTL)?;
+    let access = state.issuer.issue(
+        &Grant::User {
+            id: account.id,
+            role,
+        },
+        ACCESS_TTL,
+    )?;
     let refresh = hex::encode(rand::random::<[u8; 32]>());
     let now = now_ms();
     refresh_token::ActiveModel {
@@ -98,18 +155,127 @@ async fn open_session(state: &AppState, account: &user::Model) -> Result<TokenRe
         user_id: Set(account.id),
         expires_at: Set(now + REFRESH_TTL.as_millis() as i64),
         created_at: Set(now),
+        family_id: Set(Some(family)),
+        used_at: Set(None),
+        access_id: Set(Some(access.revocation_id)),
+        access_expires_at: Set(Some(access.expires_at.timestamp_millis())),
     }
     .insert(&state.db)
     .await?;
     Ok(TokenResponse {
-        access_token,
+        access_token: access.token,
         token_type: "Bearer",
         expires_in: ACCESS_TTL.as_secs(),
-        refresh_token: refresh,
+        refresh_token: Some(refresh),
+        scope: None,
     })
 }
 
-/// How refresh tokens are stored: hex SHA-256 (they are random, so no salt or stretching is needed).
-fn digest(token: &str) -> String {
+/// Revokes the family of `row` (or `row` alone when it predates families):
+/// its refresh tokens are deleted and its access tokens revoked.
+async fn revoke_family(state: &AppState, row: &refresh_token::Model) -> Result<(), ApiError> {
+    let condition = match row.family_id {
+        Some(family) => Condition::all().add(refresh_token::Column::FamilyId.eq(family)),
+        None => Condition::all().add(refresh_token::Column::TokenHash.eq(row.token_hash.clone())),
+    };
+    revoke_where(state, condition).await
+}
+
+/// Ends every session of `user_id` (password reset, role change, disabling).
+pub async fn revoke_user_sessions(state: &AppState, user_id: Uuid) -> Result<(), ApiError> {
+    revoke_where(
+        state,
+        Condition::all().add(refresh_token::Column::UserId.eq(user_id)),
+    )
+    .await
+}
+
+async fn revoke_where(state: &AppState, condition: Condition) -> Result<(), ApiError> {
+    let rows = refresh_token::Entity::find()
+        .filter(condition.clone())
+        .all(&state.db)
+        .await?;
+    let access: Vec<_> = rows
+        .iter()
+        .filter_map(|r| Some((r.access_id.clone()?, time_of(r.access_expires_at?))))
+        .collect();
+    state.revocations.revoke(&state.db, &access).await?;
+    refresh_token::Entity::delete_many()
+        .filter(condition)
+        .exec(&state.db)
+        .await?;
+    Ok(())
+}
+
+/// RFC 7009 for a refresh token: revokes its family. Unknown tokens are
+/// ignored (the RFC answers 200 either way).
+pub async fn revoke_refresh_token(state: &AppState, token: &str) -> Result<bool, ApiError> {
+    match refresh_token::Entity::find_by_id(digest(token))
+        .one(&state.db)
+        .await?
+    {
+        Some(row) => {
+            revoke_family(state, &row).await?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+/// RFC 7009 for an access token: revokes it (every block) and the refresh
+/// token family it was issued with, if any.
+pub async fn revoke_access_token(
+    state: &AppState,
+    revocation_ids: &[String],
+    expires_at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), ApiError> {
+    let ids: Vec<_> = revocation_ids
+        .iter()
+        .map(|id| (id.clone(), expires_at))
+        .collect();
+    state.revocations.revoke(&state.db, &ids).await?;
+    if let Some(authority) = revocation_ids.first() {
+        let issued_with = refresh_token::Entity::find()
+            .filter(refresh_token::Column::AccessId.eq(authority.clone()))
+            .one(&state.db)
+            .await?;
+        if let Some(row) = issued_with {
+            revoke_family(state, &row).await?;
+        }
+    }
+    Ok(())
+}
+
+/// What introspection reports about a refresh token.
+#[derive(Debug)]
+pub struct RefreshInfo {
+    /// Its user.
+    pub user_id: Uuid,
+    /// Its expiry, Unix ms.
+    pub expires_at: i64,
+    /// Its issue time, Unix ms.
+    pub issued_at: i64,
+}
+
+/// An unused, unexpired refresh token's details, for RFC 7662.
+pub async fn active_refresh_token(
+    state: &AppState,
+    token: &str,
+) -> Result<Option<RefreshInfo>, ApiError> {
+    let row = refresh_token::Entity::find_by_id(digest(token))
+        .one(&state.db)
+        .await?;
+    Ok(row
+        .filter(|r| r.used_at.is_none() && r.expires_at > now_ms())
+        .map(|r| RefreshInfo {
+            user_id: r.user_id,
+            expires_at: r.expires_at,
+            issued_at: r.created_at,
+        }))
+}
+
+/// How random tokens are stored: hex SHA-256 (they carry 256 random bits,
+/// so no salt or stretching is needed).
+pub fn digest(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }

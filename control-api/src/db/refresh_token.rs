@@ -1,10 +1,12 @@
 //! The `refresh_tokens` table: OAuth refresh tokens, stored only as the
-//! SHA-256 of the token so a database leak does not leak sessions. Each
-//! token is used once: a refresh deletes it and issues a new one.
+//! SHA-256 of the token so a database leak does not leak sessions. Tokens
+//! of one login form a family: each refresh marks the presented token used
+//! and adds its successor, so presenting a used token again (a stolen,
+//! replayed token) is recognised and revokes the whole family.
 
 use sea_orm::entity::prelude::*;
 
-/// One outstanding refresh token.
+/// One refresh token, outstanding or already used.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "refresh_tokens")]
 pub struct Model {
@@ -17,6 +19,14 @@ pub struct Model {
     pub expires_at: i64,
     /// Issue time, Unix milliseconds.
     pub created_at: i64,
+    /// The login this token descends from (`None` for tokens issued before families existed).
+    pub family_id: Option<Uuid>,
+    /// When it was exchanged for its successor, Unix milliseconds.
+    pub used_at: Option<i64>,
+    /// Revocation id of the access token issued with it.
+    pub access_id: Option<String>,
+    /// That access token's expiry, Unix milliseconds.
+    pub access_expires_at: Option<i64>,
 }
 
 /// Relations are declared as foreign keys in the migration only.

@@ -7,7 +7,7 @@ use sea_orm::entity::prelude::*;
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "users")]
 pub struct Model {
-    /// The user id.
+    /// The user id (UUIDv7, so ids sort by creation).
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     /// Login name, lowercased.
@@ -19,6 +19,10 @@ pub struct Model {
     pub role: String,
     /// Creation time, Unix milliseconds.
     pub created_at: i64,
+    /// When the e-mail address was confirmed, Unix milliseconds; `None` while unverified.
+    pub email_verified_at: Option<i64>,
+    /// A disabled account cannot log in and its sessions are revoked.
+    pub disabled: bool,
 }
 
 /// Relations are declared as foreign keys in the migration only.

@@ -6,9 +6,11 @@
 //! whose `Content-Length` already exceeds the limit is refused before any
 //! byte is read. A zero-byte file is accepted like any other master: the
 //! transcoder fails it with `invalid_media`, so every bad master reports
-//! through the same `state: failed` path.
+//! through the same `state: failed` path. Besides an access token with the
+//! upload right, the request may carry a single-use upload token from
+//! `POST /api/v1/uploads/token` (see [`UploadCaller`]).
 
-use crate::auth::Caller;
+use crate::auth::UploadCaller;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::videos;
@@ -20,9 +22,11 @@ use futures_util::StreamExt;
 use goflix_shared::domain::{VideoId, VideoState, Visibility};
 use goflix_shared::layout;
 use goflix_shared::store::{ByteStream, ObjectKey, ObjectStore, StoreError};
+use goflix_shared::trace_context::{self, TRACEPARENT};
 use serde_json::json;
 use std::io;
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 /// Allowance for the multipart framing and the text fields on top of the
 /// file size limit when judging `Content-Length` up front.
@@ -41,19 +45,33 @@ struct Form {
     stored: Option<u64>,
 }
 
-/// Handles the upload; see the module docs.
+/// Handles the upload in a span that continues the client's trace (its
+/// `traceparent` header) and travels on with the job; see the module docs.
 pub(crate) async fn upload(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: UploadCaller,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let uploader = caller.require_uploader()?;
+    let span = tracing::info_span!("upload", video_id = tracing::field::Empty);
+    let traceparent = req.headers().get(TRACEPARENT).and_then(|v| v.to_str().ok());
+    trace_context::set_parent(&span, traceparent);
+    receive(state, caller, req, payload).instrument(span).await
+}
+
+async fn receive(
+    state: web::Data<AppState>,
+    caller: UploadCaller,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let uploader = caller.uploader();
     let limit = state.max_upload_bytes;
     if declared_length(&req).is_some_and(|length| length > limit.saturating_add(FORM_OVERHEAD)) {
         return Err(ApiError::too_large(limit));
     }
     let id = VideoId::new();
+    tracing::Span::current().record("video_id", tracing::field::display(id));
     let master = layout::master(id);
     let mut form = Form::default();
     let mut multipart = Multipart::new(req.headers(), payload);
@@ -62,7 +80,7 @@ pub(crate) async fn upload(
         Err(e) => Err(e),
     };
     let registered = match outcome {
-        Ok((title, visibility)) => videos::register(&state, &uploader, id, title, visibility).await,
+        Ok((title, visibility)) => videos::register(&state, uploader, id, title, visibility).await,
         Err(e) => Err(e),
     };
     if let Err(e) = registered {

@@ -61,7 +61,7 @@ async fn malformed_token_requests_get_rfc6749_errors() {
     let app = spawn_app().await;
     for (form, error) in [
         (
-            vec![("grant_type", "client_credentials")],
+            vec![("grant_type", "authorization_code")],
             "unsupported_grant_type",
         ),
         (
