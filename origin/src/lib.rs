@@ -10,7 +10,7 @@
 //!
 //! Where things are handled: `paths` (path safety), `auth` (tokens), `cdn`
 //! (the optional CDN shared secret),
-//! `manifest` (the cache), `modifiers` (`?max_height=`, `?min_height=`), `rewrite` (tokens into manifests), `encoding`
+//! `records` (playback records in process), `manifest` (the cache), `file_body` (local-file reads), `modifiers` (`?max_height=`, `?min_height=`), `rewrite` (tokens into manifests), `encoding`
 //! (gzip), `conditional` and [`range`] (RFC 9110), `multipart`, `response`
 //! (assembling responses), `cors`, `error` (codes and statuses), `routes`.
 
@@ -20,11 +20,13 @@ mod conditional;
 mod cors;
 mod encoding;
 mod error;
+mod file_body;
 mod manifest;
 mod modifiers;
 mod multipart;
 mod paths;
 pub mod range;
+mod records;
 mod response;
 mod rewrite;
 mod routes;
@@ -33,6 +35,7 @@ use cdn::CdnSecret;
 use goflix_shared::cache::ManifestCache;
 use goflix_shared::store::Store;
 use goflix_shared::token::TokenVerifier;
+use records::Records;
 use secrecy::SecretString;
 use std::sync::Arc;
 
@@ -46,6 +49,7 @@ pub struct Origin {
 struct Inner {
     store: Store,
     cache: Arc<dyn ManifestCache>,
+    records: Records,
     verifier: Option<TokenVerifier>,
 }
 
@@ -61,6 +65,7 @@ impl Origin {
             inner: Arc::new(Inner {
                 store,
                 cache,
+                records: Records::default(),
                 verifier,
             }),
             cdn_secret: None,

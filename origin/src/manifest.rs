@@ -22,7 +22,9 @@ use goflix_shared::store::{ObjectKey, ObjectStore, Store, StoreError};
 use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// How long a cached playback record is trusted.
+/// How long after a playback record is written the origin may still serve
+/// the previous one (the record moves when a video is re-published or its
+/// visibility changes).
 pub const RECORD_MAX_AGE: Duration = Duration::from_secs(2);
 
 /// Largest manifest or playback record read; anything bigger is a broken publication.
@@ -86,17 +88,19 @@ impl Manifest {
     }
 }
 
-/// The published playback record of `video`; `NotFound` when it has none.
+/// The published playback record of `video`, read from storage at most
+/// `max_age` ago; `NotFound` when it has none.
 pub async fn playback_record(
     cache: &dyn ManifestCache,
     store: &Store,
     video: VideoId,
+    max_age: Duration,
 ) -> Result<PlaybackRecord, OriginError> {
     let key = layout::playback_record(video);
     let bytes = cache
         .get_or_fill(
             key.as_str(),
-            Some(RECORD_MAX_AGE),
+            Some(max_age),
             Box::pin(read_limited(store, &key)),
         )
         .await?;

@@ -6,6 +6,7 @@
 
 use crate::conditional::{self, Precondition, Validators};
 use crate::error::OriginError;
+use crate::file_body::FileChunks;
 use crate::multipart::Layout;
 use crate::range::{self, RangeRequest};
 use actix_web::body::SizedStream;
@@ -16,8 +17,10 @@ use bytes::Bytes;
 use futures_util::future::ready;
 use futures_util::{stream, StreamExt, TryStreamExt};
 use goflix_shared::store::{ByteStream, ObjectKey, ObjectMeta, ObjectStore, Store};
+use std::fs::File;
 use std::io;
 use std::ops::Range;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 /// Who may keep a response, and for how long.
@@ -110,7 +113,9 @@ impl Representation {
 pub enum Body {
     /// A manifest held in memory.
     Memory(Bytes),
-    /// A stored object, read in bounded chunks.
+    /// A stored object in a local file, read in bounded chunks ([`FileChunks`]).
+    File(Arc<File>),
+    /// A stored object, streamed from the store in bounded chunks.
     Object {
         /// The store.
         store: Store,
@@ -127,6 +132,7 @@ impl Body {
                 let slice = bytes.slice(range.start as usize..range.end as usize);
                 Ok(Box::pin(stream::once(ready(Ok(slice)))))
             }
+            Self::File(file) => Ok(Box::pin(FileChunks::new(file.clone(), range))),
             Self::Object { store, key } => Ok(store.get_range(key, Some(range)).await?.1),
         }
     }

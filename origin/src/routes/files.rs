@@ -1,6 +1,7 @@
 //! `/v/{video_id}/{version}/{file}`: immutable files of one version.
 //! Playlists and MPDs go through the manifest cache (and token rewriting);
-//! media is streamed from the store with ranges and conditionals.
+//! media is read from its local file (folder backend) or streamed from the
+//! store, with ranges and conditionals.
 
 use super::{manifests, playable, segment, Playable};
 use crate::auth::Access;
@@ -11,6 +12,7 @@ use crate::Origin;
 use actix_web::{web, HttpRequest, HttpResponse};
 use goflix_shared::layout;
 use goflix_shared::store::ObjectStore;
+use std::sync::Arc;
 use tracing::Instrument;
 
 /// `GET|HEAD /v/{video_id}/{version}/{file}`
@@ -41,6 +43,10 @@ pub async fn file(
             return manifests::serve(&origin, &req, &key, variants, &access, caching).await;
         }
         let store = &origin.inner.store;
+        if let Some(local) = store.open_local(&key)? {
+            let repr = Representation::of_object(&local.meta, kind.content_type(), caching);
+            return response::serve(&req, &repr, Body::File(Arc::new(local.file))).await;
+        }
         if response::is_plain_get(&req) {
             let (meta, stream) = store.get_range(&key, None).await?;
             let repr = Representation::of_object(&meta, kind.content_type(), caching);

@@ -9,7 +9,6 @@ mod manifests;
 use crate::auth::{self, Access};
 use crate::cors;
 use crate::error::OriginError;
-use crate::manifest;
 use crate::paths;
 use crate::Origin;
 use actix_web::dev::Service;
@@ -17,6 +16,7 @@ use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse, Resource};
 use futures_util::future::{ready, Either};
 use goflix_shared::domain::{PlaybackRecord, VideoId};
+use std::sync::Arc;
 
 /// Mounts the origin's routes under `/v`.
 pub fn configure(origin: Origin, cfg: &mut web::ServiceConfig) {
@@ -58,7 +58,7 @@ where
 
 /// A video that may be served to this request.
 struct Playable {
-    record: PlaybackRecord,
+    record: Arc<PlaybackRecord>,
     access: Access,
 }
 
@@ -69,8 +69,11 @@ async fn playable(
     req: &HttpRequest,
     video: VideoId,
 ) -> Result<Playable, OriginError> {
-    let record =
-        manifest::playback_record(origin.inner.cache.as_ref(), &origin.inner.store, video).await?;
+    let inner = &origin.inner;
+    let record = inner
+        .records
+        .get(inner.cache.as_ref(), &inner.store, video)
+        .await?;
     let access = auth::authorize(origin.inner.verifier.as_ref(), &record, video, req)?;
     Ok(Playable { record, access })
 }

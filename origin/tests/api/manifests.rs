@@ -7,8 +7,12 @@ use goflix_shared::domain::Visibility;
 use goflix_shared::layout;
 use goflix_shared::store::ObjectStore;
 use std::io::Read;
+use std::time::{Duration, Instant};
 
 const SHORT: &str = "public, max-age=2, stale-while-revalidate=30";
+
+/// The longest a replaced playback record may still be served.
+const RECORD_MAX_AGE: Duration = Duration::from_millis(2100);
 
 #[tokio::test]
 async fn master_and_mpd_follow_the_playback_record_with_short_caching() {
@@ -127,4 +131,61 @@ async fn unknown_videos_and_missing_records_are_404() {
     assert!(r.status == 200 || r.status == 404);
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     assert_eq!(app.get(&p.path("720p.mp4"), &[]).await.status, 404);
+}
+
+/// The origin keeps parsed playback records in process; that tier must not
+/// stretch how long a re-publish or a visibility change goes unseen: the
+/// new record is served within two seconds of its write, and once a request
+/// got the new version no later request gets the old one.
+#[tokio::test]
+async fn republish_and_visibility_changes_are_never_served_stale() {
+    let app = spawn_app().await;
+    let p = app.publish(Visibility::Public).await;
+    // Warm every tier, across several refreshes of the in-process one.
+    let warm_until = Instant::now() + Duration::from_millis(1200);
+    while Instant::now() < warm_until {
+        assert_eq!(app.get(&p.master_path(), &[]).await.text(), p.master);
+    }
+
+    let version = layout::new_version();
+    let master = format!("#EXTM3U\n{version}/720p.m3u8\n");
+    let key = layout::media_file(p.video, &version, "master.m3u8").unwrap();
+    app.store
+        .put_bytes(&key, master.clone().into())
+        .await
+        .unwrap();
+    app.set_record(p.video, &version, Visibility::Public).await;
+    let written = Instant::now();
+    let mut seen_new = false;
+    while written.elapsed() < RECORD_MAX_AGE {
+        let text = app.get(&p.master_path(), &[]).await.text();
+        if seen_new {
+            assert_eq!(text, master, "the old version came back");
+        } else {
+            assert!(text == p.master || text == master, "{text}");
+            seen_new = text == master;
+        }
+    }
+    for _ in 0..20 {
+        assert_eq!(app.get(&p.master_path(), &[]).await.text(), master);
+    }
+
+    // Turning the video private closes it to token-less requests as quickly.
+    app.set_record(p.video, &version, Visibility::Private).await;
+    let written = Instant::now();
+    let mut seen_closed = false;
+    while written.elapsed() < RECORD_MAX_AGE {
+        let status = app.get(&p.master_path(), &[]).await.status;
+        if seen_closed {
+            assert_eq!(status, 403, "the video opened again");
+        } else {
+            assert!(status == 200 || status == 403, "{status}");
+            seen_closed = status == 403;
+        }
+    }
+    for path in [p.master_path(), p.path("720p.mp4"), p.path("720p.m3u8")] {
+        let r = app.get(&path, &[]).await;
+        assert_eq!(r.status, 403, "{path}");
+        assert_eq!(r.code(), "forbidden");
+    }
 }

@@ -271,6 +271,57 @@ async fn head_has_the_same_headers_and_no_body() {
     }
 }
 
+/// A media file many read chunks long: full bodies and ranges that start,
+/// end and cross chunk boundaries come back exact, always with
+/// `Content-Length` and never chunked, and HEAD announces the same length.
+#[tokio::test]
+async fn large_files_are_served_exactly_with_content_length() {
+    let app = spawn_app().await;
+    let p = app.publish(Visibility::Public).await;
+    let data = pseudo_random(3 << 20, 23);
+    let key = layout::media_file(p.video, &p.version, "1080p.mp4").unwrap();
+    app.store
+        .put_bytes(&key, data.clone().into())
+        .await
+        .unwrap();
+    let path = p.path("1080p.mp4");
+    let len = data.len();
+    let r = app.get(&path, &[]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.sized_body(), &data[..]);
+    let head = app.head(&path, &[]).await;
+    assert_eq!(
+        head.header("content-length"),
+        Some(len.to_string().as_str())
+    );
+    assert!(head.body.is_empty());
+    for (start, end) in [
+        (0, 1 << 20),
+        (65_535, 65_537),
+        (65_536, 65_536 * 3),
+        (1, len),
+        (len - 1, len),
+        (1_000_000, 2_048_577),
+    ] {
+        let header = format!("bytes={start}-{}", end - 1);
+        let r = app.get(&path, &[("Range", &header)]).await;
+        assert_eq!(r.status, 206, "{header}");
+        assert!(r.sized_body() == &data[start..end], "{header}");
+        assert_eq!(
+            r.header("content-range").unwrap(),
+            format!("bytes {start}-{}/{len}", end - 1)
+        );
+    }
+    let r = app
+        .get(&path, &[("Range", "bytes=0-99,1048576-1048675,-100")])
+        .await;
+    assert_eq!(r.status, 206);
+    let parts = r.byteranges();
+    assert_eq!(parts.len(), 3);
+    assert!(parts[1].3 == data[1_048_576..1_048_676]);
+    assert!(parts[2].3 == data[len - 100..]);
+}
+
 #[tokio::test]
 async fn content_types_follow_the_file_name() {
     let app = spawn_app().await;

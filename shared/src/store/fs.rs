@@ -2,7 +2,7 @@
 //! to a temporary file in `{root}/.tmp` and are renamed into place, so a
 //! reader never sees a partial object.
 
-use super::{ByteStream, ObjectKey, ObjectMeta, ObjectStore, StoreError};
+use super::{ByteStream, LocalFile, ObjectKey, ObjectMeta, ObjectStore, StoreError};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use std::io::{self, SeekFrom};
@@ -170,6 +170,18 @@ impl ObjectStore for FsStore {
         file.seek(SeekFrom::Start(range.start)).await?;
         let body = ReaderStream::with_capacity(file.take(range.end - range.start), READ_CHUNK);
         Ok((meta, Box::pin(body)))
+    }
+
+    fn open_local(&self, key: &ObjectKey) -> Result<Option<LocalFile>, StoreError> {
+        let file = std::fs::File::open(self.path_of(key)).map_err(not_found(key))?;
+        let md = file.metadata()?;
+        if !md.is_file() {
+            return Err(StoreError::NotFound(key.to_string()));
+        }
+        Ok(Some(LocalFile {
+            meta: meta_of(&md),
+            file,
+        }))
     }
 
     async fn download_to(&self, key: &ObjectKey, path: &Path) -> Result<(), StoreError> {

@@ -5,6 +5,7 @@
 mod fs;
 mod key;
 mod s3;
+mod timed;
 
 pub use fs::FsStore;
 pub use key::{InvalidKey, ObjectKey};
@@ -31,6 +32,15 @@ pub struct ObjectMeta {
     pub modified: SystemTime,
     /// Strong validator, unique per stored content version (quoted is added by HTTP layers).
     pub etag: String,
+}
+
+/// An object kept in a local file by its backend, open for reading.
+#[derive(Debug)]
+pub struct LocalFile {
+    /// The open file.
+    pub file: std::fs::File,
+    /// Its metadata, as [`ObjectStore::head`] gives it.
+    pub meta: ObjectMeta,
 }
 
 /// Why a storage call failed.
@@ -102,6 +112,12 @@ pub trait ObjectStore: Send + Sync + Clone + 'static {
         range: Option<Range<u64>>,
     ) -> impl Future<Output = Result<(ObjectMeta, ByteStream), StoreError>> + Send;
 
+    /// Opens the local file holding an object, for backends that keep
+    /// objects as files (the folder backend), so a hot path can read it with
+    /// positional reads on its own thread instead of through a stream;
+    /// `Ok(None)` for remote backends. Blocking, like any file open.
+    fn open_local(&self, key: &ObjectKey) -> Result<Option<LocalFile>, StoreError>;
+
     /// Copies an object to a local file.
     fn download_to(
         &self,
@@ -142,11 +158,12 @@ impl Store {
     }
 }
 
+/// Forwards a call to the backend, timed per backend and operation ([`timed`]).
 macro_rules! dispatch {
-    ($self:ident, $s:ident => $call:expr) => {
+    ($self:ident, $s:ident => $recv:ident . $op:ident ( $($arg:expr),* ) . await) => {
         match $self {
-            Store::Fs($s) => $call,
-            Store::S3($s) => $call,
+            Store::Fs($s) => timed::observe(timed::series!("fs", $op), $recv.$op($($arg),*)).await,
+            Store::S3($s) => timed::observe(timed::series!("s3", $op), $recv.$op($($arg),*)).await,
         }
     };
 }
@@ -178,6 +195,17 @@ impl ObjectStore for Store {
         range: Option<Range<u64>>,
     ) -> Result<(ObjectMeta, ByteStream), StoreError> {
         dispatch!(self, s => s.get_range(key, range).await)
+    }
+    fn open_local(&self, key: &ObjectKey) -> Result<Option<LocalFile>, StoreError> {
+        match self {
+            Store::Fs(s) => {
+                let started = std::time::Instant::now();
+                let file = s.open_local(key);
+                timed::series!("fs", open_local).observe(started.elapsed().as_secs_f64());
+                file
+            }
+            Store::S3(s) => s.open_local(key),
+        }
     }
     async fn download_to(&self, key: &ObjectKey, path: &Path) -> Result<(), StoreError> {
         dispatch!(self, s => s.download_to(key, path).await)

@@ -17,7 +17,7 @@
 //! mounted Kubernetes secrets are, otherwise from the usual AWS chain
 //! (environment, profile, web identity, container and instance metadata).
 
-use super::{ByteStream, ObjectKey, ObjectMeta, ObjectStore, StoreError};
+use super::{ByteStream, LocalFile, ObjectKey, ObjectMeta, ObjectStore, StoreError};
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
@@ -655,6 +655,10 @@ impl ObjectStore for S3Store {
             ..meta(None, output.last_modified(), output.e_tag())
         };
         Ok((meta, body_stream(output.body)))
+    }
+
+    fn open_local(&self, _key: &ObjectKey) -> Result<Option<LocalFile>, StoreError> {
+        Ok(None)
     }
 
     async fn download_to(&self, key: &ObjectKey, path: &Path) -> Result<(), StoreError> {
