@@ -428,9 +428,11 @@ fn termination_grace_and_prestop_match_each_role() {
                 .as_str()
                 .and_then(|s| s.parse().ok())
                 .unwrap_or_else(|| panic!("{role}: preStop sleep seconds"));
+            let drain = drain_seconds(spec, role);
             assert!(
-                (3..=15).contains(&sleep) && grace >= sleep + 25,
-                "{role}: grace {grace}s must cover the preStop sleep ({sleep}s) and draining"
+                (3..=15).contains(&sleep) && drain >= 25 && grace >= sleep + drain + 5,
+                "{role}: grace {grace}s must cover the preStop sleep ({sleep}s), \
+                 GOFLIX_DRAIN_SECONDS ({drain}s) and closing connections"
             );
             graces.insert(role, grace);
         }
@@ -438,11 +440,30 @@ fn termination_grace_and_prestop_match_each_role() {
         let grace = transcoder["terminationGracePeriodSeconds"]
             .as_i64()
             .expect("transcoder terminationGracePeriodSeconds");
+        let drain = drain_seconds(transcoder, "transcoder");
         assert!(
             grace >= 300 && graces.values().all(|&g| grace > g),
             "transcoders need the longest grace period to finish or nack a job ({grace}s)"
         );
+        assert!(
+            drain >= 240 && grace >= drain + 10,
+            "transcoder: grace {grace}s must cover GOFLIX_DRAIN_SECONDS ({drain}s) \
+             plus releasing the jobs still running"
+        );
     }
+}
+
+/// The `GOFLIX_DRAIN_SECONDS` a role's container sets: how long the code
+/// drains after SIGTERM (`shared/src/config.rs`).
+fn drain_seconds(spec: &Value, role: &str) -> i64 {
+    array(&spec["containers"][0]["env"])
+        .iter()
+        .find(|e| e["name"] == "GOFLIX_DRAIN_SECONDS")
+        .and_then(|e| e["value"].as_str())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            panic!("{role}: GOFLIX_DRAIN_SECONDS must be set to match the grace period")
+        })
 }
 
 #[test]
@@ -814,15 +835,19 @@ fn production_ships_alerts_a_service_monitor_and_a_dashboard() {
         })
         .collect();
     for needle in [
-        "goflix_queue_depth",
+        "goflix_queue_depth{queue=\"goflix.transcode\"}",
         "goflix_jobs_failed_total",
         "status=\"5xx\"",
-        "goflix_dead_letters",
+        "goflix_queue_depth{queue=\"goflix.transcode.dead\"}",
     ] {
         assert!(
             exprs.iter().any(|e| e.contains(needle)),
             "no alert on {needle}"
         );
+    }
+    let exported = exported_metrics();
+    for expr in &exprs {
+        assert_exported(&exported, expr, "PrometheusRule");
     }
 
     let dashboard = of_kind(docs, "ConfigMap")
@@ -845,6 +870,63 @@ fn production_ships_alerts_a_service_monitor_and_a_dashboard() {
             "a dashboard with panels"
         );
         assert!(board["uid"].is_string() && board["title"].is_string());
+        for panel in array(&board["panels"]) {
+            for target in array(&panel["targets"]) {
+                let expr = target["expr"].as_str().unwrap_or_default();
+                assert_exported(
+                    &exported,
+                    expr,
+                    &format!("dashboard panel {}", panel["title"]),
+                );
+            }
+        }
+    }
+}
+
+/// Every series name Goflix exports: the `Family` names in
+/// `shared/src/metrics.rs`, histograms with their `_bucket`, `_sum` and
+/// `_count` series.
+fn exported_metrics() -> BTreeSet<String> {
+    let source = std::fs::read_to_string(root().join("shared/src/metrics.rs"))
+        .expect("shared/src/metrics.rs");
+    let mut names = BTreeSet::new();
+    for family in source.split("pub static ").skip(1) {
+        let Some(name) = family
+            .split_once("name: \"")
+            .and_then(|(_, rest)| rest.split_once('"'))
+            .map(|(name, _)| name.to_owned())
+        else {
+            continue;
+        };
+        let kind = family.split_once("kind: ").map_or("", |(_, rest)| rest);
+        if kind.starts_with("Kind::Histogram") {
+            for suffix in ["_bucket", "_sum", "_count"] {
+                names.insert(format!("{name}{suffix}"));
+            }
+        } else {
+            names.insert(name);
+        }
+    }
+    assert!(
+        names.contains("goflix_http_requests_total"),
+        "parsed {names:?}"
+    );
+    names
+}
+
+/// Every `goflix_*` name in `expr` is one the code exports.
+fn assert_exported(exported: &BTreeSet<String>, expr: &str, at: &str) {
+    let mut rest = expr;
+    while let Some(start) = rest.find("goflix_") {
+        let name: String = rest[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        rest = &rest[start + name.len()..];
+        assert!(
+            exported.contains(&name),
+            "{at}: {name} is not a metric Goflix exports (shared/src/metrics.rs): {expr}"
+        );
     }
 }
 

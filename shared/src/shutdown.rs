@@ -1,16 +1,24 @@
 //! Shutdown signalling: one [`Shutdown`] token is threaded through every
-//! server and loop; SIGINT or SIGTERM cancels it.
+//! server and loop; SIGINT or SIGTERM cancels it, and the roles then drain
+//! for up to `GOFLIX_DRAIN_SECONDS`. A second signal ends the process at
+//! once (an impatient Ctrl-C), exiting 130.
 
 pub use tokio_util::sync::CancellationToken as Shutdown;
 
-/// A token cancelled on the first SIGINT or SIGTERM.
+/// Exit status after a second signal (128 + SIGINT, as shells report it).
+const FORCED_EXIT: i32 = 130;
+
+/// A token cancelled on the first SIGINT or SIGTERM; the second one exits.
 pub fn on_signals() -> Shutdown {
     let shutdown = Shutdown::new();
     let trigger = shutdown.clone();
     tokio::spawn(async move {
         wait_for_signal().await;
-        tracing::info!("shutdown signal received");
+        tracing::info!("shutdown signal received; draining (a second signal exits at once)");
         trigger.cancel();
+        wait_for_signal().await;
+        tracing::warn!("second shutdown signal: exiting without draining");
+        std::process::exit(FORCED_EXIT);
     });
     shutdown
 }

@@ -1,7 +1,7 @@
 //! The in-process tier: an LRU-like map bounded by bytes, filling a missing
 //! entry once however many requests miss at the same time (single flight).
 
-use super::ManifestCache;
+use super::{count_lookup, ManifestCache, Tier};
 use crate::store::StoreError;
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -59,12 +59,15 @@ impl MemoryCache {
         };
         if let Some(entry) = self.entries.get(key) {
             if fresh(&entry) {
+                count_lookup(Tier::Memory, true);
                 return Ok(entry.value);
             }
             self.entries.remove(key);
         }
         let key = key.to_string();
-        match self.entries.get_value_or_guard_async(&key).await {
+        let found = self.entries.get_value_or_guard_async(&key).await;
+        count_lookup(Tier::Memory, matches!(&found, Ok(entry) if fresh(entry)));
+        match found {
             Ok(entry) if fresh(&entry) => Ok(entry.value),
             Ok(_) => {
                 let entry = entry_of(fill.await?);

@@ -15,11 +15,12 @@ mod redis;
 pub use self::memory::MemoryCache;
 pub use self::redis::RedisCache;
 
+use crate::metrics::{Counter, CACHE_DEGRADED, CACHE_REQUESTS};
 use crate::store::StoreError;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 /// Bytes the in-process tier holds at most.
@@ -47,6 +48,22 @@ pub trait ManifestCache: Send + Sync {
     }
 }
 
+/// A cache tier, as labelled in `goflix_cache_requests_total`.
+#[derive(Clone, Copy)]
+pub(crate) enum Tier {
+    Memory,
+    Redis,
+}
+
+/// Counts one lookup of `tier` in `goflix_cache_requests_total`.
+pub(crate) fn count_lookup(tier: Tier, hit: bool) {
+    static LOOKUPS: LazyLock<[[Arc<Counter>; 2]; 2]> = LazyLock::new(|| {
+        ["memory", "redis"]
+            .map(|tier| ["hit", "miss"].map(|result| CACHE_REQUESTS.counter(&[tier, result])))
+    });
+    LOOKUPS[tier as usize][usize::from(!hit)].inc();
+}
+
 /// A `GOFLIX_CACHE` value that names no cache.
 #[derive(Debug, thiserror::Error)]
 #[error("GOFLIX_CACHE {url:?}: {message}")]
@@ -60,6 +77,8 @@ pub struct CacheError {
 /// starting with `prefix`). Redis is not contacted yet, so an origin starts
 /// and serves while Redis is down.
 pub fn open(url: &str, prefix: &str) -> Result<Arc<dyn ManifestCache>, CacheError> {
+    // Exported from the start, so "never degraded" reads as 0, not as absent.
+    CACHE_DEGRADED.counter(&[]);
     if url == "memory" {
         return Ok(Arc::new(MemoryCache::new(MEMORY_TIER_BYTES)));
     }

@@ -13,7 +13,8 @@
 //! [`WARN_EVERY`]; for [`SKIP_AFTER_FAILURE`] after a failure Redis is not
 //! tried at all, so an outage costs no latency.
 
-use super::{ManifestCache, MemoryCache};
+use super::{count_lookup, ManifestCache, MemoryCache, Tier};
+use crate::metrics::{Counter, CACHE_DEGRADED};
 use crate::store::StoreError;
 use async_trait::async_trait;
 use bytes::{BufMut, Bytes, BytesMut};
@@ -23,7 +24,7 @@ use futures_util::future::BoxFuture;
 use std::fmt::Display;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Longest wait for a connection or a reply before Redis counts as down.
@@ -103,7 +104,9 @@ impl RedisCache {
 
     /// Records a lookup Redis could not serve.
     fn count_degraded(&self) {
+        static DEGRADED: LazyLock<Arc<Counter>> = LazyLock::new(|| CACHE_DEGRADED.counter(&[]));
         self.degraded.fetch_add(1, Ordering::Relaxed);
+        DEGRADED.inc();
     }
 
     /// Records a Redis failure: counted, Redis skipped for a while, logged now and then.
@@ -241,8 +244,14 @@ impl ManifestCache for RedisCache {
         self.memory
             .get_or_fill_aged(key, max_age, async {
                 let up = match self.lookup(key, max_age).await {
-                    Lookup::Hit(value, age) => return Ok((value, age)),
-                    Lookup::Miss => true,
+                    Lookup::Hit(value, age) => {
+                        count_lookup(Tier::Redis, true);
+                        return Ok((value, age));
+                    }
+                    Lookup::Miss => {
+                        count_lookup(Tier::Redis, false);
+                        true
+                    }
                     Lookup::Down => false,
                 };
                 let value = fill.await?;
