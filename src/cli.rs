@@ -3,19 +3,22 @@
 use anyhow::{bail, Context};
 use goflix_shared::config::Config;
 use goflix_shared::shutdown;
+use goflix_shared::telemetry::Telemetry;
 use goflix_shared::token::Role;
 use secrecy::ExposeSecret;
 use std::io::Read;
 
-fn config() -> anyhow::Result<Config> {
+/// The configuration, and telemetry for `role` installed; hold the
+/// [`Telemetry`] until the command is done (dropping it exports the last spans).
+fn config(role: &str) -> anyhow::Result<(Config, Telemetry)> {
     let config = Config::from_env().context("reading configuration")?;
-    goflix_shared::telemetry::init(false);
-    Ok(config)
+    let telemetry = goflix_shared::telemetry::init(config.log_json, role);
+    Ok((config, telemetry))
 }
 
 /// `goflix serve`: every role in this process until SIGINT/SIGTERM.
 pub async fn serve() -> anyhow::Result<()> {
-    let config = config()?;
+    let (config, _telemetry) = config("serve")?;
     let shutdown = shutdown::on_signals();
     let running = crate::serve::start(config, shutdown).await?;
     println!("Goflix is serving at http://{}/", running.addr);
@@ -36,21 +39,21 @@ where
 
 /// `goflix control-api`: the API, the event follower and the outbox relay.
 pub async fn control_api() -> anyhow::Result<()> {
-    let config = config()?;
+    let (config, _telemetry) = config("control-api")?;
     let shutdown = shutdown::on_signals();
     run_role("control-api", crate::roles::control_api(config, shutdown)).await
 }
 
 /// `goflix origin`: manifests and media from object storage.
 pub async fn origin() -> anyhow::Result<()> {
-    let config = config()?;
+    let (config, _telemetry) = config("origin")?;
     let shutdown = shutdown::on_signals();
     run_role("origin", crate::roles::origin(config, shutdown)).await
 }
 
 /// `goflix transcoder`: `concurrency` jobs at a time from RabbitMQ.
 pub async fn transcoder(concurrency: usize) -> anyhow::Result<()> {
-    let config = config()?;
+    let (config, _telemetry) = config("transcoder")?;
     let shutdown = shutdown::on_signals();
     run_role(
         "transcoder",
@@ -61,7 +64,7 @@ pub async fn transcoder(concurrency: usize) -> anyhow::Result<()> {
 
 /// `goflix migrate`: bring the database schema up to date.
 pub async fn migrate() -> anyhow::Result<()> {
-    let config = config()?;
+    let (config, _telemetry) = config("migrate")?;
     prepare_data_dir(&config)?;
     let db = goflix_control_api::connect(config.database_url.expose_secret(), config.database_pool)
         .await?;
@@ -72,7 +75,7 @@ pub async fn migrate() -> anyhow::Result<()> {
 
 /// `goflix user create`: a new user with the password from standard input.
 pub async fn create_user(email: &str, role: &str) -> anyhow::Result<()> {
-    let config = config()?;
+    let (config, _telemetry) = config("user")?;
     let role: Role = role.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut password = String::new();
     std::io::stdin()

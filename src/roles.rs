@@ -6,7 +6,7 @@
 //! Only control-api talks to the database: the origin needs object storage
 //! and the token public key, the transcoder object storage and RabbitMQ.
 
-use crate::http::{self, Check, Metrics};
+use crate::http::{self, Check, Metrics, Sampler};
 use actix_web::{middleware, web, App, HttpServer};
 use anyhow::{bail, Context};
 use futures_util::future::BoxFuture;
@@ -17,7 +17,7 @@ use goflix_shared::cache;
 use goflix_shared::config::Config;
 use goflix_shared::events::amqp::AmqpBus;
 use goflix_shared::events::EventBus;
-use goflix_shared::queue::amqp::{AmqpPublisher, AmqpQueue};
+use goflix_shared::queue::amqp::{AmqpDeadLetters, AmqpPublisher, AmqpQueue};
 use goflix_shared::queue::JobQueue;
 use goflix_shared::shutdown::Shutdown;
 use goflix_shared::store::{ObjectStore, Store};
@@ -32,8 +32,6 @@ use tokio::task::JoinHandle;
 
 /// Where the origin's Redis keys start (`GOFLIX_CACHE=redis://…`).
 pub(crate) const CACHE_KEY_PREFIX: &str = "goflix:";
-/// Seconds in-flight requests get to finish after a shutdown signal.
-const DRAIN_SECONDS: u64 = 25;
 
 /// A started role: where it listens and how to wait for it.
 pub struct Running {
@@ -111,11 +109,26 @@ pub(crate) fn database_check(db: &sea_orm::DatabaseConnection) -> (&'static str,
     )
 }
 
+/// `/metrics` sampling of the RabbitMQ job queue's depth and consumers.
+pub(crate) fn amqp_queue_sampler(broker: &Broker) -> Sampler {
+    let broker = broker.clone();
+    Arc::new(move || {
+        let broker = broker.clone();
+        Box::pin(async move {
+            goflix_shared::queue::amqp::sample_depths(&broker)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    })
+}
+
 /// Binds `config.listen` and serves `/healthz`, `/readyz` over `checks`,
-/// `/metrics` and whatever `routes` mounts, until `shutdown`.
+/// `/metrics` (refreshed by `samplers`) and whatever `routes` mounts, until
+/// `shutdown`; in-flight requests then get `config.drain` to finish.
 pub(crate) fn serve_http<R>(
     config: &Config,
     checks: Vec<(&'static str, Check)>,
+    samplers: Vec<Sampler>,
     routes: R,
     shutdown: Shutdown,
 ) -> anyhow::Result<Running>
@@ -124,15 +137,15 @@ where
 {
     let metrics = web::Data::new(Metrics::default());
     let server = HttpServer::new(move || {
-        let (checks, routes) = (checks.clone(), routes.clone());
+        let (checks, samplers, routes) = (checks.clone(), samplers.clone(), routes.clone());
         App::new()
             .app_data(metrics.clone())
             .wrap(middleware::from_fn(http::track))
-            .configure(|cfg| http::configure(cfg, checks))
+            .configure(|cfg| http::configure(cfg, checks, samplers))
             .configure(routes)
     })
     .disable_signals()
-    .shutdown_timeout(DRAIN_SECONDS)
+    .shutdown_timeout(config.drain.as_secs())
     .bind(config.listen)
     .with_context(|| format!("binding {}", config.listen))?;
     let addr = server.addrs()[0];
@@ -198,11 +211,28 @@ pub async fn control_api(config: Config, shutdown: Shutdown) -> anyhow::Result<R
         let control = control.clone();
         move |cfg: &mut web::ServiceConfig| control.configure(cfg)
     };
-    let mut running = serve_http(&config, checks, routes, shutdown.clone())?;
+    let samplers = vec![amqp_queue_sampler(&broker)];
+    let mut running = serve_http(&config, checks, samplers, routes, shutdown.clone())?;
     running.broker = Some(broker.clone());
     running.spawn({
         let (control, shutdown) = (control.clone(), shutdown.clone());
         async move { Ok(control.follow_events(shutdown).await?) }
+    });
+    running.spawn({
+        let (control, shutdown) = (control.clone(), shutdown.clone());
+        async move {
+            control.deliver_notifications(shutdown).await;
+            Ok(())
+        }
+    });
+    running.spawn({
+        let (control, broker, shutdown) = (control.clone(), broker.clone(), shutdown.clone());
+        async move {
+            control
+                .follow_dead_letters(Arc::new(AmqpDeadLetters::new(broker)), shutdown)
+                .await;
+            Ok(())
+        }
     });
     running.spawn(async move {
         control
@@ -235,7 +265,13 @@ pub async fn origin(config: Config, shutdown: Shutdown) -> anyhow::Result<Runnin
         origin = origin.with_cdn_secret(secret);
     }
     let routes = move |cfg: &mut web::ServiceConfig| origin.configure(cfg);
-    let running = serve_http(&config, vec![storage_check(&store)], routes, shutdown)?;
+    let running = serve_http(
+        &config,
+        vec![storage_check(&store)],
+        Vec::new(),
+        routes,
+        shutdown,
+    )?;
     tracing::info!(addr = %running.addr, "goflix origin started");
     Ok(running)
 }
@@ -255,11 +291,13 @@ pub async fn transcoder(
         queue: queue.clone(),
         bus: Arc::new(AmqpBus::new(broker.clone())),
         options: TranscodeOptions::default(),
+        drain: config.drain,
     };
     let checks = vec![storage_check(&store), queue_check(queue)];
     let mut running = serve_http(
         &config,
         checks,
+        vec![amqp_queue_sampler(&broker)],
         |_: &mut web::ServiceConfig| {},
         shutdown.clone(),
     )?;

@@ -59,6 +59,7 @@ pub async fn start(config: Config, shutdown: Shutdown) -> anyhow::Result<Running
         queue: queue.clone(),
         bus,
         options: TranscodeOptions::default(),
+        drain: config.drain,
     };
 
     let checks = vec![
@@ -73,7 +74,21 @@ pub async fn start(config: Config, shutdown: Shutdown) -> anyhow::Result<Running
             origin.configure(cfg);
         }
     };
-    let mut running = roles::serve_http(&config, checks, routes, shutdown.clone())?;
+    let sampler = match &broker {
+        Some(broker) => roles::amqp_queue_sampler(broker),
+        None => {
+            let db = db.clone();
+            Arc::new(move || {
+                let db = db.clone();
+                Box::pin(async move {
+                    goflix_shared::queue::database::sample_depths(&db)
+                        .await
+                        .map_err(|e| e.to_string())
+                }) as futures_util::future::BoxFuture<'static, _>
+            })
+        }
+    };
+    let mut running = roles::serve_http(&config, checks, vec![sampler], routes, shutdown.clone())?;
     running.broker = broker.clone();
     if let Some(broker) = broker {
         running.spawn({
@@ -86,6 +101,13 @@ pub async fn start(config: Config, shutdown: Shutdown) -> anyhow::Result<Running
             }
         });
     }
+    running.spawn({
+        let (control, shutdown) = (control.clone(), shutdown.clone());
+        async move {
+            control.deliver_notifications(shutdown).await;
+            Ok(())
+        }
+    });
     running.spawn({
         let shutdown = shutdown.clone();
         async move { Ok(control.follow_events(shutdown).await?) }

@@ -3,7 +3,8 @@
 //! events from several control-plane replicas, is harmless. A `ready` or
 //! `failed` video never moves back, progress never goes down (stale
 //! progress is ignored), and `video.ready` republishes the playback record
-//! with the video's current visibility.
+//! with the video's current visibility. Each event is applied in a span
+//! continuing the trace it carries (see [`goflix_shared::trace_context`]).
 
 use crate::db::{now_ms, video};
 use crate::error::ApiError;
@@ -13,9 +14,11 @@ use futures_util::StreamExt;
 use goflix_shared::domain::{Rendition, VideoState};
 use goflix_shared::events::{Event, EventKind, EventStream};
 use goflix_shared::shutdown::Shutdown;
+use goflix_shared::trace_context;
 use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use std::time::Duration;
+use tracing::Instrument;
 
 /// Pause before subscribing again after the bus failed or closed.
 const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(1);
@@ -45,7 +48,10 @@ pub(crate) async fn follow(
                     _ = shutdown.cancelled() => return Ok(()),
                     event = events.next() => match event {
                         Some(event) => {
-                            if let Err(e) = apply(state, &event).await {
+                            let kind = event.kind.name();
+                            let span = tracing::info_span!("event", kind, video_id = %event.video_id);
+                            trace_context::set_parent(&span, event.traceparent.as_deref());
+                            if let Err(e) = apply(state, &event).instrument(span).await {
                                 tracing::error!(video_id = %event.video_id, kind = event.kind.name(), error = %e, "could not apply event");
                             }
                         }
@@ -160,6 +166,7 @@ async fn apply(state: &AppState, event: &Event) -> Result<(), ApiError> {
                 .rows_affected
         }
     };
+    crate::notify::video_event(&state.db, event, changed == 1).await?;
     tracing::debug!(video_id = %event.video_id, kind = event.kind.name(), applied = changed == 1, "event");
     Ok(())
 }

@@ -7,10 +7,13 @@
 //!   admin; [`ControlPlane::configure`] mounts `/api/v1/...` on an actix
 //!   app; [`ControlPlane::follow_events`] keeps video rows in step with the
 //!   transcoder's events; [`ControlPlane::relay_jobs`] runs the outbox
-//!   relay when jobs go through RabbitMQ.
+//!   relay when jobs go through RabbitMQ;
+//!   [`ControlPlane::deliver_notifications`] delivers e-mail, SMS and
+//!   webhook notifications.
 //!
-//! Public modules: [`db`] (connection and entities), [`migration`] and
-//! [`error`] (the one error→HTTP mapping). Private ones: `auth`
+//! Public modules: [`db`] (connection and entities), [`migration`],
+//! [`error`] (the one error→HTTP mapping) and [`notify`] (notification
+//! jobs; [`notify::enqueue`] for account events). Private ones: `auth`
 //! (passwords, OAuth sessions, the `Caller` capabilities), `users`
 //! (accounts, first admin), `videos` (video operations), `routes` (HTTP
 //! handlers), `events` (bus follower), `outbox` (job relay) and `state`.
@@ -20,6 +23,7 @@ pub mod db;
 pub mod error;
 mod events;
 pub mod migration;
+pub mod notify;
 mod outbox;
 mod routes;
 mod state;
@@ -34,7 +38,7 @@ pub use users::create_user;
 use actix_web::web;
 use goflix_shared::config::Config;
 use goflix_shared::events::{EventBus, EventStream};
-use goflix_shared::queue::JobPublisher;
+use goflix_shared::queue::{DeadLetters, JobPublisher};
 use goflix_shared::shutdown::Shutdown;
 use goflix_shared::store::Store;
 use goflix_shared::token::TokenIssuer;
@@ -91,6 +95,10 @@ impl ControlPlane {
                 issuer,
                 max_upload_bytes: config.max_upload_bytes,
                 outbox: Arc::default(),
+                revocations: Default::default(),
+                rate_limits: Default::default(),
+                signup_open: config.signup_open,
+                notifier: notify::Notifier::from_config(config).map_err(ApiError::Internal)?,
             }),
             events: Arc::new(Mutex::new(events)),
         })
@@ -114,10 +122,26 @@ impl ControlPlane {
         events::follow(&self.state, first, shutdown).await
     }
 
+    /// Delivers notifications (e-mail, SMS, webhooks) until `shutdown`,
+    /// retrying failed deliveries with backoff; safe to run in every replica.
+    pub async fn deliver_notifications(&self, shutdown: Shutdown) {
+        self.state.notifier.run(&self.state.db, shutdown).await;
+    }
+
     /// Publishes the jobs of committed uploads to `publisher` until
     /// `shutdown` (the outbox relay; only when jobs go through RabbitMQ —
     /// with the database queue, workers read the same rows directly).
     pub async fn relay_jobs(&self, publisher: Arc<dyn JobPublisher>, shutdown: Shutdown) {
         outbox::relay(&self.state, publisher.as_ref(), shutdown).await;
+    }
+
+    /// Records the jobs RabbitMQ dead-lettered until `shutdown`: a video
+    /// still waiting on such a job fails with `job_dead_lettered`.
+    pub async fn follow_dead_letters(
+        &self,
+        dead_letters: Arc<dyn DeadLetters>,
+        shutdown: Shutdown,
+    ) {
+        outbox::follow_dead_letters(&self.state, dead_letters.as_ref(), shutdown).await;
     }
 }

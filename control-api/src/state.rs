@@ -1,5 +1,7 @@
 //! What every request handler and the event follower share.
 
+use crate::auth::rate_limit::RateLimits;
+use crate::auth::revocation::Revocations;
 use goflix_shared::events::EventBus;
 use goflix_shared::store::Store;
 use goflix_shared::token::{TokenIssuer, TokenVerifier};
@@ -23,4 +25,12 @@ pub(crate) struct AppState {
     pub max_upload_bytes: u64,
     /// Wakes the outbox relay after an upload committed its job.
     pub outbox: Arc<Notify>,
+    /// Revoked token ids, checked on every request.
+    pub revocations: Revocations,
+    /// Per-IP and per-account limits of the secret-checking endpoints.
+    pub rate_limits: RateLimits,
+    /// Whether anyone may sign up (`GOFLIX_SIGNUP=open`).
+    pub signup_open: bool,
+    /// Notification channels (e-mail, SMS, webhooks) and retry policy.
+    pub notifier: crate::notify::Notifier,
 }

@@ -87,6 +87,7 @@ pub async fn register(
         job_id: Uuid::now_v7(),
         video_id: id,
         visibility,
+        traceparent: goflix_shared::trace_context::current(),
     };
     enqueue(&txn, &job).await?;
     txn.commit().await?;

@@ -17,6 +17,7 @@
 //! retry with backoff.
 
 use crate::queue::MAX_ATTEMPTS;
+use crate::trace_context::TRACEPARENT;
 use lapin::options::{
     BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,
     QueueDeclareOptions,
@@ -196,20 +197,30 @@ impl Broker {
         self.connection().await.map(drop)
     }
 
-    /// Publishes one persistent JSON message with `mandatory` and waits for
-    /// the broker's confirm; an unroutable or refused message is an error.
+    /// Publishes one persistent JSON message with `mandatory` (and the
+    /// `traceparent` header when given) and waits for the broker's confirm;
+    /// an unroutable or refused message is an error.
     pub async fn publish(
         &self,
         exchange: &str,
         routing_key: &str,
         message_id: &str,
         payload: &[u8],
+        traceparent: Option<&str>,
     ) -> Result<(), BrokerError> {
         let channel = self.publisher().await?;
-        let properties = BasicProperties::default()
+        let mut properties = BasicProperties::default()
             .with_content_type("application/json".into())
             .with_delivery_mode(PERSISTENT)
             .with_message_id(message_id.into());
+        if let Some(traceparent) = traceparent {
+            let mut headers = FieldTable::default();
+            headers.insert(
+                TRACEPARENT.into(),
+                AMQPValue::LongString(traceparent.into()),
+            );
+            properties = properties.with_headers(headers);
+        }
         let options = BasicPublishOptions {
             mandatory: true,
             ..BasicPublishOptions::default()
@@ -259,6 +270,17 @@ impl Broker {
             .await?;
         *current = Some(channel.clone());
         Ok(channel)
+    }
+}
+
+/// The `traceparent` header of a delivered message (see [`crate::trace_context`]).
+pub fn traceparent(properties: &BasicProperties) -> Option<String> {
+    match properties.headers().as_ref()?.inner().get(TRACEPARENT)? {
+        AMQPValue::LongString(value) => {
+            Some(String::from_utf8_lossy(value.as_bytes()).into_owned())
+        }
+        AMQPValue::ShortString(value) => Some(value.as_str().to_owned()),
+        _ => None,
     }
 }
 

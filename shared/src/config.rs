@@ -8,6 +8,7 @@ use secrecy::SecretString;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Settings for every role; each role reads the fields it needs.
 #[derive(Debug, Clone)]
@@ -36,16 +37,39 @@ pub struct Config {
     pub admin_password: Option<SecretString>,
     /// `GOFLIX_MAX_UPLOAD_BYTES`: largest accepted master (default 8 GiB).
     pub max_upload_bytes: u64,
-    /// `GOFLIX_SMTP_URL`: e-mail delivery (`smtp://host:port`); unset disables e-mail.
+    /// `GOFLIX_SMTP_URL`: e-mail delivery: `smtp://[user:pass@]host:port`
+    /// (plain), `smtp://…?tls=starttls` (STARTTLS required) or `smtps://…`
+    /// (TLS from the first byte); unset disables e-mail.
     pub smtp_url: Option<SecretString>,
     /// `GOFLIX_SMTP_FROM`: sender address of e-mails.
     pub smtp_from: Option<String>,
-    /// `GOFLIX_SMS_URL`: SMS provider endpoint; unset disables SMS.
+    /// `GOFLIX_SMS_URL`: SMS provider endpoint, a Twilio-style form POST
+    /// (`To`, `From`, `Body`) with basic-auth credentials in the URL's user
+    /// info (keep it in `GOFLIX_SMS_URL_FILE`); unset disables SMS.
     pub sms_url: Option<SecretString>,
+    /// `GOFLIX_SMS_FROM`: the sender number or name of SMS messages.
+    pub sms_from: Option<String>,
+    /// `GOFLIX_WEBHOOK_ALLOW_PRIVATE`: `true` lets webhooks reach loopback,
+    /// private and link-local addresses (default `false`: such URLs are
+    /// refused, so a webhook cannot probe the internal network).
+    pub webhook_allow_private: bool,
+    /// `GOFLIX_NOTIFY_RETRY_MAX_SECONDS`: longest wait between two delivery
+    /// attempts of a notification (default 3600; waits double from 1 s).
+    pub notify_retry_max: Duration,
     /// `GOFLIX_ORIGIN_CDN_SECRET`: when set, the origin refuses requests
     /// without it in the `X-Goflix-Cdn-Secret` header (403
     /// `cdn_secret_required`); the CDN adds the header. Unset: open origin.
     pub origin_cdn_secret: Option<SecretString>,
+    /// `GOFLIX_SIGNUP`: `open` lets anyone create a `viewer` account with
+    /// `POST /api/v1/users`; `closed` (default) leaves account creation to admins.
+    pub signup_open: bool,
+    /// `GOFLIX_DRAIN_SECONDS`: after SIGTERM, how long in-flight requests
+    /// and a transcoder's running jobs get to finish before requests are
+    /// dropped and jobs released to the queue (default 25). Kubernetes'
+    /// `terminationGracePeriodSeconds` must cover the `preStop` sleep plus this.
+    pub drain: Duration,
+    /// `GOFLIX_LOG_FORMAT`: `text` (default) or `json` (one object per line).
+    pub log_json: bool,
 }
 
 /// A setting that could not be read.
@@ -81,13 +105,25 @@ const KNOWN: &[&str] = &[
     "GOFLIX_SMTP_URL",
     "GOFLIX_SMTP_FROM",
     "GOFLIX_SMS_URL",
+    "GOFLIX_SMS_FROM",
+    "GOFLIX_WEBHOOK_ALLOW_PRIVATE",
+    "GOFLIX_NOTIFY_RETRY_MAX_SECONDS",
     "GOFLIX_ORIGIN_CDN_SECRET",
+    "GOFLIX_SIGNUP",
+    "GOFLIX_DRAIN_SECONDS",
+    "GOFLIX_LOG_FORMAT",
 ];
 
 /// Default size of the database connection pool.
 const DEFAULT_DATABASE_POOL: u32 = 10;
 /// Default upload limit: 8 GiB.
 const DEFAULT_MAX_UPLOAD_BYTES: u64 = 8 << 30;
+/// Default cap of the wait between notification delivery attempts: an hour.
+const DEFAULT_NOTIFY_RETRY_MAX_SECONDS: u64 = 3600;
+/// Default drain after SIGTERM, in seconds.
+const DEFAULT_DRAIN_SECONDS: u64 = 25;
+/// Longest accepted drain: a day.
+const MAX_DRAIN_SECONDS: u64 = 86_400;
 
 impl Config {
     /// Reads the process environment.
@@ -150,7 +186,43 @@ impl Config {
             }
             secret => secret.map(Into::into),
         };
+        let drain = match env.get("GOFLIX_DRAIN_SECONDS")? {
+            None => DEFAULT_DRAIN_SECONDS,
+            Some(v) => v
+                .parse()
+                .ok()
+                .filter(|n| *n <= MAX_DRAIN_SECONDS)
+                .ok_or_else(|| ConfigError::Invalid {
+                    name: "GOFLIX_DRAIN_SECONDS".into(),
+                    message: format!(
+                        "{v:?} is not a number of seconds from 0 to {MAX_DRAIN_SECONDS}"
+                    ),
+                })?,
+        };
+        let log_json = match env.get("GOFLIX_LOG_FORMAT")?.as_deref() {
+            None | Some("text") => false,
+            Some("json") => true,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "GOFLIX_LOG_FORMAT".into(),
+                    message: format!("{other:?} is neither text nor json"),
+                })
+            }
+        };
+        let signup_open = match env.get("GOFLIX_SIGNUP")?.as_deref() {
+            None | Some("closed") => false,
+            Some("open") => true,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "GOFLIX_SIGNUP".into(),
+                    message: format!("{other:?} is neither open nor closed"),
+                })
+            }
+        };
         Ok(Self {
+            signup_open,
+            drain: Duration::from_secs(drain),
+            log_json,
             listen,
             database_pool,
             database_url: env
@@ -183,6 +255,29 @@ impl Config {
             smtp_url: env.get("GOFLIX_SMTP_URL")?.map(Into::into),
             smtp_from: env.get("GOFLIX_SMTP_FROM")?,
             sms_url: env.get("GOFLIX_SMS_URL")?.map(Into::into),
+            sms_from: env.get("GOFLIX_SMS_FROM")?,
+            webhook_allow_private: match env.get("GOFLIX_WEBHOOK_ALLOW_PRIVATE")?.as_deref() {
+                None | Some("false") => false,
+                Some("true") => true,
+                Some(other) => {
+                    return Err(ConfigError::Invalid {
+                        name: "GOFLIX_WEBHOOK_ALLOW_PRIVATE".into(),
+                        message: format!("{other:?} is neither true nor false"),
+                    })
+                }
+            },
+            notify_retry_max: match env.get("GOFLIX_NOTIFY_RETRY_MAX_SECONDS")? {
+                None => Duration::from_secs(DEFAULT_NOTIFY_RETRY_MAX_SECONDS),
+                Some(v) => v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=86_400).contains(n))
+                    .map(Duration::from_secs)
+                    .ok_or_else(|| ConfigError::Invalid {
+                        name: "GOFLIX_NOTIFY_RETRY_MAX_SECONDS".into(),
+                        message: format!("{v:?} is not a number of seconds from 1 to 86400"),
+                    })?,
+            },
             origin_cdn_secret,
             data_dir: absolute_data,
         })
@@ -243,6 +338,7 @@ mod tests {
         );
         assert_eq!(config.queue_url, "database");
         assert_eq!(config.database_pool, 10);
+        assert!(!config.signup_open);
         assert_eq!(config.token_key_file, Path::new("/srv/goflix/token.key"));
     }
 
@@ -271,6 +367,9 @@ mod tests {
         assert!(Config::from_vars(vars(&[("GOFLIX_MAX_UPLOAD_BYTES", "-1")])).is_err());
         assert!(Config::from_vars(vars(&[("GOFLIX_DATABASE_POOL", "0")])).is_err());
         assert!(Config::from_vars(vars(&[("GOFLIX_ORIGIN_CDN_SECRET", " ")])).is_err());
+        assert!(Config::from_vars(vars(&[("GOFLIX_WEBHOOK_ALLOW_PRIVATE", "yes")])).is_err());
+        assert!(Config::from_vars(vars(&[("GOFLIX_NOTIFY_RETRY_MAX_SECONDS", "0")])).is_err());
+        assert!(Config::from_vars(vars(&[("GOFLIX_SIGNUP", "yes")])).is_err());
     }
 
     #[test]

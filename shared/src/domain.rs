@@ -164,6 +164,10 @@ pub struct TranscodeJob {
     pub video_id: VideoId,
     /// Visibility written into the playback record.
     pub visibility: Visibility,
+    /// W3C trace context of the upload that queued it (see
+    /// [`crate::trace_context`]); absent when traces are not exported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
 }
 
 /// What the origin needs to serve a video, published next to its media
@@ -189,6 +193,29 @@ mod tests {
         assert!(id.to_string().to_uppercase().parse::<VideoId>().is_err());
         assert!(id.0.simple().to_string().parse::<VideoId>().is_err());
         assert!("../etc/passwd".parse::<VideoId>().is_err());
+    }
+
+    #[test]
+    fn jobs_carry_their_trace_context_and_older_jobs_still_parse() {
+        let job = TranscodeJob {
+            job_id: Uuid::now_v7(),
+            video_id: VideoId::new(),
+            visibility: Visibility::Private,
+            traceparent: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into()),
+        };
+        let json = serde_json::to_value(&job).unwrap();
+        assert_eq!(json["traceparent"], job.traceparent.as_deref().unwrap());
+        assert_eq!(serde_json::from_value::<TranscodeJob>(json).unwrap(), job);
+
+        let old = serde_json::json!({
+            "job_id": job.job_id,
+            "video_id": job.video_id,
+            "visibility": "private",
+        });
+        let parsed: TranscodeJob = serde_json::from_value(old).unwrap();
+        assert_eq!(parsed.traceparent, None);
+        let untraced = serde_json::to_value(&parsed).unwrap();
+        assert!(untraced.get("traceparent").is_none(), "{untraced}");
     }
 
     #[test]

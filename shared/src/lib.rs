@@ -1,6 +1,6 @@
 //! Building blocks every Goflix role uses: configuration, domain types, the
 //! object store, the job queue and event bus, the manifest cache, token keys,
-//! shutdown signalling and telemetry; [`broker`] is the RabbitMQ connection
+//! shutdown signalling, telemetry and [`metrics`]; [`broker`] is the RabbitMQ connection
 //! behind the production queue and bus. Each backend concern is one trait with
 //! an embedded default implementation.
 
@@ -10,8 +10,10 @@ pub mod config;
 pub mod domain;
 pub mod events;
 pub mod layout;
+pub mod metrics;
 pub mod queue;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;
 pub mod token;
+pub mod trace_context;

@@ -2,8 +2,9 @@
 //! any number of transcoders on RabbitMQ (`GOFLIX_TEST_AMQP_URL`, queue
 //! names under a prefix of their own) and PostgreSQL
 //! (`GOFLIX_TEST_POSTGRES_URL`, a database of their own), sharing a folder
-//! as object storage. Each process logs to its own file; dropping the
-//! cluster kills the processes, deletes the queues and drops the database.
+//! as object storage, or a private s3s-fs server ([`S3Server`]) that a
+//! test may stop and restart. Each process logs to its own file; dropping
+//! the cluster kills the processes, deletes the queues and drops the database.
 
 use super::{login, ADMIN_EMAIL, ADMIN_PASSWORD};
 use lapin::options::{ExchangeDeleteOptions, QueueDeclareOptions, QueueDeleteOptions};
@@ -22,10 +23,12 @@ pub fn required_env(name: &str, example: &str) -> String {
 }
 
 /// The `goflix` binary with no `GOFLIX_*` setting inherited from the test
-/// environment (an unknown one, such as the e2e folder, is a config error).
+/// environment (an unknown one, such as the e2e folder, is a config error),
+/// nor any `OTEL_*` one (traces go only where a test sends them).
 pub fn goflix() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_goflix"));
-    for (name, _) in std::env::vars().filter(|(k, _)| k.starts_with("GOFLIX_")) {
+    let inherited = |k: &str| k.starts_with("GOFLIX_") || k.starts_with("OTEL_");
+    for (name, _) in std::env::vars().filter(|(k, _)| inherited(k)) {
         command.env_remove(name);
     }
     command
@@ -62,6 +65,97 @@ impl Process {
     }
 }
 
+/// A private s3s-fs S3 server on a port and folder of its own, so a test
+/// can stop and restart it without touching the shared test server.
+pub struct S3Server {
+    pub port: u16,
+    /// Its root folder: one subfolder per bucket, objects as files.
+    pub root: PathBuf,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+impl S3Server {
+    pub const BUCKET: &'static str = "outage";
+    pub const ACCESS_KEY: &'static str = "goflix-outage-access";
+    pub const SECRET_KEY: &'static str = "goflix-outage-secret";
+
+    /// Starts s3s-fs under `dir` with the bucket [`S3Server::BUCKET`].
+    pub fn start(dir: &Path) -> Self {
+        let root = dir.join("s3");
+        std::fs::create_dir_all(root.join(Self::BUCKET)).unwrap();
+        let mut server = Self {
+            port: free_port(),
+            root,
+            log: dir.join("s3s-fs.log"),
+            child: None,
+        };
+        server.restart();
+        server
+    }
+
+    /// The `GOFLIX_STORAGE` URL of the bucket.
+    pub fn storage_url(&self) -> String {
+        format!(
+            "s3://{}?endpoint=http://127.0.0.1:{}&region=us-east-1&path_style=true",
+            Self::BUCKET,
+            self.port
+        )
+    }
+
+    /// Where the bucket's objects are, as files.
+    pub fn objects(&self) -> PathBuf {
+        self.root.join(Self::BUCKET)
+    }
+
+    /// Kills the server (SIGKILL: an outage, not a shutdown).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port and folder; returns once it accepts connections.
+    pub fn restart(&mut self) {
+        self.stop();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = Command::new("s3s-fs")
+            .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
+            .args([
+                "--access-key",
+                Self::ACCESS_KEY,
+                "--secret-key",
+                Self::SECRET_KEY,
+            ])
+            .arg(&self.root)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("s3s-fs (scripts/test-services.sh installs it)");
+        self.child = Some(child);
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "s3s-fs did not start: {}",
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
 pub struct Cluster {
     pub dir: tempfile::TempDir,
     pub amqp_url: String,
@@ -73,9 +167,14 @@ pub struct Cluster {
     port: u16,
     pub control: Option<Process>,
     pub workers: Vec<Process>,
+    pub origins: Vec<Process>,
     pub client: reqwest::Client,
     token: Option<String>,
     spawned: usize,
+    /// `GOFLIX_STORAGE` of every process, and where its objects are as files.
+    storage: (String, PathBuf),
+    /// Extra environment of every process (storage credentials).
+    env: Vec<(&'static str, String)>,
 }
 
 impl Cluster {
@@ -104,8 +203,12 @@ impl Cluster {
         admin.close().await.unwrap();
         let separator = if broker_url.contains('?') { '&' } else { '?' };
         let port = free_port();
+        let dir = tempfile::tempdir().unwrap();
+        let objects = dir.path().join("objects");
         Self {
-            dir: tempfile::tempdir().unwrap(),
+            storage: (format!("file://{}", objects.display()), objects),
+            env: Vec::new(),
+            dir,
             amqp_url: format!("{broker_url}{separator}prefix={prefix}"),
             prefix,
             broker_url,
@@ -115,14 +218,30 @@ impl Cluster {
             port,
             control: None,
             workers: Vec::new(),
+            origins: Vec::new(),
             client: reqwest::Client::new(),
             token: None,
             spawned: 0,
         }
     }
 
+    /// Where the cluster's objects are, as files.
     pub fn objects(&self) -> PathBuf {
-        self.dir.path().join("objects")
+        self.storage.1.clone()
+    }
+
+    /// Sets `name` in the environment of every process started from now on.
+    pub fn set_env(&mut self, name: &'static str, value: impl Into<String>) {
+        self.env.push((name, value.into()));
+    }
+
+    /// Stores objects on `server` instead of a folder (before starting processes).
+    pub fn use_s3(&mut self, server: &S3Server) {
+        self.storage = (server.storage_url(), server.objects());
+        self.env = vec![
+            ("AWS_ACCESS_KEY_ID", S3Server::ACCESS_KEY.to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", S3Server::SECRET_KEY.to_owned()),
+        ];
     }
 
     fn spawn(&mut self, args: &[&str], env: &[(&str, String)], name: &str) -> Process {
@@ -130,7 +249,8 @@ impl Cluster {
         let log = self.dir.path().join(format!("{name}-{}.log", self.spawned));
         let child = goflix()
             .args(args)
-            .env("GOFLIX_STORAGE", format!("file://{}", self.objects().display()))
+            .env("GOFLIX_STORAGE", &self.storage.0)
+            .envs(self.env.iter().map(|(k, v)| (*k, v.as_str())))
             .env("GOFLIX_DATA_DIR", self.dir.path().join(name))
             .env(
                 "RUST_LOG",
@@ -206,6 +326,49 @@ impl Cluster {
         }
     }
 
+    /// Starts an origin reading the cluster's storage; returns its base URL.
+    pub async fn start_origin(&mut self) -> String {
+        let port = free_port();
+        let env = [("GOFLIX_LISTEN", format!("127.0.0.1:{port}"))];
+        let process = self.spawn(&["origin"], &env, "origin");
+        self.origins.push(process);
+        let base = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        while self
+            .client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_err()
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "origin did not start: {}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        base
+    }
+
+    /// The state of the video's newest row in the `jobs` table.
+    pub async fn job_state(&self, video_id: &str) -> String {
+        let db = sea_orm::Database::connect(format!("{}/{}", self.postgres_server, self.database))
+            .await
+            .unwrap();
+        let row = db
+            .query_one(sea_orm::Statement::from_sql_and_values(
+                sea_orm::DatabaseBackend::Postgres,
+                "SELECT state FROM jobs WHERE video_id = $1 ORDER BY created_at DESC LIMIT 1",
+                [uuid::Uuid::parse_str(video_id).unwrap().into()],
+            ))
+            .await
+            .unwrap()
+            .expect("the video has a job");
+        let _ = db.close().await;
+        row.try_get("", "state").unwrap()
+    }
+
     fn token(&self) -> &str {
         self.token.as_deref().expect("control-api started")
     }
@@ -265,6 +428,7 @@ impl Cluster {
         self.control
             .iter()
             .chain(&self.workers)
+            .chain(&self.origins)
             .map(|p| format!("--- {}\n{}", p.log.display(), p.log_text()))
             .collect()
     }
@@ -273,8 +437,9 @@ impl Cluster {
     pub fn versions(&self, id: &str) -> Vec<String> {
         std::fs::read_dir(self.objects().join("media").join(id))
             .map(|dir| {
-                dir.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                    .filter(|name| name != "playback.json")
+                dir.map(|e| e.unwrap())
+                    .filter(|e| e.file_type().unwrap().is_dir())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
                     .collect()
             })
             .unwrap_or_default()
@@ -345,7 +510,12 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        for process in self.control.iter_mut().chain(self.workers.iter_mut()) {
+        for process in self
+            .control
+            .iter_mut()
+            .chain(self.workers.iter_mut())
+            .chain(self.origins.iter_mut())
+        {
             process.kill();
         }
         let (broker, prefix) = (self.broker_url.clone(), self.prefix.clone());

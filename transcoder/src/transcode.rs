@@ -9,7 +9,7 @@ use goflix_shared::domain::Rendition;
 use crate::error::MediaError;
 use crate::ladder::RungSpec;
 use crate::package::{self, Packaged};
-use crate::pipeline::{self, Settings};
+use crate::pipeline::{self, Cancel, Settings};
 use crate::{dash, hls, ladder, probe};
 
 /// Name of the HLS multivariant playlist in the output folder.
@@ -37,6 +37,9 @@ pub struct TranscodeOptions {
     /// Put before every URI in `master.m3u8` and `manifest.mpd`, e.g. the
     /// version folder `0193abc…/`. Media playlists name their `.mp4` bare.
     pub uri_prefix: String,
+    /// Set from another thread to stop the transcode between frames (it
+    /// then fails with an internal error); never set by default.
+    pub cancel: Cancel,
 }
 
 impl Default for TranscodeOptions {
@@ -49,6 +52,7 @@ impl Default for TranscodeOptions {
             storyboard_interval_s: 2.0,
             max_duration_s: 4.0 * 3600.0,
             uri_prefix: String::new(),
+            cancel: Cancel::default(),
         }
     }
 }
@@ -94,6 +98,7 @@ pub fn transcode(
             max_duration_s: opts.max_duration_s,
             x264_threads: opts.x264_threads,
             storyboard_interval_s: opts.storyboard_interval_s,
+            cancel: opts.cancel.clone(),
         },
         progress,
     )?;

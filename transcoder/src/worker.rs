@@ -2,27 +2,41 @@
 //! fresh version folder, publish the files and then the playback record,
 //! report progress and the outcome as events, and ack. A bad master fails
 //! its job for good with a stable error code; an infrastructure failure is
-//! retried with backoff. Nothing a job does can stop the loop. A job whose
-//! lease is lost (the queue handed it to another worker) is abandoned
-//! unsettled, so no job is completed twice at the same time.
+//! retried with backoff. Nothing a job does can stop the loop.
+//!
+//! Object storage being unavailable is not a failure of the job: the worker
+//! keeps the lease (heartbeating) and retries the storage call with capped
+//! backoff until storage is back, so an outage burns no attempt and
+//! dead-letters nothing. A job whose lease is lost (the queue handed it to
+//! another worker, or RabbitMQ closed the channel) has its encode cancelled
+//! between frames and is abandoned unsettled, so no job is completed twice.
 
+use crate::pipeline::Cancel;
 use crate::{transcode, MediaError, TranscodeOptions, TranscodeOutput};
 use bytes::Bytes;
 use goflix_shared::domain::{PlaybackRecord, TranscodeJob};
 use goflix_shared::events::{Event, EventBus, EventKind};
 use goflix_shared::layout;
+use goflix_shared::metrics;
 use goflix_shared::queue::{JobQueue, Lease, QueueError, MAX_ATTEMPTS};
 use goflix_shared::shutdown::Shutdown;
 use goflix_shared::store::{ObjectStore, Store, StoreError};
+use goflix_shared::trace_context;
+use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 /// How often a running job renews its lease.
 const HEARTBEAT: Duration = Duration::from_secs(10);
 /// Minimum spacing of `video.progress` events per job.
 const PROGRESS_EVERY: Duration = Duration::from_millis(500);
+/// First and longest pause between storage calls while storage is unavailable.
+const STORAGE_BACKOFF: (Duration, Duration) = (Duration::from_millis(500), Duration::from_secs(30));
+/// How often a pause checks whether the job was cancelled.
+const CANCEL_CHECK: Duration = Duration::from_millis(100);
 
 /// Everything a worker needs.
 #[derive(Clone)]
@@ -35,6 +49,30 @@ pub struct Worker {
     pub bus: Arc<dyn EventBus>,
     /// Encoder settings.
     pub options: TranscodeOptions,
+    /// After shutdown, how long a running job may go on before it is
+    /// cancelled and released to the queue for another worker.
+    pub drain: Duration,
+}
+
+/// `error.code`s a job fails with, the label values of `goflix_jobs_failed_total`.
+const FAILURE_CODES: &[&str] = &[
+    "invalid_media",
+    "unsupported_format",
+    "no_video_stream",
+    "audio_only",
+    "source_too_long",
+    "hdr_unsupported",
+    "decode_failed",
+    "encode_failed",
+    "master_missing",
+    "retries_exhausted",
+];
+
+/// Counts a job failed for good in `goflix_jobs_failed_total`.
+fn count_failure(code: &str) {
+    metrics::JOBS_FAILED
+        .counter(&[metrics::bounded(code, FAILURE_CODES)])
+        .inc();
 }
 
 /// How one job ended.
@@ -49,10 +87,21 @@ enum Outcome {
     },
     /// Something around the media failed (storage, a panic): worth retrying.
     Transient(String),
+    /// The lease was lost and the work stopped; the job's new holder redoes it.
+    Cancelled,
+}
+
+/// Why a storage call stopped being retried.
+enum Stop {
+    /// The job was cancelled while waiting for storage.
+    Cancelled,
+    /// Storage answered with an error that waiting does not cure.
+    Failed(StoreError),
 }
 
 impl Worker {
-    /// Runs `concurrency` job loops until `shutdown`; each finishes its current job first.
+    /// Runs `concurrency` job loops until `shutdown`; each finishes its
+    /// current job first, or releases it once [`Worker::drain`] has passed.
     pub async fn run(self, concurrency: usize, shutdown: Shutdown) {
         let loops: Vec<_> = (0..concurrency.max(1))
             .map(|_| tokio::spawn(self.clone().job_loop(shutdown.clone())))
@@ -81,15 +130,20 @@ impl Worker {
                 }
             };
             backoff = Duration::from_millis(500);
-            self.handle(lease).await;
+            let job = lease.job();
+            let span = tracing::info_span!("job", job_id = %job.job_id, video_id = %job.video_id, attempt = lease.attempt());
+            // A child of the upload that queued the job, when it carries a trace.
+            trace_context::set_parent(&span, job.traceparent.as_deref());
+            self.handle(lease, &shutdown).instrument(span).await;
         }
     }
 
-    #[tracing::instrument(skip_all, fields(job_id = %lease.job().job_id, video_id = %lease.job().video_id, attempt = lease.attempt()))]
-    async fn handle(&self, lease: Box<dyn Lease>) {
+    async fn handle(&self, lease: Box<dyn Lease>, shutdown: &Shutdown) {
         let job = lease.job().clone();
         let attempt = lease.attempt();
+        let _in_flight = metrics::JOBS_IN_FLIGHT.gauge(&[]).track();
         if attempt > MAX_ATTEMPTS {
+            count_failure("retries_exhausted");
             self.publish(
                 &job,
                 EventKind::Failed {
@@ -104,42 +158,78 @@ impl Worker {
         tracing::info!("job started");
         self.publish(&job, EventKind::Processing { attempt }).await;
         let started = Instant::now();
+        let cancel = Cancel::default();
+        let mut released = false;
         let outcome = {
-            let work = self.process(&job);
+            let work = self.process(&job, &cancel);
             tokio::pin!(work);
             let mut beat = tokio::time::interval(HEARTBEAT);
             beat.tick().await;
+            let drained = async {
+                shutdown.cancelled().await;
+                tokio::time::sleep(self.drain).await;
+            };
+            tokio::pin!(drained);
             loop {
+                // Once cancelled, wait for the work to stop (the encode
+                // checks between frames) so its threads and files are gone.
                 tokio::select! {
                     outcome = &mut work => break outcome,
-                    () = lease.lost() => {
-                        tracing::warn!("lease lost; abandoning the job to its new holder");
-                        return;
+                    () = &mut drained, if !cancel.is_cancelled() => {
+                        tracing::warn!(drain_s = self.drain.as_secs(), "shutting down: cancelling the job to release it");
+                        released = true;
+                        cancel.cancel();
                     }
-                    _ = beat.tick() => match lease.heartbeat().await {
+                    () = lease.lost(), if !cancel.is_cancelled() => {
+                        tracing::warn!("lease lost; cancelling the job, its new holder redoes it");
+                        cancel.cancel();
+                    }
+                    _ = beat.tick(), if !cancel.is_cancelled() => match lease.heartbeat().await {
                         Ok(()) => {}
                         Err(QueueError::LeaseLost(_)) => {
-                            tracing::warn!("lease lost; abandoning the job to its new holder");
-                            return;
+                            tracing::warn!("lease lost; cancelling the job, its new holder redoes it");
+                            cancel.cancel();
                         }
                         Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
                     }
                 }
             }
         };
+        let label = match &outcome {
+            Outcome::Cancelled if released => "released",
+            Outcome::Cancelled => "abandoned",
+            Outcome::Ready => "ready",
+            Outcome::Transient(_) if attempt < MAX_ATTEMPTS => "retry",
+            Outcome::Rejected { .. } | Outcome::Transient(_) => "failed",
+        };
+        metrics::JOB_DURATION
+            .histogram(&[label])
+            .observe(started.elapsed().as_secs_f64());
         match outcome {
+            Outcome::Cancelled if released => {
+                tracing::info!(
+                    elapsed_s = started.elapsed().as_secs_f64(),
+                    "job released to the queue"
+                );
+                finish(lease.retry(Duration::ZERO).await);
+            }
+            Outcome::Cancelled => {
+                tracing::info!(elapsed_s = started.elapsed().as_secs_f64(), "job cancelled");
+            }
             Outcome::Ready => {
                 tracing::info!(elapsed_s = started.elapsed().as_secs_f64(), "job done");
                 finish(lease.ack().await);
             }
             Outcome::Rejected { code, message } => {
                 tracing::warn!(%code, %message, "master rejected");
+                count_failure(&code);
                 self.publish(&job, EventKind::Failed { code, message })
                     .await;
                 finish(lease.reject().await);
             }
             Outcome::Transient(reason) if attempt >= MAX_ATTEMPTS => {
                 tracing::error!(%reason, "job failed on its last attempt");
+                count_failure("retries_exhausted");
                 self.publish(
                     &job,
                     EventKind::Failed {
@@ -158,7 +248,7 @@ impl Worker {
         }
     }
 
-    async fn process(&self, job: &TranscodeJob) -> Outcome {
+    async fn process(&self, job: &TranscodeJob, cancel: &Cancel) -> Outcome {
         let scratch = match tempfile::Builder::new().prefix("goflix-job-").tempdir() {
             Ok(dir) => dir,
             Err(e) => return Outcome::Transient(format!("no scratch space: {e}")),
@@ -168,37 +258,79 @@ impl Worker {
         if let Err(e) = tokio::fs::create_dir(&out_dir).await {
             return Outcome::Transient(format!("no scratch space: {e}"));
         }
-        match self
-            .store
-            .download_to(&layout::master(job.video_id), &master)
-            .await
-        {
+        let master_key = layout::master(job.video_id);
+        let downloaded = self
+            .until_stored(cancel, "downloading the master", || {
+                self.store.download_to(&master_key, &master)
+            })
+            .await;
+        match downloaded {
             Ok(()) => {}
-            Err(StoreError::NotFound(_)) => {
+            Err(Stop::Cancelled) => return Outcome::Cancelled,
+            Err(Stop::Failed(StoreError::NotFound(_))) => {
                 return Outcome::Rejected {
                     code: "master_missing".into(),
                     message: "the uploaded master is no longer in storage".into(),
                 };
             }
-            Err(e) => return Outcome::Transient(e.to_string()),
+            Err(Stop::Failed(e)) => return Outcome::Transient(e.to_string()),
         }
         let version = layout::new_version();
         let output = match self
-            .transcode_blocking(job, &master, &out_dir, &version)
+            .transcode_blocking(job, &master, &out_dir, &version, cancel)
             .await
         {
             Ok(output) => output,
             Err(outcome) => return outcome,
         };
-        match self.publish_outputs(job, &out_dir, &version, &output).await {
+        match self
+            .publish_outputs(job, &out_dir, &version, &output, cancel)
+            .await
+        {
             Ok(()) => Outcome::Ready,
-            Err(e) => {
+            Err(stop) => {
                 // Leave nothing half-written behind: the version was never referenced.
                 let prefix = format!("{}{version}/", layout::media_prefix(job.video_id));
                 if let Err(cleanup) = self.store.delete_prefix(&prefix).await {
                     tracing::warn!(error = %cleanup, "could not remove unpublished version");
                 }
-                Outcome::Transient(e.to_string())
+                match stop {
+                    Stop::Cancelled => Outcome::Cancelled,
+                    Stop::Failed(e) => Outcome::Transient(e.to_string()),
+                }
+            }
+        }
+    }
+
+    /// Runs the storage call `op` until it succeeds or fails for a reason
+    /// other than storage being unavailable; while unavailable, retries with
+    /// capped backoff for as long as it takes (the lease is kept alive by
+    /// the caller's heartbeats), unless the job is cancelled.
+    async fn until_stored<T, F, Fut>(
+        &self,
+        cancel: &Cancel,
+        what: &str,
+        mut op: F,
+    ) -> Result<T, Stop>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, StoreError>>,
+    {
+        let mut backoff = STORAGE_BACKOFF.0;
+        loop {
+            if cancel.is_cancelled() {
+                return Err(Stop::Cancelled);
+            }
+            match op().await {
+                Ok(value) => return Ok(value),
+                Err(StoreError::Unavailable(reason)) => {
+                    tracing::warn!(%reason, ?backoff, "object storage unavailable while {what}; waiting for it");
+                    if !pause(backoff, cancel).await {
+                        return Err(Stop::Cancelled);
+                    }
+                    backoff = (backoff * 2).min(STORAGE_BACKOFF.1);
+                }
+                Err(e) => return Err(Stop::Failed(e)),
             }
         }
     }
@@ -210,13 +342,16 @@ impl Worker {
         master: &Path,
         out_dir: &Path,
         version: &str,
+        cancel: &Cancel,
     ) -> Result<TranscodeOutput, Outcome> {
         let (progress_tx, mut progress_rx) = mpsc::channel::<f64>(8);
         let options = TranscodeOptions {
             uri_prefix: format!("{version}/"),
+            cancel: cancel.clone(),
             ..self.options.clone()
         };
         let (master, out_dir) = (master.to_path_buf(), out_dir.to_path_buf());
+        let started = Instant::now();
         let task = tokio::task::spawn_blocking(move || {
             let mut last = Instant::now() - PROGRESS_EVERY;
             let mut report = |p: f64| {
@@ -234,29 +369,47 @@ impl Worker {
         };
         let (result, ()) = tokio::join!(task, forward);
         match result {
-            Ok(Ok(output)) => Ok(output),
+            Ok(Ok(output)) => {
+                let wall_s = started.elapsed().as_secs_f64();
+                if wall_s > 0.0 {
+                    metrics::TRANSCODE_SPEED
+                        .histogram(&[])
+                        .observe(output.duration_s / wall_s);
+                }
+                Ok(output)
+            }
+            Ok(Err(_)) if cancel.is_cancelled() => Err(Outcome::Cancelled),
             Ok(Err(error)) => Err(rejection(error)),
             Err(join) => Err(Outcome::Transient(format!("transcode panicked: {join}"))),
         }
     }
 
     /// Uploads every file, then the playback record (last, so it never
-    /// points at a version whose files are missing), then announces.
+    /// points at a version whose files are missing), then announces. Each
+    /// storage call waits out a storage outage; a cancelled job stops
+    /// before the playback record, so it never switches playback.
     async fn publish_outputs(
         &self,
         job: &TranscodeJob,
         out_dir: &Path,
         version: &str,
         output: &TranscodeOutput,
-    ) -> Result<(), StoreError> {
+        cancel: &Cancel,
+    ) -> Result<(), Stop> {
         // Media first, playlists after, so a playlist never names a missing file.
         let mut files = output.files.clone();
         files.sort_by_key(|name| !name.ends_with(".mp4"));
         for name in &files {
             let key = layout::media_file(job.video_id, version, name).ok_or_else(|| {
-                StoreError::Io(std::io::Error::other(format!("bad output name {name}")))
+                Stop::Failed(StoreError::Io(std::io::Error::other(format!(
+                    "bad output name {name}"
+                ))))
             })?;
-            self.store.put_file(&key, &out_dir.join(name)).await?;
+            let path = out_dir.join(name);
+            self.until_stored(cancel, "uploading outputs", || {
+                self.store.put_file(&key, &path)
+            })
+            .await?;
         }
         for rendition in &output.renditions {
             self.publish(
@@ -272,10 +425,12 @@ impl Worker {
             visibility: job.visibility,
             updated_at: chrono::Utc::now(),
         };
-        let record = serde_json::to_vec(&record).expect("records serialise");
-        self.store
-            .put_bytes(&layout::playback_record(job.video_id), Bytes::from(record))
-            .await?;
+        let record = Bytes::from(serde_json::to_vec(&record).expect("records serialise"));
+        let record_key = layout::playback_record(job.video_id);
+        self.until_stored(cancel, "switching playback", || {
+            self.store.put_bytes(&record_key, record.clone())
+        })
+        .await?;
         self.publish(
             job,
             EventKind::Ready {
@@ -305,6 +460,19 @@ fn rejection(error: MediaError) -> Outcome {
             message: error.to_string(),
         },
     }
+}
+
+/// Sleeps for `delay` unless `cancel` fires first; whether it slept it out.
+async fn pause(delay: Duration, cancel: &Cancel) -> bool {
+    let until = Instant::now() + delay;
+    while !cancel.is_cancelled() {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return true;
+        }
+        tokio::time::sleep(left.min(CANCEL_CHECK)).await;
+    }
+    false
 }
 
 fn finish(result: Result<(), QueueError>) {

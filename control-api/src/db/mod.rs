@@ -3,9 +3,17 @@
 //! (`i64`) so SQLite and PostgreSQL hold them the same way; the shared
 //! `jobs` table (see [`goflix_shared::queue::database`]) does the same.
 
+pub mod account_token;
+pub mod notification_attempt;
+pub mod notification_job;
+pub mod notification_preference;
+pub mod notification_template;
+pub mod oauth_client;
 pub mod refresh_token;
+pub mod revoked_token;
 pub mod user;
 pub mod video;
+pub mod webhook;
 
 use crate::error::ApiError;
 use chrono::{DateTime, Utc};

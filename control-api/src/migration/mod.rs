@@ -4,6 +4,8 @@
 //! it always matches what the transcoder reads.
 
 mod m20250101_000001_foundation;
+mod m20261128_000002_identity;
+mod m20261128_000003_notifications;
 
 use crate::error::ApiError;
 use sea_orm::DatabaseConnection;
@@ -14,7 +16,11 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20250101_000001_foundation::Migration)]
+        vec![
+            Box::new(m20250101_000001_foundation::Migration),
+            Box::new(m20261128_000002_identity::Migration),
+            Box::new(m20261128_000003_notifications::Migration),
+        ]
     }
 }
 

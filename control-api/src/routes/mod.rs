@@ -3,10 +3,14 @@
 //! JSON fallbacks for unknown routes and methods.
 
 mod auth;
+mod clients;
 mod openapi;
+mod preferences;
+mod templates;
 mod upload;
 mod users;
 mod videos;
+mod webhooks;
 
 use crate::error::{self, ApiError};
 use crate::state::AppState;
@@ -36,7 +40,37 @@ pub(crate) fn configure(state: web::Data<AppState>, cfg: &mut ServiceConfig) {
                     .error_handler(error::form_error),
             )
             .service(resource("/auth/token").route(web::post().to(auth::token)))
+            .service(resource("/auth/revoke").route(web::post().to(auth::revoke)))
+            .service(resource("/auth/introspect").route(web::post().to(auth::introspect)))
+            .service(resource("/auth/verify-email").route(web::post().to(auth::verify_email)))
+            .service(
+                resource("/auth/password-reset/request")
+                    .route(web::post().to(auth::password_reset_request)),
+            )
+            .service(resource("/auth/password-reset").route(web::post().to(auth::password_reset)))
+            .service(resource("/uploads/token").route(web::post().to(auth::upload_token)))
+            .service(
+                resource("/users")
+                    .route(web::get().to(users::list))
+                    .route(web::post().to(users::create)),
+            )
             .service(resource("/users/me").route(web::get().to(users::me)))
+            .service(
+                resource("/users/me/verify-email/request")
+                    .route(web::post().to(users::request_verification)),
+            )
+            .service(
+                resource("/users/{id}")
+                    .route(web::get().to(users::get))
+                    .route(web::patch().to(users::patch))
+                    .route(web::delete().to(users::delete)),
+            )
+            .service(
+                resource("/clients")
+                    .route(web::get().to(clients::list))
+                    .route(web::post().to(clients::create)),
+            )
+            .service(resource("/clients/{id}").route(web::delete().to(clients::delete)))
             .service(
                 resource("/videos")
                     .route(web::get().to(videos::list))
@@ -51,6 +85,26 @@ pub(crate) fn configure(state: web::Data<AppState>, cfg: &mut ServiceConfig) {
             .service(
                 resource("/videos/{id}/playback-token")
                     .route(web::post().to(videos::playback_token)),
+            )
+            .service(
+                resource("/users/me/notification-preferences")
+                    .route(web::get().to(preferences::get))
+                    .route(web::put().to(preferences::put)),
+            )
+            .service(
+                resource("/webhooks")
+                    .route(web::get().to(webhooks::list))
+                    .route(web::post().to(webhooks::create)),
+            )
+            .service(resource("/webhooks/{id}").route(web::delete().to(webhooks::delete)))
+            .service(
+                resource("/webhooks/{id}/deliveries").route(web::get().to(webhooks::deliveries)),
+            )
+            .service(resource("/notification-templates").route(web::get().to(templates::list)))
+            .service(
+                resource("/notification-templates/{name}")
+                    .route(web::get().to(templates::get))
+                    .route(web::put().to(templates::put)),
             )
             .service(resource("/openapi.json").route(web::get().to(openapi::document)))
             .default_service(web::to(not_found)),

@@ -56,6 +56,7 @@ impl EventBus for AmqpBus {
                     event.kind.name(),
                     &message_id,
                     &payload,
+                    event.traceparent.as_deref(),
                 )
                 .await
             {
@@ -125,7 +126,10 @@ impl Subscription {
                 }
             };
             match serde_json::from_slice::<Event>(&delivery.data) {
-                Ok(event) => {
+                Ok(mut event) => {
+                    if event.traceparent.is_none() {
+                        event.traceparent = crate::broker::traceparent(&delivery.properties);
+                    }
                     self.applied = Some(delivery.acker);
                     return Some((event, self));
                 }

@@ -25,15 +25,20 @@ pub struct Event {
     /// What happened.
     #[serde(flatten)]
     pub kind: EventKind,
+    /// W3C trace context of the work that caused it (see
+    /// [`crate::trace_context`]); absent when traces are not exported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
 }
 
 impl Event {
-    /// An event stamped now.
+    /// An event stamped now, in the trace of the current span.
     pub fn now(video_id: VideoId, kind: EventKind) -> Self {
         Self {
             video_id,
             at: Utc::now(),
             kind,
+            traceparent: crate::trace_context::current(),
         }
     }
 }

@@ -12,17 +12,24 @@
 //!   elsewhere is abandoned rather than completed twice.
 //!
 //! The broker's consumer timeout (30 min by default) must exceed the
-//! longest job; see `docs/design/rabbitmq.md`.
+//! longest job; see `docs/design/rabbitmq.md`. Should it strike anyway, the
+//! broker closes the channel: the lease reports [`Lease::lost`] (the worker
+//! cancels the encode) and the error is logged with that hint.
+//!
+//! [`AmqpDeadLetters`] reads `goflix.transcode.dead` for the control plane.
 
-use super::{JobPublisher, JobQueue, Lease, QueueError};
+use super::{DeadJob, DeadLetters, JobPublisher, JobQueue, Lease, QueueError};
 use crate::broker::{Broker, BrokerError};
 use crate::domain::TranscodeJob;
+use crate::metrics;
 use crate::shutdown::Shutdown;
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use lapin::acker::Acker;
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, QueueDeclareOptions,
+};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Channel, Consumer};
 use std::time::Duration;
@@ -58,10 +65,40 @@ impl JobPublisher for AmqpPublisher {
                 &self.broker.names().transcode,
                 &job.job_id.to_string(),
                 &payload,
+                job.traceparent.as_deref(),
             )
             .await
             .map_err(unavailable)
     }
+}
+
+/// Sets `goflix_queue_depth` and `goflix_queue_consumers` of
+/// `goflix.transcode` and its dead letters from passive declares (ready
+/// messages; unacked ones are with their consumers).
+pub async fn sample_depths(broker: &Broker) -> Result<(), QueueError> {
+    let channel = broker.channel().await.map_err(unavailable)?;
+    let names = broker.names();
+    for (label, name) in [
+        (super::TRANSCODE_QUEUE, &names.transcode),
+        (super::DEAD_QUEUE, &names.dead),
+    ] {
+        let passive = QueueDeclareOptions {
+            passive: true,
+            ..QueueDeclareOptions::default()
+        };
+        let queue = channel
+            .queue_declare(name, passive, FieldTable::default())
+            .await
+            .map_err(unavailable)?;
+        metrics::QUEUE_DEPTH
+            .gauge(&[label])
+            .set(queue.message_count().into());
+        metrics::QUEUE_CONSUMERS
+            .gauge(&[label])
+            .set(queue.consumer_count().into());
+    }
+    let _ = channel.close(200, "sampled").await;
+    Ok(())
 }
 
 /// A worker's consumer of `goflix.transcode`.
@@ -80,22 +117,73 @@ impl AmqpQueue {
             consumer: Mutex::new(None),
         }
     }
+}
 
-    async fn consume(&self) -> Result<(Channel, Consumer), BrokerError> {
-        let channel = self.broker.channel().await?;
-        channel
-            .basic_qos(self.prefetch, BasicQosOptions::default())
-            .await?;
-        let tag = format!("goflix-worker-{}", uuid::Uuid::now_v7().simple());
-        let consumer = channel
-            .basic_consume(
-                &self.broker.names().transcode,
-                &tag,
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
-        Ok((channel, consumer))
+/// A fresh channel consuming `queue` with manual acks and `prefetch`.
+async fn consume(
+    broker: &Broker,
+    queue: &str,
+    prefetch: u16,
+) -> Result<(Channel, Consumer), BrokerError> {
+    let channel = broker.channel().await?;
+    channel
+        .basic_qos(prefetch, BasicQosOptions::default())
+        .await?;
+    let tag = format!("goflix-{}", uuid::Uuid::now_v7().simple());
+    let consumer = channel
+        .basic_consume(
+            queue,
+            &tag,
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    Ok((channel, consumer))
+}
+
+/// The next delivery of a consumer that may be unset or broken: (re)creates
+/// it, and forgets it when it fails so the next call starts afresh.
+async fn next_delivery(
+    slot: &mut Option<(Channel, Consumer)>,
+    broker: &Broker,
+    queue: &str,
+    prefetch: u16,
+    shutdown: &Shutdown,
+) -> Result<Option<(Channel, Delivery)>, QueueError> {
+    if slot.is_none() {
+        *slot = Some(
+            consume(broker, queue, prefetch)
+                .await
+                .map_err(unavailable)?,
+        );
+    }
+    let (channel, deliveries) = slot.as_mut().expect("consumer set above");
+    let delivery = tokio::select! {
+        _ = shutdown.cancelled() => return Ok(None),
+        delivery = deliveries.next() => delivery,
+    };
+    match delivery {
+        Some(Ok(delivery)) => Ok(Some((channel.clone(), delivery))),
+        Some(Err(e)) => {
+            *slot = None;
+            let text = e.to_string();
+            if text.contains("acknowledgement") && text.contains("timed out") {
+                tracing::error!(error = %e, "RabbitMQ's consumer_timeout cut off a running job: \
+                    set it above the longest job (docs/design/rabbitmq.md)");
+            }
+            Err(unavailable(e))
+        }
+        None => {
+            *slot = None;
+            Err(QueueError::Unavailable("the consumer was cancelled".into()))
+        }
+    }
+}
+
+fn dead_letter_options() -> BasicNackOptions {
+    BasicNackOptions {
+        requeue: false,
+        ..BasicNackOptions::default()
     }
 }
 
@@ -129,43 +217,29 @@ impl JobQueue for AmqpQueue {
             _ = shutdown.cancelled() => return Ok(None),
             guard = self.consumer.lock() => guard,
         };
+        let queue = &self.broker.names().transcode;
         loop {
-            if consumer.is_none() {
-                *consumer = Some(self.consume().await.map_err(unavailable)?);
-            }
-            let (channel, deliveries) = consumer.as_mut().expect("consumer set above");
-            let delivery = tokio::select! {
-                _ = shutdown.cancelled() => return Ok(None),
-                delivery = deliveries.next() => delivery,
-            };
-            let delivery = match delivery {
-                Some(Ok(delivery)) => delivery,
-                Some(Err(e)) => {
-                    *consumer = None;
-                    return Err(unavailable(e));
-                }
-                None => {
-                    *consumer = None;
-                    return Err(QueueError::Unavailable("the consumer was cancelled".into()));
-                }
+            let Some((channel, delivery)) =
+                next_delivery(&mut consumer, &self.broker, queue, self.prefetch, shutdown).await?
+            else {
+                return Ok(None);
             };
             let attempt = attempt_of(&delivery);
             match serde_json::from_slice::<TranscodeJob>(&delivery.data) {
-                Ok(job) => {
+                Ok(mut job) => {
+                    if job.traceparent.is_none() {
+                        job.traceparent = crate::broker::traceparent(&delivery.properties);
+                    }
                     return Ok(Some(Box::new(AmqpLease {
                         job,
                         attempt,
                         acker: delivery.acker,
-                        channel: channel.clone(),
-                    })))
+                        channel,
+                    })));
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "dead-lettering malformed job message");
-                    let dead = BasicNackOptions {
-                        requeue: false,
-                        ..BasicNackOptions::default()
-                    };
-                    if let Err(e) = delivery.acker.nack(dead).await {
+                    if let Err(e) = delivery.acker.nack(dead_letter_options()).await {
                         tracing::warn!(error = %e, "could not dead-letter a malformed job");
                     }
                 }
@@ -242,11 +316,104 @@ impl Lease for AmqpLease {
     }
 
     async fn reject(self: Box<Self>) -> Result<(), QueueError> {
-        let dead = BasicNackOptions {
-            requeue: false,
-            ..BasicNackOptions::default()
-        };
-        let result = self.acker.nack(dead).await;
+        let result = self.acker.nack(dead_letter_options()).await;
         self.settled(result)
+    }
+}
+
+/// Dead jobs the control plane holds unacknowledged at a time.
+const DEAD_PREFETCH: u16 = 16;
+
+/// The control plane's consumer of `goflix.transcode.dead`.
+pub struct AmqpDeadLetters {
+    broker: Broker,
+    consumer: Mutex<Option<(Channel, Consumer)>>,
+}
+
+impl AmqpDeadLetters {
+    /// A consumer of the dead-letter queue over `broker`.
+    pub fn new(broker: Broker) -> Self {
+        Self {
+            broker,
+            consumer: Mutex::new(None),
+        }
+    }
+}
+
+/// `x-first-death-reason` of a dead-lettered message (`rejected`, `delivery_limit`, …).
+fn death_reason(delivery: &Delivery) -> String {
+    delivery
+        .properties
+        .headers()
+        .as_ref()
+        .and_then(|headers| headers.inner().get("x-first-death-reason").cloned())
+        .and_then(|value| match value {
+            AMQPValue::LongString(reason) => {
+                Some(String::from_utf8_lossy(reason.as_bytes()).into_owned())
+            }
+            AMQPValue::ShortString(reason) => Some(reason.as_str().to_owned()),
+            _ => None,
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+#[async_trait]
+impl DeadLetters for AmqpDeadLetters {
+    async fn next(&self, shutdown: &Shutdown) -> Result<Option<Box<dyn DeadJob>>, QueueError> {
+        let mut consumer = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(None),
+            guard = self.consumer.lock() => guard,
+        };
+        let queue = &self.broker.names().dead;
+        loop {
+            let Some((_, delivery)) =
+                next_delivery(&mut consumer, &self.broker, queue, DEAD_PREFETCH, shutdown).await?
+            else {
+                return Ok(None);
+            };
+            match serde_json::from_slice::<TranscodeJob>(&delivery.data) {
+                Ok(job) => {
+                    return Ok(Some(Box::new(AmqpDeadJob {
+                        job,
+                        reason: death_reason(&delivery),
+                        acker: delivery.acker,
+                    })))
+                }
+                Err(e) => {
+                    // Nothing names a video: there is nothing to record.
+                    tracing::error!(error = %e, "dropping a malformed dead-lettered job");
+                    delivery
+                        .acker
+                        .ack(BasicAckOptions::default())
+                        .await
+                        .map_err(unavailable)?;
+                }
+            }
+        }
+    }
+}
+
+/// One dead-lettered job, unacknowledged until recorded.
+struct AmqpDeadJob {
+    job: TranscodeJob,
+    reason: String,
+    acker: Acker,
+}
+
+#[async_trait]
+impl DeadJob for AmqpDeadJob {
+    fn job(&self) -> &TranscodeJob {
+        &self.job
+    }
+
+    fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    async fn ack(self: Box<Self>) -> Result<(), QueueError> {
+        self.acker
+            .ack(BasicAckOptions::default())
+            .await
+            .map_err(unavailable)
     }
 }

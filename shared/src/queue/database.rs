@@ -6,17 +6,19 @@
 //! With RabbitMQ as queue the same table is the control plane's outbox:
 //! rows are written by [`enqueue`] in the upload's transaction, and a relay
 //! takes them with [`outbox_pending`] and marks each one
-//! [`mark_published`] once the broker confirmed it.
+//! [`mark_published`] once the broker confirmed it, and [`mark_dead`] once
+//! the broker dead-lettered it.
 
 use super::{JobQueue, Lease, QueueError};
 use crate::domain::TranscodeJob;
+use crate::metrics;
 use crate::shutdown::Shutdown;
 use async_trait::async_trait;
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -136,6 +138,16 @@ pub async fn mark_published(db: &DatabaseConnection, id: Uuid) -> Result<(), DbE
         .map(drop)
 }
 
+/// Records that job `id` was dead-lettered by the external queue.
+pub async fn mark_dead(db: &DatabaseConnection, id: Uuid) -> Result<(), DbErr> {
+    job::Entity::update_many()
+        .col_expr(job::Column::State, Expr::value(DEAD))
+        .filter(job::Column::Id.eq(id))
+        .exec(db)
+        .await
+        .map(drop)
+}
+
 /// The queue over the `jobs` table.
 #[derive(Clone)]
 pub struct DatabaseQueue {
@@ -243,6 +255,39 @@ impl JobQueue for DatabaseQueue {
     async fn check(&self) -> Result<(), QueueError> {
         self.db.ping().await.map_err(unavailable)
     }
+}
+
+/// Sets `goflix_queue_depth` (queued and dead rows) and
+/// `goflix_queue_consumers` (workers holding a live lease) of the
+/// database queue.
+pub async fn sample_depths(db: &DatabaseConnection) -> Result<(), QueueError> {
+    let count = |state: &'static str| {
+        job::Entity::find()
+            .filter(job::Column::State.eq(state))
+            .count(db)
+    };
+    let (queued, dead) = (count(QUEUED).await, count(DEAD).await);
+    let holders: Vec<Option<String>> = job::Entity::find()
+        .select_only()
+        .column(job::Column::LeaseOwner)
+        .distinct()
+        .filter(job::Column::State.eq(LEASED))
+        .filter(job::Column::LeaseUntil.gte(now_ms()))
+        .into_tuple()
+        .all(db)
+        .await
+        .map_err(unavailable)?;
+    let depth = |n: Result<u64, DbErr>| n.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+    metrics::QUEUE_DEPTH
+        .gauge(&[super::TRANSCODE_QUEUE])
+        .set(depth(queued).map_err(unavailable)?);
+    metrics::QUEUE_DEPTH
+        .gauge(&[super::DEAD_QUEUE])
+        .set(depth(dead).map_err(unavailable)?);
+    metrics::QUEUE_CONSUMERS
+        .gauge(&[super::TRANSCODE_QUEUE])
+        .set(holders.len() as i64);
+    Ok(())
 }
 
 async fn set_state(

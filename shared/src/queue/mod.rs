@@ -2,7 +2,8 @@
 //! heartbeats and then acks, retries or rejects. The embedded backend is a
 //! database table ([`database`]); a crashed worker's lease expires and the
 //! job is handed out again. The production backend is RabbitMQ ([`amqp`]),
-//! fed from the control plane's outbox through a [`JobPublisher`].
+//! fed from the control plane's outbox through a [`JobPublisher`]; jobs it
+//! gives up on come back to the control plane through [`DeadLetters`].
 
 pub mod amqp;
 pub mod database;
@@ -11,6 +12,11 @@ use crate::domain::TranscodeJob;
 use crate::shutdown::Shutdown;
 use async_trait::async_trait;
 use std::time::Duration;
+
+/// The `queue` label of the job queue in `goflix_queue_*` metrics.
+pub const TRANSCODE_QUEUE: &str = "goflix.transcode";
+/// The `queue` label of its dead letters.
+pub const DEAD_QUEUE: &str = "goflix.transcode.dead";
 
 /// Deliveries of one job before it is failed for good.
 pub const MAX_ATTEMPTS: u32 = 3;
@@ -66,4 +72,24 @@ pub trait JobQueue: Send + Sync {
 pub trait JobPublisher: Send + Sync {
     /// Publishes `job`; returns once the queue has durably accepted it.
     async fn publish(&self, job: &TranscodeJob) -> Result<(), QueueError>;
+}
+
+/// A job the queue gave up on, held until the control plane recorded it.
+#[async_trait]
+pub trait DeadJob: Send + Sync {
+    /// The job.
+    fn job(&self) -> &TranscodeJob;
+    /// Why it died: `rejected` (a worker failed it for good) or
+    /// `delivery_limit` (delivered too often, e.g. its worker crashed each time).
+    fn reason(&self) -> &str;
+    /// Recorded; the queue forgets it.
+    async fn ack(self: Box<Self>) -> Result<(), QueueError>;
+}
+
+/// The dead-letter queue, read by the control plane so no dead job leaves
+/// its video `processing`.
+#[async_trait]
+pub trait DeadLetters: Send + Sync {
+    /// Waits for the next dead job; `None` once `shutdown` is cancelled.
+    async fn next(&self, shutdown: &Shutdown) -> Result<Option<Box<dyn DeadJob>>, QueueError>;
 }

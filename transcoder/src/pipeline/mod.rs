@@ -9,12 +9,16 @@
 //! with each other and with decoding. x264's own threads are shared out by
 //! each rung's share of the pixels ([`encoder_threads`]). The poster and the
 //! storyboard are taken from frames on their way to the encoders.
+//!
+//! A [`Cancel`] flag set from another thread stops the run between packets
+//! (the encoder threads are then joined before it returns).
 
 mod graph;
 mod track;
 
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -36,6 +40,29 @@ const MAX_CORRUPT_PACKETS: u32 = 1_000;
 /// Frames queued for each encoder thread.
 const ENCODER_QUEUE: usize = 4;
 
+/// Asks a running transcode to stop; clones share the flag.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    /// Asks every holder of this flag to stop.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether [`Cancel::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl PartialEq for Cancel {
+    /// Two flags are equal when they are the same flag.
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
 /// Encoding settings the pipeline needs from the caller.
 pub struct Settings {
     /// Keyframe interval and fragment length in seconds.
@@ -46,6 +73,8 @@ pub struct Settings {
     pub x264_threads: usize,
     /// Seconds between storyboard thumbnails.
     pub storyboard_interval_s: f64,
+    /// Stops the run between packets when set.
+    pub cancel: Cancel,
 }
 
 /// What the pipeline produced.
@@ -184,6 +213,9 @@ pub fn run(
     let mut packet = Packet::empty();
     let mut corrupt = 0;
     loop {
+        if settings.cancel.is_cancelled() {
+            return Err(MediaError::Internal("the transcode was cancelled".into()));
+        }
         match packet.read(&mut input) {
             Ok(()) => {}
             Err(ffmpeg::Error::Eof) => break,
