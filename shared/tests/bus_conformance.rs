@@ -12,86 +12,16 @@
 
 mod common;
 
+use common::broker::TestBroker;
+
 use futures_util::StreamExt;
-use goflix_shared::broker::Broker;
 use goflix_shared::domain::{Rendition, RenditionKind, VideoId};
 use goflix_shared::events::amqp::AmqpBus;
 use goflix_shared::events::{Event, EventBus, EventKind, EventStream, MemoryBus};
-use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
 use std::time::Duration;
-use uuid::Uuid;
 
 /// Longest wait for an event that must arrive.
 const PATIENCE: Duration = Duration::from_secs(30);
-
-/// RabbitMQ names under a prefix of this test's own; deleted when dropped.
-struct TestBroker {
-    url: String,
-    prefix: String,
-}
-
-impl TestBroker {
-    fn new() -> Self {
-        let server = common::service("GOFLIX_TEST_AMQP_URL");
-        let prefix = format!("tb{}", &Uuid::new_v4().simple().to_string()[..12]);
-        let separator = if server.contains('?') { '&' } else { '?' };
-        Self {
-            url: format!("{server}{separator}prefix={prefix}"),
-            prefix,
-        }
-    }
-
-    /// A broker handle with a connection of its own.
-    fn connect(&self, name: &str) -> Broker {
-        Broker::new(&self.url, format!("goflix-conformance-{name}")).unwrap()
-    }
-}
-
-impl Drop for TestBroker {
-    fn drop(&mut self) {
-        let server = common::service("GOFLIX_TEST_AMQP_URL");
-        let prefix = self.prefix.clone();
-        let deleted = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(async move {
-                    let connection = lapin::Connection::connect(
-                        &server,
-                        lapin::ConnectionProperties::default()
-                            .with_executor(tokio_executor_trait::Tokio::current())
-                            .with_reactor(tokio_reactor_trait::Tokio),
-                    )
-                    .await?;
-                    let channel = connection.create_channel().await?;
-                    for queue in [
-                        "goflix.transcode",
-                        "goflix.transcode.dead",
-                        "goflix.events.control-api",
-                    ] {
-                        channel
-                            .queue_delete(
-                                &format!("{prefix}.{queue}"),
-                                QueueDeleteOptions::default(),
-                            )
-                            .await?;
-                    }
-                    channel
-                        .exchange_delete(
-                            &format!("{prefix}.goflix.events"),
-                            ExchangeDeleteOptions::default(),
-                        )
-                        .await?;
-                    connection.close(200, "done").await
-                })
-        })
-        .join();
-        if !matches!(deleted, Ok(Ok(()))) {
-            eprintln!("could not delete test queues {}: {deleted:?}", self.prefix);
-        }
-    }
-}
 
 /// Runs one shared case against the in-process bus and RabbitMQ.
 macro_rules! on_every_bus {
@@ -104,7 +34,7 @@ macro_rules! on_every_bus {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn amqp() {
-                let broker = super::TestBroker::new();
+                let broker = super::TestBroker::new("tb");
                 super::$case(&goflix_shared::events::amqp::AmqpBus::new(
                     broker.connect("bus"),
                 ))
@@ -211,7 +141,7 @@ async fn memory_bus_fans_out_and_keeps_nothing_for_later() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn amqp_bus_keeps_events_until_a_subscriber_comes() {
-    let broker = TestBroker::new();
+    let broker = TestBroker::new("tb");
     let publisher = AmqpBus::new(broker.connect("publisher"));
     // Declares the topology, as a control-api that ran before would have.
     drop(publisher.subscribe().await.unwrap());
@@ -224,7 +154,7 @@ async fn amqp_bus_keeps_events_until_a_subscriber_comes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn amqp_bus_redelivers_an_event_whose_subscriber_died_applying_it() {
-    let broker = TestBroker::new();
+    let broker = TestBroker::new("tb");
     let publisher = AmqpBus::new(broker.connect("publisher"));
     let dying = broker.connect("dying");
     let mut stream = AmqpBus::new(dying.clone()).subscribe().await.unwrap();

@@ -16,13 +16,14 @@
 
 mod common;
 
+use common::broker::TestBroker;
+
 use goflix_shared::broker::Broker;
 use goflix_shared::domain::{TranscodeJob, VideoId, Visibility};
 use goflix_shared::queue::amqp::{AmqpDeadLetters, AmqpPublisher, AmqpQueue};
 use goflix_shared::queue::database::{enqueue, job, DatabaseQueue};
 use goflix_shared::queue::{DeadLetters, JobPublisher, JobQueue, Lease, QueueError, MAX_ATTEMPTS};
 use goflix_shared::shutdown::Shutdown;
-use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, Database, DatabaseConnection, EntityTrait, QueryFilter, Schema,
@@ -102,75 +103,6 @@ async fn postgres() -> (TestDb, DatabaseConnection) {
     (guard, db)
 }
 
-/// RabbitMQ names under a prefix of this test's own; deleted when dropped.
-struct TestBroker {
-    url: String,
-    prefix: String,
-}
-
-impl TestBroker {
-    fn new() -> Self {
-        let server = common::service("GOFLIX_TEST_AMQP_URL");
-        let prefix = format!("tq{}", &Uuid::new_v4().simple().to_string()[..12]);
-        let separator = if server.contains('?') { '&' } else { '?' };
-        Self {
-            url: format!("{server}{separator}prefix={prefix}"),
-            prefix,
-        }
-    }
-
-    /// A broker handle with a connection of its own.
-    fn connect(&self, name: &str) -> Broker {
-        Broker::new(&self.url, format!("goflix-conformance-{name}")).unwrap()
-    }
-}
-
-impl Drop for TestBroker {
-    fn drop(&mut self) {
-        let server = common::service("GOFLIX_TEST_AMQP_URL");
-        let prefix = self.prefix.clone();
-        let deleted = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(async move {
-                    let connection = lapin::Connection::connect(
-                        &server,
-                        lapin::ConnectionProperties::default()
-                            .with_executor(tokio_executor_trait::Tokio::current())
-                            .with_reactor(tokio_reactor_trait::Tokio),
-                    )
-                    .await?;
-                    let channel = connection.create_channel().await?;
-                    for queue in [
-                        "goflix.transcode",
-                        "goflix.transcode.dead",
-                        "goflix.events.control-api",
-                    ] {
-                        channel
-                            .queue_delete(
-                                &format!("{prefix}.{queue}"),
-                                QueueDeleteOptions::default(),
-                            )
-                            .await?;
-                    }
-                    channel
-                        .exchange_delete(
-                            &format!("{prefix}.goflix.events"),
-                            ExchangeDeleteOptions::default(),
-                        )
-                        .await?;
-                    connection.close(200, "done").await
-                })
-        })
-        .join();
-        if !matches!(deleted, Ok(Ok(()))) {
-            eprintln!("could not delete test queues {}: {deleted:?}", self.prefix);
-        }
-    }
-}
-
 /// One queue implementation under test and what the suite does to it.
 // Built once per test, so the size difference between variants does not matter.
 #[allow(clippy::large_enum_variant)]
@@ -195,7 +127,7 @@ struct Consumer {
 
 impl Backend {
     fn amqp() -> Self {
-        let broker = TestBroker::new();
+        let broker = TestBroker::new("tq");
         Self::Amqp {
             publisher: AmqpPublisher::new(broker.connect("publisher")),
             dead: AmqpDeadLetters::new(broker.connect("dead-letters")),

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each test binary uses the helpers it needs
 
+pub mod broker;
+
 use goflix_shared::store::{S3Options, S3Store};
 
 /// The value of a `GOFLIX_TEST_*` variable, or a failure saying how to set it.
