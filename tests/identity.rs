@@ -703,6 +703,25 @@ async fn upload_tokens_upload_one_video_and_nothing_else() {
         code(upload_with(&app, &upload).await, StatusCode::UNAUTHORIZED).await,
         "token_revoked"
     );
+    // Using it up consumed only the attenuated token, not the one it came from.
+    assert_eq!(get(&app, &uploader, "/videos").await.status(), 200);
+    // An upload token mints no further tokens.
+    assert_eq!(mint(&upload).await.unwrap().status(), 401);
+
+    // It is the uploader's own token attenuated: revoking that kills it too.
+    let body: Value = mint(&uploader).await.unwrap().json().await.unwrap();
+    let second = body["token"].as_str().unwrap().to_owned();
+    assert!(second.len() > uploader.len(), "an appended block");
+    let response = post_form(&app, "/auth/revoke", &[("token", &uploader)])
+        .await
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        upload_with(&app, &second).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
@@ -1027,4 +1046,71 @@ async fn login_attempts_are_rate_limited_per_account() {
         );
     }
     assert_eq!(statuses.last(), Some(&429));
+}
+
+/// One failed password login for a fresh unknown account, through a proxy
+/// that says the client is `forwarded_for`.
+async fn login_via(app: &TestApp, attempt: usize, forwarded_for: &str) -> u16 {
+    let email = format!("ghost{attempt}@example.com");
+    app.client
+        .post(format!("{}/api/v1/auth/token", app.base))
+        .header("X-Forwarded-For", forwarded_for)
+        .form(&[
+            ("grant_type", "password"),
+            ("username", email.as_str()),
+            ("password", "wrong-password"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn per_ip_limits_believe_forwarded_for_only_from_trusted_proxies() {
+    // No trusted proxy: a client rotating forged X-Forwarded-For values is
+    // still one address and runs out of its burst of 30 (one of which the
+    // test's own admin login used).
+    let app = spawn_app().await;
+    let forged: Vec<String> = (0..40).map(|i| format!("198.51.100.{i}")).collect();
+    let statuses: Vec<u16> = futures_util::future::join_all(
+        forged
+            .iter()
+            .enumerate()
+            .map(|(i, client)| login_via(&app, i, client)),
+    )
+    .await;
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert!(refused >= 10, "{statuses:?}");
+
+    // Behind a trusted proxy (the test client's loopback address), the
+    // rightmost untrusted hop is the client: each client has its own burst,
+    // and a forged entry left of what the proxy appended changes nothing.
+    // (All at once: the checks run before any password hashing, so they
+    // all fall well inside one refill interval.)
+    let app = spawn_app_with(&[("GOFLIX_TRUSTED_PROXIES", "127.0.0.0/8, ::1")]).await;
+    let clients: Vec<&str> = std::iter::repeat_n("203.0.113.1", 31)
+        .chain(["203.0.113.2, 203.0.113.1", "203.0.113.2"])
+        .collect();
+    let statuses: Vec<u16> = futures_util::future::join_all(
+        clients
+            .iter()
+            .enumerate()
+            .map(|(i, client)| login_via(&app, i, client)),
+    )
+    .await;
+    let refused = |from: &dyn Fn(&str) -> bool| {
+        clients
+            .iter()
+            .zip(&statuses)
+            .filter(|(client, status)| from(client) && **status == 429)
+            .count()
+    };
+    assert_eq!(refused(&|c| c.ends_with("203.0.113.1")), 2, "{statuses:?}");
+    assert_eq!(
+        statuses.last(),
+        Some(&400),
+        "the other client has its own burst"
+    );
 }

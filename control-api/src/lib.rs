@@ -36,6 +36,7 @@ pub use migration::migrate;
 pub use users::create_user;
 
 use actix_web::web;
+use auth::rate_limit::RateLimits;
 use goflix_shared::config::Config;
 use goflix_shared::events::{EventBus, EventStream};
 use goflix_shared::queue::{DeadLetters, JobPublisher};
@@ -96,7 +97,7 @@ impl ControlPlane {
                 max_upload_bytes: config.max_upload_bytes,
                 outbox: Arc::default(),
                 revocations: Default::default(),
-                rate_limits: Default::default(),
+                rate_limits: RateLimits::new(config.trusted_proxies.clone()),
                 signup_open: config.signup_open,
                 notifier: notify::Notifier::from_config(config).map_err(ApiError::Internal)?,
             }),

@@ -4,6 +4,7 @@
 //! unknown `GOFLIX_*` variable is an error, so a typo does not go unnoticed
 //! (`GOFLIX_TEST_*` is left to the test suite).
 
+use crate::client_ip::TrustedProxies;
 use secrecy::SecretString;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -70,6 +71,10 @@ pub struct Config {
     pub drain: Duration,
     /// `GOFLIX_LOG_FORMAT`: `text` (default) or `json` (one object per line).
     pub log_json: bool,
+    /// `GOFLIX_TRUSTED_PROXIES`: comma-separated address blocks (e.g.
+    /// `10.0.0.0/8`) of reverse proxies whose `X-Forwarded-For` names the
+    /// client for per-IP rate limits; unset: the peer address is the client.
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// A setting that could not be read.
@@ -112,6 +117,7 @@ const KNOWN: &[&str] = &[
     "GOFLIX_SIGNUP",
     "GOFLIX_DRAIN_SECONDS",
     "GOFLIX_LOG_FORMAT",
+    "GOFLIX_TRUSTED_PROXIES",
 ];
 
 /// Default size of the database connection pool.
@@ -219,7 +225,14 @@ impl Config {
                 })
             }
         };
+        let trusted_proxies =
+            TrustedProxies::parse(&env.get("GOFLIX_TRUSTED_PROXIES")?.unwrap_or_default())
+                .map_err(|message| ConfigError::Invalid {
+                    name: "GOFLIX_TRUSTED_PROXIES".into(),
+                    message,
+                })?;
         Ok(Self {
+            trusted_proxies,
             signup_open,
             drain: Duration::from_secs(drain),
             log_json,
@@ -370,6 +383,7 @@ mod tests {
         assert!(Config::from_vars(vars(&[("GOFLIX_WEBHOOK_ALLOW_PRIVATE", "yes")])).is_err());
         assert!(Config::from_vars(vars(&[("GOFLIX_NOTIFY_RETRY_MAX_SECONDS", "0")])).is_err());
         assert!(Config::from_vars(vars(&[("GOFLIX_SIGNUP", "yes")])).is_err());
+        assert!(Config::from_vars(vars(&[("GOFLIX_TRUSTED_PROXIES", "10.0.0.0/40")])).is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 pub mod broker;
 pub mod cache;
+pub mod client_ip;
 pub mod config;
 pub mod domain;
 pub mod events;

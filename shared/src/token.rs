@@ -7,8 +7,12 @@
 //! - **access** tokens for service clients: `kind("access")`,
 //!   `client("<client id>")`, `owner("<uuid>")` (the admin who registered
 //!   it) and one `scope("<scope>")` per granted scope;
-//! - **upload** tokens: `kind("upload")`, `user`, `role` — good for one
-//!   `POST /api/v1/videos` and nothing else;
+//! - **upload** tokens: not issued but *attenuated* from the holder's
+//!   access token ([`TokenVerifier::attenuate_for_upload`]) by appending a
+//!   block with `check if operation($op), ["upload_video",
+//!   "inspect"].contains($op)` and a shorter expiry, so they are good for
+//!   one `POST /api/v1/videos` (the control plane consumes the block's
+//!   revocation id) and nothing else, and die with the token they came from;
 //! - **playback** tokens: `kind("playback")`, `video("<video id>")`, scoped
 //!   to that one video.
 //!
@@ -144,8 +148,32 @@ pub enum Subject {
 pub enum TokenKind {
     /// Any API call the subject's rights allow.
     Access,
-    /// One `POST /api/v1/videos`, then never again.
-    Upload,
+    /// An access token with blocks appended by its holder (such as an
+    /// upload token): only what every appended check allows, and single-use
+    /// where the control plane consumes its last revocation id.
+    Attenuated,
+}
+
+/// The operation a token is presented for; checks in attenuated blocks
+/// see it as the fact `operation("<name>")`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// An API call (`operation("api")`).
+    Api,
+    /// `POST /api/v1/videos` (`operation("upload_video")`).
+    UploadVideo,
+    /// Introspection or revocation of the token itself (`operation("inspect")`).
+    Inspect,
+}
+
+impl Operation {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Api => "api",
+            Self::UploadVideo => "upload_video",
+            Self::Inspect => "inspect",
+        }
+    }
 }
 
 /// A verified access or upload token.
@@ -153,12 +181,21 @@ pub enum TokenKind {
 pub struct AccessClaims {
     /// Who it speaks for.
     pub subject: Subject,
-    /// Access or upload.
+    /// Plain or attenuated.
     pub kind: TokenKind,
     /// Hex revocation ids, one per block, the authority block's first.
     pub revocation_ids: Vec<String>,
-    /// When it stops being valid.
+    /// When it stops being valid (the earliest `expires` of any block).
     pub expires_at: DateTime<Utc>,
+}
+
+impl AccessClaims {
+    /// The revocation id naming this token and no other: the last block's.
+    /// Revoking it leaves the token it was attenuated from valid; revoking
+    /// the authority block's id kills every token derived from it.
+    pub fn own_revocation_id(&self) -> Option<&str> {
+        self.revocation_ids.last().map(String::as_str)
+    }
 }
 
 /// A freshly issued token.
@@ -190,13 +227,6 @@ pub enum Grant<'a> {
         owner_id: Uuid,
         /// The scopes granted.
         scopes: &'a [String],
-    },
-    /// One upload by a user.
-    Upload {
-        /// The user who will own the video.
-        id: Uuid,
-        /// Their role.
-        role: Role,
     },
 }
 
@@ -322,17 +352,12 @@ impl TokenIssuer {
     pub fn issue(&self, grant: &Grant<'_>, ttl: Duration) -> Result<Issued, TokenError> {
         let (expires, expires_at) = expiry(ttl);
         let builder = match grant {
-            Grant::User { id, role } | Grant::Upload { id, role } => {
-                let kind = if matches!(grant, Grant::Upload { .. }) {
-                    "upload"
-                } else {
-                    "access"
-                };
+            Grant::User { id, role } => {
                 let user = id.to_string();
                 let role = role.as_str();
                 biscuit!(
                     r#"
-                    kind({kind});
+                    kind("access");
                     user({user});
                     role({role});
                     "#
@@ -445,19 +470,28 @@ impl TokenVerifier {
         })
     }
 
-    /// Verifies a token used for an API call: our signature, not expired,
-    /// an access token — or, when `upload` is true, an upload token too.
-    /// Returns who it speaks for and its revocation ids (which the caller
-    /// checks against its revocation list).
-    pub fn verify_access(&self, token: &str, upload: bool) -> Result<AccessClaims, TokenError> {
+    /// Verifies an access token (possibly attenuated) presented for
+    /// `operation`: our signature, not expired, every appended check
+    /// passing. Returns who it speaks for and its revocation ids (which the
+    /// caller checks against its revocation list).
+    pub fn verify_access(
+        &self,
+        token: &str,
+        operation: Operation,
+    ) -> Result<AccessClaims, TokenError> {
         let parsed = self.parse(token)?;
-        let policies = if upload {
-            authorizer!(r#"allow if kind("access"); allow if kind("upload");"#)
-        } else {
-            authorizer!(r#"allow if kind("access");"#)
-        };
+        let operation_name = operation.name();
+        let policies = authorizer!(
+            r#"
+            operation({operation_name});
+            allow if kind("access");
+            "#
+        );
         let (mut authorizer, expires_at) = authorize(&parsed, policies).map_err(|e| match e {
-            TokenError::NotAllowed(_) => TokenError::NotAllowed("API access"),
+            TokenError::NotAllowed(_) => TokenError::NotAllowed(match operation {
+                Operation::UploadVideo => "uploads",
+                Operation::Api | Operation::Inspect => "API access",
+            }),
             other => other,
         })?;
         let malformed = |what: &str| TokenError::Invalid(format!("token with {what}"));
@@ -465,10 +499,11 @@ impl TokenVerifier {
             .query("k($k) <- kind($k)")
             .map_err(|e| TokenError::Invalid(e.to_string()))?;
         let kind = match kinds.as_slice() {
-            [(k,)] if k == "access" => TokenKind::Access,
-            [(k,)] if k == "upload" => TokenKind::Upload,
+            [(k,)] if k == "access" && parsed.block_count() == 1 => TokenKind::Access,
+            [(k,)] if k == "access" => TokenKind::Attenuated,
             _ => return Err(malformed("not exactly one kind")),
         };
+
         let users: Vec<(String, String)> = authorizer
             .query("claims($u, $r) <- user($u), role($r)")
             .map_err(|e| TokenError::Invalid(e.to_string()))?;
@@ -480,7 +515,7 @@ impl TokenVerifier {
                 id: user.parse().map_err(|_| malformed("a malformed user id"))?,
                 role: role.parse().map_err(TokenError::Invalid)?,
             },
-            ([], [(client, owner)], TokenKind::Access) => {
+            ([], [(client, owner)], _) => {
                 let scopes: Vec<(String,)> = authorizer
                     .query("s($s) <- scope($s)")
                     .map_err(|e| TokenError::Invalid(e.to_string()))?;
@@ -500,6 +535,32 @@ impl TokenVerifier {
             subject,
             kind,
             revocation_ids: revocation_ids(&parsed),
+            expires_at,
+        })
+    }
+
+    /// Derives from `token` (an access token) an upload token: good only
+    /// for `POST /api/v1/videos` (and for inspecting itself) for `ttl` or
+    /// until `token` expires, whichever comes first. Returns it with its own
+    /// revocation id, which the control plane consumes on use.
+    pub fn attenuate_for_upload(&self, token: &str, ttl: Duration) -> Result<Issued, TokenError> {
+        let parsed = self.parse(token)?;
+        let (expires, expires_at) = expiry(ttl);
+        let attenuated = parsed
+            .append(biscuit_auth::macros::block!(
+                r#"
+                expires({expires});
+                check if operation($op), ["upload_video", "inspect"].contains($op);
+                check if time($t), $t < {expires};
+                "#
+            ))
+            .map_err(issue_error)?;
+        let revocation_id = revocation_ids(&attenuated)
+            .pop()
+            .ok_or_else(|| TokenError::Issue("token without a revocation id".into()))?;
+        Ok(Issued {
+            token: attenuated.to_base64().map_err(issue_error)?,
+            revocation_id,
             expires_at,
         })
     }
@@ -558,15 +619,27 @@ fn authorize(
         .set_limits(limits())
         .build(token)
         .map_err(|e| TokenError::Invalid(e.to_string()))?;
-    let expires: Vec<(SystemTime,)> = authorizer
+    // The authority block names the expiry; blocks appended later may name
+    // (and check) earlier ones, never later ones: the earliest wins.
+    let authority: Vec<(SystemTime,)> = authorizer
         .query("expiry($e) <- expires($e)")
         .map_err(|e| TokenError::Invalid(e.to_string()))?;
-    let now = SystemTime::now();
-    let expires_at = match expires.as_slice() {
-        [(at,)] if *at > now => DateTime::<Utc>::from(*at),
-        [_] => return Err(TokenError::Expired),
-        _ => return Err(TokenError::Invalid("token without one expiry".into())),
-    };
+    if authority.len() != 1 {
+        return Err(TokenError::Invalid("token without one expiry".into()));
+    }
+    let every: Vec<(SystemTime,)> = authorizer
+        .query_all("expiry($e) <- expires($e)")
+        .map_err(|e| TokenError::Invalid(e.to_string()))?;
+    let earliest = every
+        .into_iter()
+        .chain(authority)
+        .map(|(at,)| at)
+        .min()
+        .unwrap_or(UNIX_EPOCH);
+    if earliest <= SystemTime::now() {
+        return Err(TokenError::Expired);
+    }
+    let expires_at = DateTime::<Utc>::from(earliest);
     match authorizer.authorize() {
         Ok(_) => Ok((authorizer, expires_at)),
         Err(error::Token::FailedLogic(_)) => Err(TokenError::NotAllowed("this request")),
@@ -681,7 +754,7 @@ mod tests {
         let user = Uuid::new_v4();
         let token = issuer.issue_access(user, Role::Uploader, HOUR).unwrap();
         let verifier = TokenVerifier::load(&dir.path().join("token.pub")).unwrap();
-        let claims = verifier.verify_access(&token, false).unwrap();
+        let claims = verifier.verify_access(&token, Operation::Api).unwrap();
         assert_eq!(
             claims.subject,
             Subject::User {
@@ -705,7 +778,10 @@ mod tests {
             &dir.path().join("token.pub"),
         )
         .unwrap();
-        again.verifier().verify_access(&token, false).unwrap();
+        again
+            .verifier()
+            .verify_access(&token, Operation::Api)
+            .unwrap();
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -724,7 +800,7 @@ mod tests {
             .issue_access(Uuid::new_v4(), Role::Admin, Duration::ZERO)
             .unwrap();
         assert!(matches!(
-            issuer.verifier().verify_access(&token, false),
+            issuer.verifier().verify_access(&token, Operation::Api),
             Err(TokenError::Expired)
         ));
         let video = VideoId::new();
@@ -747,14 +823,14 @@ mod tests {
             let tampered = String::from_utf8(bytes).unwrap();
             assert!(
                 matches!(
-                    issuer.verifier().verify_access(&tampered, false),
+                    issuer.verifier().verify_access(&tampered, Operation::Api),
                     Err(TokenError::Invalid(_))
                 ),
                 "tampering at {at} went unnoticed"
             );
         }
         assert!(matches!(
-            issuer.verifier().verify_access("garbage", false),
+            issuer.verifier().verify_access("garbage", Operation::Api),
             Err(TokenError::Invalid(_))
         ));
     }
@@ -767,7 +843,7 @@ mod tests {
             .issue_access(Uuid::new_v4(), Role::Admin, HOUR)
             .unwrap();
         assert!(matches!(
-            issuer.verifier().verify_access(&token, false),
+            issuer.verifier().verify_access(&token, Operation::Api),
             Err(TokenError::Invalid(_))
         ));
         let video = VideoId::new();
@@ -792,7 +868,7 @@ mod tests {
         ));
         // A playback token is not an access token.
         assert!(matches!(
-            verifier.verify_access(&token, false),
+            verifier.verify_access(&token, Operation::Api),
             Err(TokenError::NotAllowed(_))
         ));
     }
@@ -830,7 +906,7 @@ mod tests {
             .unwrap()
             .to_base64()
             .unwrap();
-        let claims = verifier.verify_access(&escalated, false).unwrap();
+        let claims = verifier.verify_access(&escalated, Operation::Api).unwrap();
         assert!(matches!(
             claims.subject,
             Subject::User {
@@ -862,7 +938,7 @@ mod tests {
             .unwrap();
         let claims = issuer
             .verifier()
-            .verify_access(&issued.token, false)
+            .verify_access(&issued.token, Operation::Api)
             .unwrap();
         assert_eq!(claims.revocation_ids, vec![issued.revocation_id]);
         assert_eq!(
@@ -881,28 +957,62 @@ mod tests {
     }
 
     #[test]
-    fn upload_tokens_are_accepted_only_for_uploads() {
+    fn upload_tokens_are_attenuated_access_tokens_good_for_uploads_only() {
         let (_dir, issuer) = issuer();
         let verifier = issuer.verifier();
-        let user = Uuid::new_v4();
-        let issued = issuer
-            .issue(
-                &Grant::Upload {
-                    id: user,
-                    role: Role::Uploader,
-                },
-                HOUR,
-            )
+        let admin = Uuid::new_v4();
+        let access = issuer.issue_access(admin, Role::Admin, HOUR).unwrap();
+        let upload = verifier
+            .attenuate_for_upload(&access, Duration::from_secs(600))
             .unwrap();
         assert!(matches!(
-            verifier.verify_access(&issued.token, false),
+            verifier.verify_access(&upload.token, Operation::Api),
             Err(TokenError::NotAllowed(_))
         ));
-        let claims = verifier.verify_access(&issued.token, true).unwrap();
-        assert_eq!(claims.kind, TokenKind::Upload);
+        let claims = verifier
+            .verify_access(&upload.token, Operation::UploadVideo)
+            .unwrap();
+        assert_eq!(claims.kind, TokenKind::Attenuated);
+        assert_eq!(
+            claims.subject,
+            Subject::User {
+                id: admin,
+                role: Role::Admin
+            }
+        );
+        assert_eq!(claims.expires_at, upload.expires_at);
+        // Its own revocation id is the appended block's; the parent's comes first.
+        let parent = verifier.verify_access(&access, Operation::Api).unwrap();
+        assert_eq!(
+            claims.own_revocation_id(),
+            Some(upload.revocation_id.as_str())
+        );
+        assert_eq!(claims.revocation_ids[0], parent.revocation_ids[0]);
+        verifier
+            .verify_access(&upload.token, Operation::Inspect)
+            .unwrap();
+        // Even an admin's upload token plays nothing.
         assert!(verifier
-            .verify_playback(&issued.token, VideoId::new())
+            .verify_playback(&upload.token, VideoId::new())
             .is_err());
+        // It never outlives its parent, and an elapsed one is expired.
+        let short = issuer
+            .issue_access(admin, Role::Admin, Duration::from_secs(60))
+            .unwrap();
+        let long = verifier.attenuate_for_upload(&short, HOUR).unwrap();
+        let long = verifier
+            .verify_access(&long.token, Operation::UploadVideo)
+            .unwrap();
+        assert!(long.expires_at <= Utc::now() + chrono::Duration::seconds(61));
+        let elapsed = verifier
+            .attenuate_for_upload(&access, Duration::ZERO)
+            .unwrap();
+        assert!(matches!(
+            verifier.verify_access(&elapsed.token, Operation::UploadVideo),
+            Err(TokenError::Expired)
+        ));
+        // Attenuating something that is not our token fails.
+        assert!(verifier.attenuate_for_upload("garbage", HOUR).is_err());
     }
 
     #[test]
@@ -918,17 +1028,26 @@ mod tests {
             .issue_access(Uuid::new_v4(), Role::Viewer, HOUR)
             .unwrap();
         for verifier in [second.verifier(), TokenVerifier::load(&public).unwrap()] {
-            verifier.verify_access(&old, false).unwrap();
-            verifier.verify_access(&new, false).unwrap();
+            verifier.verify_access(&old, Operation::Api).unwrap();
+            verifier.verify_access(&new, Operation::Api).unwrap();
         }
         // The first key's tokens stop verifying after the key after next.
         let third = TokenIssuer::load_or_generate(&dir.path().join("c.key"), &public).unwrap();
-        assert!(third.verifier().verify_access(&old, false).is_err());
-        third.verifier().verify_access(&new, false).unwrap();
+        assert!(third
+            .verifier()
+            .verify_access(&old, Operation::Api)
+            .is_err());
+        third
+            .verifier()
+            .verify_access(&new, Operation::Api)
+            .unwrap();
         assert_eq!(std::fs::read_to_string(&public).unwrap().lines().count(), 2);
         // Reloading the current key leaves the list alone.
         let again = TokenIssuer::load_or_generate(&dir.path().join("c.key"), &public).unwrap();
-        again.verifier().verify_access(&new, false).unwrap();
+        again
+            .verifier()
+            .verify_access(&new, Operation::Api)
+            .unwrap();
     }
 
     #[test]

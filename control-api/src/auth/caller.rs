@@ -23,7 +23,7 @@ use actix_web::{web, FromRequest, HttpRequest};
 use chrono::{DateTime, Utc};
 use futures_util::future::LocalBoxFuture;
 use goflix_shared::domain::Visibility;
-use goflix_shared::token::{AccessClaims, Role, Subject, TokenKind};
+use goflix_shared::token::{AccessClaims, Operation, Role, Subject, TokenKind};
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
@@ -40,8 +40,6 @@ enum Principal {
 #[derive(Debug, Clone)]
 pub struct Caller {
     principal: Principal,
-    /// The presented token's revocation ids (authority block first).
-    revocation_ids: Vec<String>,
     /// When the presented token expires.
     expires_at: DateTime<Utc>,
 }
@@ -54,15 +52,15 @@ impl FromRequest for Caller {
         let req = req.clone();
         Box::pin(async move {
             let (state, token) = bearer(&req)?;
-            let claims = state.verifier.verify_access(&token, false)?;
+            let claims = state.verifier.verify_access(&token, Operation::Api)?;
             authenticate(&state, claims).await
         })
     }
 }
 
 /// The caller of `POST /api/v1/videos`: an access token with the upload
-/// right, or a single-use upload token, whose revocation id is consumed
-/// here so it cannot be used twice.
+/// right, or an attenuated one (an upload token), whose own revocation id
+/// is consumed here so it cannot be used twice.
 #[derive(Debug)]
 pub struct UploadCaller(Uploader);
 
@@ -81,12 +79,16 @@ impl FromRequest for UploadCaller {
         let req = req.clone();
         Box::pin(async move {
             let (state, token) = bearer(&req)?;
-            let claims = state.verifier.verify_access(&token, true)?;
-            let single_use = claims.kind == TokenKind::Upload;
+            let claims = state
+                .verifier
+                .verify_access(&token, Operation::UploadVideo)?;
+            let single_use = claims
+                .own_revocation_id()
+                .filter(|_| claims.kind == TokenKind::Attenuated)
+                .map(str::to_owned);
             let caller = authenticate(&state, claims).await?;
             let uploader = caller.require::<Uploader>()?;
-            if single_use {
-                let id = caller.revocation_ids.first().cloned().unwrap_or_default();
+            if let Some(id) = single_use {
                 if !state
                     .revocations
                     .consume(&state.db, &id, caller.expires_at)
@@ -101,6 +103,11 @@ impl FromRequest for UploadCaller {
             Ok(Self(uploader))
         })
     }
+}
+
+/// The bearer token `req` presents (for attenuating it).
+pub(crate) fn presented_token(req: &HttpRequest) -> Result<String, ApiError> {
+    bearer(req).map(|(_, token)| token)
 }
 
 /// The app state and the bearer token of `req`.
@@ -162,7 +169,6 @@ async fn authenticate(state: &AppState, claims: AccessClaims) -> Result<Caller, 
     };
     Ok(Caller {
         principal,
-        revocation_ids: claims.revocation_ids,
         expires_at: claims.expires_at,
     })
 }

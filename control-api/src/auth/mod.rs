@@ -15,6 +15,7 @@ pub mod rate_limit;
 pub mod revocation;
 pub mod session;
 
+pub(crate) use caller::presented_token;
 pub use caller::{
     Admin, Caller, ManageClients, ManageUsers, ManagedVideo, OwnAccount, ReadableVideo,
     UploadCaller, Uploader,

@@ -3,9 +3,14 @@
 //! neither one address guessing many passwords nor many addresses guessing
 //! one account's get far. A refused request gets `429` with `Retry-After`.
 //! Each process limits on its own; behind N replicas the effective limit
-//! is N times higher, which is still a fixed bound.
+//! is N times higher, which is still a fixed bound. Behind a reverse proxy
+//! the client address comes from `X-Forwarded-For` only when the peer is
+//! one of `GOFLIX_TRUSTED_PROXIES` ([`TrustedProxies`]).
 
 use crate::error::ApiError;
+use actix_web::http::header::HeaderName;
+use actix_web::HttpRequest;
+use goflix_shared::client_ip::TrustedProxies;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
@@ -93,11 +98,15 @@ pub struct RateLimits {
     reset_per_ip: Limiter,
     /// Password-reset requests per e-mail address.
     reset_per_account: Limiter,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    proxies: TrustedProxies,
 }
 
-impl Default for RateLimits {
-    fn default() -> Self {
+impl RateLimits {
+    /// The limits, with client addresses read through `proxies`.
+    pub fn new(proxies: TrustedProxies) -> Self {
         Self {
+            proxies,
             token_per_ip: Limiter::new(Rate {
                 burst: 30,
                 every: Duration::from_secs(2),
@@ -116,12 +125,17 @@ impl Default for RateLimits {
             }),
         }
     }
-}
 
-impl RateLimits {
-    /// One token-endpoint request from `ip`.
-    pub fn token_request(&self, ip: Option<IpAddr>) -> Result<(), ApiError> {
-        self.token_per_ip.take(&ip_key(ip))
+    /// The client address of `req`: the peer, or the hop a trusted proxy names.
+    pub fn client_ip(&self, req: &HttpRequest) -> Option<IpAddr> {
+        let forwarded_for = forwarded_for(req);
+        self.proxies
+            .client(req.peer_addr().map(|a| a.ip()), forwarded_for.as_deref())
+    }
+
+    /// One token-endpoint request from `req`'s client.
+    pub fn token_request(&self, req: &HttpRequest) -> Result<(), ApiError> {
+        self.token_per_ip.take(&ip_key(self.client_ip(req)))
     }
 
     /// One attempt at `account`'s secret (an e-mail or `client:<id>`),
@@ -130,15 +144,27 @@ impl RateLimits {
         self.token_per_account.take(account)
     }
 
-    /// One password-reset request (or sign-up) from `ip`.
-    pub fn reset_request(&self, ip: Option<IpAddr>) -> Result<(), ApiError> {
-        self.reset_per_ip.take(&ip_key(ip))
+    /// One password-reset request (or sign-up) from `req`'s client.
+    pub fn reset_request(&self, req: &HttpRequest) -> Result<(), ApiError> {
+        self.reset_per_ip.take(&ip_key(self.client_ip(req)))
     }
 
     /// One password-reset request for `email`.
     pub fn reset_for(&self, email: &str) -> Result<(), ApiError> {
         self.reset_per_account.take(email)
     }
+}
+
+/// Every `X-Forwarded-For` line of `req` joined in order; `None` when absent
+/// or not text (a non-text value is ignored like a missing one).
+fn forwarded_for(req: &HttpRequest) -> Option<String> {
+    let name = HeaderName::from_static("x-forwarded-for");
+    let values: Option<Vec<&str>> = req
+        .headers()
+        .get_all(&name)
+        .map(|v| v.to_str().ok())
+        .collect();
+    values.filter(|v| !v.is_empty()).map(|v| v.join(","))
 }
 
 fn ip_key(ip: Option<IpAddr>) -> String {
@@ -177,5 +203,38 @@ mod tests {
             limiter.take_at("a", later).unwrap();
         }
         assert!(limiter.take_at("a", later).is_err());
+    }
+
+    #[test]
+    fn forwarded_for_names_the_client_only_behind_a_trusted_proxy() {
+        use actix_web::test::TestRequest;
+        let limits = RateLimits::new(TrustedProxies::parse("10.0.0.0/8").unwrap());
+        let via_proxy = TestRequest::default()
+            .peer_addr("10.1.2.3:4000".parse().unwrap())
+            .insert_header(("X-Forwarded-For", "6.6.6.6"))
+            .append_header(("X-Forwarded-For", "203.0.113.9"))
+            .to_http_request();
+        assert_eq!(
+            limits.client_ip(&via_proxy),
+            Some("203.0.113.9".parse().unwrap())
+        );
+        let direct = TestRequest::default()
+            .peer_addr("198.51.100.1:4000".parse().unwrap())
+            .insert_header(("X-Forwarded-For", "203.0.113.9"))
+            .to_http_request();
+        assert_eq!(
+            limits.client_ip(&direct),
+            Some("198.51.100.1".parse().unwrap())
+        );
+        // Two clients behind the same proxy get buckets of their own.
+        for _ in 0..30 {
+            limits.token_request(&via_proxy).unwrap();
+        }
+        assert!(limits.token_request(&via_proxy).is_err());
+        let other = TestRequest::default()
+            .peer_addr("10.1.2.3:4001".parse().unwrap())
+            .insert_header(("X-Forwarded-For", "203.0.113.10"))
+            .to_http_request();
+        limits.token_request(&other).unwrap();
     }
 }

@@ -15,14 +15,14 @@
 
 use crate::auth::clients::{self, AuthenticatedClient};
 use crate::auth::session::{self, normalize_email};
-use crate::auth::{Admin, Caller, Uploader};
+use crate::auth::{presented_token, Admin, Caller, Uploader};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::users;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use chrono::Utc;
-use goflix_shared::token::{Grant, Role, Subject, TokenKind};
+use goflix_shared::token::{Operation, Subject, TokenKind};
 use serde::Deserialize;
 use serde_json::json;
 use std::time::Duration;
@@ -61,9 +61,7 @@ pub(crate) async fn token(
     req: HttpRequest,
     form: web::Form<TokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    state
-        .rate_limits
-        .token_request(req.peer_addr().map(|a| a.ip()))?;
+    state.rate_limits.token_request(&req)?;
     let form = form.into_inner();
     let response = match form.grant_type.as_deref() {
         Some("password") => {
@@ -142,7 +140,16 @@ pub(crate) async fn revoke(
     let refresh_first = form.token_type_hint.as_deref() != Some("access_token");
     let revoked = refresh_first && session::revoke_refresh_token(&state, token).await?;
     if !revoked {
-        match state.verifier.verify_access(token, true) {
+        match state.verifier.verify_access(token, Operation::Inspect) {
+            // An attenuated token is revoked alone; the one it came from stays valid.
+            Ok(claims) if claims.kind == TokenKind::Attenuated => {
+                let own: Vec<String> = claims
+                    .own_revocation_id()
+                    .into_iter()
+                    .map(Into::into)
+                    .collect();
+                session::revoke_access_token(&state, &own, claims.expires_at).await?
+            }
             Ok(claims) => {
                 session::revoke_access_token(&state, &claims.revocation_ids, claims.expires_at)
                     .await?
@@ -189,7 +196,7 @@ pub(crate) async fn introspect(
 
 /// The RFC 7662 description of an active token, or `None`.
 async fn describe(state: &AppState, token: &str) -> Result<Option<serde_json::Value>, ApiError> {
-    if let Ok(claims) = state.verifier.verify_access(token, true) {
+    if let Ok(claims) = state.verifier.verify_access(token, Operation::Inspect) {
         if state
             .revocations
             .is_revoked(&state.db, &claims.revocation_ids)
@@ -197,10 +204,10 @@ async fn describe(state: &AppState, token: &str) -> Result<Option<serde_json::Va
         {
             return Ok(None);
         }
-        let jti = claims.revocation_ids.first().cloned();
+        let jti = claims.own_revocation_id().map(str::to_owned);
         let kind = match claims.kind {
             TokenKind::Access => "access",
-            TokenKind::Upload => "upload",
+            TokenKind::Attenuated => "attenuated",
         };
         let mut body = json!({
             "active": true,
@@ -273,9 +280,7 @@ pub(crate) async fn password_reset_request(
     req: HttpRequest,
     body: web::Json<ResetRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    state
-        .rate_limits
-        .reset_request(req.peer_addr().map(|a| a.ip()))?;
+    state.rate_limits.reset_request(&req)?;
     let email = normalize_email(&body.email);
     state.rate_limits.reset_for(&email)?;
     users::request_password_reset(state, &email);
@@ -298,28 +303,33 @@ pub(crate) async fn password_reset(
     req: HttpRequest,
     body: web::Json<ResetBody>,
 ) -> Result<HttpResponse, ApiError> {
-    state
-        .rate_limits
-        .token_request(req.peer_addr().map(|a| a.ip()))?;
+    state.rate_limits.token_request(&req)?;
     users::reset_password(&state, &body.token, &body.password).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// A token good for one `POST /api/v1/videos` within ten minutes, owned by
-/// the caller (for browser direct uploads).
+/// A token good for one `POST /api/v1/videos` within ten minutes (or until
+/// the caller's token expires, if sooner), for browser direct uploads: the
+/// caller's own token attenuated to that one operation, so it carries no
+/// right the caller lacks and dies when the caller's token is revoked.
 #[tracing::instrument(skip_all, fields(user_id = %caller.user_id()))]
 pub(crate) async fn upload_token(
     state: web::Data<AppState>,
+    req: HttpRequest,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
-    let uploader = caller.require::<Uploader>()?;
-    let issued = state.issuer.issue(
-        &Grant::Upload {
-            id: uploader.owner_id(),
-            role: Role::Uploader,
-        },
-        UPLOAD_TOKEN_TTL,
-    )?;
+    caller.require::<Uploader>()?;
+    let parent = presented_token(&req)?;
+    let attenuated = state
+        .verifier
+        .attenuate_for_upload(&parent, UPLOAD_TOKEN_TTL)?;
+    let claims = state
+        .verifier
+        .verify_access(&attenuated.token, Operation::UploadVideo)?;
+    let issued = goflix_shared::token::Issued {
+        expires_at: claims.expires_at,
+        ..attenuated
+    };
     let expires_in = (issued.expires_at - Utc::now()).num_seconds().max(0);
     Ok(no_store(&mut HttpResponse::Ok()).json(json!({
         "token": issued.token,

@@ -45,9 +45,7 @@ pub(crate) async fn create(
     let body = body.into_inner();
     let anonymous = !req.headers().contains_key(header::AUTHORIZATION);
     let created = if anonymous && state.signup_open {
-        state
-            .rate_limits
-            .reset_request(req.peer_addr().map(|a| a.ip()))?;
+        state.rate_limits.reset_request(&req)?;
         if body.role.as_deref().is_some_and(|r| r != "viewer") {
             return Err(ApiError::forbidden("self sign-up creates viewers only"));
         }
