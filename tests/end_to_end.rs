@@ -32,6 +32,7 @@ async fn upload_transcode_and_play() {
     assert!((duration - 10.0).abs() <= 0.5, "duration {duration}");
     assert_eq!(video["playback"]["hls"], format!("/v/{id}/master.m3u8"));
     assert_eq!(video["playback"]["dash"], format!("/v/{id}/manifest.mpd"));
+    check_player_assets(&app, &video).await;
     let names: Vec<&str> = video["renditions"]
         .as_array()
         .unwrap()
@@ -45,6 +46,41 @@ async fn upload_transcode_and_play() {
     check_dash(&app, &id).await;
     play(&app, "hls", &format!("/v/{id}/master.m3u8"));
     play(&app, "dash", &format!("/v/{id}/manifest.mpd"));
+}
+
+/// The poster and storyboard the API names: a JPEG, and WebVTT cues whose
+/// every image region lies inside the sprite beside them.
+async fn check_player_assets(app: &TestApp, video: &serde_json::Value) {
+    let poster = video["playback"]["poster"].as_str().expect("a poster URL");
+    let response = app.get(poster).await;
+    assert_eq!(response.status(), 200, "{poster}");
+    assert_eq!(response.headers()["content-type"], "image/jpeg");
+    assert!(response
+        .bytes()
+        .await
+        .unwrap()
+        .starts_with(&[0xff, 0xd8, 0xff]));
+
+    let cues_url = video["playback"]["storyboard"]
+        .as_str()
+        .expect("a storyboard URL");
+    let response = app.get(cues_url).await;
+    assert_eq!(response.status(), 200, "{cues_url}");
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/vtt"));
+    let cues = response.text().await.unwrap();
+    assert!(cues.starts_with("WEBVTT"), "{cues}");
+    let sprite = cues
+        .lines()
+        .find_map(|line| line.split_once("#xywh="))
+        .map(|(image, _)| image.to_owned())
+        .expect("cues pointing into a sprite");
+    let (folder, _) = cues_url.rsplit_once('/').unwrap();
+    let response = app.get(&format!("{folder}/{sprite}")).await;
+    assert_eq!(response.status(), 200, "{sprite}");
+    assert_eq!(response.headers()["content-type"], "image/jpeg");
 }
 
 /// Walks master → media playlists → every byte range; returns the media files' URL paths.

@@ -12,7 +12,7 @@ use goflix_shared::domain::{
     PlaybackRecord, Rendition, TranscodeJob, VideoId, VideoState, Visibility,
 };
 use goflix_shared::events::{Event, EventKind};
-use goflix_shared::layout;
+use goflix_shared::layout::{self, POSTER, STORYBOARD_CUES};
 use goflix_shared::queue::database::{enqueue, job};
 use goflix_shared::store::ObjectStore;
 use sea_orm::{
@@ -220,11 +220,16 @@ struct ErrorView {
     message: String,
 }
 
-/// Where players fetch a ready video from (the origin).
+/// Where players fetch a ready video from (the origin). The poster and
+/// the storyboard cues live under the published version (immutable); the
+/// cues name sprite regions of `storyboard.jpg` beside them (`#xywh=`).
+/// Private videos need a playback token on each (`?token=`).
 #[derive(Debug, Serialize)]
 struct PlaybackUrls {
     hls: String,
     dash: String,
+    poster: Option<String>,
+    storyboard: Option<String>,
 }
 
 impl From<&ReadableVideo> for VideoView {
@@ -244,9 +249,18 @@ impl From<&ReadableVideo> for VideoView {
             }),
             duration_s: row.duration_s,
             renditions: serde_json::from_value(row.renditions.clone()).unwrap_or_default(),
-            playback: ready.then(|| PlaybackUrls {
-                hls: format!("/v/{id}/master.m3u8"),
-                dash: format!("/v/{id}/manifest.mpd"),
+            playback: ready.then(|| {
+                let asset = |name: &str| {
+                    row.version
+                        .as_ref()
+                        .map(|version| format!("/v/{id}/{version}/{name}"))
+                };
+                PlaybackUrls {
+                    hls: format!("/v/{id}/master.m3u8"),
+                    dash: format!("/v/{id}/manifest.mpd"),
+                    poster: asset(POSTER),
+                    storyboard: asset(STORYBOARD_CUES),
+                }
             }),
             created_at: time_of(row.created_at),
             updated_at: time_of(row.updated_at),

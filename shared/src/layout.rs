@@ -14,6 +14,13 @@ pub fn media_prefix(video: VideoId) -> String {
     format!("media/{video}/")
 }
 
+/// The poster (a JPEG frame) in a published version.
+pub const POSTER: &str = "poster.jpg";
+/// The thumbnail storyboard sprite in a published version.
+pub const STORYBOARD_IMAGE: &str = "storyboard.jpg";
+/// The storyboard's WebVTT cues (regions of [`STORYBOARD_IMAGE`]) in a published version.
+pub const STORYBOARD_CUES: &str = "storyboard.vtt";
+
 /// The playback record: current version and visibility.
 pub fn playback_record(video: VideoId) -> ObjectKey {
     ObjectKey::new(format!("media/{video}/playback.json")).expect("video ids are valid keys")

@@ -15,12 +15,7 @@ use ffmpeg_next::{self as ffmpeg, codec, color, encoder, format, frame, Rational
 
 use crate::error::MediaError;
 
-/// The poster's file name.
-pub const POSTER: &str = "poster.jpg";
-/// The storyboard sprite's file name.
-pub const STORYBOARD_IMAGE: &str = "storyboard.jpg";
-/// The storyboard cues' file name.
-pub const STORYBOARD_VTT: &str = "storyboard.vtt";
+pub use goflix_shared::layout::{POSTER, STORYBOARD_CUES, STORYBOARD_IMAGE};
 
 /// Where in the video the poster is taken, as a fraction of its length.
 const POSTER_POSITION: f64 = 0.1;
@@ -156,9 +151,12 @@ impl Storyboard {
             blit(thumbnail, &mut sprite, x, y);
         }
         encode_jpeg(&mut sprite, &out_dir.join(STORYBOARD_IMAGE))?;
-        std::fs::write(out_dir.join(STORYBOARD_VTT), self.cues())
-            .map_err(|e| MediaError::internal(&format!("writing {STORYBOARD_VTT}"), e))?;
-        Ok(vec![STORYBOARD_IMAGE.to_owned(), STORYBOARD_VTT.to_owned()])
+        std::fs::write(out_dir.join(STORYBOARD_CUES), self.cues())
+            .map_err(|e| MediaError::internal(&format!("writing {STORYBOARD_CUES}"), e))?;
+        Ok(vec![
+            STORYBOARD_IMAGE.to_owned(),
+            STORYBOARD_CUES.to_owned(),
+        ])
     }
 
     /// Top-left corner of thumbnail `i` in the sprite.
