@@ -16,6 +16,8 @@ use m3u8_rs::{
     MediaPlaylistType, MediaSegment, QuotedOrUnquoted, Resolution, VariantStream,
 };
 
+use goflix_shared::domain::Rendition;
+
 use crate::package::index::{self, TrackIndex};
 use crate::package::Packaged;
 
@@ -118,52 +120,8 @@ fn render_media(
 /// at the shared audio rendition when there is one, then one I-frame variant
 /// per video rendition with keyframes. Every URI gets `uri_prefix`.
 pub fn master_playlist(video: &[Packaged], audio: Option<&Packaged>, uri_prefix: &str) -> String {
-    let alternatives = audio
-        .map(|audio| AlternativeMedia {
-            media_type: AlternativeMediaType::Audio,
-            uri: Some(format!("{uri_prefix}{}", playlist_name(audio))),
-            group_id: AUDIO_GROUP.to_owned(),
-            name: "default".to_owned(),
-            default: true,
-            autoselect: true,
-            channels: Some("2".to_owned()),
-            ..AlternativeMedia::default()
-        })
-        .into_iter()
-        .collect();
-    let mut variants: Vec<VariantStream> = video
-        .iter()
-        .map(|track| {
-            let r = &track.rendition;
-            let (audio_peak, audio_average, audio_codec) = match audio {
-                Some(a) => (
-                    a.rendition.bandwidth,
-                    a.rendition.average_bandwidth,
-                    format!(",{}", a.rendition.codecs),
-                ),
-                None => (0, 0, String::new()),
-            };
-            let frame_rate = r.frame_rate.map(|fps| {
-                HashMap::from([(
-                    "FRAME-RATE".to_owned(),
-                    QuotedOrUnquoted::Unquoted(format!("{fps:.3}")),
-                )])
-            });
-            VariantStream {
-                uri: format!("{uri_prefix}{}", playlist_name(track)),
-                bandwidth: r.bandwidth + audio_peak,
-                average_bandwidth: Some(r.average_bandwidth + audio_average),
-                codecs: Some(format!("{}{audio_codec}", r.codecs)),
-                resolution: r.width.zip(r.height).map(|(w, h)| Resolution {
-                    width: u64::from(w),
-                    height: u64::from(h),
-                }),
-                audio: audio.map(|_| AUDIO_GROUP.to_owned()),
-                other_attributes: frame_rate,
-                ..VariantStream::default()
-            }
-        })
-        .collect();
+    let renditions: Vec<&Rendition> = video.iter().map(|track| &track.rendition).collect();
+    let mut variants = variant_streams(&renditions, audio.map(|a| &a.rendition), uri_prefix);
     variants.extend(
         video
             .iter()
@@ -185,6 +143,80 @@ pub fn master_playlist(video: &[Packaged], audio: Option<&Packaged>, uri_prefix:
                 }
             }),
     );
+    write_master(variants, audio.map(|a| &a.rendition), uri_prefix)
+}
+
+/// The multivariant playlist of a video still encoding: the same variants
+/// (with nominal bandwidths) pointing at the growing `EVENT` playlists,
+/// without I-frame variants, which need the finished files.
+pub fn live_master_playlist(
+    video: &[Rendition],
+    audio: Option<&Rendition>,
+    uri_prefix: &str,
+) -> String {
+    let renditions: Vec<&Rendition> = video.iter().collect();
+    write_master(
+        variant_streams(&renditions, audio, uri_prefix),
+        audio,
+        uri_prefix,
+    )
+}
+
+/// One variant per video rendition, with the audio rendition's rates and codec added.
+fn variant_streams(
+    video: &[&Rendition],
+    audio: Option<&Rendition>,
+    uri_prefix: &str,
+) -> Vec<VariantStream> {
+    video
+        .iter()
+        .map(|r| {
+            let (audio_peak, audio_average, audio_codec) = match audio {
+                Some(a) => (a.bandwidth, a.average_bandwidth, format!(",{}", a.codecs)),
+                None => (0, 0, String::new()),
+            };
+            let frame_rate = r.frame_rate.map(|fps| {
+                HashMap::from([(
+                    "FRAME-RATE".to_owned(),
+                    QuotedOrUnquoted::Unquoted(format!("{fps:.3}")),
+                )])
+            });
+            VariantStream {
+                uri: format!("{uri_prefix}{}.m3u8", r.name),
+                bandwidth: r.bandwidth + audio_peak,
+                average_bandwidth: Some(r.average_bandwidth + audio_average),
+                codecs: Some(format!("{}{audio_codec}", r.codecs)),
+                resolution: r.width.zip(r.height).map(|(w, h)| Resolution {
+                    width: u64::from(w),
+                    height: u64::from(h),
+                }),
+                audio: audio.map(|_| AUDIO_GROUP.to_owned()),
+                other_attributes: frame_rate,
+                ..VariantStream::default()
+            }
+        })
+        .collect()
+}
+
+/// The master playlist text for `variants`, with the audio group when there is audio.
+fn write_master(
+    variants: Vec<VariantStream>,
+    audio: Option<&Rendition>,
+    uri_prefix: &str,
+) -> String {
+    let alternatives = audio
+        .map(|audio| AlternativeMedia {
+            media_type: AlternativeMediaType::Audio,
+            uri: Some(format!("{uri_prefix}{}.m3u8", audio.name)),
+            group_id: AUDIO_GROUP.to_owned(),
+            name: "default".to_owned(),
+            default: true,
+            autoselect: true,
+            channels: Some("2".to_owned()),
+            ..AlternativeMedia::default()
+        })
+        .into_iter()
+        .collect();
     let playlist = MasterPlaylist {
         version: Some(VERSION),
         independent_segments: true,
@@ -234,7 +266,7 @@ fn iframe_bandwidth(track: &Packaged) -> (u64, u64) {
 mod tests {
     use super::*;
     use crate::package::index::{ByteRange as Range, Segment};
-    use goflix_shared::domain::{Rendition, RenditionKind};
+    use goflix_shared::domain::RenditionKind;
     use proptest::prelude::*;
 
     fn index(durations: &[f64], sizes: &[u64]) -> TrackIndex {

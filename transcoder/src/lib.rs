@@ -11,6 +11,7 @@ pub mod dash;
 pub mod error;
 pub mod hls;
 pub mod ladder;
+pub mod live;
 pub mod package;
 pub mod pipeline;
 pub mod probe;

@@ -40,6 +40,9 @@ pub struct TranscodeOptions {
     /// Set from another thread to stop the transcode between frames (it
     /// then fails with an internal error); never set by default.
     pub cancel: Cancel,
+    /// Where to write a live copy of every rendition while encoding, for
+    /// progressive publishing ([`crate::live`]); none by default.
+    pub live_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for TranscodeOptions {
@@ -53,6 +56,7 @@ impl Default for TranscodeOptions {
             max_duration_s: 4.0 * 3600.0,
             uri_prefix: String::new(),
             cancel: Cancel::default(),
+            live_dir: None,
         }
     }
 }
@@ -99,6 +103,7 @@ pub fn transcode(
             x264_threads: opts.x264_threads,
             storyboard_interval_s: opts.storyboard_interval_s,
             cancel: opts.cancel.clone(),
+            live_dir: opts.live_dir.clone(),
         },
         progress,
     )?;

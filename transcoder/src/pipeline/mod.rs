@@ -29,7 +29,7 @@ use crate::error::MediaError;
 use crate::ladder::Ladder;
 use crate::probe::{DynamicRange, Probe};
 use graph::Graph;
-use track::{Track, VideoSettings};
+use track::{LiveTarget, Track, VideoSettings};
 
 /// How often the progress callback may be called.
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
@@ -75,6 +75,9 @@ pub struct Settings {
     pub storyboard_interval_s: f64,
     /// Stops the run between packets when set.
     pub cancel: Cancel,
+    /// Where to write the live copy of every rendition (segments and
+    /// growing playlists, plus the plan), if anywhere.
+    pub live_dir: Option<std::path::PathBuf>,
 }
 
 /// What the pipeline produced.
@@ -86,20 +89,26 @@ pub struct Encoded {
 }
 
 /// x264 threads for each rung: the given count, or (0) the available cores
-/// shared by pixel count, at least one each. The encoders run in parallel, so
-/// on a small machine one thread per encoder keeps every core busy without
-/// the cost and quality loss of frame threading.
+/// shared by pixel count, rounded up. The encoders run in parallel, so small
+/// rungs need one thread each; rounding up gives the largest rung, which
+/// alone carries more than its share of a core on a small machine, the
+/// frame threads that keep it from being the one encoder everything waits for.
 pub fn encoder_threads(ladder: &Ladder, configured: usize) -> Vec<usize> {
     if configured > 0 {
         return vec![configured; ladder.rungs.len()];
     }
-    let cores = thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let cores = thread::available_parallelism().map_or(1, |n| n.get());
+    shared_threads(ladder, cores)
+}
+
+/// `cores` shared out by pixel count, rounded up, at least one per rung.
+fn shared_threads(ladder: &Ladder, cores: usize) -> Vec<usize> {
     let pixels = |r: &crate::ladder::Rung| f64::from(r.width) * f64::from(r.height);
     let total: f64 = ladder.rungs.iter().map(pixels).sum();
     ladder
         .rungs
         .iter()
-        .map(|r| ((cores * pixels(r) / total).round() as usize).max(1))
+        .map(|r| ((cores as f64 * pixels(r) / total - 1e-9).ceil() as usize).max(1))
         .collect()
 }
 
@@ -141,7 +150,18 @@ pub fn run(
         ladder,
     )?;
     let threads = encoder_threads(ladder, settings.x264_threads);
+    if let Some(dir) = &settings.live_dir {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| MediaError::internal(&format!("creating {}", dir.display()), e))?;
+    }
     let mut encoders = Vec::with_capacity(ladder.rungs.len());
+    let live = |name| {
+        settings.live_dir.as_deref().map(|dir| LiveTarget {
+            dir,
+            name,
+            segment_seconds: settings.segment_seconds,
+        })
+    };
     for (rung, threads) in ladder.rungs.iter().zip(threads) {
         let track = Track::video(
             &out_dir.join(format!("{}.mp4", rung.name)),
@@ -152,6 +172,7 @@ pub fn run(
                 threads,
                 bt709: video.range != DynamicRange::Sdr,
             },
+            live(&rung.name).as_ref(),
         )?;
         encoders.push(EncoderThread::spawn(&rung.name, track)?);
     }
@@ -194,7 +215,11 @@ pub fn run(
                 layout: decoder.channel_layout(),
                 time_base,
             })?;
-            let track = Track::audio(&out_dir.join("audio.mp4"), settings.segment_seconds)?;
+            let track = Track::audio(
+                &out_dir.join("audio.mp4"),
+                settings.segment_seconds,
+                live(crate::package::AUDIO_NAME).as_ref(),
+            )?;
             Some(AudioLane {
                 index,
                 decoder,
@@ -207,6 +232,9 @@ pub fn run(
         }
         None => None,
     };
+    if let Some(dir) = &settings.live_dir {
+        crate::live::write_plan(dir, ladder, audio_lane.is_some())?;
+    }
 
     let max_frames = (settings.max_duration_s * fps).ceil() as u64;
     let mut last_progress = Instant::now();
@@ -540,5 +568,41 @@ impl AudioLane {
             .map_err(|e| MediaError::internal("flushing the audio filters", e))?;
         self.drain()?;
         self.track.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ladder::Rung;
+
+    fn ladder(heights: &[u32]) -> Ladder {
+        Ladder {
+            rungs: heights
+                .iter()
+                .map(|&height| Rung {
+                    name: format!("{height}p"),
+                    width: height * 16 / 9 / 2 * 2,
+                    height,
+                    bitrate: 1,
+                    maxrate: 1,
+                    bufsize: 1,
+                    preset: "veryfast".into(),
+                })
+                .collect(),
+            frame_rate: (30, 1),
+        }
+    }
+
+    #[test]
+    fn the_largest_rung_gets_the_frame_threads_it_needs() {
+        let full = ladder(&[1080, 720, 480, 360, 240]);
+        // On two cores 1080p carries 57 % of the pixels: more than one core.
+        assert_eq!(shared_threads(&full, 2), vec![2, 1, 1, 1, 1]);
+        assert_eq!(shared_threads(&full, 8), vec![5, 2, 1, 1, 1]);
+        assert_eq!(shared_threads(&full, 1), vec![1; 5]);
+        // An exact share is not rounded up past it.
+        assert_eq!(shared_threads(&ladder(&[720, 720]), 4), vec![2, 2]);
+        assert_eq!(encoder_threads(&full, 3), vec![3; 5]);
     }
 }

@@ -1,5 +1,8 @@
 //! One rendition: its encoder (libx264 or FFmpeg's native AAC) and the CMAF
-//! muxer writing its single fragmented MP4.
+//! muxer writing its single fragmented MP4, plus optionally a live copy of
+//! the same packets cut by libavformat's `hls` muxer into an init segment,
+//! one fMP4 file per segment and an `EVENT` playlist that grows as they are
+//! completed (see `docs/design/progressive-publishing.md`).
 
 use std::path::Path;
 
@@ -18,13 +21,31 @@ const MOVFLAGS: &str = "+cmaf+frag_keyframe+global_sidx+skip_trailer";
 /// AAC-LC stereo bitrate.
 const AUDIO_BITRATE: usize = 128_000;
 
-/// An encoder feeding one MP4 file.
+/// An encoder feeding one MP4 file (and its live copy).
 pub struct Track {
     encoder: encoder::Encoder,
     output: format::context::Output,
     encoder_time_base: Rational,
     stream_time_base: Rational,
     packet: Packet,
+    live: Option<Live>,
+}
+
+/// The `hls` muxer writing `{name}.m3u8`, `{name}_init.mp4` and
+/// `{name}_NNNNN.mp4` into the live folder.
+struct Live {
+    output: format::context::Output,
+    stream_time_base: Rational,
+}
+
+/// Where a track's live copy goes.
+pub struct LiveTarget<'a> {
+    /// The live folder.
+    pub dir: &'a Path,
+    /// The rendition's name, the stem of every live file.
+    pub name: &'a str,
+    /// Segment length in seconds (cuts fall on the fixed keyframes).
+    pub segment_seconds: u32,
 }
 
 /// How a video rung is encoded.
@@ -44,7 +65,11 @@ pub struct VideoSettings<'a> {
 impl Track {
     /// H.264 High with a fixed, closed GOP of `gop` frames and no scene-cut
     /// keyframes, so every GOP starts with an IDR at the same frame in every rung.
-    pub fn video(path: &Path, settings: &VideoSettings) -> Result<Self, MediaError> {
+    pub fn video(
+        path: &Path,
+        settings: &VideoSettings,
+        live: Option<&LiveTarget>,
+    ) -> Result<Self, MediaError> {
         let codec = encoder::find_by_name("libx264")
             .ok_or_else(|| MediaError::Internal("FFmpeg was built without libx264".into()))?;
         let mut output = create_output(path)?;
@@ -99,11 +124,18 @@ impl Track {
         stream.set_parameters(&opened);
         stream.set_time_base(time_base);
         stream.set_avg_frame_rate(Rational::new(num as i32, den as i32));
-        Self::start(opened.0 .0, output, time_base, None)
+        let live = live
+            .map(|target| Live::start(target, codec, &opened, time_base))
+            .transpose()?;
+        Self::start(opened.0 .0, output, time_base, None, live)
     }
 
     /// AAC-LC, 48 kHz stereo, fragments of `segment_seconds`.
-    pub fn audio(path: &Path, segment_seconds: u32) -> Result<Self, MediaError> {
+    pub fn audio(
+        path: &Path,
+        segment_seconds: u32,
+        live: Option<&LiveTarget>,
+    ) -> Result<Self, MediaError> {
         let codec = encoder::find_by_name("aac").ok_or_else(|| {
             MediaError::Internal("FFmpeg was built without its AAC encoder".into())
         })?;
@@ -131,7 +163,10 @@ impl Track {
         stream.set_time_base(time_base);
         // `frag_keyframe` only cuts video tracks; audio fragments are cut by duration.
         let frag_duration_us = u64::from(segment_seconds) * 1_000_000;
-        Self::start(opened.0 .0, output, time_base, Some(frag_duration_us))
+        let live = live
+            .map(|target| Live::start(target, codec, &opened, time_base))
+            .transpose()?;
+        Self::start(opened.0 .0, output, time_base, Some(frag_duration_us), live)
     }
 
     fn start(
@@ -139,6 +174,7 @@ impl Track {
         mut output: format::context::Output,
         encoder_time_base: Rational,
         frag_duration_us: Option<u64>,
+        live: Option<Live>,
     ) -> Result<Self, MediaError> {
         let mut options = Dictionary::new();
         options.set("movflags", MOVFLAGS);
@@ -161,6 +197,7 @@ impl Track {
             encoder_time_base,
             stream_time_base,
             packet: Packet::empty(),
+            live,
         })
     }
 
@@ -172,12 +209,18 @@ impl Track {
         self.write_packets()
     }
 
-    /// Flushes the encoder and finalises the file (writes the `sidx`).
+    /// Flushes the encoder and finalises the file (writes the `sidx`); the
+    /// live playlist gets its last segment and `EXT-X-ENDLIST`.
     pub fn finish(mut self) -> Result<(), MediaError> {
         self.encoder
             .send_eof()
             .map_err(|e| MediaError::encode("flushing the encoder", e))?;
         self.write_packets()?;
+        if let Some(live) = &mut self.live {
+            live.output
+                .write_trailer()
+                .map_err(|e| MediaError::encode("finalising the live playlist", e))?;
+        }
         self.output
             .write_trailer()
             .map_err(|e| MediaError::encode("finalising the MP4 file", e))
@@ -188,6 +231,13 @@ impl Track {
             match self.encoder.receive_packet(&mut self.packet) {
                 Ok(()) => {
                     self.packet.set_stream(0);
+                    if let Some(live) = &mut self.live {
+                        // A new reference to the same data: no copy of the payload.
+                        let mut copy = self.packet.clone();
+                        copy.rescale_ts(self.encoder_time_base, live.stream_time_base);
+                        copy.write_interleaved(&mut live.output)
+                            .map_err(|e| MediaError::encode("writing a live packet", e))?;
+                    }
                     self.packet
                         .rescale_ts(self.encoder_time_base, self.stream_time_base);
                     self.packet
@@ -201,6 +251,53 @@ impl Track {
                 Err(e) => return Err(MediaError::encode("receiving a packet", e)),
             }
         }
+    }
+}
+
+impl Live {
+    /// Opens the `hls` muxer for `target` with the stream of `opened`.
+    fn start(
+        target: &LiveTarget,
+        codec: ffmpeg::Codec,
+        opened: &impl AsRef<codec::context::Context>,
+        time_base: Rational,
+    ) -> Result<Self, MediaError> {
+        let LiveTarget {
+            dir,
+            name,
+            segment_seconds,
+        } = target;
+        let playlist = dir.join(format!("{name}.m3u8"));
+        let mut output = format::output_as(&playlist, "hls")
+            .map_err(|e| MediaError::internal(&format!("creating {}", playlist.display()), e))?;
+        let mut stream = output
+            .add_stream(codec)
+            .map_err(|e| MediaError::encode("adding the live stream", e))?;
+        stream.set_parameters(opened);
+        stream.set_time_base(time_base);
+        let mut options = Dictionary::new();
+        options.set("hls_segment_type", "fmp4");
+        options.set("hls_time", &segment_seconds.to_string());
+        options.set("hls_playlist_type", "event");
+        // Segments and the playlist are written to `.tmp` files and renamed
+        // when complete, so a reader never sees half a segment.
+        options.set("hls_flags", "independent_segments+temp_file");
+        options.set("hls_fmp4_init_filename", &format!("{name}_init.mp4"));
+        options.set(
+            "hls_segment_filename",
+            &dir.join(format!("{name}_%05d.mp4")).to_string_lossy(),
+        );
+        output
+            .write_header_with(options)
+            .map_err(|e| MediaError::encode("writing the live header", e))?;
+        let stream_time_base = output
+            .stream(0)
+            .map(|stream| stream.time_base())
+            .ok_or_else(|| MediaError::Internal("the live muxer lost its stream".into()))?;
+        Ok(Self {
+            output,
+            stream_time_base,
+        })
     }
 }
 

@@ -1,0 +1,244 @@
+//! Progressive publishing: while the ladder encodes, the pipeline writes a
+//! live copy of every rendition into a live folder (`plan.json`, then per
+//! rendition `{name}_init.mp4`, `{name}_NNNNN.mp4` segments and a growing
+//! `EVENT` playlist `{name}.m3u8`, each file renamed into place only when
+//! complete), and a [`LivePublisher`] in the worker copies what is new to
+//! the object store under the job's live version. Once every rendition has
+//! a segment it writes the live master playlist: from then on the video is
+//! playable. The playlists end with `EXT-X-ENDLIST` when the encode does.
+//! See `docs/design/progressive-publishing.md`.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use goflix_shared::domain::{Rendition, RenditionKind, VideoId};
+use goflix_shared::layout;
+use goflix_shared::store::{ObjectStore, Store, StoreError};
+use serde::{Deserialize, Serialize};
+
+use crate::error::MediaError;
+use crate::hls;
+use crate::ladder::Ladder;
+use crate::package::codecs::{self, AAC_LC};
+use crate::package::index::ByteRange;
+use crate::package::AUDIO_NAME;
+use crate::MASTER_PLAYLIST;
+
+/// The renditions the live folder will hold, written before the first frame.
+const PLAN: &str = "plan.json";
+/// Nominal AAC bitrate for the live master (the final one states the measured rate).
+const AUDIO_BANDWIDTH: u64 = 128_000;
+
+/// The renditions of a live folder with their nominal rates; the video
+/// codec strings are filled in from the init segments once they exist.
+#[derive(Debug, Serialize, Deserialize)]
+struct Plan {
+    video: Vec<Rendition>,
+    audio: Option<Rendition>,
+}
+
+/// Writes the plan of `ladder` into the live folder `dir`, atomically.
+pub fn write_plan(dir: &Path, ladder: &Ladder, has_audio: bool) -> Result<(), MediaError> {
+    let (num, den) = ladder.frame_rate;
+    let plan = Plan {
+        video: ladder
+            .rungs
+            .iter()
+            .map(|rung| Rendition {
+                name: rung.name.clone(),
+                kind: RenditionKind::Video,
+                width: Some(rung.width),
+                height: Some(rung.height),
+                frame_rate: Some(f64::from(num) / f64::from(den)),
+                codecs: String::new(),
+                bandwidth: rung.maxrate,
+                average_bandwidth: rung.bitrate,
+            })
+            .collect(),
+        audio: has_audio.then(|| Rendition {
+            name: AUDIO_NAME.to_owned(),
+            kind: RenditionKind::Audio,
+            width: None,
+            height: None,
+            frame_rate: None,
+            codecs: AAC_LC.to_owned(),
+            bandwidth: AUDIO_BANDWIDTH,
+            average_bandwidth: AUDIO_BANDWIDTH,
+        }),
+    };
+    let json = serde_json::to_vec(&plan)
+        .map_err(|e| MediaError::Internal(format!("serialising the live plan: {e}")))?;
+    let io = |e| MediaError::internal("writing the live plan", e);
+    let temp = dir.join(format!("{PLAN}.tmp"));
+    std::fs::write(&temp, json).map_err(io)?;
+    std::fs::rename(&temp, dir.join(PLAN)).map_err(io)
+}
+
+/// Why a live folder could not be published.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    /// Storing failed (an outage is worth another try at the next sync).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The live folder holds something the muxer should not have written.
+    #[error("live folder: {0}")]
+    Invalid(String),
+}
+
+/// Copies a live folder to the store as it grows.
+pub struct LivePublisher {
+    store: Store,
+    video: VideoId,
+    version: String,
+    dir: PathBuf,
+    /// Init and segment files already stored.
+    stored: HashSet<String>,
+    /// Each playlist's text as last stored.
+    playlists: HashMap<String, Bytes>,
+    playable: bool,
+}
+
+impl LivePublisher {
+    /// A publisher of `dir` into `video`'s live `version`.
+    pub fn new(store: Store, video: VideoId, version: String, dir: PathBuf) -> Self {
+        Self {
+            store,
+            video,
+            version,
+            dir,
+            stored: HashSet::new(),
+            playlists: HashMap::new(),
+            playable: false,
+        }
+    }
+
+    /// The live version this publisher writes.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// Whether the live master is stored (every rendition has a segment).
+    pub fn is_playable(&self) -> bool {
+        self.playable
+    }
+
+    /// Stores every segment completed since the last call, then the
+    /// playlists naming them, and the live master the first time every
+    /// rendition has a segment. Returns whether this call made it playable.
+    pub async fn sync(&mut self) -> Result<bool, LiveError> {
+        let Some(plan) = self.read_plan() else {
+            return Ok(false);
+        };
+        let mut every_one_started = true;
+        let names: Vec<String> = plan
+            .video
+            .iter()
+            .chain(&plan.audio)
+            .map(|r| r.name.clone())
+            .collect();
+        for name in &names {
+            every_one_started &= self.sync_rendition(name).await?;
+        }
+        if self.playable || !every_one_started {
+            return Ok(false);
+        }
+        let Some(master) = self.master(plan) else {
+            return Ok(false);
+        };
+        self.put(MASTER_PLAYLIST, Source::Bytes(master.into()))
+            .await?;
+        self.playable = true;
+        Ok(true)
+    }
+
+    fn read_plan(&self) -> Option<Plan> {
+        let text = std::fs::read(self.dir.join(PLAN)).ok()?;
+        serde_json::from_slice(&text).ok()
+    }
+
+    /// Stores what is new of one rendition; returns whether it has a segment.
+    async fn sync_rendition(&mut self, name: &str) -> Result<bool, LiveError> {
+        let playlist_name = format!("{name}.m3u8");
+        let Ok(text) = std::fs::read(self.dir.join(&playlist_name)) else {
+            return Ok(false);
+        };
+        let text = Bytes::from(text);
+        if self.playlists.get(&playlist_name) == Some(&text) {
+            return Ok(true);
+        }
+        // The muxer renames a complete playlist into place; one that does
+        // not parse is not ours to publish.
+        let Ok(playlist) = m3u8_rs::parse_media_playlist_res(&text) else {
+            return Ok(false);
+        };
+        let files = playlist
+            .segments
+            .iter()
+            .flat_map(|segment| segment.map.iter().map(|map| &map.uri).chain([&segment.uri]));
+        let mut missing = Vec::new();
+        for file in files {
+            if !self.stored.contains(file.as_str()) && !missing.contains(file) {
+                missing.push(file.clone());
+            }
+        }
+        for file in missing {
+            if !is_live_file(name, &file) {
+                return Err(LiveError::Invalid(format!(
+                    "{playlist_name} names an unexpected file {file:?}"
+                )));
+            }
+            let path = self.dir.join(&file);
+            self.put(&file, Source::File(&path)).await?;
+            self.stored.insert(file);
+        }
+        self.put(&playlist_name, Source::Bytes(text.clone()))
+            .await?;
+        let started = !playlist.segments.is_empty();
+        self.playlists.insert(playlist_name, text);
+        Ok(started)
+    }
+
+    /// The live master, once every video rendition's init segment gives its codec string.
+    fn master(&self, mut plan: Plan) -> Option<String> {
+        for rendition in &mut plan.video {
+            let init = std::fs::read(self.dir.join(format!("{}_init.mp4", rendition.name))).ok()?;
+            let whole = ByteRange {
+                offset: 0,
+                length: init.len() as u64,
+            };
+            rendition.codecs = codecs::avc1(&init, whole).ok()?;
+        }
+        Some(hls::live_master_playlist(
+            &plan.video,
+            plan.audio.as_ref(),
+            &format!("{}/", self.version),
+        ))
+    }
+
+    async fn put(&self, name: &str, source: Source<'_>) -> Result<(), LiveError> {
+        let key = layout::media_file(self.video, &self.version, name)
+            .ok_or_else(|| LiveError::Invalid(format!("{name:?} is not a publishable name")))?;
+        match source {
+            Source::File(path) => self.store.put_file(&key, path).await?,
+            Source::Bytes(bytes) => self.store.put_bytes(&key, bytes).await?,
+        }
+        Ok(())
+    }
+}
+
+/// What [`LivePublisher::put`] stores.
+enum Source<'a> {
+    File(&'a Path),
+    Bytes(Bytes),
+}
+
+/// `{name}_init.mp4` or `{name}_NNNNN.mp4`: the only files a live playlist may name.
+fn is_live_file(name: &str, file: &str) -> bool {
+    file.strip_prefix(name)
+        .and_then(|rest| rest.strip_prefix('_'))
+        .and_then(|rest| rest.strip_suffix(".mp4"))
+        .is_some_and(|stem| {
+            stem == "init" || (!stem.is_empty() && stem.bytes().all(|b| b.is_ascii_digit()))
+        })
+}
