@@ -119,6 +119,14 @@ async fn apply(state: &AppState, event: &Event) -> Result<(), ApiError> {
                 .rows_affected
         }
         EventKind::Progress { .. } => 0,
+        EventKind::Playable { .. } => {
+            update()
+                .col_expr(video::Column::Playable, Expr::value(true))
+                .filter(video::Column::State.is_in(active()))
+                .exec(&state.db)
+                .await?
+                .rows_affected
+        }
         EventKind::RenditionReady { rendition } => add_rendition(state, event, rendition).await?,
         EventKind::Ready {
             version,

@@ -78,6 +78,7 @@ pub async fn register(
         duration_s: Set(None),
         renditions: Set(serde_json::json!([])),
         version: Set(None),
+        playable: Set(false),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -187,6 +188,7 @@ pub async fn publish_playback_record(state: &AppState, row: &video::Model) -> Re
         version,
         visibility,
         updated_at: Utc::now(),
+        live: false,
     };
     let bytes = serde_json::to_vec(&record)
         .map_err(|e| ApiError::Internal(format!("playback record: {e}")))?;
@@ -205,6 +207,8 @@ pub struct VideoView {
     visibility: String,
     state: String,
     progress: f64,
+    /// Plays now: `ready`, or still `processing` with growing HLS playlists.
+    playable: bool,
     error: Option<ErrorView>,
     duration_s: Option<f64>,
     renditions: Vec<Rendition>,
@@ -220,14 +224,15 @@ struct ErrorView {
     message: String,
 }
 
-/// Where players fetch a ready video from (the origin). The poster and
+/// Where players fetch a playable video from (the origin). The poster and
 /// the storyboard cues live under the published version (immutable); the
 /// cues name sprite regions of `storyboard.jpg` beside them (`#xywh=`).
+/// While a video still encodes only HLS plays (the other fields are null).
 /// Private videos need a playback token on each (`?token=`).
 #[derive(Debug, Serialize)]
 struct PlaybackUrls {
     hls: String,
-    dash: String,
+    dash: Option<String>,
     poster: Option<String>,
     storyboard: Option<String>,
 }
@@ -237,27 +242,30 @@ impl From<&ReadableVideo> for VideoView {
         let row = readable.video();
         let id = VideoId(row.id);
         let ready = row.state == VideoState::Ready.as_str();
+        let live = row.playable && row.state == VideoState::Processing.as_str();
         Self {
             id: id.to_string(),
             title: row.title.clone(),
             visibility: row.visibility.clone(),
             state: row.state.clone(),
             progress: row.progress,
+            playable: ready || live,
             error: row.error_code.as_ref().map(|code| ErrorView {
                 code: code.clone(),
                 message: row.error_message.clone().unwrap_or_default(),
             }),
             duration_s: row.duration_s,
             renditions: serde_json::from_value(row.renditions.clone()).unwrap_or_default(),
-            playback: ready.then(|| {
+            playback: (ready || live).then(|| {
                 let asset = |name: &str| {
                     row.version
                         .as_ref()
+                        .filter(|_| ready)
                         .map(|version| format!("/v/{id}/{version}/{name}"))
                 };
                 PlaybackUrls {
                     hls: format!("/v/{id}/master.m3u8"),
-                    dash: format!("/v/{id}/manifest.mpd"),
+                    dash: ready.then(|| format!("/v/{id}/manifest.mpd")),
                     poster: asset(POSTER),
                     storyboard: asset(STORYBOARD_CUES),
                 }

@@ -180,6 +180,10 @@ pub struct PlaybackRecord {
     pub visibility: Visibility,
     /// When the record was written.
     pub updated_at: DateTime<Utc>,
+    /// The version is still being encoded: its media playlists grow
+    /// (`EVENT`) and must not be cached long; there is no DASH manifest yet.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub live: bool,
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use goflix_shared::domain::{Rendition, RenditionKind, VideoId};
+use goflix_shared::domain::{PlaybackRecord, Rendition, RenditionKind, VideoId, Visibility};
 use goflix_shared::layout;
 use goflix_shared::store::{ObjectStore, Store, StoreError};
 use serde::{Deserialize, Serialize};
@@ -241,4 +241,92 @@ fn is_live_file(name: &str, file: &str) -> bool {
         .is_some_and(|stem| {
             stem == "init" || (!stem.is_empty() && stem.bytes().all(|b| b.is_ascii_digit()))
         })
+}
+
+/// A job's live publishing plus the playback record: once the live master
+/// is stored, playback points at the live version; if the job then fails
+/// or is cancelled, the record it replaced is put back and the live
+/// version removed, so no player is left on playlists that never end.
+pub struct LivePlayback {
+    publisher: LivePublisher,
+    store: Store,
+    video: VideoId,
+    /// The record the live one replaced (`None` inside: there was none),
+    /// once playback points at the live version.
+    replaced: Option<Option<Bytes>>,
+    /// Set when the live folder proved unpublishable; the job goes on without it.
+    abandoned: bool,
+}
+
+impl LivePlayback {
+    /// Live playback of `video` through `publisher`.
+    pub fn new(publisher: LivePublisher, store: &Store, video: VideoId) -> Self {
+        Self {
+            publisher,
+            store: store.clone(),
+            video,
+            replaced: None,
+            abandoned: false,
+        }
+    }
+
+    /// Syncs the live folder; returns the live version the first time
+    /// playback points at it.
+    pub async fn sync(&mut self, visibility: Visibility) -> Result<Option<String>, LiveError> {
+        if self.abandoned {
+            return Ok(None);
+        }
+        match self.publisher.sync().await {
+            Ok(_) => {}
+            Err(LiveError::Invalid(reason)) => {
+                self.abandoned = true;
+                return Err(LiveError::Invalid(reason));
+            }
+            Err(e) => return Err(e),
+        }
+        if !self.publisher.is_playable() || self.replaced.is_some() {
+            return Ok(None);
+        }
+        let key = layout::playback_record(self.video);
+        let previous = match self.store.get_bytes(&key).await {
+            Ok(bytes) => Some(bytes),
+            Err(StoreError::NotFound(_)) => None,
+            Err(e) => return Err(e.into()),
+        };
+        let record = PlaybackRecord {
+            version: self.publisher.version().to_owned(),
+            visibility,
+            updated_at: chrono::Utc::now(),
+            live: true,
+        };
+        let record = serde_json::to_vec(&record)
+            .map_err(|e| LiveError::Invalid(format!("playback record: {e}")))?;
+        self.store.put_bytes(&key, record.into()).await?;
+        self.replaced = Some(previous);
+        Ok(Some(self.publisher.version().to_owned()))
+    }
+
+    /// Undoes live playback after a job that did not publish its final
+    /// version: restores (or removes) the replaced record, then deletes the
+    /// live version. Best effort: failures are logged.
+    pub async fn withdraw(&mut self) {
+        if let Some(previous) = self.replaced.take() {
+            let key = layout::playback_record(self.video);
+            let restored = match previous {
+                Some(bytes) => self.store.put_bytes(&key, bytes).await,
+                None => self.store.delete_prefix(key.as_str()).await,
+            };
+            if let Err(e) = restored {
+                tracing::warn!(error = %e, "could not withdraw the live playback record");
+            }
+        }
+        let prefix = format!(
+            "{}{}/",
+            layout::media_prefix(self.video),
+            self.publisher.version()
+        );
+        if let Err(e) = self.store.delete_prefix(&prefix).await {
+            tracing::warn!(error = %e, "could not remove the live version");
+        }
+    }
 }

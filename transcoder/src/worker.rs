@@ -10,7 +10,13 @@
 //! dead-letters nothing. A job whose lease is lost (the queue handed it to
 //! another worker, or RabbitMQ closed the channel) has its encode cancelled
 //! between frames and is abandoned unsettled, so no job is completed twice.
+//!
+//! While encoding, the live copy of every rendition is published under a
+//! live version ([`crate::live`]): once every rendition has a segment the
+//! playback record points at it and `video.playable` is announced; a job
+//! that then fails puts the previous record back.
 
+use crate::live::{LivePlayback, LivePublisher};
 use crate::pipeline::Cancel;
 use crate::{transcode, MediaError, TranscodeOptions, TranscodeOutput};
 use bytes::Bytes;
@@ -35,6 +41,8 @@ const HEARTBEAT: Duration = Duration::from_secs(10);
 const PROGRESS_EVERY: Duration = Duration::from_millis(500);
 /// First and longest pause between storage calls while storage is unavailable.
 const STORAGE_BACKOFF: (Duration, Duration) = (Duration::from_millis(500), Duration::from_secs(30));
+/// How often the live copy of a running encode is synced to storage.
+const LIVE_SYNC_EVERY: Duration = Duration::from_millis(500);
 /// How often a pause checks whether the job was cancelled.
 const CANCEL_CHECK: Duration = Duration::from_millis(100);
 
@@ -255,6 +263,7 @@ impl Worker {
         };
         let master = scratch.path().join("master");
         let out_dir = scratch.path().join("out");
+        let live_dir = scratch.path().join("live");
         if let Err(e) = tokio::fs::create_dir(&out_dir).await {
             return Outcome::Transient(format!("no scratch space: {e}"));
         }
@@ -276,12 +285,27 @@ impl Worker {
             Err(Stop::Failed(e)) => return Outcome::Transient(e.to_string()),
         }
         let version = layout::new_version();
-        let output = match self
-            .transcode_blocking(job, &master, &out_dir, &version, cancel)
-            .await
-        {
+        let mut live = LivePlayback::new(
+            LivePublisher::new(
+                self.store.clone(),
+                job.video_id,
+                layout::new_version(),
+                live_dir.clone(),
+            ),
+            &self.store,
+            job.video_id,
+        );
+        let transcoded = self
+            .transcode_blocking(
+                job, &master, &out_dir, &live_dir, &version, &mut live, cancel,
+            )
+            .await;
+        let output = match transcoded {
             Ok(output) => output,
-            Err(outcome) => return outcome,
+            Err(outcome) => {
+                live.withdraw().await;
+                return outcome;
+            }
         };
         match self
             .publish_outputs(job, &out_dir, &version, &output, cancel)
@@ -289,6 +313,7 @@ impl Worker {
         {
             Ok(()) => Outcome::Ready,
             Err(stop) => {
+                live.withdraw().await;
                 // Leave nothing half-written behind: the version was never referenced.
                 let prefix = format!("{}{version}/", layout::media_prefix(job.video_id));
                 if let Err(cleanup) = self.store.delete_prefix(&prefix).await {
@@ -335,19 +360,26 @@ impl Worker {
         }
     }
 
-    /// Runs the ffmpeg pipeline on a blocking thread, forwarding progress as events.
+    /// Runs the ffmpeg pipeline on a blocking thread, forwarding progress as
+    /// events and publishing the live copy as it grows (`video.playable`
+    /// once every rendition has a segment); the live playlists are ended
+    /// when the encode is.
+    #[allow(clippy::too_many_arguments)]
     async fn transcode_blocking(
         &self,
         job: &TranscodeJob,
         master: &Path,
         out_dir: &Path,
+        live_dir: &Path,
         version: &str,
+        live: &mut LivePlayback,
         cancel: &Cancel,
     ) -> Result<TranscodeOutput, Outcome> {
         let (progress_tx, mut progress_rx) = mpsc::channel::<f64>(8);
         let options = TranscodeOptions {
             uri_prefix: format!("{version}/"),
             cancel: cancel.clone(),
+            live_dir: Some(live_dir.to_path_buf()),
             ..self.options.clone()
         };
         let (master, out_dir) = (master.to_path_buf(), out_dir.to_path_buf());
@@ -363,11 +395,22 @@ impl Worker {
             transcode(&master, &out_dir, &options, &mut report)
         });
         let forward = async {
-            while let Some(progress) = progress_rx.recv().await {
-                self.publish(job, EventKind::Progress { progress }).await;
+            let mut sync = tokio::time::interval(LIVE_SYNC_EVERY);
+            loop {
+                tokio::select! {
+                    progress = progress_rx.recv() => match progress {
+                        Some(progress) => self.publish(job, EventKind::Progress { progress }).await,
+                        None => break,
+                    },
+                    _ = sync.tick() => self.sync_live(job, live).await,
+                }
             }
         };
         let (result, ()) = tokio::join!(task, forward);
+        if matches!(result, Ok(Ok(_))) {
+            // The encode ended: the live playlists get their last segments and ENDLIST.
+            self.sync_live(job, live).await;
+        }
         match result {
             Ok(Ok(output)) => {
                 let wall_s = started.elapsed().as_secs_f64();
@@ -424,6 +467,7 @@ impl Worker {
             version: version.to_string(),
             visibility: job.visibility,
             updated_at: chrono::Utc::now(),
+            live: false,
         };
         let record = Bytes::from(serde_json::to_vec(&record).expect("records serialise"));
         let record_key = layout::playback_record(job.video_id);
@@ -441,6 +485,19 @@ impl Worker {
         )
         .await;
         Ok(())
+    }
+
+    /// Stores what is new in the live folder; the first time every
+    /// rendition plays, points playback at the live version and says so.
+    async fn sync_live(&self, job: &TranscodeJob, live: &mut LivePlayback) {
+        match live.sync(job.visibility).await {
+            Ok(Some(version)) => {
+                tracing::info!(live_version = %version, "playable while encoding");
+                self.publish(job, EventKind::Playable { version }).await;
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "live publishing stalled; retrying"),
+        }
     }
 
     async fn publish(&self, job: &TranscodeJob, kind: EventKind) {

@@ -30,6 +30,8 @@ pub struct Model {
     pub renditions: Json,
     /// The published media version, once ready.
     pub version: Option<String>,
+    /// Plays from its live version while still encoding.
+    pub playable: bool,
     /// Upload time, Unix milliseconds.
     pub created_at: i64,
     /// Last change, Unix milliseconds.

@@ -62,6 +62,13 @@ pub enum EventKind {
         /// Fraction done, 0.0–1.0.
         progress: f64,
     },
+    /// Every rendition has its first segments stored under a live version:
+    /// the video plays (growing HLS playlists) while it still encodes.
+    #[serde(rename = "video.playable")]
+    Playable {
+        /// The live version the playback record now points at.
+        version: String,
+    },
     /// One rendition's files are stored.
     #[serde(rename = "video.rendition_ready")]
     RenditionReady {
@@ -95,6 +102,7 @@ impl EventKind {
             Self::Queued => "video.queued",
             Self::Processing { .. } => "video.processing",
             Self::Progress { .. } => "video.progress",
+            Self::Playable { .. } => "video.playable",
             Self::RenditionReady { .. } => "video.rendition_ready",
             Self::Ready { .. } => "video.ready",
             Self::Failed { .. } => "video.failed",

@@ -28,6 +28,9 @@ pub struct Track {
     encoder_time_base: Rational,
     stream_time_base: Rational,
     packet: Packet,
+    /// Duration of a packet in the encoder time base, for packets the
+    /// encoder leaves without one (a frame; AAC: a frame of samples).
+    packet_duration: i64,
     live: Option<Live>,
 }
 
@@ -127,7 +130,7 @@ impl Track {
         let live = live
             .map(|target| Live::start(target, codec, &opened, time_base))
             .transpose()?;
-        Self::start(opened.0 .0, output, time_base, None, live)
+        Self::start(opened.0 .0, output, time_base, None, live, 1)
     }
 
     /// AAC-LC, 48 kHz stereo, fragments of `segment_seconds`.
@@ -166,7 +169,15 @@ impl Track {
         let live = live
             .map(|target| Live::start(target, codec, &opened, time_base))
             .transpose()?;
-        Self::start(opened.0 .0, output, time_base, Some(frag_duration_us), live)
+        let frame_samples = i64::from(opened.frame_size());
+        Self::start(
+            opened.0 .0,
+            output,
+            time_base,
+            Some(frag_duration_us),
+            live,
+            frame_samples,
+        )
     }
 
     fn start(
@@ -175,6 +186,7 @@ impl Track {
         encoder_time_base: Rational,
         frag_duration_us: Option<u64>,
         live: Option<Live>,
+        packet_duration: i64,
     ) -> Result<Self, MediaError> {
         let mut options = Dictionary::new();
         options.set("movflags", MOVFLAGS);
@@ -197,6 +209,7 @@ impl Track {
             encoder_time_base,
             stream_time_base,
             packet: Packet::empty(),
+            packet_duration,
             live,
         })
     }
@@ -231,6 +244,9 @@ impl Track {
             match self.encoder.receive_packet(&mut self.packet) {
                 Ok(()) => {
                     self.packet.set_stream(0);
+                    if self.packet.duration() == 0 {
+                        self.packet.set_duration(self.packet_duration);
+                    }
                     if let Some(live) = &mut self.live {
                         // A new reference to the same data: no copy of the payload.
                         let mut copy = self.packet.clone();
