@@ -24,6 +24,7 @@
 #   BENCH_DATA_DIR=/some/dir keeps the published video there and reuses it
 #   on later runs (skips generating and transcoding).
 #   Build with a target dir of its own: CARGO_TARGET_DIR=/var/tmp/goflix-release.
+#   BENCH_GOFLIX=/path/to/goflix benchmarks that binary instead of building one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-10}
@@ -56,14 +57,18 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 wait_http() { # url
   for _ in $(seq 100); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done
-  echo "$1 does not answer" >&2; exit 1
+  echo "$1 does not answer" >&2; tail -5 "$work"/*.log >&2; exit 1
 }
 status_kib() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
 mib() { echo "scale=1; $1 / 1024" | bc; }
 
-echo "building goflix (release)..."
-cargo build --release --quiet --bin goflix
-goflix="${CARGO_TARGET_DIR:-target}/release/goflix"
+if [ -n "${BENCH_GOFLIX:-}" ]; then
+  goflix=$BENCH_GOFLIX
+else
+  echo "building goflix (release)..."
+  cargo build --release --quiet --bin goflix
+  goflix="${CARGO_TARGET_DIR:-target}/release/goflix"
+fi
 
 # --- publish one video with goflix serve, then stop it -------------------
 data=${BENCH_DATA_DIR:-$work/data}
@@ -277,4 +282,8 @@ if [ -n "$s3_port" ]; then
   done
   printf 'goflix origin (S3) RSS: peak %s MiB, now %s MiB\n' \
     "$(mib "$(status_kib "$s3_pid" VmHWM)")" "$(mib "$(status_kib "$s3_pid" VmRSS)")"
+  # Range requests should cost one ranged GET each, not a HEAD too.
+  echo "S3 calls over the whole run (goflix_storage_operation_duration_seconds_count):"
+  curl -sf "http://127.0.0.1:$s3_port/metrics" |
+    awk '/^goflix_storage_operation_duration_seconds_count\{backend="s3"/ { print "  " $0 }'
 fi

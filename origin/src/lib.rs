@@ -10,8 +10,8 @@
 //!
 //! Where things are handled: `paths` (path safety), `auth` (tokens), `cdn`
 //! (the optional CDN shared secret),
-//! `records` (playback records in process), `manifest` (the cache), `file_body` (local-file reads), `modifiers` (`?max_height=`, `?min_height=`), `rewrite` (tokens into manifests), `encoding`
-//! (gzip), `conditional` and [`range`] (RFC 9110), `multipart`, `response`
+//! `records` (playback records in process), `manifest` (the cache), `handles` (open media files and their metadata), `file_body` (local-file reads), `modifiers` (`?max_height=`, `?min_height=`), `rewrite` (tokens into manifests), `encoding`
+//! (brotli, gzip), `conditional` and [`range`] (RFC 9110), `multipart`, `response`
 //! (assembling responses), `cors`, `error` (codes and statuses), `routes`.
 
 mod auth;
@@ -21,6 +21,7 @@ mod cors;
 mod encoding;
 mod error;
 mod file_body;
+mod handles;
 mod manifest;
 mod modifiers;
 mod multipart;
@@ -35,6 +36,7 @@ use cdn::CdnSecret;
 use goflix_shared::cache::ManifestCache;
 use goflix_shared::store::Store;
 use goflix_shared::token::TokenVerifier;
+use handles::Handles;
 use records::Records;
 use secrecy::SecretString;
 use std::sync::Arc;
@@ -50,6 +52,7 @@ struct Inner {
     store: Store,
     cache: Arc<dyn ManifestCache>,
     records: Records,
+    handles: Handles,
     verifier: Option<TokenVerifier>,
 }
 
@@ -66,6 +69,7 @@ impl Origin {
                 store,
                 cache,
                 records: Records::default(),
+                handles: Handles::default(),
                 verifier,
             }),
             cdn_secret: None,

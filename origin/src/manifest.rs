@@ -2,13 +2,14 @@
 //! playback record under a short max-age (it moves when a video is
 //! re-transcoded or its visibility changes), versioned manifests, their
 //! filtered variants (keyed by the kept variant set, see
-//! [`crate::modifiers`]) and their gzip variants without one (their keys
-//! never change content).
+//! [`crate::modifiers`]) and their brotli and gzip variants without one
+//! (their keys never change content).
 //!
 //! A cached manifest carries a small header (modification time and content
 //! hash) in front of its bytes, so a cache hit needs no storage call to
 //! answer with `ETag` and `Last-Modified`.
 
+use crate::encoding::Coding;
 use crate::error::OriginError;
 use crate::modifiers::Plan;
 use bytes::{BufMut, Bytes, BytesMut};
@@ -32,6 +33,12 @@ const MAX_MANIFEST_BYTES: u64 = 8 << 20;
 
 /// Suffix of the cache key of a manifest's gzip variant.
 const GZIP_SUFFIX: &str = "#gzip";
+
+/// Suffix of the cache key of a manifest's brotli variant.
+const BROTLI_SUFFIX: &str = "#br";
+
+/// Brotli window: 2^22 bytes, more than any manifest.
+const BROTLI_WINDOW: u32 = 22;
 
 /// Bytes of the header in front of a cached manifest: seconds, nanoseconds, hash.
 const HEADER_LEN: usize = 8 + 4 + 8;
@@ -125,6 +132,13 @@ pub async fn load(
     )
 }
 
+/// The manifest under `key` read from the store now, past every cache: a
+/// live playlist changes with every segment.
+pub async fn load_uncached(store: &Store, key: &ObjectKey) -> Result<Manifest, OriginError> {
+    let (modified, body) = read_with_time(store, key).await?;
+    Ok(Manifest::new(modified, body))
+}
+
 /// The variant that `plan` filters `text` to, where `text` is the
 /// manifest stored under `key` and last modified at `modified`; cached
 /// under `key` plus the kept variant set. Returns it and its cache key.
@@ -141,15 +155,21 @@ pub async fn load_filtered(
     Ok((manifest, cache_key))
 }
 
-/// The gzip variant of the (identity) manifest `identity` cached under `cache_key`.
-pub async fn load_gzip(
+/// The `coding` variant of the (identity) manifest `identity` cached under
+/// `cache_key`, compressed once with [`Effort::Once`].
+pub async fn load_encoded(
     cache: &dyn ManifestCache,
     cache_key: &str,
     identity: &Manifest,
+    coding: Coding,
 ) -> Result<Manifest, OriginError> {
-    let cache_key = format!("{cache_key}{GZIP_SUFFIX}");
+    let suffix = match coding {
+        Coding::Brotli => BROTLI_SUFFIX,
+        Coding::Gzip => GZIP_SUFFIX,
+    };
+    let cache_key = format!("{cache_key}{suffix}");
     let fill = async {
-        let body = gzip(&identity.body).map_err(StoreError::Io)?;
+        let body = encode(&identity.body, coding, Effort::Once).map_err(StoreError::Io)?;
         Ok(Manifest {
             modified: identity.modified,
             hash: identity.hash,
@@ -160,15 +180,54 @@ pub async fn load_gzip(
     Manifest::decode(cache.get_or_fill(&cache_key, None, Box::pin(fill)).await?)
 }
 
-/// Compresses a manifest. Deterministic (no timestamp in the gzip header), so
-/// every origin replica produces the same bytes and the same `ETag`.
-pub fn gzip(body: &[u8]) -> std::io::Result<Bytes> {
-    let mut encoder = GzEncoder::new(
-        Vec::with_capacity(body.len() / 4 + 64),
-        Compression::default(),
-    );
-    encoder.write_all(body)?;
-    encoder.finish().map(Bytes::from)
+/// How hard to compress: harder for variants compressed once and cached
+/// than for those compressed per request (manifests with a token in them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effort {
+    /// Compressed once, served many times: brotli's best.
+    Once,
+    /// Compressed for one response.
+    PerRequest,
+}
+
+/// Compresses a manifest in `coding`. Deterministic (no timestamp in the
+/// gzip header, fixed brotli parameters), so every origin replica produces
+/// the same bytes and the same `ETag`.
+pub fn encode(body: &[u8], coding: Coding, effort: Effort) -> std::io::Result<Bytes> {
+    let out = Vec::with_capacity(body.len() / 4 + 64);
+    let out = match coding {
+        Coding::Gzip => {
+            let mut encoder = GzEncoder::new(out, Compression::default());
+            encoder.write_all(body)?;
+            encoder.finish()?
+        }
+        Coding::Brotli => {
+            let quality = match effort {
+                Effort::Once => 11,
+                Effort::PerRequest => 5,
+            };
+            let mut encoder = brotli::CompressorWriter::new(out, 4096, quality, BROTLI_WINDOW);
+            encoder.write_all(body)?;
+            // Finishes the stream; writing into a `Vec` cannot fail.
+            encoder.into_inner()
+        }
+    };
+    Ok(Bytes::from(out))
+}
+
+/// The strong `ETag` of a manifest variant: the identity bytes'
+/// [`content_hash`] in 16 hex digits, then `suffix` (`-gz` for gzip).
+/// Written digit by digit: this runs for every manifest request.
+pub fn etag(hash: u64, suffix: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut tag = String::with_capacity(18 + suffix.len());
+    tag.push('"');
+    for shift in (0..16).rev() {
+        tag.push(char::from(HEX[(hash >> (shift * 4)) as usize & 0xf]));
+    }
+    tag.push_str(suffix);
+    tag.push('"');
+    tag
 }
 
 /// FNV-1a over the bytes: a stable content hash for manifest `ETag`s.
@@ -184,7 +243,9 @@ async fn read_limited(store: &Store, key: &ObjectKey) -> Result<Bytes, StoreErro
 
 /// Reads a small object whole, refusing more than [`MAX_MANIFEST_BYTES`].
 async fn read_with_time(store: &Store, key: &ObjectKey) -> Result<(SystemTime, Bytes), StoreError> {
-    let (meta, mut stream) = store.get_range(key, None).await?;
+    // Boxed: the store's future (S3's above all) is large, and callers that
+    // await this inline would otherwise carry it in every request's future.
+    let (meta, mut stream) = Box::pin(store.get_range(key, None)).await?;
     if meta.size > MAX_MANIFEST_BYTES {
         return Err(StoreError::TooLarge {
             limit: MAX_MANIFEST_BYTES,
@@ -219,15 +280,34 @@ mod tests {
     }
 
     #[test]
-    fn gzip_is_deterministic_and_round_trips() {
+    fn etags_are_the_quoted_hex_hash_and_suffix() {
+        for hash in [0, 1, 0xdead_beef, u64::MAX, content_hash(b"#EXTM3U\n")] {
+            assert_eq!(etag(hash, ""), format!("\"{hash:016x}\""));
+            assert_eq!(etag(hash, "-gz"), format!("\"{hash:016x}-gz\""));
+        }
+    }
+
+    #[test]
+    fn compression_is_deterministic_and_round_trips() {
         use std::io::Read;
-        let body = "#EXTM3U\n".repeat(100);
-        let a = gzip(body.as_bytes()).unwrap();
-        assert_eq!(a, gzip(body.as_bytes()).unwrap());
-        let mut out = String::new();
-        flate2::read::GzDecoder::new(&a[..])
-            .read_to_string(&mut out)
-            .unwrap();
-        assert_eq!(out, body);
+        let body = "#EXTM3U\n#EXTINF:2.000,\n720p.mp4\n".repeat(100);
+        for effort in [Effort::Once, Effort::PerRequest] {
+            let gz = encode(body.as_bytes(), Coding::Gzip, effort).unwrap();
+            assert_eq!(gz, encode(body.as_bytes(), Coding::Gzip, effort).unwrap());
+            let mut out = String::new();
+            flate2::read::GzDecoder::new(&gz[..])
+                .read_to_string(&mut out)
+                .unwrap();
+            assert_eq!(out, body);
+
+            let br = encode(body.as_bytes(), Coding::Brotli, effort).unwrap();
+            assert_eq!(br, encode(body.as_bytes(), Coding::Brotli, effort).unwrap());
+            assert!(br.len() < body.len() / 10, "{} bytes", br.len());
+            let mut out = String::new();
+            brotli::Decompressor::new(&br[..], 4096)
+                .read_to_string(&mut out)
+                .unwrap();
+            assert_eq!(out, body);
+        }
     }
 }

@@ -11,18 +11,28 @@ use goflix_shared::layout;
 /// Longest request path accepted, in bytes; real ones are about 120.
 pub const MAX_PATH_LEN: usize = 512;
 
+/// Percent-escapes (the two hex digits, lowercased) that no valid segment
+/// contains: NUL, slash, backslash, dot and percent.
+const HOSTILE_ESCAPES: [[u8; 2]; 5] = [*b"00", *b"2f", *b"5c", *b"2e", *b"25"];
+
 /// Longest file stem in a versioned path (`[a-z0-9_]{1,32}`).
 const MAX_STEM_LEN: usize = 32;
 
 /// Rejects raw request paths (as sent, still percent-encoded) that no
 /// legitimate player produces.
 pub fn check_raw(path: &str) -> Result<(), OriginError> {
-    let lower = path.to_ascii_lowercase();
-    let hostile = path.len() > MAX_PATH_LEN
-        || path.bytes().any(|b| b == b'\\' || b.is_ascii_control() || b >= 0x80)
-        || path.split('/').any(|s| s == "." || s == "..")
-        // Encoded NUL, separators, dots and percent signs: no valid segment contains them.
-        || ["%00", "%2f", "%5c", "%2e", "%25"].iter().any(|p| lower.contains(p));
+    let bytes = path.as_bytes();
+    let hostile = bytes.len() > MAX_PATH_LEN
+        || bytes.iter().enumerate().any(|(i, &b)| match b {
+            b'\\' => true,
+            // Encoded NUL, separators, dots and percent signs: no valid segment contains them.
+            b'%' => bytes.get(i + 1..i + 3).is_some_and(|hex| {
+                HOSTILE_ESCAPES
+                    .contains(&[hex[0].to_ascii_lowercase(), hex[1].to_ascii_lowercase()])
+            }),
+            _ => b.is_ascii_control() || b >= 0x80,
+        })
+        || bytes.split(|&b| b == b'/').any(|s| s == b"." || s == b"..");
     if hostile {
         Err(OriginError::BadPath)
     } else {

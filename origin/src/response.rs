@@ -10,7 +10,7 @@ use crate::file_body::FileChunks;
 use crate::multipart::Layout;
 use crate::range::{self, RangeRequest};
 use actix_web::body::SizedStream;
-use actix_web::http::header::{self, HeaderMap};
+use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
 use bytes::Bytes;
@@ -30,6 +30,9 @@ pub enum Caching {
     Unversioned,
     /// Everything under a version: its bytes never change.
     Immutable,
+    /// Playlists of a version still encoding: they grow with every segment
+    /// (`EVENT`), so caches keep them about half a segment.
+    Live,
     /// Private videos: responses depend on the token.
     ///
     /// Such manifests carry the token (from `?token=` or `Authorization`)
@@ -46,6 +49,7 @@ impl Caching {
         match self {
             Self::Unversioned => "public, max-age=2, stale-while-revalidate=30",
             Self::Immutable => "public, max-age=31536000, immutable",
+            Self::Live => "public, max-age=1",
             Self::Private => "private, no-store",
         }
     }
@@ -91,19 +95,33 @@ impl Representation {
         }
     }
 
+    /// [`Self::headers`] and the representation's `Content-Type`.
+    fn typed_headers(&self, response: &mut HttpResponseBuilder) {
+        self.headers(response);
+        response.insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(self.content_type),
+        ));
+    }
+
+    /// The validator and caching headers (all a `304` has). Static values
+    /// go in as [`HeaderValue::from_static`]: no copy, no check.
     fn headers(&self, response: &mut HttpResponseBuilder) {
         response
             .insert_header((header::ETAG, self.etag.as_str()))
-            .insert_header((header::CACHE_CONTROL, self.caching.header_value()))
-            .insert_header((header::ACCEPT_RANGES, "bytes"));
+            .insert_header((
+                header::CACHE_CONTROL,
+                HeaderValue::from_static(self.caching.header_value()),
+            ))
+            .insert_header((header::ACCEPT_RANGES, HeaderValue::from_static("bytes")));
         if let Some(at) = self.last_modified {
             response.insert_header((header::LAST_MODIFIED, conditional::http_date(at)));
         }
         if let Some(coding) = self.content_encoding {
-            response.insert_header((header::CONTENT_ENCODING, coding));
+            response.insert_header((header::CONTENT_ENCODING, HeaderValue::from_static(coding)));
         }
         if self.varies_by_encoding {
-            response.insert_header((header::VARY, "Accept-Encoding"));
+            response.insert_header((header::VARY, HeaderValue::from_static("Accept-Encoding")));
         }
     }
 }
@@ -133,7 +151,7 @@ impl Body {
                 Ok(Box::pin(stream::once(ready(Ok(slice)))))
             }
             Self::File(file) => Ok(Box::pin(FileChunks::new(file.clone(), range))),
-            Self::Object { store, key } => Ok(store.get_range(key, Some(range)).await?.1),
+            Self::Object { store, key } => Ok(Box::pin(store.get_range(key, Some(range))).await?.1),
         }
     }
 
@@ -164,10 +182,8 @@ pub fn is_plain_get(req: &HttpRequest) -> bool {
 /// A `200` with the whole representation from an already open stream.
 pub fn full(repr: &Representation, stream: ByteStream) -> HttpResponse {
     let mut response = HttpResponse::Ok();
-    repr.headers(&mut response);
-    response
-        .insert_header((header::CONTENT_TYPE, repr.content_type))
-        .body(SizedStream::new(repr.len, stream))
+    repr.typed_headers(&mut response);
+    response.body(SizedStream::new(repr.len, stream))
 }
 
 /// Answers a GET or HEAD for `repr`, whose bytes come from `body`.
@@ -193,22 +209,23 @@ pub async fn serve(
         requested_ranges(req.headers(), repr)
     };
     match request {
-        RangeRequest::Full => {
-            let stream = if head {
-                empty()
-            } else {
-                body.open(0..repr.len).await?
-            };
-            Ok(full(repr, stream))
-        }
+        RangeRequest::Full => Ok(match body {
+            _ if head => full(repr, empty()),
+            // Whole in-memory bytes (manifests) go out as they are, unwrapped.
+            Body::Memory(bytes) => {
+                let mut response = HttpResponse::Ok();
+                repr.typed_headers(&mut response);
+                response.body(bytes)
+            }
+            body => full(repr, body.open(0..repr.len).await?),
+        }),
         RangeRequest::Unsatisfiable => Err(OriginError::RangeNotSatisfiable { size: repr.len }),
         RangeRequest::Ranges(ranges) => match ranges.as_slice() {
             [single] => {
                 let stream = body.open(single.clone()).await?;
                 let mut response = HttpResponse::PartialContent();
-                repr.headers(&mut response);
+                repr.typed_headers(&mut response);
                 Ok(response
-                    .insert_header((header::CONTENT_TYPE, repr.content_type))
                     .insert_header((
                         header::CONTENT_RANGE,
                         format!("bytes {}-{}/{}", single.start, single.end - 1, repr.len),

@@ -1,11 +1,17 @@
-//! `/v/{video_id}/{version}/{file}`: immutable files of one version.
+//! `/v/{video_id}/{version}/{file}`: immutable files of one version, except
+//! the playlists of a version still encoding (the playback record says
+//! `live`), which grow and are read past the caches with a short lifetime.
 //! Playlists and MPDs go through the manifest cache (and token rewriting);
 //! media is read from its local file (folder backend) or streamed from the
-//! store, with ranges and conditionals.
+//! store, with ranges and conditionals, through [`crate::handles`] (open
+//! files and metadata held across requests). Store calls are boxed: their
+//! futures (S3's above all) are large, and would otherwise be copied with
+//! every request's future.
 
 use super::{manifests, playable, segment, Playable};
 use crate::auth::Access;
 use crate::error::OriginError;
+use crate::handles::Handle;
 use crate::paths;
 use crate::response::{self, Body, Caching, Representation};
 use crate::Origin;
@@ -32,31 +38,59 @@ pub async fn file(
         let video = paths::video_id(video_segment)?;
         let version = paths::version(version)?;
         let kind = paths::file_name(name)?;
-        let Playable { access, .. } = playable(&origin, &req, video).await?;
+        let Playable { access, record } = playable(&origin, &req, video).await?;
         let key = layout::media_file(video, version, name).ok_or(OriginError::NotFound)?;
+        // The playlists of a version still encoding grow; its media files do not.
+        let encoding = record.live && record.version == version;
+        let growing = encoding && kind.is_manifest();
         let caching = match access {
-            Access::Open => Caching::Immutable,
             Access::Token(_) => Caching::Private,
+            Access::Open if growing => Caching::Live,
+            Access::Open => Caching::Immutable,
         };
         if kind.is_manifest() {
-            let variants = manifests::Variants { kind, filter: None };
+            let variants = manifests::Variants {
+                kind,
+                filter: None,
+                growing,
+            };
             return manifests::serve(&origin, &req, &key, variants, &access, caching).await;
         }
         let store = &origin.inner.store;
-        if let Some(local) = store.open_local(&key)? {
-            let repr = Representation::of_object(&local.meta, kind.content_type(), caching);
-            return response::serve(&req, &repr, Body::File(Arc::new(local.file))).await;
-        }
-        if response::is_plain_get(&req) {
-            let (meta, stream) = store.get_range(&key, None).await?;
-            let repr = Representation::of_object(&meta, kind.content_type(), caching);
-            return Ok(response::full(&repr, stream));
-        }
-        let meta = store.head(&key).await?;
-        let repr = Representation::of_object(&meta, kind.content_type(), caching);
-        let body = Body::Object {
-            store: store.clone(),
-            key,
+        // Handles are held for finished versions only: while one is still
+        // encoding, its objects are still being written.
+        let handles = (!encoding).then_some(&origin.inner.handles);
+        let keep = |handle: Handle| match handles {
+            Some(handles) => handles.keep(&key, handle),
+            None => handle,
+        };
+        let handle = match handles.and_then(|h| h.held(&key)) {
+            Some(handle) => handle,
+            None => match store.open_local(&key)? {
+                Some(local) => keep(Handle {
+                    meta: local.meta,
+                    file: Some(Arc::new(local.file)),
+                }),
+                None if response::is_plain_get(&req) => {
+                    // One storage call: the metadata comes with the bytes.
+                    let (meta, stream) = Box::pin(store.get_range(&key, None)).await?;
+                    let repr = Representation::of_object(&meta, kind.content_type(), caching);
+                    keep(Handle { meta, file: None });
+                    return Ok(response::full(&repr, stream));
+                }
+                None => keep(Handle {
+                    meta: Box::pin(store.head(&key)).await?,
+                    file: None,
+                }),
+            },
+        };
+        let repr = Representation::of_object(&handle.meta, kind.content_type(), caching);
+        let body = match handle.file {
+            Some(file) => Body::File(file),
+            None => Body::Object {
+                store: store.clone(),
+                key,
+            },
         };
         response::serve(&req, &repr, body).await
     }

@@ -3,13 +3,13 @@
 //! version's manifest, filtered by `?min_height=`/`?max_height=` when asked.
 //! Also the manifest response shared with versioned playlists: cached bytes
 //! (filtered variants cached per variant set), per-request token
-//! rewriting, gzip.
+//! rewriting, brotli or gzip.
 
 use super::{playable, segment, Playable};
 use crate::auth::Access;
-use crate::encoding;
+use crate::encoding::{self, Coding};
 use crate::error::OriginError;
-use crate::manifest::{self, Manifest};
+use crate::manifest::{self, Effort, Manifest};
 use crate::modifiers::{self, HeightFilter};
 use crate::paths::{self, FileKind};
 use crate::response::{self, Body, Caching, Representation};
@@ -61,7 +61,11 @@ async fn current(
             Access::Open => Caching::Unversioned,
             Access::Token(_) => Caching::Private,
         };
-        let variants = Variants { kind, filter };
+        let variants = Variants {
+            kind,
+            filter,
+            growing: false,
+        };
         serve(origin, req, &key, variants, &access, caching).await
     }
     .instrument(span)
@@ -76,10 +80,12 @@ pub(super) struct Variants {
     pub kind: FileKind,
     /// `None`: every variant, the stored manifest as it is.
     pub filter: Option<HeightFilter>,
+    /// A live playlist: read past the caches, it grows with every segment.
+    pub growing: bool,
 }
 
 /// Answers with the manifest under `key`: filtered to `variants`, rewritten
-/// for `access`, gzip when the client accepts it, under `caching`.
+/// for `access`, brotli or gzip as negotiated, under `caching`.
 pub(super) async fn serve(
     origin: &Origin,
     req: &HttpRequest,
@@ -89,7 +95,11 @@ pub(super) async fn serve(
     caching: Caching,
 ) -> Result<HttpResponse, OriginError> {
     let cache = origin.inner.cache.as_ref();
-    let stored = manifest::load(cache, &origin.inner.store, key).await?;
+    let stored = if variants.growing {
+        manifest::load_uncached(&origin.inner.store, key).await?
+    } else {
+        manifest::load(cache, &origin.inner.store, key).await?
+    };
     let (identity, cache_key) = match variants.filter {
         None => (stored, Cow::Borrowed(key.as_str())),
         Some(filter) => {
@@ -104,31 +114,36 @@ pub(super) async fn serve(
             }
         }
     };
-    let gzip = encoding::accepts_gzip(req.headers());
-    let chosen = match access {
-        Access::Open if gzip => manifest::load_gzip(cache, &cache_key, &identity).await?,
-        Access::Open => identity,
-        Access::Token(token) => {
+    let coding = encoding::negotiate(req.headers());
+    let compress_now = |manifest: Manifest, coding: Coding| -> Result<Manifest, OriginError> {
+        Ok(Manifest {
+            body: manifest::encode(&manifest.body, coding, Effort::PerRequest)
+                .map_err(|e| OriginError::BadPublication(format!("compressing {key}: {e}")))?,
+            ..manifest
+        })
+    };
+    let chosen = match (access, coding) {
+        (Access::Open, None) => identity,
+        // A growing playlist changes under the same key: never cache its encodings.
+        (Access::Open, Some(coding)) if variants.growing => compress_now(identity, coding)?,
+        (Access::Open, Some(coding)) => {
+            manifest::load_encoded(cache, &cache_key, &identity, coding).await?
+        }
+        (Access::Token(token), coding) => {
             let rewritten = with_token(&identity, variants.kind, token)?;
-            if gzip {
-                Manifest {
-                    body: manifest::gzip(&rewritten.body).map_err(|e| {
-                        OriginError::BadPublication(format!("compressing {key}: {e}"))
-                    })?,
-                    ..rewritten
-                }
-            } else {
-                rewritten
+            match coding {
+                Some(coding) => compress_now(rewritten, coding)?,
+                None => rewritten,
             }
         }
     };
     let repr = Representation {
         content_type: variants.kind.content_type(),
         len: chosen.body.len() as u64,
-        etag: format!("\"{:016x}{}\"", chosen.hash, if gzip { "-gz" } else { "" }),
+        etag: manifest::etag(chosen.hash, coding.map_or("", Coding::etag_suffix)),
         last_modified: Some(chosen.modified),
         caching,
-        content_encoding: gzip.then_some("gzip"),
+        content_encoding: coding.map(Coding::name),
         varies_by_encoding: true,
     };
     response::serve(req, &repr, Body::Memory(chosen.body)).await

@@ -34,9 +34,12 @@ pub fn configure(origin: Origin, cfg: &mut web::ServiceConfig) {
                     Either::Right(ready(Err(OriginError::CdnSecretRequired.into())))
                 }
             })
+            // Tried in this order, each a regex match: versioned files (media,
+            // playlists) are most of the traffic, so they come first. The
+            // patterns cannot overlap (three segments against two).
+            .service(resource("/{video_id}/{version}/{file}", files::file))
             .service(resource("/{video_id}/master.m3u8", manifests::master))
             .service(resource("/{video_id}/manifest.mpd", manifests::mpd))
-            .service(resource("/{video_id}/{version}/{file}", files::file))
             .default_service(web::to(unknown_path)),
     );
 }

@@ -1,6 +1,6 @@
 //! Manifests: the unversioned entry points follow the playback record with
-//! a short cache lifetime, versioned playlists are immutable, gzip is
-//! negotiated with `Vary: Accept-Encoding`.
+//! a short cache lifetime, versioned playlists are immutable, brotli and
+//! gzip are negotiated with `Vary: Accept-Encoding`.
 
 use crate::helpers::spawn_app;
 use goflix_shared::domain::Visibility;
@@ -81,29 +81,59 @@ async fn a_new_version_is_served_once_the_record_moves() {
 }
 
 #[tokio::test]
-async fn manifests_are_gzipped_when_accepted() {
+async fn manifests_are_compressed_as_negotiated() {
     let app = spawn_app().await;
     let p = app.publish(Visibility::Public).await;
     let plain = app.get(&p.mpd_path(), &[]).await;
-    let r = app
-        .get(&p.mpd_path(), &[("Accept-Encoding", "br, gzip")])
+    let gz = app
+        .get(&p.mpd_path(), &[("Accept-Encoding", "br;q=0.5, gzip")])
         .await;
-    assert_eq!(r.status, 200);
-    assert_eq!(r.header("content-encoding"), Some("gzip"));
-    assert_eq!(r.header("vary"), Some("Accept-Encoding"));
-    assert_ne!(r.header("etag"), plain.header("etag"));
+    assert_eq!(gz.status, 200);
+    assert_eq!(gz.header("content-encoding"), Some("gzip"));
+    assert_eq!(gz.header("vary"), Some("Accept-Encoding"));
+    assert_ne!(gz.header("etag"), plain.header("etag"));
     let mut text = String::new();
-    flate2::read::GzDecoder::new(r.sized_body())
+    flate2::read::GzDecoder::new(gz.sized_body())
         .read_to_string(&mut text)
         .unwrap();
     assert_eq!(text, p.mpd);
-    // Refused gzip, and media, stay identity-coded.
+
+    // Brotli wins a tie, with a tag of its own, served again from the cache.
+    for _ in 0..2 {
+        let br = app
+            .get(&p.mpd_path(), &[("Accept-Encoding", "gzip, deflate, br")])
+            .await;
+        assert_eq!(br.status, 200);
+        assert_eq!(br.header("content-encoding"), Some("br"));
+        assert_eq!(br.header("vary"), Some("Accept-Encoding"));
+        assert!(br.header("etag").unwrap().ends_with("-br\""));
+        assert_ne!(br.header("etag"), gz.header("etag"));
+        let mut text = String::new();
+        brotli::Decompressor::new(br.sized_body(), 4096)
+            .read_to_string(&mut text)
+            .unwrap();
+        assert_eq!(text, p.mpd);
+        assert!(br.sized_body().len() < gz.sized_body().len());
+        let etag = br.header("etag").unwrap().to_string();
+        let revalidated = app
+            .get(
+                &p.mpd_path(),
+                &[("Accept-Encoding", "br"), ("If-None-Match", &etag)],
+            )
+            .await;
+        assert_eq!(revalidated.status, 304);
+    }
+
+    // Refused codings, and media, stay identity-coded.
+    for refused in ["gzip;q=0", "br;q=0", "gzip;q=0, br;q=0, *"] {
+        let r = app
+            .get(&p.mpd_path(), &[("Accept-Encoding", refused)])
+            .await;
+        assert_eq!(r.header("content-encoding"), None, "{refused}");
+        assert_eq!(r.text(), p.mpd);
+    }
     let r = app
-        .get(&p.mpd_path(), &[("Accept-Encoding", "gzip;q=0")])
-        .await;
-    assert_eq!(r.header("content-encoding"), None);
-    let r = app
-        .get(&p.path("720p.mp4"), &[("Accept-Encoding", "gzip")])
+        .get(&p.path("720p.mp4"), &[("Accept-Encoding", "br, gzip")])
         .await;
     assert_eq!(r.header("content-encoding"), None);
     assert_eq!(r.sized_body(), &p.video_bytes[..]);

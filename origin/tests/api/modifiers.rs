@@ -243,6 +243,21 @@ async fn modifiers_compose_with_token_rewriting() {
     assert!(body.contains(&format!("/720p.m3u8?token={token}\n")));
     assert!(body.contains(&format!("/360p.m3u8?token={token}\n")));
     assert!(body.contains(&format!("/audio.m3u8?token={token}\"")));
+    // Brotli, compressed per request: the same rewritten manifest.
+    let r = app
+        .get(
+            &format!("{}?max_height=720&token={token}", p.master_path()),
+            &[("Accept-Encoding", "br")],
+        )
+        .await;
+    assert_eq!(r.header("content-encoding"), Some("br"));
+    let mut unbrotli = String::new();
+    std::io::Read::read_to_string(
+        &mut brotli::Decompressor::new(r.sized_body(), 4096),
+        &mut unbrotli,
+    )
+    .unwrap();
+    assert_eq!(unbrotli, body);
 
     // Another token gets the same filtered variant with its own token only.
     let r = app
