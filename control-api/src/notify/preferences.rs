@@ -16,12 +16,16 @@ use uuid::Uuid;
 pub(crate) type ChannelMap = BTreeMap<String, BTreeMap<String, bool>>;
 
 /// A user's preferences, defaults filled in.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = NotificationPreferences)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Preferences {
     /// E.164 number SMS goes to; `null` when none.
     pub phone: Option<String>,
-    /// For each event a user may silence, each of its channels on or off.
+    /// For each event a user may silence, each of its channels on or off:
+    /// `{event: {channel: on}}` for `video.ready`, `video.failed` (`email`,
+    /// `sms`) and `account.welcome` (`email`).
+    #[schema(inline)]
     pub events: ChannelMap,
 }
 

@@ -4,11 +4,22 @@
 //! Verification and password-reset e-mails are always sent.
 
 use crate::auth::{Caller, OwnAccount};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::notify::preferences::{self, Preferences};
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 
+/// The caller's notification channels per event and SMS phone number.
+#[utoipa::path(
+    get,
+    path = "/users/me/notification-preferences",
+    tag = "notifications",
+    responses(
+        (status = 200, description = "The preferences, defaults filled in", body = Preferences),
+        (status = 401, description = "Missing, invalid, expired or revoked bearer token", body = ErrorBody),
+        (status = 403, description = "A service client's token (`forbidden`)", body = ErrorBody),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub(crate) async fn get(
     state: web::Data<AppState>,
@@ -19,6 +30,21 @@ pub(crate) async fn get(
     Ok(HttpResponse::Ok().json(current))
 }
 
+/// Replaces the caller's preferences; events or channels left out take
+/// their defaults (e-mail on, SMS off).
+#[utoipa::path(
+    put,
+    path = "/users/me/notification-preferences",
+    tag = "notifications",
+    request_body = Preferences,
+    responses(
+        (status = 200, description = "Saved", body = Preferences),
+        (status = 400, description = "`invalid_phone`, `phone_required`, `invalid_preferences` or malformed body", body = ErrorBody),
+        (status = 401, description = "Missing, invalid, expired or revoked bearer token", body = ErrorBody),
+        (status = 403, description = "A service client's token (`forbidden`)", body = ErrorBody),
+        (status = 415, description = "Not JSON (`unsupported_media_type`)", body = ErrorBody),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub(crate) async fn put(
     state: web::Data<AppState>,

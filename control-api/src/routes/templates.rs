@@ -6,33 +6,62 @@
 
 use crate::auth::{Admin, Caller};
 use crate::db::{notification_template, time_of};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::notify::templates::{self, TemplateName};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Utc};
 use sea_orm::EntityTrait;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// The body of `PUT /api/v1/notification-templates/{name}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TemplateBody {
+    /// minijinja, at most 16 KiB; HTML-escaped in `.html` parts, undefined
+    /// variables are errors.
     source: String,
 }
 
 /// A template as shown: the source in force and whether it is overridden.
-fn view(slot: TemplateName, stored: Option<&notification_template::Model>) -> Value {
-    json!({
-        "name": slot.to_string(),
-        "event": slot.kind.name(),
-        "channel": slot.channel.name(),
-        "source": stored.map_or(slot.default_source(), |row| row.source.as_str()),
-        "default_source": slot.default_source(),
-        "customized": stored.is_some(),
-        "updated_at": stored.map(|row| time_of(row.updated_at)),
-    })
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TemplateView {
+    /// `{event}.{channel}.{part}`, e.g. `video.ready.email.subject`.
+    name: String,
+    /// The event it announces.
+    event: &'static str,
+    /// `email` or `sms`.
+    channel: &'static str,
+    /// The source in force.
+    source: String,
+    /// The built-in source.
+    default_source: &'static str,
+    /// Whether `source` is an override.
+    customized: bool,
+    /// When the override was saved.
+    updated_at: Option<DateTime<Utc>>,
+}
+
+/// Every template.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TemplateList {
+    items: Vec<TemplateView>,
+}
+
+fn view(slot: TemplateName, stored: Option<&notification_template::Model>) -> TemplateView {
+    TemplateView {
+        name: slot.to_string(),
+        event: slot.kind.name(),
+        channel: slot.channel.name(),
+        source: stored
+            .map_or(slot.default_source(), |row| row.source.as_str())
+            .to_owned(),
+        default_source: slot.default_source(),
+        customized: stored.is_some(),
+        updated_at: stored.map(|row| time_of(row.updated_at)),
+    }
 }
 
 /// The slot `name`, or 404.
@@ -40,6 +69,17 @@ fn slot(name: &str) -> Result<TemplateName, ApiError> {
     TemplateName::parse(name).ok_or_else(|| ApiError::not_found("no such notification template"))
 }
 
+/// Every notification template with the source in force (admin).
+#[utoipa::path(
+    get,
+    path = "/notification-templates",
+    tag = "notifications",
+    responses(
+        (status = 200, description = "The templates", body = TemplateList),
+        (status = 401, description = "Missing, invalid, expired or revoked bearer token", body = ErrorBody),
+        (status = 403, description = "Not an admin (`forbidden`)", body = ErrorBody),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub(crate) async fn list(
     state: web::Data<AppState>,
@@ -47,15 +87,28 @@ pub(crate) async fn list(
 ) -> Result<HttpResponse, ApiError> {
     caller.require::<Admin>()?;
     let stored = notification_template::Entity::find().all(&state.db).await?;
-    let items: Vec<Value> = TemplateName::all()
+    let items = TemplateName::all()
         .map(|slot| {
             let name = slot.to_string();
             view(slot, stored.iter().find(|row| row.name == name))
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "items": items })))
+    Ok(HttpResponse::Ok().json(TemplateList { items }))
 }
 
+/// One template (admin).
+#[utoipa::path(
+    get,
+    path = "/notification-templates/{name}",
+    tag = "notifications",
+    params(("name" = String, Path, description = "`{event}.email.subject`, `{event}.email.text`, `{event}.email.html` or `{event}.sms.text`")),
+    responses(
+        (status = 200, description = "The template", body = TemplateView),
+        (status = 401, description = "Missing, invalid, expired or revoked bearer token", body = ErrorBody),
+        (status = 403, description = "Not an admin (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such template (`not_found`)", body = ErrorBody),
+    )
+)]
 #[tracing::instrument(skip_all, fields(template = %name))]
 pub(crate) async fn get(
     state: web::Data<AppState>,
@@ -70,6 +123,24 @@ pub(crate) async fn get(
     Ok(HttpResponse::Ok().json(view(slot, stored.as_ref())))
 }
 
+/// Overrides a template (admin); a source that does not parse or render
+/// against the event's sample context is refused.
+#[utoipa::path(
+    put,
+    path = "/notification-templates/{name}",
+    tag = "notifications",
+    params(("name" = String, Path, description = "`{event}.email.subject`, `{event}.email.text`, `{event}.email.html` or `{event}.sms.text`")),
+    request_body = TemplateBody,
+    responses(
+        (status = 200, description = "Saved", body = TemplateView),
+        (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 401, description = "Missing, invalid, expired or revoked bearer token", body = ErrorBody),
+        (status = 403, description = "Not an admin (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such template (`not_found`)", body = ErrorBody),
+        (status = 415, description = "Not JSON (`unsupported_media_type`)", body = ErrorBody),
+        (status = 422, description = "The source does not parse or render, or is over 16 KiB (`invalid_template`)", body = ErrorBody),
+    )
+)]
 #[tracing::instrument(skip_all, fields(template = %name))]
 pub(crate) async fn put(
     state: web::Data<AppState>,

@@ -11,7 +11,7 @@
 //! `POST /api/v1/uploads/token` (see [`UploadCaller`]).
 
 use crate::auth::UploadCaller;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::videos;
 use actix_multipart::{Field, Multipart, MultipartError};
@@ -23,10 +23,13 @@ use goflix_shared::domain::{VideoId, VideoState, Visibility};
 use goflix_shared::layout;
 use goflix_shared::store::{ByteStream, ObjectKey, ObjectStore, StoreError};
 use goflix_shared::trace_context::{self, TRACEPARENT};
-use serde_json::json;
+use serde::Serialize;
 use std::io;
 use tokio::sync::mpsc;
 use tracing::Instrument;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::RefOr;
+use utoipa::{PartialSchema, ToSchema};
 
 /// Allowance for the multipart framing and the text fields on top of the
 /// file size limit when judging `Content-Length` up front.
@@ -45,8 +48,66 @@ struct Form {
     stored: Option<u64>,
 }
 
-/// Handles the upload in a span that continues the client's trace (its
-/// `traceparent` header) and travels on with the job; see the module docs.
+/// The parts of the form, as the OpenAPI document describes them: `title`
+/// (1 to 200 characters), optional `visibility` (default `public`) and
+/// `file` (at most `GOFLIX_MAX_UPLOAD_BYTES`). The handler streams the parts
+/// rather than deserializing them, so the schema is written out here.
+pub(crate) struct UploadForm;
+
+impl PartialSchema for UploadForm {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .property(
+                "title",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .min_length(Some(1))
+                    .max_length(Some(videos::MAX_TITLE_CHARS)),
+            )
+            .required("title")
+            .property("visibility", Visibility::schema())
+            .property(
+                "file",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .content_media_type("application/octet-stream"),
+            )
+            .required("file")
+            .into()
+    }
+}
+
+impl ToSchema for UploadForm {}
+
+/// A stored and queued upload.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Accepted {
+    /// The new video; also in `Location`.
+    #[schema(value_type = String, format = Uuid)]
+    id: VideoId,
+    /// Always `queued`.
+    state: VideoState,
+}
+
+/// Uploads a master (admin or uploader, or a single-use upload token); it is
+/// queued for transcoding. Handled in a span that continues the client's
+/// trace (its `traceparent` header) and travels on with the job; see the
+/// module docs.
+#[utoipa::path(
+    post,
+    path = "/videos",
+    tag = "videos",
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 202, description = "Stored and queued", body = Accepted,
+         headers(("Location" = String, description = "The video's URL"))),
+        (status = 400, description = "`missing_title`, `invalid_title`, `missing_file`, `invalid_visibility`, `duplicate_field`, `unknown_field`, `field_too_large`, `invalid_field`, `invalid_multipart`", body = ErrorBody),
+        (status = 401, description = "Missing, invalid, expired, revoked or spent token", body = ErrorBody),
+        (status = 403, description = "Not an uploader or admin (`forbidden`)", body = ErrorBody),
+        (status = 413, description = "Larger than GOFLIX_MAX_UPLOAD_BYTES (`payload_too_large`); nothing is stored", body = ErrorBody),
+        (status = 415, description = "Not multipart/form-data (`unsupported_media_type`)", body = ErrorBody),
+    )
+)]
 pub(crate) async fn upload(
     state: web::Data<AppState>,
     caller: UploadCaller,
@@ -91,7 +152,10 @@ async fn receive(
     }
     Ok(HttpResponse::Accepted()
         .insert_header((header::LOCATION, format!("/api/v1/videos/{id}")))
-        .json(json!({ "id": id, "state": VideoState::Queued.as_str() })))
+        .json(Accepted {
+            id,
+            state: VideoState::Queued,
+        }))
 }
 
 fn declared_length(req: &HttpRequest) -> Option<u64> {

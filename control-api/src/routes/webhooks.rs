@@ -6,7 +6,7 @@
 
 use crate::auth::{Admin, Caller};
 use crate::db::{notification_attempt, notification_job, now_ms, time_of, webhook};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::notify::catalog::EventKind;
 use crate::notify::webhook::validate_url;
 use crate::state::AppState;
@@ -18,6 +18,7 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// Most webhooks one deployment may register.
@@ -26,21 +27,79 @@ const MAX_WEBHOOKS: u64 = 100;
 const DELIVERIES_LISTED: u64 = 50;
 
 /// The body of `POST /api/v1/webhooks`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Registration {
+    /// http or https, at most 2048 bytes; internal addresses are refused
+    /// unless `GOFLIX_WEBHOOK_ALLOW_PRIVATE=true`.
     url: String,
+    /// 16 to 256 printable ASCII characters; generated when absent.
     secret: Option<String>,
+    /// At least one of `video.ready`, `video.failed`.
+    #[schema(example = json!(["video.ready"]))]
     events: Vec<String>,
 }
 
-/// A webhook as listed.
-#[derive(Debug, Serialize)]
-struct WebhookView {
+/// A webhook as listed (never its secret).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct WebhookView {
     id: Uuid,
     url: String,
+    /// The subscribed events.
+    #[schema(value_type = Vec<String>)]
     events: serde_json::Value,
     created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A newly registered webhook, with its secret shown only this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RegisteredWebhook {
+    #[serde(flatten)]
+    webhook: WebhookView,
+    /// The HMAC-SHA256 key of `Goflix-Signature`.
+    secret: String,
+}
+
+/// The registered webhooks.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct WebhookList {
+    items: Vec<WebhookView>,
+}
+
+/// One delivery of an event to a webhook.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DeliveryView {
+    /// Also sent as `Goflix-Delivery`.
+    id: Uuid,
+    /// `video.ready` or `video.failed`.
+    event: String,
+    /// `pending`, `delivered` or `dead`.
+    state: String,
+    created_at: chrono::DateTime<chrono::Utc>,
+    /// The next try, while pending.
+    next_attempt_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Every try so far, in order.
+    attempts: Vec<AttemptView>,
+}
+
+/// One try of a delivery.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AttemptView {
+    /// 1 for the first try.
+    attempt: i32,
+    /// The receiver's HTTP status, when it answered.
+    status_code: Option<i32>,
+    /// Why the try failed, when it did.
+    error: Option<String>,
+    started_at: chrono::DateTime<chrono::Utc>,
+    finished_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The latest deliveries of a webhook.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DeliveryList {
+    /// Newest first.
+    items: Vec<DeliveryView>,
 }
 
 impl From<webhook::Model> for WebhookView {
@@ -91,6 +150,24 @@ fn check_secret(secret: &str) -> Result<(), ApiError> {
     }
 }
 
+/// Registers a webhook (admin). Each delivery is a JSON POST `{id, type,
+/// at, data}` with `Goflix-Event`, `Goflix-Delivery`, `Goflix-Timestamp`
+/// (Unix seconds) and `Goflix-Signature: v1=<hex HMAC-SHA256(secret,
+/// "{timestamp}.{body}")>`; non-2xx answers are retried with backoff.
+#[utoipa::path(
+    post,
+    path = "/webhooks",
+    tag = "notifications",
+    request_body = Registration,
+    responses(
+        (status = 201, description = "Registered; `secret` (generated when not given) is shown only here", body = RegisteredWebhook),
+        (status = 400, description = "`invalid_webhook_url`, `invalid_events`, `invalid_secret` or malformed body", body = ErrorBody),
+        (status = 401, description = "Missing, invalid, expired or revoked bearer token", body = ErrorBody),
+        (status = 403, description = "Not an admin (`forbidden`)", body = ErrorBody),
+        (status = 409, description = "Too many webhooks (`too_many_webhooks`)", body = ErrorBody),
+        (status = 415, description = "Not JSON (`unsupported_media_type`)", body = ErrorBody),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub(crate) async fn create(
     state: web::Data<AppState>,
@@ -134,12 +211,23 @@ pub(crate) async fn create(
     })
     .exec_without_returning(&state.db)
     .await?;
-    let mut view = serde_json::to_value(WebhookView::from(row))
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    view["secret"] = json!(secret);
-    Ok(HttpResponse::Created().json(view))
+    Ok(HttpResponse::Created().json(RegisteredWebhook {
+        webhook: WebhookView::from(row),
+        secret,
+    }))
 }
 
+/// Lists webhooks (admin); secrets are never shown.
+#[utoipa::path(
+    get,
+    path = "/webhooks",
+    tag = "notifications",
+    responses(
+        (status = 200, description = "The webhooks", body = WebhookList),
+        (status = 401, description = "Missing, invalid, expired or revoked bearer token", body = ErrorBody),
+        (status = 403, description = "Not an admin (`forbidden`)", body = ErrorBody),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub(crate) async fn list(
     state: web::Data<AppState>,
@@ -150,8 +238,8 @@ pub(crate) async fn list(
         .order_by_asc(webhook::Column::CreatedAt)
         .all(&state.db)
         .await?;
-    let items: Vec<WebhookView> = rows.into_iter().map(WebhookView::from).collect();
-    Ok(HttpResponse::Ok().json(json!({ "items": items })))
+    let items = rows.into_iter().map(WebhookView::from).collect();
+    Ok(HttpResponse::Ok().json(WebhookList { items }))
 }
 
 /// The webhook `id`, or 404.
@@ -164,6 +252,19 @@ async fn find(state: &AppState, id: &str) -> Result<webhook::Model, ApiError> {
         .ok_or_else(missing)
 }
 
+/// Deletes a webhook and its deliveries (admin).
+#[utoipa::path(
+    delete,
+    path = "/webhooks/{id}",
+    tag = "notifications",
+    params(("id" = String, Path, format = Uuid, description = "The webhook id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Missing, invalid, expired or revoked bearer token", body = ErrorBody),
+        (status = 403, description = "Not an admin (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such webhook (`not_found`)", body = ErrorBody),
+    )
+)]
 #[tracing::instrument(skip_all, fields(webhook_id = %id))]
 pub(crate) async fn delete(
     state: web::Data<AppState>,
@@ -179,6 +280,19 @@ pub(crate) async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// The webhook's 50 latest deliveries with every attempt (admin).
+#[utoipa::path(
+    get,
+    path = "/webhooks/{id}/deliveries",
+    tag = "notifications",
+    params(("id" = String, Path, format = Uuid, description = "The webhook id")),
+    responses(
+        (status = 200, description = "Deliveries, newest first", body = DeliveryList),
+        (status = 401, description = "Missing, invalid, expired or revoked bearer token", body = ErrorBody),
+        (status = 403, description = "Not an admin (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such webhook (`not_found`)", body = ErrorBody),
+    )
+)]
 #[tracing::instrument(skip_all, fields(webhook_id = %id))]
 pub(crate) async fn deliveries(
     state: web::Data<AppState>,
@@ -202,31 +316,27 @@ pub(crate) async fn deliveries(
             .all(&state.db)
             .await?
     };
-    let items: Vec<serde_json::Value> = jobs
+    let items = jobs
         .iter()
-        .map(|job| {
-            let tries: Vec<serde_json::Value> = attempts
+        .map(|job| DeliveryView {
+            id: job.id,
+            event: job.event.clone(),
+            state: job.state.clone(),
+            created_at: time_of(job.created_at),
+            next_attempt_at: (job.state == crate::notify::PENDING)
+                .then(|| time_of(job.next_attempt_at)),
+            attempts: attempts
                 .iter()
                 .filter(|a| a.job_id == job.id)
-                .map(|a| {
-                    json!({
-                        "attempt": a.attempt,
-                        "status_code": a.status_code,
-                        "error": a.error,
-                        "started_at": time_of(a.started_at),
-                        "finished_at": time_of(a.finished_at),
-                    })
+                .map(|a| AttemptView {
+                    attempt: a.attempt,
+                    status_code: a.status_code,
+                    error: a.error.clone(),
+                    started_at: time_of(a.started_at),
+                    finished_at: time_of(a.finished_at),
                 })
-                .collect();
-            json!({
-                "id": job.id,
-                "event": job.event,
-                "state": job.state,
-                "created_at": time_of(job.created_at),
-                "next_attempt_at": (job.state == crate::notify::PENDING).then(|| time_of(job.next_attempt_at)),
-                "attempts": tries,
-            })
+                .collect(),
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "items": items })))
+    Ok(HttpResponse::Ok().json(DeliveryList { items }))
 }
