@@ -53,16 +53,20 @@ async fn every_operation_answers_as_the_openapi_document_says() {
     let (status, accepted) = app.upload("schemathesis", &source).await;
     assert_eq!(status, 202, "{accepted}");
     let id = accepted["id"].as_str().unwrap().to_owned();
-    // Settled (normally `ready`, with renditions and playback URLs to check
-    // against the schema) before the run changes it.
-    app.wait_settled(&id, Duration::from_secs(120)).await;
+    // Ready, with renditions and playback URLs to check against the
+    // schema, before the run changes it.
+    let video = app.wait_settled(&id, Duration::from_secs(120)).await;
+    assert_eq!(video["state"], "ready", "{video}");
 
+    // Schemathesis keeps its state in `.schemathesis/` under its working folder.
+    let workdir = media.path().to_path_buf();
     let config_file = media.path().join("schemathesis.toml");
     std::fs::write(&config_file, config(&id)).unwrap();
     let schema = format!("{}/api/v1/openapi.json", app.base);
     let authorization = format!("Authorization: Bearer {}", app.token);
     let output = tokio::task::spawn_blocking(move || {
         Command::new("st")
+            .current_dir(&workdir)
             .arg("--config-file")
             .arg(&config_file)
             .args(["run", &schema, "--checks", CHECKS])

@@ -5,6 +5,12 @@
 //! progress is ignored), and `video.ready` republishes the playback record
 //! with the video's current visibility. Each event is applied in a span
 //! continuing the trace it carries (see [`goflix_shared::trace_context`]).
+//!
+//! An event carrying a `job_id` other than the video's current job is stale
+//! (its job was cancelled or replaced by a retranscode) and changes nothing.
+//! The state change and the notifications it causes (`video.ready`,
+//! `video.failed`) are written in one transaction. Every event that changed
+//! the video is then offered to the per-video event streams (`AppState::applied`).
 
 use crate::db::{now_ms, video};
 use crate::error::ApiError;
@@ -16,9 +22,14 @@ use goflix_shared::events::{Event, EventKind, EventStream};
 use goflix_shared::shutdown::Shutdown;
 use goflix_shared::trace_context;
 use sea_orm::sea_query::{Expr, SimpleExpr};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait,
+};
 use std::time::Duration;
 use tracing::Instrument;
+
+/// Applied events buffered for a slow per-video event stream before it skips some.
+pub(crate) const APPLIED_CAPACITY: usize = 1024;
 
 /// Pause before subscribing again after the bus failed or closed.
 const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(1);
@@ -82,28 +93,34 @@ fn active() -> impl Iterator<Item = &'static str> {
 /// Applies one event to the video's row.
 async fn apply(state: &AppState, event: &Event) -> Result<(), ApiError> {
     let id = event.video_id.0;
+    let txn = state.db.begin().await?;
     let update = || {
         video::Entity::update_many()
             .col_expr(video::Column::UpdatedAt, Expr::value(now_ms()))
             .filter(video::Column::Id.eq(id))
+            .filter(current_job(event))
     };
     let changed = match &event.kind {
         EventKind::Queued => {
             update()
                 .col_expr(video::Column::State, text(VideoState::Queued.as_str()))
                 .filter(video::Column::State.eq(VideoState::Uploaded.as_str()))
-                .exec(&state.db)
+                .exec(&txn)
                 .await?
                 .rows_affected
         }
         EventKind::Processing { .. } => {
             update()
                 .col_expr(video::Column::State, text(VideoState::Processing.as_str()))
+                .col_expr(
+                    video::Column::ProcessingStartedAt,
+                    Expr::value(Some(event.at.timestamp_millis())),
+                )
                 .filter(
                     video::Column::State
                         .is_in([VideoState::Uploaded.as_str(), VideoState::Queued.as_str()]),
                 )
-                .exec(&state.db)
+                .exec(&txn)
                 .await?
                 .rows_affected
         }
@@ -114,7 +131,7 @@ async fn apply(state: &AppState, event: &Event) -> Result<(), ApiError> {
                 .col_expr(video::Column::Progress, Expr::value(progress))
                 .filter(video::Column::State.is_in(active()))
                 .filter(video::Column::Progress.lt(progress))
-                .exec(&state.db)
+                .exec(&txn)
                 .await?
                 .rows_affected
         }
@@ -123,11 +140,11 @@ async fn apply(state: &AppState, event: &Event) -> Result<(), ApiError> {
             update()
                 .col_expr(video::Column::Playable, Expr::value(true))
                 .filter(video::Column::State.is_in(active()))
-                .exec(&state.db)
+                .exec(&txn)
                 .await?
                 .rows_affected
         }
-        EventKind::RenditionReady { rendition } => add_rendition(state, event, rendition).await?,
+        EventKind::RenditionReady { rendition } => add_rendition(&txn, event, rendition).await?,
         EventKind::Ready {
             version,
             duration_s,
@@ -150,11 +167,11 @@ async fn apply(state: &AppState, event: &Event) -> Result<(), ApiError> {
                     Expr::value(Option::<String>::None),
                 )
                 .filter(video::Column::State.is_in(active()))
-                .exec(&state.db)
+                .exec(&txn)
                 .await?
                 .rows_affected;
             if changed == 1 {
-                if let Some(row) = video::Entity::find_by_id(id).one(&state.db).await? {
+                if let Some(row) = video::Entity::find_by_id(id).one(&txn).await? {
                     videos::publish_playback_record(state, &row).await?;
                 }
             }
@@ -169,24 +186,41 @@ async fn apply(state: &AppState, event: &Event) -> Result<(), ApiError> {
                     Expr::value(Some(message.clone())),
                 )
                 .filter(video::Column::State.is_in(active()))
-                .exec(&state.db)
+                .exec(&txn)
                 .await?
                 .rows_affected
         }
     };
-    crate::notify::video_event(&state.db, event, changed == 1).await?;
+    crate::notify::video_event(&txn, event, changed == 1).await?;
+    txn.commit().await?;
+    if changed == 1 {
+        // Nobody watching is not an error.
+        let _ = state.applied.send(event.clone());
+    }
     tracing::debug!(video_id = %event.video_id, kind = event.kind.name(), applied = changed == 1, "event");
     Ok(())
 }
 
+/// Rows whose current job is the event's (or events of no particular job,
+/// and videos enqueued before jobs were tracked).
+fn current_job(event: &Event) -> Condition {
+    match event.job_id {
+        Some(job) => Condition::any()
+            .add(video::Column::CurrentJobId.is_null())
+            .add(video::Column::CurrentJobId.eq(job)),
+        None => Condition::all(),
+    }
+}
+
 /// Adds a rendition to a video still in progress, once per name.
 async fn add_rendition(
-    state: &AppState,
+    db: &impl ConnectionTrait,
     event: &Event,
     rendition: &Rendition,
 ) -> Result<u64, ApiError> {
     let Some(row) = video::Entity::find_by_id(event.video_id.0)
-        .one(&state.db)
+        .filter(current_job(event))
+        .one(db)
         .await?
     else {
         return Ok(0);
@@ -206,7 +240,7 @@ async fn add_rendition(
         .col_expr(video::Column::UpdatedAt, Expr::value(now_ms()))
         .filter(video::Column::Id.eq(event.video_id.0))
         .filter(video::Column::State.is_in(active()))
-        .exec(&state.db)
+        .exec(db)
         .await?
         .rows_affected)
 }

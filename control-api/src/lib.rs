@@ -63,11 +63,26 @@ impl ControlPlane {
     /// `{data_dir}/admin-credentials.txt`), and subscribes to the event bus
     /// so no event published from now on is missed (when the bus is down,
     /// [`ControlPlane::follow_events`] subscribes once it is back).
+    /// Commands go to an in-process channel here (no worker of another
+    /// process hears them); see [`ControlPlane::start_with_commands`].
     pub async fn start(
         config: &Config,
         db: DatabaseConnection,
         store: Store,
         bus: Arc<dyn EventBus>,
+    ) -> Result<Self, ApiError> {
+        let commands = Arc::new(goflix_shared::command::MemoryCommandBus::default());
+        Self::start_with_commands(config, db, store, bus, commands).await
+    }
+
+    /// [`ControlPlane::start`], sending job commands (cancel) to the
+    /// workers over `commands`.
+    pub async fn start_with_commands(
+        config: &Config,
+        db: DatabaseConnection,
+        store: Store,
+        bus: Arc<dyn EventBus>,
+        commands: Arc<dyn goflix_shared::command::CommandBus>,
     ) -> Result<Self, ApiError> {
         let (key, public) = (
             config.token_key_file.clone(),
@@ -92,6 +107,8 @@ impl ControlPlane {
                 db,
                 store,
                 bus,
+                commands,
+                applied: tokio::sync::broadcast::channel(events::APPLIED_CAPACITY).0,
                 verifier: issuer.verifier(),
                 issuer,
                 max_upload_bytes: config.max_upload_bytes,

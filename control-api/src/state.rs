@@ -2,6 +2,7 @@
 
 use crate::auth::rate_limit::RateLimits;
 use crate::auth::revocation::Revocations;
+use goflix_shared::command::CommandBus;
 use goflix_shared::events::EventBus;
 use goflix_shared::store::Store;
 use goflix_shared::token::{TokenIssuer, TokenVerifier};
@@ -17,6 +18,10 @@ pub(crate) struct AppState {
     pub store: Store,
     /// Where lifecycle events are published and followed.
     pub bus: Arc<dyn EventBus>,
+    /// Where commands to the workers (cancel a job) are sent.
+    pub commands: Arc<dyn CommandBus>,
+    /// Each applied event, for the per-video event streams.
+    pub applied: tokio::sync::broadcast::Sender<goflix_shared::events::Event>,
     /// Signs access and playback tokens.
     pub issuer: TokenIssuer,
     /// Checks bearer tokens.

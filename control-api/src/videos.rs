@@ -1,26 +1,37 @@
 //! Videos: registering an uploaded master (row + job in one transaction,
-//! then `video.queued`), reading, listing, changing and deleting, the JSON
-//! view of a video, and the playback record the origin reads. Every
+//! then `video.queued`), cancelling and retranscoding its job, reading,
+//! listing, changing and deleting, the JSON view of a video, and the
+//! playback record the origin reads. Every
 //! operation takes the capability handle that authorizes it.
 
-use crate::auth::{ManagedVideo, ReadableVideo, Uploader};
+use crate::auth::{Admin, ManagedVideo, ReadableVideo, Uploader};
 use crate::db::{now_ms, time_of, video};
 use crate::error::ApiError;
 use crate::state::AppState;
 use chrono::{DateTime, Utc};
+use goflix_shared::command::Command;
 use goflix_shared::domain::{
     PlaybackRecord, Rendition, TranscodeJob, VideoId, VideoState, Visibility,
 };
 use goflix_shared::events::{Event, EventKind};
 use goflix_shared::layout::{self, POSTER, STORYBOARD_CUES};
-use goflix_shared::queue::database::{enqueue, job};
+use goflix_shared::queue::database::{enqueue, job, withdraw};
 use goflix_shared::store::ObjectStore;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, Set, TransactionTrait,
 };
 use serde::Serialize;
 use std::time::Duration;
 use uuid::Uuid;
+
+/// States in which the video's job is queued or running.
+const JOB_RUNNING: [VideoState; 3] = [
+    VideoState::Uploaded,
+    VideoState::Queued,
+    VideoState::Processing,
+];
 
 /// Longest title, in characters.
 pub const MAX_TITLE_CHARS: usize = 200;
@@ -65,6 +76,7 @@ pub async fn register(
     visibility: Visibility,
 ) -> Result<(), ApiError> {
     let now = now_ms();
+    let job = new_job(id, visibility);
     let txn = state.db.begin().await?;
     video::ActiveModel {
         id: Set(id.0),
@@ -79,30 +91,162 @@ pub async fn register(
         renditions: Set(serde_json::json!([])),
         version: Set(None),
         playable: Set(false),
+        current_job_id: Set(Some(job.job_id)),
+        processing_started_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
     .insert(&txn)
     .await?;
-    let job = TranscodeJob {
+    enqueue(&txn, &job).await?;
+    txn.commit().await?;
+    queued(state, &job);
+    Ok(())
+}
+
+/// A new job for video `id`, in the trace of the current span.
+fn new_job(id: VideoId, visibility: Visibility) -> TranscodeJob {
+    TranscodeJob {
         job_id: Uuid::now_v7(),
         video_id: id,
         visibility,
         traceparent: goflix_shared::trace_context::current(),
-    };
-    enqueue(&txn, &job).await?;
-    txn.commit().await?;
+    }
+}
+
+/// After a job was committed: wakes the outbox relay and publishes
+/// `video.queued`. The row already says `queued`, so the event is only news
+/// for other listeners and the response does not wait for the bus.
+fn queued(state: &AppState, job: &TranscodeJob) {
     state.outbox.notify_one();
-    tracing::info!(video_id = %id, job_id = %job.job_id, "video queued");
-    // The job is committed and the row says `queued`: the event is only
-    // news for other listeners, so the response does not wait for the bus.
+    let (id, job_id) = (job.video_id, job.job_id);
+    tracing::info!(video_id = %id, %job_id, "video queued");
     let bus = state.bus.clone();
     tokio::spawn(async move {
-        if let Err(e) = bus.publish(Event::now(id, EventKind::Queued)).await {
+        let event = Event::now(id, EventKind::Queued).for_job(job_id);
+        if let Err(e) = bus.publish(event).await {
             tracing::warn!(video_id = %id, error = %e, "could not publish video.queued");
         }
     });
-    Ok(())
+}
+
+/// `error.code` of a video whose job was cancelled.
+pub const CANCELLED: &str = "cancelled";
+
+/// Cancels the video's job: the video ends `failed` with code
+/// [`CANCELLED`] at once. A job no worker took yet is withdrawn from the
+/// queue; a running one is stopped by a [`Command::CancelJob`] to every
+/// worker (the events its worker still sends are stale and ignored).
+/// Only a `queued` or `processing` video has a job to cancel.
+pub async fn cancel(state: &AppState, managed: ManagedVideo) -> Result<ReadableVideo, ApiError> {
+    let row = managed.video().clone();
+    let txn = state.db.begin().await?;
+    let changed = video::Entity::update_many()
+        .col_expr(
+            video::Column::State,
+            Expr::value(VideoState::Failed.as_str()),
+        )
+        .col_expr(video::Column::ErrorCode, Expr::value(Some(CANCELLED)))
+        .col_expr(
+            video::Column::ErrorMessage,
+            Expr::value(Some("the job was cancelled")),
+        )
+        .col_expr(video::Column::Playable, Expr::value(false))
+        .col_expr(video::Column::UpdatedAt, Expr::value(now_ms()))
+        .filter(video::Column::Id.eq(row.id))
+        .filter(video::Column::State.is_in(JOB_RUNNING.map(VideoState::as_str)))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    if changed != 1 {
+        return Err(ApiError::conflict(
+            "not_cancellable",
+            format!("a {} video has no job to cancel", row.state),
+        ));
+    }
+    let withdrawn = match row.current_job_id {
+        Some(job_id) => withdraw(&txn, job_id).await?,
+        None => false,
+    };
+    txn.commit().await?;
+    let id = VideoId(row.id);
+    tracing::info!(video_id = %id, job_id = ?row.current_job_id, withdrawn, "job cancelled");
+    if let (Some(job_id), false) = (row.current_job_id, withdrawn) {
+        let command = Command::CancelJob {
+            video_id: id,
+            job_id,
+        };
+        if let Err(e) = state.commands.send(command).await {
+            // The video is failed already and the job's events are ignored;
+            // its worker finishes into a version nothing points at.
+            tracing::warn!(video_id = %id, error = %e, "could not send job.cancel");
+        }
+    }
+    reload(state, managed).await
+}
+
+/// Re-runs the video's transcode from its kept master as a new job (a new
+/// version once ready). The video keeps playing its published version
+/// meanwhile. Only a `ready` or `failed` (also cancelled) video may be
+/// retranscoded; the job and the row change in one transaction, as on upload.
+pub async fn retranscode(
+    state: &AppState,
+    _admin: Admin,
+    managed: ManagedVideo,
+) -> Result<ReadableVideo, ApiError> {
+    let row = managed.video().clone();
+    let id = VideoId(row.id);
+    let visibility = parse_visibility(&row.visibility)
+        .map_err(|e| ApiError::Internal(format!("video {id}: {e}")))?;
+    let job = new_job(id, visibility);
+    let txn = state.db.begin().await?;
+    let changed = video::Entity::update_many()
+        .col_expr(
+            video::Column::State,
+            Expr::value(VideoState::Queued.as_str()),
+        )
+        .col_expr(video::Column::Progress, Expr::value(0.0))
+        .col_expr(
+            video::Column::ErrorCode,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            video::Column::ErrorMessage,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(video::Column::Playable, Expr::value(false))
+        .col_expr(video::Column::CurrentJobId, Expr::value(Some(job.job_id)))
+        .col_expr(
+            video::Column::ProcessingStartedAt,
+            Expr::value(Option::<i64>::None),
+        )
+        .col_expr(video::Column::UpdatedAt, Expr::value(now_ms()))
+        .filter(video::Column::Id.eq(row.id))
+        .filter(
+            video::Column::State.is_in([VideoState::Ready.as_str(), VideoState::Failed.as_str()]),
+        )
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    if changed != 1 {
+        return Err(ApiError::conflict(
+            "job_running",
+            format!("a {} video already has a job; cancel it first", row.state),
+        ));
+    }
+    enqueue(&txn, &job).await?;
+    txn.commit().await?;
+    queued(state, &job);
+    reload(state, managed).await
+}
+
+/// The managed video as it is now.
+async fn reload(state: &AppState, managed: ManagedVideo) -> Result<ReadableVideo, ApiError> {
+    let row = video::Entity::find_by_id(managed.video().id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such video"))?;
+    Ok(managed.refreshed(row).readable())
 }
 
 /// Loads a video by its id as given in a URL; malformed ids are simply not found.
@@ -200,15 +344,30 @@ pub async fn publish_playback_record(state: &AppState, row: &video::Model) -> Re
 }
 
 /// The API's view of a video.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Video)]
 pub struct VideoView {
+    #[schema(format = Uuid)]
     id: String,
     title: String,
+    #[schema(value_type = Visibility)]
     visibility: String,
+    #[schema(value_type = VideoState)]
     state: String,
+    /// Transcoding progress, 0.0 to 1.0.
+    #[schema(minimum = 0.0, maximum = 1.0)]
     progress: f64,
-    /// Plays now: `ready`, or still `processing` with growing HLS playlists.
+    /// Plays now: it has a published version (also while a retranscode
+    /// runs or after it failed), or it is still `processing` with growing
+    /// HLS playlists.
     playable: bool,
+    /// Estimated seconds until the job ends, from the progress rate since
+    /// it started; null unless `processing` with some progress.
+    #[schema(minimum = 0.0)]
+    eta_s: Option<f64>,
+    /// 1-based place among the queued jobs, oldest first; null unless `queued`.
+    #[schema(minimum = 1)]
+    queue_position: Option<u64>,
     error: Option<ErrorView>,
     duration_s: Option<f64>,
     renditions: Vec<Rendition>,
@@ -218,7 +377,7 @@ pub struct VideoView {
 }
 
 /// Why a video failed.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct ErrorView {
     code: String,
     message: String,
@@ -229,7 +388,7 @@ struct ErrorView {
 /// cues name sprite regions of `storyboard.jpg` beside them (`#xywh=`).
 /// While a video still encodes only HLS plays (the other fields are null).
 /// Private videos need a playback token on each (`?token=`).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct PlaybackUrls {
     hls: String,
     dash: Option<String>,
@@ -237,12 +396,42 @@ struct PlaybackUrls {
     storyboard: Option<String>,
 }
 
+/// Seconds left at the rate the current job progressed since it started.
+fn eta_s(row: &video::Model) -> Option<f64> {
+    let started = row.processing_started_at?;
+    if !(row.progress > 0.0 && row.progress < 1.0) {
+        return None;
+    }
+    let elapsed_s = (now_ms() - started).max(0) as f64 / 1000.0;
+    Some((elapsed_s * (1.0 - row.progress) / row.progress).round())
+}
+
+impl VideoView {
+    /// The view of `readable`, with `queue_position` (one count for a queued video).
+    pub async fn of(db: &impl ConnectionTrait, readable: &ReadableVideo) -> Result<Self, ApiError> {
+        let mut view = Self::from(readable);
+        let row = readable.video();
+        let queued = VideoState::Queued.as_str();
+        if let (true, Some(job)) = (row.state == queued, row.current_job_id) {
+            // Job ids are UUIDv7: their order is the order of enqueueing.
+            let place = video::Entity::find()
+                .filter(video::Column::State.eq(queued))
+                .filter(video::Column::CurrentJobId.lte(job))
+                .count(db)
+                .await?;
+            view.queue_position = Some(place.max(1));
+        }
+        Ok(view)
+    }
+}
+
 impl From<&ReadableVideo> for VideoView {
     fn from(readable: &ReadableVideo) -> Self {
         let row = readable.video();
         let id = VideoId(row.id);
-        let ready = row.state == VideoState::Ready.as_str();
-        let live = row.playable && row.state == VideoState::Processing.as_str();
+        let ready = row.version.is_some();
+        let processing = row.state == VideoState::Processing.as_str();
+        let live = !ready && row.playable && processing;
         Self {
             id: id.to_string(),
             title: row.title.clone(),
@@ -250,6 +439,8 @@ impl From<&ReadableVideo> for VideoView {
             state: row.state.clone(),
             progress: row.progress,
             playable: ready || live,
+            eta_s: processing.then(|| eta_s(row)).flatten(),
+            queue_position: None,
             error: row.error_code.as_ref().map(|code| ErrorView {
                 code: code.clone(),
                 message: row.error_message.clone().unwrap_or_default(),

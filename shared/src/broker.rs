@@ -11,7 +11,9 @@
 //! - `goflix.events`: durable topic exchange, routing key = event type;
 //! - `goflix.events.control-api`: durable quorum queue bound to every
 //!   event, consumed by the control-api replicas, so events published
-//!   while no control-api runs wait for it.
+//!   while no control-api runs wait for it;
+//! - `goflix.commands`: durable fanout exchange of control-plane commands
+//!   (see [`crate::command`]); each worker binds a queue of its own.
 //!
 //! A lost connection or channel is replaced on the next call; callers
 //! retry with backoff.
@@ -60,6 +62,8 @@ pub struct Names {
     pub events: String,
     /// The control plane's event queue (`goflix.events.control-api`).
     pub control_events: String,
+    /// The command exchange (`goflix.commands`).
+    pub commands: String,
 }
 
 impl Names {
@@ -77,6 +81,7 @@ impl Names {
             dead: name("goflix.transcode.dead"),
             events: name("goflix.events"),
             control_events: name("goflix.events.control-api"),
+            commands: name("goflix.commands"),
         }
     }
 }
@@ -322,6 +327,17 @@ async fn declare_topology(channel: &Channel, names: &Names) -> Result<(), lapin:
         .exchange_declare(
             &names.events,
             ExchangeKind::Topic,
+            ExchangeDeclareOptions {
+                durable: true,
+                ..ExchangeDeclareOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    channel
+        .exchange_declare(
+            &names.commands,
+            ExchangeKind::Fanout,
             ExchangeDeclareOptions {
                 durable: true,
                 ..ExchangeDeclareOptions::default()

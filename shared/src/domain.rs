@@ -44,6 +44,7 @@ impl FromStr for VideoId {
 }
 
 /// Who may play a video.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Visibility {
@@ -82,6 +83,7 @@ impl FromStr for Visibility {
 }
 
 /// Lifecycle of a video.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum VideoState {
@@ -125,6 +127,7 @@ impl FromStr for VideoState {
 }
 
 /// Whether a rendition carries video or audio.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RenditionKind {
@@ -135,6 +138,7 @@ pub enum RenditionKind {
 }
 
 /// One published rendition, as the API and the manifests describe it.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rendition {
     /// `1080p` … `240p` for video, `audio` for the audio track; also the file stem.

@@ -1,12 +1,14 @@
 //! Building blocks every Goflix role uses: configuration, domain types, the
-//! object store, the job queue and event bus, the manifest cache, token keys,
+//! object store, the job queue, event bus and [`command`] channel, the manifest cache, token keys,
 //! shutdown signalling, telemetry and [`metrics`]; [`broker`] is the RabbitMQ connection
 //! behind the production queue and bus. Each backend concern is one trait with
 //! an embedded default implementation.
 
+pub mod broadcast;
 pub mod broker;
 pub mod cache;
 pub mod client_ip;
+pub mod command;
 pub mod config;
 pub mod domain;
 pub mod events;

@@ -369,7 +369,7 @@ impl Cluster {
         row.try_get("", "state").unwrap()
     }
 
-    fn token(&self) -> &str {
+    pub fn token(&self) -> &str {
         self.token.as_deref().expect("control-api started")
     }
 
@@ -433,12 +433,13 @@ impl Cluster {
             .collect()
     }
 
-    /// Version folders under `media/{id}/`.
+    /// Final version folders under `media/{id}/` (those with a DASH
+    /// manifest; the live copy published while encoding has none).
     pub fn versions(&self, id: &str) -> Vec<String> {
         std::fs::read_dir(self.objects().join("media").join(id))
             .map(|dir| {
                 dir.map(|e| e.unwrap())
-                    .filter(|e| e.file_type().unwrap().is_dir())
+                    .filter(|e| e.path().join("manifest.mpd").is_file())
                     .map(|e| e.file_name().to_string_lossy().into_owned())
                     .collect()
             })
@@ -549,12 +550,14 @@ impl Drop for Cluster {
                             )
                             .await?;
                     }
-                    channel
-                        .exchange_delete(
-                            &format!("{prefix}.goflix.events"),
-                            ExchangeDeleteOptions::default(),
-                        )
-                        .await?;
+                    for exchange in ["goflix.events", "goflix.commands"] {
+                        channel
+                            .exchange_delete(
+                                &format!("{prefix}.{exchange}"),
+                                ExchangeDeleteOptions::default(),
+                            )
+                            .await?;
+                    }
                     let _ = connection.close(200, "done").await;
                     let admin = sea_orm::Database::connect(admin)
                         .await

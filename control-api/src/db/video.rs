@@ -32,6 +32,10 @@ pub struct Model {
     pub version: Option<String>,
     /// Plays from its live version while still encoding.
     pub playable: bool,
+    /// The job whose events may move the video; events of other jobs are stale.
+    pub current_job_id: Option<Uuid>,
+    /// When a worker started the current job, Unix milliseconds (for `eta_s`).
+    pub processing_started_at: Option<i64>,
     /// Upload time, Unix milliseconds.
     pub created_at: i64,
     /// Last change, Unix milliseconds.

@@ -7,6 +7,7 @@ mod m20250101_000001_foundation;
 mod m20261128_000002_identity;
 mod m20261128_000003_notifications;
 mod m20261128_000010_playable;
+mod m20261128_000011_job_control;
 
 use crate::error::ApiError;
 use sea_orm::DatabaseConnection;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000002_identity::Migration),
             Box::new(m20261128_000003_notifications::Migration),
             Box::new(m20261128_000010_playable::Migration),
+            Box::new(m20261128_000011_job_control::Migration),
         ]
     }
 }

@@ -4,6 +4,7 @@
 
 mod auth;
 mod clients;
+mod jobs;
 mod openapi;
 mod preferences;
 mod templates;
@@ -82,6 +83,9 @@ pub(crate) fn configure(state: web::Data<AppState>, cfg: &mut ServiceConfig) {
                     .route(web::patch().to(videos::patch))
                     .route(web::delete().to(videos::delete)),
             )
+            .service(resource("/videos/{id}/cancel").route(web::post().to(jobs::cancel)))
+            .service(resource("/videos/{id}/retranscode").route(web::post().to(jobs::retranscode)))
+            .service(resource("/videos/{id}/events").route(web::get().to(jobs::events)))
             .service(
                 resource("/videos/{id}/playback-token")
                     .route(web::post().to(videos::playback_token)),

@@ -3,26 +3,57 @@
 //! capability it needs from the [`Caller`] and passes it to [`crate::videos`].
 
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::videos::{self, VideoChanges, VideoView};
 use actix_web::{web, HttpResponse};
-use serde::Deserialize;
-use serde_json::json;
+use chrono::{DateTime, Utc};
+use goflix_shared::domain::Visibility;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 /// Page size when `limit` is not given.
 const DEFAULT_LIMIT: u64 = 20;
 /// Largest page.
 const MAX_LIMIT: u64 = 100;
+/// Largest offset: the database binds it as a signed 64-bit integer.
+const MAX_OFFSET: u64 = i64::MAX as u64;
 
 /// `?limit=&offset=`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ListQuery {
+    /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100, nullable = false)]
     limit: Option<u64>,
+    /// Videos to skip, at most 2^63 - 1 (default 0).
+    #[param(minimum = 0, nullable = false)]
     offset: Option<u64>,
 }
 
+/// One page of videos.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct VideoPage {
+    /// Newest first.
+    items: Vec<VideoView>,
+    /// Pass as `offset` for the next page; `null` on the last page.
+    next_offset: Option<u64>,
+}
+
+/// Lists videos, newest first (admins: all; uploaders: their own; viewers:
+/// public ones).
+#[utoipa::path(
+    get,
+    path = "/videos",
+    tag = "videos",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "One page", body = VideoPage),
+        (status = 400, description = "Bad `limit` or `offset` (`invalid_query`)", body = ErrorBody),
+        (status = 401, description = "Missing, invalid, expired or revoked bearer token", body = ErrorBody),
+    )
+)]
 #[tracing::instrument(skip_all, fields(user_id = %caller.user_id()))]
 pub(crate) async fn list(
     state: web::Data<AppState>,
@@ -37,19 +68,40 @@ pub(crate) async fn list(
         ));
     }
     let offset = query.offset.unwrap_or(0);
+    if offset > MAX_OFFSET {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("offset must be at most {MAX_OFFSET}"),
+        ));
+    }
     let mut page = caller
         .video_scope()
         .list(&state.db, limit + 1, offset)
         .await?;
     let more = page.len() as u64 > limit;
     page.truncate(limit as usize);
-    let items: Vec<VideoView> = page.iter().map(VideoView::from).collect();
-    Ok(HttpResponse::Ok().json(json!({
-        "items": items,
-        "next_offset": more.then_some(offset + limit),
-    })))
+    let mut items = Vec::with_capacity(page.len());
+    for readable in &page {
+        items.push(VideoView::of(&state.db, readable).await?);
+    }
+    Ok(HttpResponse::Ok().json(VideoPage {
+        items,
+        next_offset: more.then_some(offset + limit),
+    }))
 }
 
+/// One video (owner or admin; anyone authenticated when public or unlisted).
+#[utoipa::path(
+    get,
+    path = "/videos/{id}",
+    tag = "videos",
+    params(("id" = String, Path, format = Uuid, description = "The video id")),
+    responses(
+        (status = 200, description = "The video", body = VideoView),
+        (status = 401, description = "Missing, invalid, expired or revoked bearer token", body = ErrorBody),
+        (status = 404, description = "No such video, or not visible to the caller (`not_found`)", body = ErrorBody),
+    )
+)]
 #[tracing::instrument(skip_all, fields(video_id = %id))]
 pub(crate) async fn get(
     state: web::Data<AppState>,
@@ -57,17 +109,37 @@ pub(crate) async fn get(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let readable = caller.read(videos::find(&state, &id).await?)?;
-    Ok(HttpResponse::Ok().json(VideoView::from(&readable)))
+    Ok(HttpResponse::Ok().json(VideoView::of(&state.db, &readable).await?))
 }
 
 /// The JSON body of `PATCH /api/v1/videos/{id}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = VideoPatch)]
 pub(crate) struct PatchBody {
+    /// A new title, 1 to 200 characters.
     title: Option<String>,
+    /// A new visibility.
+    #[schema(value_type = Option<Visibility>)]
     visibility: Option<String>,
 }
 
+/// Changes title or visibility (owner or admin).
+#[utoipa::path(
+    patch,
+    path = "/videos/{id}",
+    tag = "videos",
+    params(("id" = String, Path, format = Uuid, description = "The video id")),
+    request_body = PatchBody,
+    responses(
+        (status = 200, description = "The changed video", body = VideoView),
+        (status = 400, description = "`missing_title`, `invalid_title`, `invalid_visibility` or malformed body", body = ErrorBody),
+        (status = 401, description = "Missing, invalid, expired or revoked bearer token", body = ErrorBody),
+        (status = 403, description = "Not the owner or an admin (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such video, or not visible to the caller (`not_found`)", body = ErrorBody),
+        (status = 415, description = "Not JSON (`unsupported_media_type`)", body = ErrorBody),
+    )
+)]
 #[tracing::instrument(skip_all, fields(video_id = %id))]
 pub(crate) async fn patch(
     state: web::Data<AppState>,
@@ -89,6 +161,19 @@ pub(crate) async fn patch(
     Ok(HttpResponse::Ok().json(VideoView::from(&readable)))
 }
 
+/// Deletes the video, its master and its media (owner or admin).
+#[utoipa::path(
+    delete,
+    path = "/videos/{id}",
+    tag = "videos",
+    params(("id" = String, Path, format = Uuid, description = "The video id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Missing, invalid, expired or revoked bearer token", body = ErrorBody),
+        (status = 403, description = "Not the owner or an admin (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such video, or not visible to the caller (`not_found`)", body = ErrorBody),
+    )
+)]
 #[tracing::instrument(skip_all, fields(video_id = %id))]
 pub(crate) async fn delete(
     state: web::Data<AppState>,
@@ -100,6 +185,20 @@ pub(crate) async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// A token that lets players fetch this video from the origin (owner or
+/// admin); needed for private videos.
+#[utoipa::path(
+    post,
+    path = "/videos/{id}/playback-token",
+    tag = "videos",
+    params(("id" = String, Path, format = Uuid, description = "The video id")),
+    responses(
+        (status = 200, description = "The token", body = PlaybackToken),
+        (status = 401, description = "Missing, invalid, expired or revoked bearer token", body = ErrorBody),
+        (status = 403, description = "Not the owner or an admin (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such video, or not visible to the caller (`not_found`)", body = ErrorBody),
+    )
+)]
 #[tracing::instrument(skip_all, fields(video_id = %id))]
 pub(crate) async fn playback_token(
     state: web::Data<AppState>,
@@ -110,5 +209,12 @@ pub(crate) async fn playback_token(
     let (token, expires_at) = videos::playback_token(&state, &managed)?;
     Ok(HttpResponse::Ok()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
-        .json(json!({ "token": token, "expires_at": expires_at })))
+        .json(PlaybackToken { token, expires_at }))
+}
+
+/// A playback token: `?token=` or `Authorization: Bearer` at the origin.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PlaybackToken {
+    token: String,
+    expires_at: DateTime<Utc>,
 }

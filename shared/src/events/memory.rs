@@ -30,21 +30,10 @@ impl EventBus for MemoryBus {
     }
 
     async fn subscribe(&self) -> Result<EventStream, BusError> {
-        let receiver = self.sender.subscribe();
-        Ok(Box::pin(futures_util::stream::unfold(
-            receiver,
-            |mut receiver| async move {
-                loop {
-                    match receiver.recv().await {
-                        Ok(event) => return Some((event, receiver)),
-                        Err(broadcast::error::RecvError::Lagged(missed)) => {
-                            tracing::warn!(missed, "event subscriber fell behind");
-                        }
-                        Err(broadcast::error::RecvError::Closed) => return None,
-                    }
-                }
-            },
-        )))
+        Ok(crate::broadcast::stream(
+            self.sender.subscribe(),
+            "event subscriber",
+        ))
     }
 }
 

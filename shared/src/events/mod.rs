@@ -29,6 +29,11 @@ pub struct Event {
     /// [`crate::trace_context`]); absent when traces are not exported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traceparent: Option<String>,
+    /// The job whose worker published the event; the control plane ignores
+    /// events of a job that is no longer the video's current one (cancelled,
+    /// or replaced by a retranscode). Absent on events of no particular job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<uuid::Uuid>,
 }
 
 impl Event {
@@ -39,6 +44,15 @@ impl Event {
             at: Utc::now(),
             kind,
             traceparent: crate::trace_context::current(),
+            job_id: None,
+        }
+    }
+
+    /// The same event, stamped as published by the worker of `job_id`.
+    pub fn for_job(self, job_id: uuid::Uuid) -> Self {
+        Self {
+            job_id: Some(job_id),
+            ..self
         }
     }
 }

@@ -40,7 +40,7 @@ pub mod job {
         pub video_id: Uuid,
         /// The serialised [`crate::domain::TranscodeJob`].
         pub payload: Json,
-        /// `queued`, `leased`, `done` or `dead`; in the outbox, `queued` or `published`.
+        /// `queued`, `leased`, `done`, `dead` or `cancelled`; in the outbox, `queued` or `published`.
         pub state: String,
         /// Deliveries so far.
         pub attempts: i32,
@@ -66,6 +66,7 @@ const LEASED: &str = "leased";
 const DONE: &str = "done";
 const DEAD: &str = "dead";
 const PUBLISHED: &str = "published";
+const CANCELLED: &str = "cancelled";
 
 /// How long a lease lasts without a heartbeat.
 pub const LEASE: Duration = Duration::from_secs(30);
@@ -98,6 +99,31 @@ pub async fn enqueue<C: ConnectionTrait>(db: &C, job: &TranscodeJob) -> Result<(
     .insert(db)
     .await
     .map(drop)
+}
+
+/// Withdraws cancelled job `id`: deleted when no worker took it yet and it
+/// was not handed to the external queue (returns `true`: it never runs);
+/// marked `cancelled` when a worker holds it, so an expiring lease does not
+/// make it available again (the worker is stopped by a command; its
+/// heartbeats and ack then find the lease lost).
+pub async fn withdraw<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<bool, DbErr> {
+    let deleted = job::Entity::delete_many()
+        .filter(job::Column::Id.eq(id))
+        .filter(job::Column::State.eq(QUEUED))
+        .exec(db)
+        .await?
+        .rows_affected;
+    if deleted == 1 {
+        return Ok(true);
+    }
+    job::Entity::update_many()
+        .col_expr(job::Column::State, Expr::value(CANCELLED))
+        .col_expr(job::Column::LeaseOwner, Expr::value(Option::<String>::None))
+        .filter(job::Column::Id.eq(id))
+        .filter(job::Column::State.eq(LEASED))
+        .exec(db)
+        .await?;
+    Ok(false)
 }
 
 /// Up to `limit` jobs not yet handed to the external queue, oldest first.

@@ -59,12 +59,14 @@ impl Drop for TestBroker {
                             )
                             .await?;
                     }
-                    channel
-                        .exchange_delete(
-                            &format!("{prefix}.goflix.events"),
-                            ExchangeDeleteOptions::default(),
-                        )
-                        .await?;
+                    for exchange in ["goflix.events", "goflix.commands"] {
+                        channel
+                            .exchange_delete(
+                                &format!("{prefix}.{exchange}"),
+                                ExchangeDeleteOptions::default(),
+                            )
+                            .await?;
+                    }
                     connection.close(200, "done").await
                 })
         })
