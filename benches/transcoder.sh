@@ -5,7 +5,10 @@
 #   cli-split   one ffmpeg CLI process, split filter graph, one output per rung
 #   cli-rungs   one ffmpeg CLI process per rung, one after another
 # Prints wall and CPU seconds and the ratios goflix/cli-split and goflix/cli-rungs,
-# and the machine's load (other work on the box skews the wall times).
+# and the machine's load (other work on the box skews the wall times). Goflix
+# also writes the live copy the worker publishes while encoding, as in production.
+# Then uploads the source to `goflix serve` (embedded defaults) and prints the
+# time from upload complete to the first playable master playlist, and to ready.
 # Usage: benches/transcoder.sh [SECONDS=60] [PRESET=veryfast]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +25,9 @@ ffmpeg -hide_banner -loglevel error -y \
   -c:v libx264 -preset ultrafast -crf 18 -c:a aac "$src"
 
 cargo build --release --quiet -p goflix-transcoder --example transcode_file
+cargo build --release --quiet -p goflix --bin goflix
 goflix="${CARGO_TARGET_DIR:-target}/release/examples/transcode_file"
+server="${CARGO_TARGET_DIR:-target}/release/goflix"
 
 # The ladder Goflix plans for 1080p: height, bitrate (kbit/s). Keep in step with
 # DEFAULT_RUNGS in transcoder/src/ladder.rs (Goflix caps rungs at the source's
@@ -61,7 +66,7 @@ per_rung() {
 
 load() { echo "load $(cut -d' ' -f1 /proc/loadavg), rustc processes $(pgrep -c rustc || true)"; }
 echo "running (preset $preset; $(load))..."
-read -r _ g_wall g_cpu <<<"$(measure goflix "$goflix" "$src" "$work/goflix" "$preset")"
+read -r _ g_wall g_cpu <<<"$(measure goflix "$goflix" "$src" "$work/goflix" "$preset" 0 "$work/goflix-live")"
 read -r _ s_wall s_cpu <<<"$(measure cli-split ffmpeg -hide_banner -loglevel error -y -i "$src" -filter_complex "${split_graph%;}" "${maps[@]}")"
 read -r _ r_wall r_cpu <<<"$(measure cli-rungs bash -c "$(declare -p rungs src work x264); $(declare -f per_rung); per_rung")"
 
@@ -70,3 +75,27 @@ printf '\n%-10s %10s %10s\n' way wall_s cpu_s
 printf '%-10s %10.1f %10.1f\n' goflix "$g_wall" "$g_cpu" cli-split "$s_wall" "$s_cpu" cli-rungs "$r_wall" "$r_cpu"
 printf '\nratio goflix/cli-split: wall %.2f cpu %.2f\n' "$(echo "$g_wall / $s_wall" | bc -l)" "$(echo "$g_cpu / $s_cpu" | bc -l)"
 printf 'ratio goflix/cli-rungs: wall %.2f cpu %.2f\n' "$(echo "$g_wall / $r_wall" | bc -l)" "$(echo "$g_cpu / $r_cpu" | bc -l)"
+
+# --- upload complete → first playable manifest, through goflix serve --------
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+base="http://127.0.0.1:$port"
+json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+GOFLIX_DATA_DIR="$work/serve" GOFLIX_LISTEN="127.0.0.1:$port" GOFLIX_ADMIN_EMAIL=bench@example.test \
+  GOFLIX_ADMIN_PASSWORD=bench-password-123 RUST_LOG=warn "$server" serve >"$work/serve.log" 2>&1 &
+server_pid=$!
+trap 'kill $server_pid 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 100); do curl -sf -o /dev/null "$base/healthz" && break; sleep 0.1; done
+token=$(curl -sf "$base/api/v1/auth/token" -d grant_type=password \
+  --data-urlencode username=bench@example.test --data-urlencode password=bench-password-123 | json '["access_token"]')
+id=$(curl -sf -H "Authorization: Bearer $token" -F title=bench -F "file=@$src;type=video/mp4" "$base/api/v1/videos" | json '["id"]')
+uploaded=$(date +%s.%N)
+until curl -sf -o /dev/null "$base/v/$id/master.m3u8"; do sleep 0.05; done
+playable=$(date +%s.%N)
+state=
+until [ "$state" = ready ] || [ "$state" = failed ]; do
+  sleep 0.2
+  state=$(curl -sf -H "Authorization: Bearer $token" "$base/api/v1/videos/$id" | json '["state"]')
+done
+ready=$(date +%s.%N)
+printf '\ngoflix serve, %ss source: upload complete -> first playable master %.2f s, -> %s %.1f s\n' \
+  "$seconds" "$(echo "$playable - $uploaded" | bc -l)" "$state" "$(echo "$ready - $uploaded" | bc -l)"

@@ -62,6 +62,14 @@ pub async fn transcoder(concurrency: usize) -> anyhow::Result<()> {
     .await
 }
 
+/// `goflix transcode-child` (hidden): one job's media work in a limited
+/// process, JSON request on standard input, reports on standard output
+/// (see [`goflix_transcoder::child`]).
+pub fn transcode_child(video: &str) -> anyhow::Result<()> {
+    goflix_transcoder::child::run(std::io::stdin().lock(), std::io::stdout().lock())
+        .with_context(|| format!("transcoding video {video}"))
+}
+
 /// `goflix migrate`: bring the database schema up to date.
 pub async fn migrate() -> anyhow::Result<()> {
     let (config, _telemetry) = config("migrate")?;

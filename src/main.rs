@@ -38,6 +38,13 @@ enum Command {
         /// The URL to probe, e.g. http://127.0.0.1:8080/healthz.
         url: String,
     },
+    /// Internal: one job's media work, started by a transcoder worker.
+    #[command(name = "transcode-child", hide = true)]
+    TranscodeChild {
+        /// The video whose master is transcoded (for `ps` and errors).
+        #[arg(long)]
+        video: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -53,10 +60,25 @@ enum UserCommand {
     },
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        // No runtime: the child is one blocking transcode.
+        Command::TranscodeChild { video } => goflix::cli::transcode_child(&video),
+        command => run(command),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("goflix: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[tokio::main]
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Serve => goflix::cli::serve().await,
         Command::ControlApi => goflix::cli::control_api().await,
         Command::Origin => goflix::cli::origin().await,
@@ -66,12 +88,6 @@ async fn main() -> ExitCode {
             command: UserCommand::Create { email, role },
         } => goflix::cli::create_user(&email, &role).await,
         Command::Healthcheck { url } => goflix::healthcheck::probe(&url).await,
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("goflix: {e:#}");
-            ExitCode::FAILURE
-        }
+        Command::TranscodeChild { video } => goflix::cli::transcode_child(&video),
     }
 }

@@ -14,6 +14,7 @@ use goflix_control_api::ControlPlane;
 use goflix_origin::Origin;
 use goflix_shared::broker::Broker;
 use goflix_shared::cache;
+use goflix_shared::command::AmqpCommandBus;
 use goflix_shared::config::Config;
 use goflix_shared::events::amqp::AmqpBus;
 use goflix_shared::events::EventBus;
@@ -22,7 +23,8 @@ use goflix_shared::queue::JobQueue;
 use goflix_shared::shutdown::Shutdown;
 use goflix_shared::store::{ObjectStore, Store};
 use goflix_shared::token::TokenVerifier;
-use goflix_transcoder::worker::Worker;
+use goflix_transcoder::supervise::Isolation;
+use goflix_transcoder::worker::{RunningJobs, Worker};
 use goflix_transcoder::TranscodeOptions;
 use secrecy::ExposeSecret;
 use std::future::Future;
@@ -195,7 +197,10 @@ pub async fn control_api(config: Config, shutdown: Shutdown) -> anyhow::Result<R
     goflix_control_api::migrate(&db).await?;
     let store = store(&config).await?;
     let bus: Arc<dyn EventBus> = Arc::new(AmqpBus::new(broker.clone()));
-    let control = ControlPlane::start(&config, db.clone(), store.clone(), bus).await?;
+    let commands = Arc::new(AmqpCommandBus::new(broker.clone()));
+    let control =
+        ControlPlane::start_with_commands(&config, db.clone(), store.clone(), bus, commands)
+            .await?;
     let queue_check = {
         let broker = broker.clone();
         (
@@ -292,6 +297,9 @@ pub async fn transcoder(
         bus: Arc::new(AmqpBus::new(broker.clone())),
         options: TranscodeOptions::default(),
         drain: config.drain,
+        isolation: Isolation::from_config(&config).context("locating the goflix executable")?,
+        commands: Arc::new(AmqpCommandBus::new(broker.clone())),
+        running: RunningJobs::default(),
     };
     let checks = vec![storage_check(&store), queue_check(queue)];
     let mut running = serve_http(

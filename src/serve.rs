@@ -10,6 +10,7 @@ use anyhow::Context;
 use goflix_control_api::ControlPlane;
 use goflix_origin::Origin;
 use goflix_shared::cache;
+use goflix_shared::command::{AmqpCommandBus, CommandBus, MemoryCommandBus};
 use goflix_shared::config::Config;
 use goflix_shared::events::amqp::AmqpBus;
 use goflix_shared::events::{EventBus, MemoryBus};
@@ -18,7 +19,8 @@ use goflix_shared::queue::database::DatabaseQueue;
 use goflix_shared::queue::JobQueue;
 use goflix_shared::shutdown::Shutdown;
 use goflix_shared::token::TokenVerifier;
-use goflix_transcoder::worker::Worker;
+use goflix_transcoder::supervise::Isolation;
+use goflix_transcoder::worker::{RunningJobs, Worker};
 use goflix_transcoder::TranscodeOptions;
 use secrecy::ExposeSecret;
 use std::sync::Arc;
@@ -43,7 +45,18 @@ pub async fn start(config: Config, shutdown: Shutdown) -> anyhow::Result<Running
             )
         };
 
-    let control = ControlPlane::start(&config, db.clone(), store.clone(), bus.clone()).await?;
+    let commands: Arc<dyn CommandBus> = match &broker {
+        Some(broker) => Arc::new(AmqpCommandBus::new(broker.clone())),
+        None => Arc::new(MemoryCommandBus::default()),
+    };
+    let control = ControlPlane::start_with_commands(
+        &config,
+        db.clone(),
+        store.clone(),
+        bus.clone(),
+        commands.clone(),
+    )
+    .await?;
     let verifier = TokenVerifier::load(&config.token_public_key_file)
         .context("loading the token public key")?;
     let mut origin = Origin::new(
@@ -60,6 +73,9 @@ pub async fn start(config: Config, shutdown: Shutdown) -> anyhow::Result<Running
         bus,
         options: TranscodeOptions::default(),
         drain: config.drain,
+        isolation: Isolation::from_config(&config).context("locating the goflix executable")?,
+        commands,
+        running: RunningJobs::default(),
     };
 
     let checks = vec![

@@ -75,6 +75,20 @@ pub struct Config {
     /// `10.0.0.0/8`) of reverse proxies whose `X-Forwarded-For` names the
     /// client for per-IP rate limits; unset: the peer address is the client.
     pub trusted_proxies: TrustedProxies,
+    /// `GOFLIX_STALL_TIMEOUT_SECONDS`: a transcode that makes no progress
+    /// (no frame encoded, no output written) for this long is killed and
+    /// retried; `stalled` once attempts run out (default 120).
+    pub stall_timeout: Duration,
+    /// `GOFLIX_JOB_MEMORY_MB`: address-space limit of a job's transcode
+    /// process in MiB; a job over it is retried, then fails with
+    /// `resource_limit` (default 4096).
+    pub job_memory_mb: u64,
+    /// `GOFLIX_JOB_WALL_SECONDS`: longest a job's transcode process may
+    /// run; it may use this many CPU seconds per core (default 21600).
+    pub job_wall: Duration,
+    /// `GOFLIX_JOB_EXECUTABLE`: the `goflix` executable started as each
+    /// job's transcode process (default: the running executable).
+    pub job_executable: Option<PathBuf>,
 }
 
 /// A setting that could not be read.
@@ -118,6 +132,10 @@ const KNOWN: &[&str] = &[
     "GOFLIX_DRAIN_SECONDS",
     "GOFLIX_LOG_FORMAT",
     "GOFLIX_TRUSTED_PROXIES",
+    "GOFLIX_STALL_TIMEOUT_SECONDS",
+    "GOFLIX_JOB_MEMORY_MB",
+    "GOFLIX_JOB_WALL_SECONDS",
+    "GOFLIX_JOB_EXECUTABLE",
 ];
 
 /// Default size of the database connection pool.
@@ -130,6 +148,12 @@ const DEFAULT_NOTIFY_RETRY_MAX_SECONDS: u64 = 3600;
 const DEFAULT_DRAIN_SECONDS: u64 = 25;
 /// Longest accepted drain: a day.
 const MAX_DRAIN_SECONDS: u64 = 86_400;
+/// Default stall timeout of a transcode, in seconds.
+const DEFAULT_STALL_TIMEOUT_SECONDS: u64 = 120;
+/// Default address-space limit of a transcode process: 4 GiB.
+const DEFAULT_JOB_MEMORY_MB: u64 = 4096;
+/// Default wall-time limit of a transcode process: 6 hours.
+const DEFAULT_JOB_WALL_SECONDS: u64 = 6 * 3600;
 
 impl Config {
     /// Reads the process environment.
@@ -232,6 +256,25 @@ impl Config {
                     message,
                 })?;
         Ok(Self {
+            stall_timeout: Duration::from_secs(env.number(
+                "GOFLIX_STALL_TIMEOUT_SECONDS",
+                DEFAULT_STALL_TIMEOUT_SECONDS,
+                1..=86_400,
+                "seconds",
+            )?),
+            job_memory_mb: env.number(
+                "GOFLIX_JOB_MEMORY_MB",
+                DEFAULT_JOB_MEMORY_MB,
+                16..=1 << 30,
+                "MiB",
+            )?,
+            job_wall: Duration::from_secs(env.number(
+                "GOFLIX_JOB_WALL_SECONDS",
+                DEFAULT_JOB_WALL_SECONDS,
+                1..=7 * 86_400,
+                "seconds",
+            )?),
+            job_executable: env.get("GOFLIX_JOB_EXECUTABLE")?.map(PathBuf::from),
             trusted_proxies,
             signup_open,
             drain: Duration::from_secs(drain),
@@ -316,6 +359,32 @@ impl Vars {
                 }),
         }
     }
+
+    /// `NAME` as a whole number in `range` of `unit`, or `default` when unset.
+    fn number(
+        &self,
+        name: &str,
+        default: u64,
+        range: std::ops::RangeInclusive<u64>,
+        unit: &str,
+    ) -> Result<u64, ConfigError> {
+        match self.get(name)? {
+            None => Ok(default),
+            Some(v) => {
+                v.parse()
+                    .ok()
+                    .filter(|n| range.contains(n))
+                    .ok_or_else(|| ConfigError::Invalid {
+                        name: name.into(),
+                        message: format!(
+                            "{v:?} is not a number of {unit} from {} to {}",
+                            range.start(),
+                            range.end()
+                        ),
+                    })
+            }
+        }
+    }
 }
 
 fn absolute(path: &Path) -> PathBuf {
@@ -353,6 +422,9 @@ mod tests {
         assert_eq!(config.database_pool, 10);
         assert!(!config.signup_open);
         assert_eq!(config.token_key_file, Path::new("/srv/goflix/token.key"));
+        assert_eq!(config.stall_timeout, Duration::from_secs(120));
+        assert_eq!(config.job_memory_mb, 4096);
+        assert!(config.job_executable.is_none());
     }
 
     #[test]
@@ -384,6 +456,9 @@ mod tests {
         assert!(Config::from_vars(vars(&[("GOFLIX_NOTIFY_RETRY_MAX_SECONDS", "0")])).is_err());
         assert!(Config::from_vars(vars(&[("GOFLIX_SIGNUP", "yes")])).is_err());
         assert!(Config::from_vars(vars(&[("GOFLIX_TRUSTED_PROXIES", "10.0.0.0/40")])).is_err());
+        assert!(Config::from_vars(vars(&[("GOFLIX_STALL_TIMEOUT_SECONDS", "0")])).is_err());
+        assert!(Config::from_vars(vars(&[("GOFLIX_JOB_MEMORY_MB", "lots")])).is_err());
+        assert!(Config::from_vars(vars(&[("GOFLIX_JOB_WALL_SECONDS", "-5")])).is_err());
     }
 
     #[test]

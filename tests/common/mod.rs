@@ -47,6 +47,11 @@ pub async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
         ("GOFLIX_LISTEN".into(), "127.0.0.1:0".into()),
         ("GOFLIX_ADMIN_EMAIL".into(), ADMIN_EMAIL.into()),
         ("GOFLIX_ADMIN_PASSWORD".into(), ADMIN_PASSWORD.into()),
+        // The test binary is not goflix: jobs run in the real executable.
+        (
+            "GOFLIX_JOB_EXECUTABLE".into(),
+            env!("CARGO_BIN_EXE_goflix").into(),
+        ),
     ];
     vars.extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let config = Config::from_vars(vars).unwrap();

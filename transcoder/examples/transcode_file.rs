@@ -1,6 +1,7 @@
 //! Transcodes one local file into a folder with Goflix's pipeline, for
 //! benchmarks (`benches/transcoder.sh`) and for trying the ladder by hand:
-//! `cargo run --release -p goflix-transcoder --example transcode_file -- IN OUT_DIR [PRESET [X264_THREADS]]`
+//! `cargo run --release -p goflix-transcoder --example transcode_file -- IN OUT_DIR [PRESET [X264_THREADS [LIVE_DIR]]]`
+//! (with `LIVE_DIR`, the live copy the worker publishes while encoding is written there too).
 
 use goflix_transcoder::{transcode, TranscodeOptions};
 use std::path::Path;
@@ -8,7 +9,7 @@ use std::path::Path;
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 3 {
-        eprintln!("usage: transcode_file INPUT OUT_DIR [X264_PRESET [X264_THREADS]]");
+        eprintln!("usage: transcode_file INPUT OUT_DIR [X264_PRESET [X264_THREADS [LIVE_DIR]]]");
         std::process::exit(2);
     }
     let mut options = TranscodeOptions::default();
@@ -21,6 +22,7 @@ fn main() {
             std::process::exit(2);
         });
     }
+    options.live_dir = args.get(5).map(Into::into);
     let out = Path::new(&args[2]);
     std::fs::create_dir_all(out).expect("output folder");
     match transcode(Path::new(&args[1]), out, &options, &mut |_| {}) {

@@ -43,7 +43,7 @@ const MIN_BITRATE: u64 = 32_000;
 
 /// One configured rung: its height, its bitrate at up to 30 fps (×1.5 above)
 /// and, optionally, its own x264 preset.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RungSpec {
     /// Output height in pixels.
     pub height: u32,

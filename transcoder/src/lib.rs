@@ -4,9 +4,11 @@
 //! [`ladder`] plans the renditions, [`pipeline`] decodes once and encodes every
 //! rung, [`package`] indexes the CMAF files, and [`hls`] and [`dash`] write the
 //! manifests; [`assets`] makes the poster and storyboard on the way.
-//! [`worker`] is the job loop around it: queue, storage, events.
+//! [`worker`] is the job loop around it: queue, storage, events; it runs
+//! each job's media work in a limited child process ([`child`], [`supervise`]).
 
 pub mod assets;
+pub mod child;
 pub mod dash;
 pub mod error;
 pub mod hls;
@@ -15,6 +17,8 @@ pub mod live;
 pub mod package;
 pub mod pipeline;
 pub mod probe;
+mod running;
+pub mod supervise;
 mod transcode;
 pub mod worker;
 

@@ -246,7 +246,9 @@ fn is_live_file(name: &str, file: &str) -> bool {
 /// A job's live publishing plus the playback record: once the live master
 /// is stored, playback points at the live version; if the job then fails
 /// or is cancelled, the record it replaced is put back and the live
-/// version removed, so no player is left on playlists that never end.
+/// version removed, so no player is left on playlists that never end. A
+/// video that already has a published version (a re-transcode) keeps
+/// playing it and does not go live.
 pub struct LivePlayback {
     publisher: LivePublisher,
     store: Store,
@@ -293,6 +295,29 @@ impl LivePlayback {
             Err(StoreError::NotFound(_)) => None,
             Err(e) => return Err(e.into()),
         };
+        let current = previous
+            .as_deref()
+            .and_then(|bytes| serde_json::from_slice::<PlaybackRecord>(bytes).ok());
+        let stale = current
+            .as_ref()
+            .filter(|r| r.live && layout::is_version(&r.version));
+        if let Some(stale) = stale {
+            // An earlier attempt went live and died: its live version goes.
+            let prefix = format!("{}{}/", layout::media_prefix(self.video), stale.version);
+            if stale.version != self.publisher.version() {
+                if let Err(e) = self.store.delete_prefix(&prefix).await {
+                    tracing::warn!(error = %e, "could not remove a dead attempt's live version");
+                }
+            }
+        }
+        if current.is_some_and(|record| !record.live) {
+            // A re-transcode: the published version keeps playing until the
+            // new one is ready, so the live copy is not needed.
+            tracing::info!("a published version plays meanwhile; not going live");
+            self.abandoned = true;
+            self.remove_live_version().await;
+            return Ok(None);
+        }
         let record = PlaybackRecord {
             version: self.publisher.version().to_owned(),
             visibility,
@@ -320,6 +345,10 @@ impl LivePlayback {
                 tracing::warn!(error = %e, "could not withdraw the live playback record");
             }
         }
+        self.remove_live_version().await;
+    }
+
+    async fn remove_live_version(&self) {
         let prefix = format!(
             "{}{}/",
             layout::media_prefix(self.video),

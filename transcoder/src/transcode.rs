@@ -62,7 +62,7 @@ impl Default for TranscodeOptions {
 }
 
 /// What a transcode produced.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TranscodeOutput {
     /// Duration of the top video rendition in seconds.
     pub duration_s: f64,

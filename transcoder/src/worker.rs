@@ -8,18 +8,29 @@
 //! keeps the lease (heartbeating) and retries the storage call with capped
 //! backoff until storage is back, so an outage burns no attempt and
 //! dead-letters nothing. A job whose lease is lost (the queue handed it to
-//! another worker, or RabbitMQ closed the channel) has its encode cancelled
-//! between frames and is abandoned unsettled, so no job is completed twice.
+//! another worker, or RabbitMQ closed the channel) has its child
+//! process killed and is abandoned unsettled, so no job is completed twice.
+//!
+//! The media work runs in a child process ([`crate::supervise`]) with
+//! memory, CPU and wall-time limits; a child that crashes, hits a limit or
+//! stops making progress is killed and its job retried, and the worker goes
+//! on serving. A job cancelled by an operator ([`Worker::cancel_job`]) has its
+//! child killed and fails with `cancelled`, without a retry.
 //!
 //! While encoding, the live copy of every rendition is published under a
 //! live version ([`crate::live`]): once every rendition has a segment the
 //! playback record points at it and `video.playable` is announced; a job
 //! that then fails puts the previous record back.
 
+use crate::child::ChildRequest;
 use crate::live::{LivePlayback, LivePublisher};
 use crate::pipeline::Cancel;
-use crate::{transcode, MediaError, TranscodeOptions, TranscodeOutput};
+pub use crate::running::RunningJobs;
+use crate::supervise::{self, ChildEnd, Isolation};
+use crate::{TranscodeOptions, TranscodeOutput};
 use bytes::Bytes;
+use futures_util::StreamExt;
+use goflix_shared::command::{Command, CommandBus};
 use goflix_shared::domain::{PlaybackRecord, TranscodeJob};
 use goflix_shared::events::{Event, EventBus, EventKind};
 use goflix_shared::layout;
@@ -34,11 +45,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tracing::Instrument;
+use uuid::Uuid;
 
 /// How often a running job renews its lease.
 const HEARTBEAT: Duration = Duration::from_secs(10);
-/// Minimum spacing of `video.progress` events per job.
-const PROGRESS_EVERY: Duration = Duration::from_millis(500);
 /// First and longest pause between storage calls while storage is unavailable.
 const STORAGE_BACKOFF: (Duration, Duration) = (Duration::from_millis(500), Duration::from_secs(30));
 /// How often the live copy of a running encode is synced to storage.
@@ -60,6 +70,12 @@ pub struct Worker {
     /// After shutdown, how long a running job may go on before it is
     /// cancelled and released to the queue for another worker.
     pub drain: Duration,
+    /// How each job's child process is run and limited.
+    pub isolation: Isolation,
+    /// Where operators' cancels come from ([`Command::CancelJob`]).
+    pub commands: Arc<dyn CommandBus>,
+    /// The jobs running now and the cancels heard, for [`Worker::cancel_job`].
+    pub running: RunningJobs,
 }
 
 /// `error.code`s a job fails with, the label values of `goflix_jobs_failed_total`.
@@ -74,6 +90,9 @@ const FAILURE_CODES: &[&str] = &[
     "encode_failed",
     "master_missing",
     "retries_exhausted",
+    "resource_limit",
+    "stalled",
+    "cancelled",
 ];
 
 /// Counts a job failed for good in `goflix_jobs_failed_total`.
@@ -93,8 +112,14 @@ enum Outcome {
         /// Readable explanation.
         message: String,
     },
-    /// Something around the media failed (storage, a panic): worth retrying.
-    Transient(String),
+    /// Something around the media failed (storage, a crashed or stalled
+    /// child): worth retrying. `code` is the failure once attempts run out.
+    Transient {
+        /// `retries_exhausted`, or a precise cause like `resource_limit`.
+        code: &'static str,
+        /// What happened.
+        reason: String,
+    },
     /// The lease was lost and the work stopped; the job's new holder redoes it.
     Cancelled,
 }
@@ -107,10 +132,26 @@ enum Stop {
     Failed(StoreError),
 }
 
+/// A retryable failure with no more precise code.
+fn transient(reason: String) -> Outcome {
+    Outcome::Transient {
+        code: "retries_exhausted",
+        reason,
+    }
+}
+
 impl Worker {
+    /// Cancels the job `job_id` for an operator: if this process runs it,
+    /// its child is killed, its partial outputs removed, and it fails with
+    /// `cancelled` (then `true`); otherwise it is dropped should it arrive.
+    pub fn cancel_job(&self, job_id: Uuid) -> bool {
+        self.running.cancel(job_id)
+    }
+
     /// Runs `concurrency` job loops until `shutdown`; each finishes its
     /// current job first, or releases it once [`Worker::drain`] has passed.
     pub async fn run(self, concurrency: usize, shutdown: Shutdown) {
+        let listener = tokio::spawn(self.clone().listen(shutdown.clone()));
         let loops: Vec<_> = (0..concurrency.max(1))
             .map(|_| tokio::spawn(self.clone().job_loop(shutdown.clone())))
             .collect();
@@ -118,6 +159,41 @@ impl Worker {
             if let Err(e) = handle.await {
                 tracing::error!(error = %e, "worker loop ended abnormally");
             }
+        }
+        listener.abort();
+    }
+
+    /// Follows the command channel until `shutdown`, cancelling the jobs
+    /// operators cancel; listens again (with backoff) when the channel drops.
+    async fn listen(self, shutdown: Shutdown) {
+        let mut backoff = Duration::from_millis(500);
+        loop {
+            match self.commands.listen().await {
+                Ok(mut commands) => {
+                    backoff = Duration::from_millis(500);
+                    loop {
+                        let command = tokio::select! {
+                            _ = shutdown.cancelled() => return,
+                            command = commands.next() => command,
+                        };
+                        match command {
+                            Some(Command::CancelJob { job_id, .. }) => {
+                                if self.cancel_job(job_id) {
+                                    tracing::info!(%job_id, "cancelling the job on request");
+                                }
+                            }
+                            None => break,
+                        }
+                    }
+                    tracing::warn!("command channel closed; listening again");
+                }
+                Err(e) => tracing::warn!(error = %e, ?backoff, "command channel unavailable"),
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(30));
         }
     }
 
@@ -163,10 +239,15 @@ impl Worker {
             finish(lease.reject().await);
             return;
         }
+        let Some(running) = self.running.start(job.job_id) else {
+            tracing::info!("job cancelled before it started; dropping it");
+            finish(lease.ack().await);
+            return;
+        };
         tracing::info!("job started");
         self.publish(&job, EventKind::Processing { attempt }).await;
         let started = Instant::now();
-        let cancel = Cancel::default();
+        let cancel = running.cancel.clone();
         let mut released = false;
         let outcome = {
             let work = self.process(&job, &cancel);
@@ -203,17 +284,36 @@ impl Worker {
                 }
             }
         };
+        self.running.finish(job.job_id);
+        let by_operator = running.by_operator.is_cancelled();
         let label = match &outcome {
+            Outcome::Cancelled if by_operator => "cancelled",
             Outcome::Cancelled if released => "released",
             Outcome::Cancelled => "abandoned",
             Outcome::Ready => "ready",
-            Outcome::Transient(_) if attempt < MAX_ATTEMPTS => "retry",
-            Outcome::Rejected { .. } | Outcome::Transient(_) => "failed",
+            Outcome::Transient { .. } if attempt < MAX_ATTEMPTS => "retry",
+            Outcome::Rejected { .. } | Outcome::Transient { .. } => "failed",
         };
         metrics::JOB_DURATION
             .histogram(&[label])
             .observe(started.elapsed().as_secs_f64());
         match outcome {
+            Outcome::Cancelled if by_operator => {
+                tracing::info!(
+                    elapsed_s = started.elapsed().as_secs_f64(),
+                    "job cancelled by an operator"
+                );
+                count_failure("cancelled");
+                self.publish(
+                    &job,
+                    EventKind::Failed {
+                        code: "cancelled".into(),
+                        message: "the job was cancelled".into(),
+                    },
+                )
+                .await;
+                finish(lease.ack().await);
+            }
             Outcome::Cancelled if released => {
                 tracing::info!(
                     elapsed_s = started.elapsed().as_secs_f64(),
@@ -235,20 +335,20 @@ impl Worker {
                     .await;
                 finish(lease.reject().await);
             }
-            Outcome::Transient(reason) if attempt >= MAX_ATTEMPTS => {
-                tracing::error!(%reason, "job failed on its last attempt");
-                count_failure("retries_exhausted");
+            Outcome::Transient { code, reason } if attempt >= MAX_ATTEMPTS => {
+                tracing::error!(%code, %reason, "job failed on its last attempt");
+                count_failure(code);
                 self.publish(
                     &job,
                     EventKind::Failed {
-                        code: "retries_exhausted".into(),
+                        code: code.into(),
                         message: format!("transcoding failed {attempt} times: {reason}"),
                     },
                 )
                 .await;
                 finish(lease.reject().await);
             }
-            Outcome::Transient(reason) => {
+            Outcome::Transient { reason, .. } => {
                 let delay = Duration::from_secs(2u64.pow(attempt));
                 tracing::warn!(%reason, ?delay, "job will be retried");
                 finish(lease.retry(delay).await);
@@ -259,13 +359,13 @@ impl Worker {
     async fn process(&self, job: &TranscodeJob, cancel: &Cancel) -> Outcome {
         let scratch = match tempfile::Builder::new().prefix("goflix-job-").tempdir() {
             Ok(dir) => dir,
-            Err(e) => return Outcome::Transient(format!("no scratch space: {e}")),
+            Err(e) => return transient(format!("no scratch space: {e}")),
         };
         let master = scratch.path().join("master");
         let out_dir = scratch.path().join("out");
         let live_dir = scratch.path().join("live");
         if let Err(e) = tokio::fs::create_dir(&out_dir).await {
-            return Outcome::Transient(format!("no scratch space: {e}"));
+            return transient(format!("no scratch space: {e}"));
         }
         let master_key = layout::master(job.video_id);
         let downloaded = self
@@ -282,7 +382,7 @@ impl Worker {
                     message: "the uploaded master is no longer in storage".into(),
                 };
             }
-            Err(Stop::Failed(e)) => return Outcome::Transient(e.to_string()),
+            Err(Stop::Failed(e)) => return transient(e.to_string()),
         }
         let version = layout::new_version();
         let mut live = LivePlayback::new(
@@ -296,7 +396,7 @@ impl Worker {
             job.video_id,
         );
         let transcoded = self
-            .transcode_blocking(
+            .transcode_isolated(
                 job, &master, &out_dir, &live_dir, &version, &mut live, cancel,
             )
             .await;
@@ -321,7 +421,7 @@ impl Worker {
                 }
                 match stop {
                     Stop::Cancelled => Outcome::Cancelled,
-                    Stop::Failed(e) => Outcome::Transient(e.to_string()),
+                    Stop::Failed(e) => transient(e.to_string()),
                 }
             }
         }
@@ -360,12 +460,12 @@ impl Worker {
         }
     }
 
-    /// Runs the ffmpeg pipeline on a blocking thread, forwarding progress as
-    /// events and publishing the live copy as it grows (`video.playable`
-    /// once every rendition has a segment); the live playlists are ended
-    /// when the encode is.
+    /// Runs the ffmpeg pipeline in a child process ([`supervise::run`]),
+    /// forwarding progress as events and publishing the live copy as it
+    /// grows (`video.playable` once every rendition has a segment); the
+    /// live playlists are ended when the encode is.
     #[allow(clippy::too_many_arguments)]
-    async fn transcode_blocking(
+    async fn transcode_isolated(
         &self,
         job: &TranscodeJob,
         master: &Path,
@@ -378,22 +478,18 @@ impl Worker {
         let (progress_tx, mut progress_rx) = mpsc::channel::<f64>(8);
         let options = TranscodeOptions {
             uri_prefix: format!("{version}/"),
-            cancel: cancel.clone(),
             live_dir: Some(live_dir.to_path_buf()),
             ..self.options.clone()
         };
-        let (master, out_dir) = (master.to_path_buf(), out_dir.to_path_buf());
+        let request = ChildRequest::new(
+            master.to_path_buf(),
+            out_dir.to_path_buf(),
+            &options,
+            self.isolation.limits,
+        );
         let started = Instant::now();
-        let task = tokio::task::spawn_blocking(move || {
-            let mut last = Instant::now() - PROGRESS_EVERY;
-            let mut report = |p: f64| {
-                if last.elapsed() >= PROGRESS_EVERY {
-                    last = Instant::now();
-                    let _ = progress_tx.try_send(p);
-                }
-            };
-            transcode(&master, &out_dir, &options, &mut report)
-        });
+        // The child reports progress at the event rate already.
+        let child = supervise::run(&self.isolation, job.video_id, &request, cancel, progress_tx);
         let forward = async {
             let mut sync = tokio::time::interval(LIVE_SYNC_EVERY);
             loop {
@@ -406,13 +502,13 @@ impl Worker {
                 }
             }
         };
-        let (result, ()) = tokio::join!(task, forward);
-        if matches!(result, Ok(Ok(_))) {
+        let (end, ()) = tokio::join!(child, forward);
+        if matches!(end, ChildEnd::Done(_)) {
             // The encode ended: the live playlists get their last segments and ENDLIST.
             self.sync_live(job, live).await;
         }
-        match result {
-            Ok(Ok(output)) => {
+        match end {
+            ChildEnd::Done(output) => {
                 let wall_s = started.elapsed().as_secs_f64();
                 if wall_s > 0.0 {
                     metrics::TRANSCODE_SPEED
@@ -421,9 +517,9 @@ impl Worker {
                 }
                 Ok(output)
             }
-            Ok(Err(_)) if cancel.is_cancelled() => Err(Outcome::Cancelled),
-            Ok(Err(error)) => Err(rejection(error)),
-            Err(join) => Err(Outcome::Transient(format!("transcode panicked: {join}"))),
+            ChildEnd::Cancelled => Err(Outcome::Cancelled),
+            ChildEnd::Rejected { code, message } => Err(Outcome::Rejected { code, message }),
+            ChildEnd::Crashed { code, reason } => Err(Outcome::Transient { code, reason }),
         }
     }
 
@@ -502,20 +598,10 @@ impl Worker {
 
     async fn publish(&self, job: &TranscodeJob, kind: EventKind) {
         let name = kind.name();
-        if let Err(e) = self.bus.publish(Event::now(job.video_id, kind)).await {
+        let event = Event::now(job.video_id, kind).for_job(job.job_id);
+        if let Err(e) = self.bus.publish(event).await {
             tracing::warn!(error = %e, event = name, "could not publish event");
         }
-    }
-}
-
-/// A media error fails the job for good unless it is our own fault.
-fn rejection(error: MediaError) -> Outcome {
-    match error.code() {
-        "internal" => Outcome::Transient(error.to_string()),
-        code => Outcome::Rejected {
-            code: code.to_string(),
-            message: error.to_string(),
-        },
     }
 }
 
