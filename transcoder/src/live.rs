@@ -96,6 +96,8 @@ pub struct LivePublisher {
     stored: HashSet<String>,
     /// Each playlist's text as last stored.
     playlists: HashMap<String, Bytes>,
+    /// The renditions, once the pipeline has written its plan.
+    plan: Option<Plan>,
     playable: bool,
 }
 
@@ -109,6 +111,7 @@ impl LivePublisher {
             dir,
             stored: HashSet::new(),
             playlists: HashMap::new(),
+            plan: None,
             playable: false,
         }
     }
@@ -127,7 +130,10 @@ impl LivePublisher {
     /// playlists naming them, and the live master the first time every
     /// rendition has a segment. Returns whether this call made it playable.
     pub async fn sync(&mut self) -> Result<bool, LiveError> {
-        let Some(plan) = self.read_plan() else {
+        if self.plan.is_none() {
+            self.plan = self.read_plan();
+        }
+        let Some(plan) = &self.plan else {
             return Ok(false);
         };
         let mut every_one_started = true;
@@ -143,7 +149,7 @@ impl LivePublisher {
         if self.playable || !every_one_started {
             return Ok(false);
         }
-        let Some(master) = self.master(plan) else {
+        let Some(master) = self.master() else {
             return Ok(false);
         };
         self.put(MASTER_PLAYLIST, Source::Bytes(master.into()))
@@ -200,8 +206,10 @@ impl LivePublisher {
     }
 
     /// The live master, once every video rendition's init segment gives its codec string.
-    fn master(&self, mut plan: Plan) -> Option<String> {
-        for rendition in &mut plan.video {
+    fn master(&self) -> Option<String> {
+        let plan = self.plan.as_ref()?;
+        let mut video = plan.video.clone();
+        for rendition in &mut video {
             let init = std::fs::read(self.dir.join(format!("{}_init.mp4", rendition.name))).ok()?;
             let whole = ByteRange {
                 offset: 0,
@@ -210,7 +218,7 @@ impl LivePublisher {
             rendition.codecs = codecs::avc1(&init, whole).ok()?;
         }
         Some(hls::live_master_playlist(
-            &plan.video,
+            &video,
             plan.audio.as_ref(),
             &format!("{}/", self.version),
         ))

@@ -168,6 +168,11 @@ pub async fn run(
                         reason: format!("the transcode ran longer than {} s", isolation.wall_time.as_secs()),
                     });
                 }
+                if moved.elapsed() <= isolation.stall_timeout {
+                    continue;
+                }
+                // No progress report for the whole timeout: the output
+                // folders growing since they were last looked at still count.
                 let bytes = tokio::task::spawn_blocking({
                     let watch = watch.clone();
                     move || watch.iter().map(|d| folder_bytes(d)).sum::<u64>()
@@ -175,8 +180,7 @@ pub async fn run(
                 if bytes > best.1 {
                     best.1 = bytes;
                     moved = Instant::now();
-                }
-                if moved.elapsed() > isolation.stall_timeout {
+                } else {
                     break Some(ChildEnd::Crashed {
                         code: "stalled",
                         reason: format!("the transcode made no progress for {} s", isolation.stall_timeout.as_secs()),
