@@ -271,14 +271,16 @@ async fn a_job_whose_worker_dies_on_every_delivery_ends_failed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_that_loses_its_channel_cancels_its_encode() {
     let mut cluster = Cluster::new().await;
-    let source = clip(cluster.dir.path(), "long.mp4", "640x360", 12, true);
+    let source = clip(cluster.dir.path(), "long.mp4", "640x360", 30, true);
     cluster.start_control(&cluster.amqp_url.clone()).await;
     let worker = cluster.start_worker().await;
+    let name = cluster.workers[worker].connection_name("transcoder");
+    let pids = cluster.connection_pids(&[name]);
+    assert_eq!(pids.len(), 1, "{pids:?}");
     let id = cluster.upload("channel lost", &source).await;
     wait_encoding(&cluster, &id).await;
     // What RabbitMQ does to a delivery held past its consumer timeout.
-    let name = cluster.workers[worker].connection_name("transcoder");
-    assert_eq!(cluster.close_connections(&[name]), 1);
+    cluster.close_connection_pids(&pids);
     let video = cluster.wait_settled(&id, SETTLE).await;
     assert_eq!(video["state"], "ready", "{video}");
     let log = cluster.workers[worker].log_text();

@@ -488,24 +488,35 @@ impl Cluster {
 
     /// Force-closes the RabbitMQ connections of the given processes.
     pub fn close_connections(&self, names: &[String]) -> usize {
+        let pids = self.connection_pids(names);
+        self.close_connection_pids(&pids);
+        pids.len()
+    }
+
+    /// The broker's ids of the connections named `names`. Listing is slow
+    /// (an Erlang VM starts), so a test racing a job looks them up first.
+    pub fn connection_pids(&self, names: &[String]) -> Vec<String> {
         let listed = Command::new("rabbitmqctl")
             .args(["-q", "list_connections", "pid", "client_properties"])
             .output()
             .expect("rabbitmqctl");
-        let listed = String::from_utf8_lossy(&listed.stdout);
-        let mut closed = 0;
-        for line in listed.lines() {
-            let matched = names.iter().any(|n| line.contains(&format!("\"{n}\"")));
-            if let (true, Some(pid)) = (matched, line.split_whitespace().next()) {
-                let status = Command::new("rabbitmqctl")
-                    .args(["-q", "close_connection", pid, "goflix fault test"])
-                    .status()
-                    .expect("rabbitmqctl");
-                assert!(status.success(), "rabbitmqctl close_connection {pid}");
-                closed += 1;
-            }
+        String::from_utf8_lossy(&listed.stdout)
+            .lines()
+            .filter(|line| names.iter().any(|n| line.contains(&format!("\"{n}\""))))
+            .filter_map(|line| line.split_whitespace().next().map(str::to_owned))
+            .collect()
+    }
+
+    /// Closes connections by broker id, as RabbitMQ does to a consumer
+    /// that holds a delivery past its timeout.
+    pub fn close_connection_pids(&self, pids: &[String]) {
+        for pid in pids {
+            let status = Command::new("rabbitmqctl")
+                .args(["-q", "close_connection", pid, "goflix fault test"])
+                .status()
+                .expect("rabbitmqctl");
+            assert!(status.success(), "rabbitmqctl close_connection {pid}");
         }
-        closed
     }
 }
 
