@@ -1,19 +1,25 @@
-// Plays an HLS stream that may still be growing (EVENT playlists) with
-// hls.js in headless Chromium, fast (playbackRate 8), until the video ends.
-// Prints one JSON line: when playback first advanced (startedAtMs, wall
-// clock), whether the video ended, the last currentTime and duration, the
-// fatal player errors and whether the playlist was still live at start.
-// Usage: node play_live.mjs <master-url> [timeout-seconds]
+// Plays a stream that may still be growing until the video ends, in
+// headless Chromium: HLS (EVENT playlists) with hls.js, fast (playbackRate
+// 8), or DASH (a dynamic MPD) with dash.js at the pace the MPD's clock
+// allows. Both start from the first segment, not the live edge. Prints one
+// JSON line: when playback first advanced (startedAtMs, wall clock),
+// whether the video ended, the last currentTime and duration, the fatal
+// player errors and whether the stream was still live at start.
+// Usage: node play_live.mjs <hls|dash> <manifest-url> [timeout-seconds]
 import { chromium } from "playwright-core";
 import { createRequire } from "node:module";
 
 const require = createRequire(import.meta.url);
-const [manifestUrl, timeoutArg] = process.argv.slice(2);
+const [player, manifestUrl, timeoutArg] = process.argv.slice(2);
 const timeoutMs = Number(timeoutArg ?? 240) * 1000;
-if (!manifestUrl) {
-  console.error("usage: node play_live.mjs <master-url> [timeout-seconds]");
+if (!["hls", "dash"].includes(player) || !manifestUrl) {
+  console.error("usage: node play_live.mjs <hls|dash> <manifest-url> [timeout-seconds]");
   process.exit(2);
 }
+const scripts = {
+  hls: require.resolve("hls.js/dist/hls.min.js"),
+  dash: require.resolve("dashjs"),
+};
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
@@ -31,26 +37,44 @@ try {
   page.on("console", (msg) => console.error(`[page ${msg.type()}] ${msg.text()}`));
   await page.goto(`${new URL(manifestUrl).origin}/healthz`);
   await page.setContent('<video id="v" muted playsinline style="width:640px"></video>');
-  await page.addScriptTag({ path: require.resolve("hls.js/dist/hls.min.js") });
-  await page.evaluate((manifestUrl) => {
-    const video = document.getElementById("v");
-    window.__errors = [];
-    window.__live = null;
-    // Start from the first segment, not the live edge, so "to the end"
-    // means the whole video.
-    const hls = new Hls({ startPosition: 0 });
-    hls.on(Hls.Events.ERROR, (_e, data) => {
-      if (data.fatal) window.__errors.push(`${data.type}: ${data.details}`);
-    });
-    hls.on(Hls.Events.LEVEL_LOADED, (_e, data) => {
-      if (window.__live === null) window.__live = data.details.live;
-    });
-    hls.loadSource(manifestUrl);
-    hls.attachMedia(video);
-    video.playbackRate = 8;
-    video.addEventListener("playing", () => (video.playbackRate = 8));
-    video.play().catch(() => {});
-  }, manifestUrl);
+  await page.addScriptTag({ path: scripts[player] });
+  await page.evaluate(
+    ({ player, manifestUrl }) => {
+      const video = document.getElementById("v");
+      window.__errors = [];
+      window.__live = null;
+      window.__ended = false;
+      if (player === "hls") {
+        const hls = new Hls({ startPosition: 0 });
+        hls.on(Hls.Events.ERROR, (_e, data) => {
+          if (data.fatal) window.__errors.push(`${data.type}: ${data.details}`);
+        });
+        hls.on(Hls.Events.LEVEL_LOADED, (_e, data) => {
+          if (window.__live === null) window.__live = data.details.live;
+        });
+        hls.loadSource(manifestUrl);
+        hls.attachMedia(video);
+        video.playbackRate = 8;
+        video.addEventListener("playing", () => (video.playbackRate = 8));
+        video.play().catch(() => {});
+      } else {
+        const dash = dashjs.MediaPlayer().create();
+        dash.on(dashjs.MediaPlayer.events.ERROR, (e) => {
+          window.__errors.push(JSON.stringify(e.error ?? e));
+        });
+        dash.on(dashjs.MediaPlayer.events.MANIFEST_LOADED, (e) => {
+          if (window.__live === null) window.__live = e.data.type === "dynamic";
+        });
+        // dash.js reports the end itself: after a dynamic MPD turns static
+        // the element may stop a frame short of firing its own `ended`.
+        dash.on(dashjs.MediaPlayer.events.PLAYBACK_ENDED, () => (window.__ended = true));
+        // Autoplay through dash.js: its manifest refresh starts on the
+        // player's own playback-started event.
+        dash.initialize(video, manifestUrl, true, 0);
+      }
+    },
+    { player, manifestUrl },
+  );
   const deadline = Date.now() + timeoutMs;
   let startedAtMs = null;
   let state = {};
@@ -60,7 +84,7 @@ try {
       return {
         time: video.currentTime,
         duration: video.duration,
-        ended: video.ended,
+        ended: video.ended || window.__ended,
         errors: window.__errors,
         liveAtStart: window.__live,
       };
@@ -69,7 +93,7 @@ try {
     if (state.errors.length > 0 || state.ended) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  console.log(JSON.stringify({ manifestUrl, startedAtMs, ...state }));
+  console.log(JSON.stringify({ player, manifestUrl, startedAtMs, ...state }));
   exitCode = state.errors.length === 0 && state.ended ? 0 : 1;
 } finally {
   await browser.close();

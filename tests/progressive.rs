@@ -1,8 +1,8 @@
 //! Progressive publishing through `goflix serve`: a 60 s upload becomes
 //! playable while it still encodes (`state: processing`, `playable: true`,
-//! growing `EVENT` playlists from the origin), hls.js in headless Chromium
-//! starts playing it then and plays through to the end after the job
-//! finishes; the finished video is the ordinary VOD.
+//! growing `EVENT` playlists and a dynamic MPD from the origin); hls.js and
+//! dash.js in headless Chromium start playing it then and play through to
+//! the end after the job finishes; the finished video is the ordinary VOD.
 
 mod common;
 
@@ -65,7 +65,9 @@ async fn a_60_s_upload_plays_while_it_encodes_and_to_the_end_after() {
     );
     assert_eq!(video["state"], "processing", "{video}");
     assert_eq!(video["playback"]["hls"], master, "{video}");
-    assert!(video["playback"]["dash"].is_null(), "{video}");
+    let mpd = format!("/v/{id}/manifest.mpd");
+    assert_eq!(video["playback"]["dash"], mpd, "{video}");
+    assert!(video["playback"]["poster"].is_null(), "{video}");
     let response = app.get(&master).await;
     assert_eq!(response.status(), 200);
     let body = response.text().await.unwrap();
@@ -85,39 +87,76 @@ async fn a_60_s_upload_plays_while_it_encodes_and_to_the_end_after() {
     );
     assert!(!playlist.contains("#EXT-X-ENDLIST"), "{playlist}");
 
-    // hls.js starts now, and plays to the end once the job has finished.
-    let url = format!("{}{master}", app.base);
-    let player = std::thread::spawn(move || {
-        Command::new("node")
-            .arg(e2e_dir().join("play_live.mjs"))
-            .args([url.as_str(), "240"])
-            .output()
-            .expect("node")
-    });
+    // The MPD entry point sends DASH players to the live version's MPD,
+    // which they refresh from then on.
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mpd_url = format!("{}{mpd}", app.base);
+    let entry_point = || no_redirects.get(&mpd_url).send();
+    let response = entry_point().await.unwrap();
+    assert_eq!(response.status(), 302);
+    assert_eq!(response.headers()["cache-control"], "public, max-age=1");
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let live_version = media_uri.split('/').next().unwrap();
+    assert_eq!(location, format!("{live_version}/manifest.mpd"));
+    let live_mpd = format!("/v/{id}/{location}");
+    let response = app.get(&live_mpd).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "public, max-age=1");
+    let body = response.text().await.unwrap();
+    assert!(body.contains(r#"type="dynamic""#), "{body}");
+    assert!(body.contains("<SegmentTimeline>"), "{body}");
+
+    // hls.js and dash.js start now, and play to the end once the job has finished.
+    let players: Vec<_> = [("hls", &master), ("dash", &mpd)]
+        .into_iter()
+        .map(|(player, path)| {
+            let url = format!("{}{path}", app.base);
+            std::thread::spawn(move || {
+                Command::new("node")
+                    .arg(e2e_dir().join("play_live.mjs"))
+                    .args([player, url.as_str(), "240"])
+                    .output()
+                    .expect("node")
+            })
+        })
+        .collect();
     let ready = app.wait_settled(&id, Duration::from_secs(300)).await;
     let ready_at_ms = unix_ms();
     assert_eq!(ready["state"], "ready", "{ready}");
     assert_eq!(ready["playable"], true);
-    assert!(ready["playback"]["dash"].is_string(), "{ready}");
-    let output = tokio::task::spawn_blocking(move || player.join().unwrap())
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "hls.js did not play to the end: {stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let report: Value = serde_json::from_str(stdout.trim()).unwrap();
-    eprintln!("player: {report}");
-    assert_eq!(report["liveAtStart"], true, "{report}");
-    let started_ms = report["startedAtMs"].as_u64().expect("playback started") as u128;
-    assert!(
-        started_ms < ready_at_ms,
-        "playback started at {started_ms}, after the job was ready at {ready_at_ms}"
-    );
-    let duration = report["duration"].as_f64().unwrap();
-    assert!((duration - 60.0).abs() < 1.0, "{report}");
+    assert!(ready["playback"]["poster"].is_string(), "{ready}");
+    for player in players {
+        let output = tokio::task::spawn_blocking(move || player.join().unwrap())
+            .await
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "the player did not play to the end: {stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let report: Value = serde_json::from_str(stdout.trim()).unwrap();
+        eprintln!("player: {report}");
+        assert_eq!(report["liveAtStart"], true, "{report}");
+        let started_ms = report["startedAtMs"].as_u64().expect("playback started") as u128;
+        assert!(
+            started_ms < ready_at_ms,
+            "playback started at {started_ms}, after the job was ready at {ready_at_ms}"
+        );
+        let duration = report["duration"].as_f64().unwrap();
+        assert!((duration - 60.0).abs() < 1.0, "{report}");
+    }
+
+    // The live MPD ended static; the entry point now serves the final one.
+    let body = app.get(&live_mpd).await.text().await.unwrap();
+    assert!(body.contains(r#"type="static""#), "{body}");
+    let response = entry_point().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("<SegmentBase"), "{body}");
 
     // The finished video is the ordinary VOD, its playlists immutable.
     let body = app.get(&master).await.text().await.unwrap();

@@ -386,12 +386,13 @@ struct ErrorView {
 /// Where players fetch a playable video from (the origin). The poster and
 /// the storyboard cues live under the published version (immutable); the
 /// cues name sprite regions of `storyboard.jpg` beside them (`#xywh=`).
-/// While a video still encodes only HLS plays (the other fields are null).
+/// While a video still encodes, HLS and DASH play the part encoded so far
+/// (growing playlists, a dynamic MPD) and the poster and storyboard are null.
 /// Private videos need a playback token on each (`?token=`).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 struct PlaybackUrls {
     hls: String,
-    dash: Option<String>,
+    dash: String,
     poster: Option<String>,
     storyboard: Option<String>,
 }
@@ -456,7 +457,7 @@ impl From<&ReadableVideo> for VideoView {
                 };
                 PlaybackUrls {
                     hls: format!("/v/{id}/master.m3u8"),
-                    dash: ready.then(|| format!("/v/{id}/manifest.mpd")),
+                    dash: format!("/v/{id}/manifest.mpd"),
                     poster: asset(POSTER),
                     storyboard: asset(STORYBOARD_CUES),
                 }

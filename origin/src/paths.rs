@@ -104,7 +104,8 @@ pub fn file_name(segment: &str) -> Result<FileKind, OriginError> {
     match ext {
         "m3u8" => Ok(FileKind::Hls),
         "mpd" => Ok(FileKind::Dash),
-        "mp4" if stem == "audio" => Ok(FileKind::Audio),
+        // `audio.mp4`, and the live copy's `audio_init.mp4` and `audio_NNNNN.mp4`.
+        "mp4" if stem == "audio" || stem.starts_with("audio_") => Ok(FileKind::Audio),
         "mp4" => Ok(FileKind::Video),
         "jpg" => Ok(FileKind::Image),
         "vtt" => Ok(FileKind::Subtitles),

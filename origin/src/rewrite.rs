@@ -1,6 +1,7 @@
 //! Carrying a playback token into manifests: every relative URI of an HLS
-//! playlist (URI lines and `URI="…"` attributes) and every `<BaseURL>` of
-//! a DASH MPD gets `token=…` appended to its query. Runs per request on the
+//! playlist (URI lines and `URI="…"` attributes), and every `<BaseURL>` and
+//! `SegmentTemplate` `media`/`initialization` template of a DASH MPD, gets
+//! `token=…` appended to its query. Runs per request on the
 //! cached base manifest, so nothing token-specific is ever cached.
 //!
 //! Absolute URIs (with a scheme or `//host`) and `data:` URIs are left
@@ -42,22 +43,36 @@ pub fn hls(playlist: &str, encoded_token: &str) -> String {
     out
 }
 
-/// Rewrites each `URI="…"` attribute of a tag line.
+/// Rewrites each `URI="…"` attribute of a tag line: only a whole
+/// attribute name counts (`URI=`, not `FOO-URI=`).
 fn rewrite_uri_attributes(line: &str, encoded_token: &str) -> String {
-    const ATTR: &str = "URI=\"";
-    let mut out = String::with_capacity(line.len());
-    let mut rest = line;
-    while let Some(at) = rest.find(ATTR) {
-        // Only a whole attribute name counts (`URI=`, not `FOO-URI=`).
-        let whole = at == 0 || matches!(rest.as_bytes()[at - 1], b':' | b',');
-        let value_start = at + ATTR.len();
+    let whole = |before: Option<u8>| before.is_none_or(|b| matches!(b, b':' | b','));
+    rewrite_attributes(line, "URI", whole, encoded_token, "&")
+}
+
+/// Appends `token=` (joined with `separator`) to the value of every
+/// `name="…"` attribute whose preceding byte (`None` at the start) passes
+/// `whole`.
+fn rewrite_attributes(
+    text: &str,
+    name: &str,
+    whole: impl Fn(Option<u8>) -> bool,
+    encoded_token: &str,
+    separator: &str,
+) -> String {
+    let pattern = format!("{name}=\"");
+    let mut out = String::with_capacity(text.len() + 4 * encoded_token.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(&pattern) {
+        let rewrite = whole(at.checked_sub(1).map(|i| rest.as_bytes()[i]));
+        let value_start = at + pattern.len();
         out.push_str(&rest[..value_start]);
         rest = &rest[value_start..];
         let Some(close) = rest.find('"') else {
             break;
         };
-        if whole {
-            out.push_str(&with_token(&rest[..close], encoded_token, "&"));
+        if rewrite {
+            out.push_str(&with_token(&rest[..close], encoded_token, separator));
         } else {
             out.push_str(&rest[..close]);
         }
@@ -67,8 +82,16 @@ fn rewrite_uri_attributes(line: &str, encoded_token: &str) -> String {
     out
 }
 
-/// Appends `token=` to the text of every `<BaseURL>` element of an MPD.
+/// Appends `token=` to the text of every `<BaseURL>` element of an MPD and
+/// to every `media="…"` and `initialization="…"` URL template.
 pub fn dash(mpd: &str, encoded_token: &str) -> String {
+    let rewritten = base_urls(mpd, encoded_token);
+    let rewritten = xml_attributes(&rewritten, "media", encoded_token);
+    xml_attributes(&rewritten, "initialization", encoded_token)
+}
+
+/// Appends `token=` to the text of every `<BaseURL>` element.
+fn base_urls(mpd: &str, encoded_token: &str) -> String {
     const OPEN: &str = "<BaseURL";
     const CLOSE: &str = "</BaseURL>";
     let mut out = String::with_capacity(mpd.len() + 16 * encoded_token.len());
@@ -101,6 +124,13 @@ pub fn dash(mpd: &str, encoded_token: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// Appends `token=` to the value of every `name="…"` XML attribute (a
+/// whole name: after whitespace).
+fn xml_attributes(xml: &str, name: &str, encoded_token: &str) -> String {
+    let whole = |before: Option<u8>| before.is_some_and(|b| b.is_ascii_whitespace());
+    rewrite_attributes(xml, name, whole, encoded_token, "&amp;")
 }
 
 /// `uri` with `token=` appended to its query (before any fragment), using
@@ -178,6 +208,15 @@ mod tests {
             out,
             "#EXT-X-KEY:METHOD=AES-128,URI=\"https://keys.example/k\"\n\
             #EXT-X-FOO:X-URI=\"a\"\nhttps://cdn.example/a.mp4\n//cdn.example/b.mp4\nc.mp4?x=1&token=T\n"
+        );
+    }
+
+    #[test]
+    fn dash_segment_templates_get_the_token() {
+        let mpd = r#"<SegmentTemplate timescale="1000" initialization="360p_init.mp4" media="360p_$Number%05d$.mp4?a=1" startNumber="0"><Foo xmedia="x" mimeType="video/mp4" media="https://cdn.example/$Number$.mp4"/>"#;
+        assert_eq!(
+            dash(mpd, "T"),
+            r#"<SegmentTemplate timescale="1000" initialization="360p_init.mp4?token=T" media="360p_$Number%05d$.mp4?a=1&amp;token=T" startNumber="0"><Foo xmedia="x" mimeType="video/mp4" media="https://cdn.example/$Number$.mp4"/>"#
         );
     }
 

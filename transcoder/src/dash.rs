@@ -4,10 +4,14 @@
 
 use std::fmt::{self, Write};
 
+use goflix_shared::domain::Rendition;
+
 use crate::package::Packaged;
 
 const PROFILE: &str = "urn:mpeg:dash:profile:isoff-on-demand:2011";
 const CHANNEL_SCHEME: &str = "urn:mpeg:dash:23003:3:audio_channel_configuration:2011";
+/// Adaptation set attributes of an on-demand MPD: segments and subsegments aligned.
+const ON_DEMAND_FLAGS: &str = r#"segmentAlignment="true" subsegmentAlignment="true" startWithSAP="1" subsegmentStartsWithSAP="1""#;
 
 /// Renders `manifest.mpd`. `frame_rate` is the ladder's `(num, den)`;
 /// `segment_seconds` sets `minBufferTime`.
@@ -50,57 +54,77 @@ fn render(
         duration(f64::from(segment_seconds.max(1))),
     )?;
     writeln!(out, r#"  <Period id="0" start="PT0S">"#)?;
-    let (max_width, max_height) = video.iter().fold((0, 0), |(w, h), t| {
-        (
-            w.max(t.rendition.width.unwrap_or(0)),
-            h.max(t.rendition.height.unwrap_or(0)),
-        )
-    });
-    writeln!(
-        out,
-        r#"    <AdaptationSet id="0" contentType="video" mimeType="video/mp4" segmentAlignment="true" subsegmentAlignment="true" startWithSAP="1" subsegmentStartsWithSAP="1" maxWidth="{max_width}" maxHeight="{max_height}" frameRate="{}/{}">"#,
-        frame_rate.0, frame_rate.1,
-    )?;
+    let renditions: Vec<&Rendition> = video.iter().map(|t| &t.rendition).collect();
+    open_video_set(out, &renditions, frame_rate, ON_DEMAND_FLAGS)?;
     for track in video {
-        let r = &track.rendition;
-        writeln!(
-            out,
-            r#"      <Representation id="{}" bandwidth="{}" width="{}" height="{}" frameRate="{}/{}" sar="1:1" codecs="{}">"#,
-            escape(&r.name),
-            r.bandwidth,
-            r.width.unwrap_or(0),
-            r.height.unwrap_or(0),
-            frame_rate.0,
-            frame_rate.1,
-            escape(&r.codecs),
-        )?;
+        video_representation(out, &track.rendition, frame_rate)?;
         segment_base(out, track, uri_prefix)?;
         writeln!(out, "      </Representation>")?;
     }
     writeln!(out, "    </AdaptationSet>")?;
     if let Some(track) = audio {
-        let r = &track.rendition;
-        writeln!(
-            out,
-            r#"    <AdaptationSet id="1" contentType="audio" mimeType="audio/mp4" lang="und" segmentAlignment="true" subsegmentAlignment="true" startWithSAP="1" subsegmentStartsWithSAP="1">"#,
-        )?;
-        writeln!(
-            out,
-            r#"      <Representation id="{}" bandwidth="{}" codecs="{}" audioSamplingRate="48000">"#,
-            escape(&r.name),
-            r.bandwidth,
-            escape(&r.codecs),
-        )?;
-        writeln!(
-            out,
-            r#"        <AudioChannelConfiguration schemeIdUri="{CHANNEL_SCHEME}" value="2"/>"#
-        )?;
+        open_audio_set(out, &track.rendition, ON_DEMAND_FLAGS)?;
         segment_base(out, track, uri_prefix)?;
         writeln!(out, "      </Representation>")?;
         writeln!(out, "    </AdaptationSet>")?;
     }
     writeln!(out, "  </Period>")?;
     writeln!(out, "</MPD>")
+}
+
+/// Opens the video `AdaptationSet` of `renditions` with `flags` (its
+/// alignment and SAP attributes).
+pub(crate) fn open_video_set(
+    out: &mut String,
+    renditions: &[&Rendition],
+    frame_rate: (u32, u32),
+    flags: &str,
+) -> fmt::Result {
+    let (max_width, max_height) = renditions.iter().fold((0, 0), |(w, h), r| {
+        (w.max(r.width.unwrap_or(0)), h.max(r.height.unwrap_or(0)))
+    });
+    let (num, den) = frame_rate;
+    writeln!(
+        out,
+        r#"    <AdaptationSet id="0" contentType="video" mimeType="video/mp4" {flags} maxWidth="{max_width}" maxHeight="{max_height}" frameRate="{num}/{den}">"#,
+    )
+}
+
+/// Opens the `Representation` of video rendition `r`.
+pub(crate) fn video_representation(
+    out: &mut String,
+    r: &Rendition,
+    (num, den): (u32, u32),
+) -> fmt::Result {
+    writeln!(
+        out,
+        r#"      <Representation id="{}" bandwidth="{}" width="{}" height="{}" frameRate="{num}/{den}" sar="1:1" codecs="{}">"#,
+        escape(&r.name),
+        r.bandwidth,
+        r.width.unwrap_or(0),
+        r.height.unwrap_or(0),
+        escape(&r.codecs),
+    )
+}
+
+/// Opens the audio `AdaptationSet` (with `flags`) and the `Representation`
+/// of stereo rendition `r` in it.
+pub(crate) fn open_audio_set(out: &mut String, r: &Rendition, flags: &str) -> fmt::Result {
+    writeln!(
+        out,
+        r#"    <AdaptationSet id="1" contentType="audio" mimeType="audio/mp4" lang="und" {flags}>"#,
+    )?;
+    writeln!(
+        out,
+        r#"      <Representation id="{}" bandwidth="{}" codecs="{}" audioSamplingRate="48000">"#,
+        escape(&r.name),
+        r.bandwidth,
+        escape(&r.codecs),
+    )?;
+    writeln!(
+        out,
+        r#"        <AudioChannelConfiguration schemeIdUri="{CHANNEL_SCHEME}" value="2"/>"#
+    )
 }
 
 fn segment_base(out: &mut String, track: &Packaged, uri_prefix: &str) -> fmt::Result {
@@ -126,12 +150,12 @@ fn segment_base(out: &mut String, track: &Packaged, uri_prefix: &str) -> fmt::Re
 }
 
 /// `PT12.345S`.
-fn duration(seconds: f64) -> String {
+pub(crate) fn duration(seconds: f64) -> String {
     format!("PT{:.3}S", seconds.max(0.0))
 }
 
 /// Escapes text for XML content and double-quoted attributes.
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -147,24 +171,29 @@ fn escape(text: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::package::index::{ByteRange, Segment, TrackIndex};
-    use goflix_shared::domain::{Rendition, RenditionKind};
+    use goflix_shared::domain::RenditionKind;
+
+    /// A 640x360 video or stereo audio rendition named `name`.
+    pub(crate) fn rendition(name: &str, kind: RenditionKind) -> Rendition {
+        let video = kind == RenditionKind::Video;
+        Rendition {
+            name: name.to_owned(),
+            kind,
+            width: video.then_some(640),
+            height: video.then_some(360),
+            frame_rate: video.then_some(30.0),
+            codecs: if video { "avc1.64001e" } else { "mp4a.40.2" }.to_owned(),
+            bandwidth: 900_000,
+            average_bandwidth: 800_000,
+        }
+    }
 
     fn track(name: &str, kind: RenditionKind) -> Packaged {
-        let video = kind == RenditionKind::Video;
         Packaged {
-            rendition: Rendition {
-                name: name.to_owned(),
-                kind,
-                width: video.then_some(640),
-                height: video.then_some(360),
-                frame_rate: video.then_some(30.0),
-                codecs: if video { "avc1.64001e" } else { "mp4a.40.2" }.to_owned(),
-                bandwidth: 900_000,
-                average_bandwidth: 800_000,
-            },
+            rendition: rendition(name, kind),
             file: format!("{name}.mp4"),
             index: TrackIndex {
                 init: ByteRange {

@@ -14,6 +14,7 @@ pub mod error;
 pub mod hls;
 pub mod ladder;
 pub mod live;
+pub mod live_dash;
 pub mod package;
 pub mod pipeline;
 pub mod probe;

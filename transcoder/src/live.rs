@@ -4,14 +4,16 @@
 //! `EVENT` playlist `{name}.m3u8`, each file renamed into place only when
 //! complete), and a [`LivePublisher`] in the worker copies what is new to
 //! the object store under the job's live version. Once every rendition has
-//! a segment it writes the live master playlist: from then on the video is
-//! playable. The playlists end with `EXT-X-ENDLIST` when the encode does.
-//! See `docs/design/progressive-publishing.md`.
+//! a segment it writes the live master playlist and a dynamic DASH MPD
+//! ([`crate::live_dash`]): from then on the video is playable. The
+//! playlists end with `EXT-X-ENDLIST` when the encode does, and the MPD
+//! turns static. See `docs/design/progressive-publishing.md`.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
+use chrono::{DateTime, TimeDelta, Utc};
 use goflix_shared::domain::{PlaybackRecord, Rendition, RenditionKind, VideoId, Visibility};
 use goflix_shared::layout;
 use goflix_shared::store::{ObjectStore, Store, StoreError};
@@ -20,10 +22,11 @@ use serde::{Deserialize, Serialize};
 use crate::error::MediaError;
 use crate::hls;
 use crate::ladder::Ladder;
+use crate::live_dash::{self, Phase, Timeline, Track};
 use crate::package::codecs::{self, AAC_LC};
 use crate::package::index::ByteRange;
 use crate::package::AUDIO_NAME;
-use crate::MASTER_PLAYLIST;
+use crate::{DASH_MANIFEST, MASTER_PLAYLIST};
 
 /// The renditions the live folder will hold, written before the first frame.
 const PLAN: &str = "plan.json";
@@ -36,6 +39,8 @@ const AUDIO_BANDWIDTH: u64 = 128_000;
 struct Plan {
     video: Vec<Rendition>,
     audio: Option<Rendition>,
+    /// The ladder's frame rate, `(num, den)`.
+    frame_rate: (u32, u32),
 }
 
 /// Writes the plan of `ladder` into the live folder `dir`, atomically.
@@ -66,6 +71,7 @@ pub fn write_plan(dir: &Path, ladder: &Ladder, has_audio: bool) -> Result<(), Me
             bandwidth: AUDIO_BANDWIDTH,
             average_bandwidth: AUDIO_BANDWIDTH,
         }),
+        frame_rate: ladder.frame_rate,
     };
     let json = serde_json::to_vec(&plan)
         .map_err(|e| MediaError::Internal(format!("serialising the live plan: {e}")))?;
@@ -96,8 +102,17 @@ pub struct LivePublisher {
     stored: HashSet<String>,
     /// Each playlist's text as last stored.
     playlists: HashMap<String, Bytes>,
+    /// Each rendition's segments and whether its playlist has ended.
+    timelines: HashMap<String, (Timeline, bool)>,
     /// The renditions, once the pipeline has written its plan.
     plan: Option<Plan>,
+    /// The video renditions with their codec strings, once every init segment exists.
+    renditions: Option<Vec<Rendition>>,
+    /// Wall-clock time of segment time zero in the dynamic MPD, fixed when
+    /// the first one is written.
+    available_from: Option<DateTime<Utc>>,
+    /// The longest segment a playlist announced (its target duration).
+    segment_seconds: f64,
     playable: bool,
 }
 
@@ -111,7 +126,11 @@ impl LivePublisher {
             dir,
             stored: HashSet::new(),
             playlists: HashMap::new(),
+            timelines: HashMap::new(),
             plan: None,
+            renditions: None,
+            available_from: None,
+            segment_seconds: 1.0,
             playable: false,
         }
     }
@@ -127,8 +146,9 @@ impl LivePublisher {
     }
 
     /// Stores every segment completed since the last call, then the
-    /// playlists naming them, and the live master the first time every
-    /// rendition has a segment. Returns whether this call made it playable.
+    /// playlists naming them and the MPD, and the live master the first
+    /// time every rendition has a segment. Returns whether this call made
+    /// it playable.
     pub async fn sync(&mut self) -> Result<bool, LiveError> {
         if self.plan.is_none() {
             self.plan = self.read_plan();
@@ -137,6 +157,7 @@ impl LivePublisher {
             return Ok(false);
         };
         let mut every_one_started = true;
+        let mut changed = false;
         let names: Vec<String> = plan
             .video
             .iter()
@@ -144,14 +165,28 @@ impl LivePublisher {
             .map(|r| r.name.clone())
             .collect();
         for name in &names {
-            every_one_started &= self.sync_rendition(name).await?;
+            let synced = self.sync_rendition(name).await?;
+            every_one_started &= synced.started;
+            changed |= synced.changed;
         }
-        if self.playable || !every_one_started {
+        if !every_one_started {
             return Ok(false);
         }
-        let Some(master) = self.master() else {
+        if self.renditions.is_none() {
+            self.renditions = self.video_renditions();
+        }
+        let Some(video) = self.renditions.clone() else {
             return Ok(false);
         };
+        if changed || !self.playable {
+            let mpd = self.mpd(&video);
+            self.put(DASH_MANIFEST, Source::Bytes(mpd.into())).await?;
+        }
+        if self.playable {
+            return Ok(false);
+        }
+        let audio = self.plan.as_ref().and_then(|plan| plan.audio.as_ref());
+        let master = hls::live_master_playlist(&video, audio, &format!("{}/", self.version));
         self.put(MASTER_PLAYLIST, Source::Bytes(master.into()))
             .await?;
         self.playable = true;
@@ -163,21 +198,25 @@ impl LivePublisher {
         serde_json::from_slice(&text).ok()
     }
 
-    /// Stores what is new of one rendition; returns whether it has a segment.
-    async fn sync_rendition(&mut self, name: &str) -> Result<bool, LiveError> {
+    /// Stores what is new of one rendition.
+    async fn sync_rendition(&mut self, name: &str) -> Result<Synced, LiveError> {
         let playlist_name = format!("{name}.m3u8");
         let Ok(text) = std::fs::read(self.dir.join(&playlist_name)) else {
-            return Ok(false);
+            return Ok(Synced::default());
         };
         let text = Bytes::from(text);
         if self.playlists.get(&playlist_name) == Some(&text) {
-            return Ok(true);
+            return Ok(Synced {
+                started: true,
+                changed: false,
+            });
         }
         // The muxer renames a complete playlist into place; one that does
         // not parse is not ours to publish.
         let Ok(playlist) = m3u8_rs::parse_media_playlist_res(&text) else {
-            return Ok(false);
+            return Ok(Synced::default());
         };
+        let timeline = timeline(name, &playlist)?;
         let files = playlist
             .segments
             .iter()
@@ -201,14 +240,19 @@ impl LivePublisher {
         self.put(&playlist_name, Source::Bytes(text.clone()))
             .await?;
         let started = !playlist.segments.is_empty();
+        self.segment_seconds = self.segment_seconds.max(playlist.target_duration as f64);
+        self.timelines
+            .insert(name.to_owned(), (timeline, playlist.end_list));
         self.playlists.insert(playlist_name, text);
-        Ok(started)
+        Ok(Synced {
+            started,
+            changed: true,
+        })
     }
 
-    /// The live master, once every video rendition's init segment gives its codec string.
-    fn master(&self) -> Option<String> {
-        let plan = self.plan.as_ref()?;
-        let mut video = plan.video.clone();
+    /// The plan's video renditions, once every init segment gives its codec string.
+    fn video_renditions(&self) -> Option<Vec<Rendition>> {
+        let mut video = self.plan.as_ref()?.video.clone();
         for rendition in &mut video {
             let init = std::fs::read(self.dir.join(format!("{}_init.mp4", rendition.name))).ok()?;
             let whole = ByteRange {
@@ -217,11 +261,56 @@ impl LivePublisher {
             };
             rendition.codecs = codecs::avc1(&init, whole).ok()?;
         }
-        Some(hls::live_master_playlist(
-            &video,
-            plan.audio.as_ref(),
-            &format!("{}/", self.version),
-        ))
+        Some(video)
+    }
+
+    /// The MPD of what is stored now: dynamic until every playlist has
+    /// ended, then static.
+    fn mpd(&mut self, video: &[Rendition]) -> String {
+        let Some(plan) = &self.plan else {
+            return String::new();
+        };
+        let empty = (Timeline::default(), false);
+        let timeline = |name: &str| self.timelines.get(name).unwrap_or(&empty);
+        let ended = video.iter().chain(&plan.audio).all(|r| timeline(&r.name).1);
+        let phase = if ended {
+            Phase::Ended
+        } else {
+            let now = Utc::now();
+            // Segment time zero is placed so that what is listed the first
+            // time is exactly what is available then; from there the clock
+            // and the encode run on.
+            let listed = video
+                .iter()
+                .chain(&plan.audio)
+                .map(|r| timeline(&r.name).0.end())
+                .fold(f64::INFINITY, f64::min);
+            let available_from = *self.available_from.get_or_insert_with(|| {
+                now - TimeDelta::milliseconds((listed * 1000.0).round() as i64)
+            });
+            Phase::Growing {
+                available_from,
+                now,
+            }
+        };
+        let tracks: Vec<Track<'_>> = video
+            .iter()
+            .map(|rendition| Track {
+                rendition,
+                timeline: &timeline(&rendition.name).0,
+            })
+            .collect();
+        let audio = plan.audio.as_ref().map(|rendition| Track {
+            rendition,
+            timeline: &timeline(&rendition.name).0,
+        });
+        live_dash::manifest(
+            &tracks,
+            audio.as_ref(),
+            plan.frame_rate,
+            self.segment_seconds,
+            phase,
+        )
     }
 
     async fn put(&self, name: &str, source: Source<'_>) -> Result<(), LiveError> {
@@ -233,6 +322,45 @@ impl LivePublisher {
         }
         Ok(())
     }
+}
+
+/// What [`LivePublisher::sync_rendition`] found.
+#[derive(Debug, Default)]
+struct Synced {
+    /// The playlist lists a segment.
+    started: bool,
+    /// The playlist changed since the last sync.
+    changed: bool,
+}
+
+/// A playlist's segments as a DASH timeline: their names must number them
+/// one after another.
+fn timeline(name: &str, playlist: &m3u8_rs::MediaPlaylist) -> Result<Timeline, LiveError> {
+    let mut timeline = Timeline::default();
+    for (index, segment) in playlist.segments.iter().enumerate() {
+        let number = segment_number(name, &segment.uri);
+        match number {
+            Some(n) if index == 0 => timeline.first_number = n,
+            Some(n) if n == timeline.first_number + index as u64 => {}
+            _ => {
+                return Err(LiveError::Invalid(format!(
+                    "{name}.m3u8 lists {:?} out of sequence",
+                    segment.uri
+                )))
+            }
+        }
+        timeline.durations.push(f64::from(segment.duration));
+    }
+    Ok(timeline)
+}
+
+/// `n` of `{name}_n.mp4`.
+fn segment_number(name: &str, file: &str) -> Option<u64> {
+    file.strip_prefix(name)?
+        .strip_prefix('_')?
+        .strip_suffix(".mp4")?
+        .parse()
+        .ok()
 }
 
 /// What [`LivePublisher::put`] stores.

@@ -2,8 +2,9 @@
 //! rendition reaches the object store while the ladder is still encoding
 //! (the pipeline is held half-way until the publisher says the video is
 //! playable), as growing `EVENT` playlists that end with `EXT-X-ENDLIST`
-//! once the encode does, and a live master whose codecs come from the init
-//! segments. A live folder naming files outside its own is refused.
+//! once the encode does, a live master whose codecs come from the init
+//! segments, and a dynamic MPD that turns static with every segment listed.
+//! A live folder naming files outside its own is refused.
 
 use std::path::Path;
 use std::process::Command;
@@ -107,6 +108,9 @@ async fn renditions_are_published_while_encoding_and_end_as_event_playlists() {
         );
         assert!(!playlist.segments.is_empty(), "{name} has no segment yet");
     }
+    let mpd = std::fs::read_to_string(stored.join("manifest.mpd")).unwrap();
+    assert!(mpd.contains(r#"type="dynamic""#), "{mpd}");
+    assert!(mpd.contains("availabilityStartTime="), "{mpd}");
     playable_tx.send(()).unwrap();
     let output = encode.await.unwrap().expect("the encode succeeds");
     assert!(!publisher.sync().await.unwrap(), "playable only once");
@@ -123,9 +127,17 @@ async fn renditions_are_published_while_encoding_and_end_as_event_playlists() {
         );
         assert!(variant.uri.starts_with("live1/"), "{}", variant.uri);
     }
+    // The MPD is static now and lists every segment the playlists do.
+    let mpd = std::fs::read_to_string(stored.join("manifest.mpd")).unwrap();
+    assert!(mpd.contains(r#"type="static""#), "{mpd}");
+    assert!(!mpd.contains("minimumUpdatePeriod"), "{mpd}");
     for name in ["360p", "240p", "audio"] {
         let playlist = media_playlist(&stored.join(format!("{name}.m3u8")));
         assert!(playlist.end_list, "{name} did not end");
+        let template = format!(r#"media="{name}_$Number%05d$.mp4" startNumber="0""#);
+        assert!(mpd.contains(&template), "{template} missing in\n{mpd}");
+        let listed = segments_in_mpd(&mpd, name);
+        assert_eq!(listed, playlist.segments.len() as u64, "{name}\n{mpd}");
         let total: f64 = playlist
             .segments
             .iter()
@@ -179,7 +191,7 @@ async fn a_live_playlist_naming_other_files_is_refused() {
     std::fs::create_dir_all(&live_dir).unwrap();
     std::fs::write(
         live_dir.join("plan.json"),
-        r#"{"video":[{"name":"240p","kind":"video","width":426,"height":240,"frame_rate":30.0,"codecs":"","bandwidth":1,"average_bandwidth":1}],"audio":null}"#,
+        r#"{"video":[{"name":"240p","kind":"video","width":426,"height":240,"frame_rate":30.0,"codecs":"","bandwidth":1,"average_bandwidth":1}],"audio":null,"frame_rate":[30,1]}"#,
     )
     .unwrap();
     std::fs::write(dir.path().join("secret"), "not media").unwrap();
@@ -207,6 +219,23 @@ async fn a_live_playlist_naming_other_files_is_refused() {
 }
 
 /// Whether a folder tree holds no file.
+/// How many segments the `SegmentTimeline` of Representation `name` lists.
+fn segments_in_mpd(mpd: &str, name: &str) -> u64 {
+    let start = mpd
+        .find(&format!(r#"<Representation id="{name}""#))
+        .unwrap();
+    let end = start + mpd[start..].find("</Representation>").unwrap();
+    mpd[start..end]
+        .split("<S ")
+        .skip(1)
+        .map(|s| {
+            s.split_once(r#"r=""#)
+                .and_then(|(_, rest)| rest.split('"').next())
+                .map_or(1, |r| r.parse::<u64>().unwrap() + 1)
+        })
+        .sum()
+}
+
 fn walk_is_empty(dir: &Path) -> bool {
     std::fs::read_dir(dir).unwrap().all(|entry| {
         let path = entry.unwrap().path();

@@ -1,7 +1,9 @@
 //! `/v/{video_id}/{version}/{file}`: immutable files of one version, except
 //! the playlists of a version still encoding (the playback record says
 //! `live`), which grow and are read past the caches with a short lifetime.
-//! Playlists and MPDs go through the manifest cache (and token rewriting);
+//! Playlists and MPDs go through the manifest cache (and token rewriting,
+//! and the `?min_height=`/`?max_height=` filter the unversioned MPD
+//! redirects here with while a video is live);
 //! media is read from its local file (folder backend) or streamed from the
 //! store, with ranges and conditionals, through [`crate::handles`] (open
 //! files and metadata held across requests). Store calls are boxed: their
@@ -12,7 +14,8 @@ use super::{manifests, playable, segment, Playable};
 use crate::auth::Access;
 use crate::error::OriginError;
 use crate::handles::Handle;
-use crate::paths;
+use crate::modifiers::HeightFilter;
+use crate::paths::{self, FileKind};
 use crate::response::{self, Body, Caching, Representation};
 use crate::Origin;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -51,7 +54,10 @@ pub async fn file(
         if kind.is_manifest() {
             let variants = manifests::Variants {
                 kind,
-                filter: None,
+                filter: match kind {
+                    FileKind::Dash => HeightFilter::from_query(req.query_string())?,
+                    _ => None,
+                },
                 growing,
             };
             return manifests::serve(&origin, &req, &key, variants, &access, caching).await;

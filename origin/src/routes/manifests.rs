@@ -1,6 +1,10 @@
 //! The unversioned entry points `/v/{id}/master.m3u8` and
 //! `/v/{id}/manifest.mpd`: they follow the playback record to the current
 //! version's manifest, filtered by `?min_height=`/`?max_height=` when asked.
+//! While a video is live (still encoding) its MPD changes in place, so the
+//! MPD entry point redirects to it instead: a DASH player then refreshes
+//! that URL (its new base, RFC 3986 §5.1.3) and sees it turn static, not
+//! the finished version's MPD that the entry point moves on to.
 //! Also the manifest response shared with versioned playlists: cached bytes
 //! (filtered variants cached per variant set), per-request token
 //! rewriting, brotli or gzip.
@@ -15,6 +19,7 @@ use crate::paths::{self, FileKind};
 use crate::response::{self, Body, Caching, Representation};
 use crate::rewrite;
 use crate::Origin;
+use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use goflix_shared::layout;
 use goflix_shared::store::ObjectKey;
@@ -57,6 +62,13 @@ async fn current(
         let key = layout::media_file(video, &record.version, name).ok_or_else(|| {
             OriginError::BadPublication(format!("invalid version {:?} for {video}", record.version))
         })?;
+        if kind == FileKind::Dash && record.live {
+            let caching = match access {
+                Access::Open => Caching::Live,
+                Access::Token(_) => Caching::Private,
+            };
+            return to_version(req, &record.version, name, caching);
+        }
         let caching = match access {
             Access::Open => Caching::Unversioned,
             Access::Token(_) => Caching::Private,
@@ -71,6 +83,26 @@ async fn current(
     .instrument(span)
     .await
     .inspect_err(OriginError::log)
+}
+
+/// `302` to `name` under `version`, keeping the query (token, height filter).
+fn to_version(
+    req: &HttpRequest,
+    version: &str,
+    name: &str,
+    caching: Caching,
+) -> Result<HttpResponse, OriginError> {
+    let query = req.query_string();
+    let location = if query.is_empty() {
+        format!("{version}/{name}")
+    } else {
+        format!("{version}/{name}?{query}")
+    };
+    let location = header::HeaderValue::try_from(location).map_err(|_| OriginError::BadPath)?;
+    Ok(HttpResponse::Found()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, caching.header_value()))
+        .finish())
 }
 
 /// Which manifest of a key to serve: its kind, and for multivariant
@@ -107,6 +139,9 @@ pub(super) async fn serve(
             let plan = modifiers::plan(text, variants.kind, filter)?;
             if plan.is_identity() {
                 (stored, Cow::Borrowed(key.as_str()))
+            } else if variants.growing {
+                let filtered = Manifest::new(stored.modified, plan.apply(text).into());
+                (filtered, Cow::Borrowed(key.as_str()))
             } else {
                 let (filtered, cache_key) =
                     manifest::load_filtered(cache, key, stored.modified, text, &plan).await?;

@@ -223,10 +223,26 @@ impl TestApp {
 
     /// Writes the playback record of `video`.
     pub async fn set_record(&self, video: VideoId, version: &str, visibility: Visibility) {
+        self.write_record(video, version, visibility, false).await;
+    }
+
+    /// Writes a playback record saying `version` is still encoding.
+    pub async fn set_live_record(&self, video: VideoId, version: &str, visibility: Visibility) {
+        self.write_record(video, version, visibility, true).await;
+    }
+
+    async fn write_record(
+        &self,
+        video: VideoId,
+        version: &str,
+        visibility: Visibility,
+        live: bool,
+    ) {
         let record = serde_json::json!({
             "version": version,
             "visibility": visibility.as_str(),
             "updated_at": "2025-01-01T00:00:00Z",
+            "live": live,
         });
         serde_json::from_value::<PlaybackRecord>(record.clone()).expect("a valid record");
         self.store

@@ -4,6 +4,7 @@
 mod cdn_secret;
 mod helpers;
 mod http;
+mod live;
 mod manifests;
 mod media;
 mod modifiers;
