@@ -30,8 +30,9 @@ pub enum Caching {
     Unversioned,
     /// Everything under a version: its bytes never change.
     Immutable,
-    /// Playlists of a version still encoding: they grow with every segment
-    /// (`EVENT`), so caches keep them about half a segment.
+    /// Playlists and the MPD of a version still encoding (and the redirect
+    /// to that MPD): they change with every segment (`EVENT`, dynamic), so
+    /// caches keep them about half a segment.
     Live,
     /// Private videos: responses depend on the token.
     ///
