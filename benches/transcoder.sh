@@ -8,7 +8,8 @@
 # and the machine's load (other work on the box skews the wall times). Goflix
 # also writes the live copy the worker publishes while encoding, as in production.
 # Then uploads the source to `goflix serve` (embedded defaults) and prints the
-# time from upload complete to the first playable master playlist, and to ready.
+# time from upload complete to the first playable master playlist and MPD, and
+# to ready.
 # Usage: benches/transcoder.sh [SECONDS=60] [PRESET=veryfast]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -91,11 +92,15 @@ id=$(curl -sf -H "Authorization: Bearer $token" -F title=bench -F "file=@$src;ty
 uploaded=$(date +%s.%N)
 until curl -sf -o /dev/null "$base/v/$id/master.m3u8"; do sleep 0.05; done
 playable=$(date +%s.%N)
+# The MPD entry point redirects to the live version's dynamic MPD.
+until curl -sfL -o /dev/null "$base/v/$id/manifest.mpd"; do sleep 0.05; done
+playable_dash=$(date +%s.%N)
 state=
 until [ "$state" = ready ] || [ "$state" = failed ]; do
   sleep 0.2
   state=$(curl -sf -H "Authorization: Bearer $token" "$base/api/v1/videos/$id" | json '["state"]')
 done
 ready=$(date +%s.%N)
-printf '\ngoflix serve, %ss source: upload complete -> first playable master %.2f s, -> %s %.1f s\n' \
-  "$seconds" "$(echo "$playable - $uploaded" | bc -l)" "$state" "$(echo "$ready - $uploaded" | bc -l)"
+printf '\ngoflix serve, %ss source: upload complete -> first playable master %.2f s, MPD %.2f s, -> %s %.1f s\n' \
+  "$seconds" "$(echo "$playable - $uploaded" | bc -l)" "$(echo "$playable_dash - $uploaded" | bc -l)" \
+  "$state" "$(echo "$ready - $uploaded" | bc -l)"

@@ -433,13 +433,13 @@ impl Cluster {
             .collect()
     }
 
-    /// Final version folders under `media/{id}/` (those with a DASH
-    /// manifest; the live copy published while encoding has none).
+    /// Final version folders under `media/{id}/` (those with a poster;
+    /// the live copy published while encoding has none).
     pub fn versions(&self, id: &str) -> Vec<String> {
         std::fs::read_dir(self.objects().join("media").join(id))
             .map(|dir| {
                 dir.map(|e| e.unwrap())
-                    .filter(|e| e.path().join("manifest.mpd").is_file())
+                    .filter(|e| e.path().join("poster.jpg").is_file())
                     .map(|e| e.file_name().to_string_lossy().into_owned())
                     .collect()
             })
