@@ -38,6 +38,7 @@ wait_for() {
 }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port_closed() { ! port_open "$1"; }
 
 missing=()
 command -v pg_ctlcluster >/dev/null || missing+=(postgresql)
@@ -74,13 +75,23 @@ if ! command -v s3s-fs >/dev/null; then
   log "installing s3s-fs $S3S_VERSION"
   cargo install --locked "s3s-fs@$S3S_VERSION" --features binary >&2
 fi
+# s3s-fs resolves every object path against its working folder: one left
+# running from a checkout since deleted answers 500 to everything.
+if [[ -f "$S3_DIR/s3s-fs.pid" ]]; then
+  pid=$(cat "$S3_DIR/s3s-fs.pid")
+  if [[ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" == *" (deleted)" ]]; then
+    log "restarting s3s-fs (its working folder was deleted)"
+    kill "$pid" 2>/dev/null || true
+    wait_for 10 "s3s-fs to stop" port_closed "$S3_PORT"
+  fi
+fi
 if ! port_open "$S3_PORT"; then
   log "starting s3s-fs on 127.0.0.1:$S3_PORT"
   mkdir -p "$S3_DIR/data/$S3_BUCKET"
-  nohup s3s-fs --host 127.0.0.1 --port "$S3_PORT" \
+  (cd "$S3_DIR" && nohup s3s-fs --host 127.0.0.1 --port "$S3_PORT" \
     --access-key "$S3_ACCESS_KEY" --secret-key "$S3_SECRET_KEY" \
     "$S3_DIR/data" >"$S3_DIR/s3s-fs.log" 2>&1 &
-  echo $! >"$S3_DIR/s3s-fs.pid"
+    echo $! >"$S3_DIR/s3s-fs.pid")
 fi
 mkdir -p "$S3_DIR/data/$S3_BUCKET"
 wait_for 30 s3s-fs port_open "$S3_PORT"
