@@ -1,31 +1,16 @@
 // Plays a manifest with a real player (hls.js or dash.js) in headless
 // Chromium and succeeds once playback time passes a threshold with no fatal
 // player error. Usage: node play.mjs <hls|dash> <manifest-url> [min-seconds]
-import { chromium } from "playwright-core";
-import { createRequire } from "node:module";
+import { launchChromium, playerScripts as scripts } from "./browser.mjs";
 
-const require = createRequire(import.meta.url);
 const [player, manifestUrl, minSecondsArg] = process.argv.slice(2);
 const minSeconds = Number(minSecondsArg ?? 3);
 if (!["hls", "dash"].includes(player) || !manifestUrl) {
   console.error("usage: node play.mjs <hls|dash> <manifest-url> [min-seconds]");
   process.exit(2);
 }
-const scripts = {
-  hls: require.resolve("hls.js/dist/hls.min.js"),
-  dash: require.resolve("dashjs"),
-};
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--autoplay-policy=no-user-gesture-required",
-  ],
-});
+const browser = await launchChromium();
 let exitCode = 1;
 try {
   const page = await browser.newPage();

@@ -6,31 +6,16 @@
 // whether the video ended, the last currentTime and duration, the fatal
 // player errors and whether the stream was still live at start.
 // Usage: node play_live.mjs <hls|dash> <manifest-url> [timeout-seconds]
-import { chromium } from "playwright-core";
-import { createRequire } from "node:module";
+import { launchChromium, playerScripts as scripts } from "./browser.mjs";
 
-const require = createRequire(import.meta.url);
 const [player, manifestUrl, timeoutArg] = process.argv.slice(2);
 const timeoutMs = Number(timeoutArg ?? 240) * 1000;
 if (!["hls", "dash"].includes(player) || !manifestUrl) {
   console.error("usage: node play_live.mjs <hls|dash> <manifest-url> [timeout-seconds]");
   process.exit(2);
 }
-const scripts = {
-  hls: require.resolve("hls.js/dist/hls.min.js"),
-  dash: require.resolve("dashjs"),
-};
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--autoplay-policy=no-user-gesture-required",
-  ],
-});
+const browser = await launchChromium();
 let exitCode = 1;
 try {
   const page = await browser.newPage();
