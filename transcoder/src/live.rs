@@ -354,13 +354,19 @@ fn timeline(name: &str, playlist: &m3u8_rs::MediaPlaylist) -> Result<Timeline, L
     Ok(timeline)
 }
 
-/// `n` of `{name}_n.mp4`.
+/// `n` of `{name}_n.mp4` (digits only).
 fn segment_number(name: &str, file: &str) -> Option<u64> {
-    file.strip_prefix(name)?
-        .strip_prefix('_')?
-        .strip_suffix(".mp4")?
+    live_file_stem(name, file)
+        .filter(|stem| !stem.is_empty() && stem.bytes().all(|b| b.is_ascii_digit()))?
         .parse()
         .ok()
+}
+
+/// `stem` of `{name}_{stem}.mp4`.
+fn live_file_stem<'a>(name: &str, file: &'a str) -> Option<&'a str> {
+    file.strip_prefix(name)?
+        .strip_prefix('_')?
+        .strip_suffix(".mp4")
 }
 
 /// What [`LivePublisher::put`] stores.
@@ -371,12 +377,7 @@ enum Source<'a> {
 
 /// `{name}_init.mp4` or `{name}_NNNNN.mp4`: the only files a live playlist may name.
 fn is_live_file(name: &str, file: &str) -> bool {
-    file.strip_prefix(name)
-        .and_then(|rest| rest.strip_prefix('_'))
-        .and_then(|rest| rest.strip_suffix(".mp4"))
-        .is_some_and(|stem| {
-            stem == "init" || (!stem.is_empty() && stem.bytes().all(|b| b.is_ascii_digit()))
-        })
+    live_file_stem(name, file) == Some("init") || segment_number(name, file).is_some()
 }
 
 /// A job's live publishing plus the playback record: once the live master

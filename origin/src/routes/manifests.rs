@@ -62,17 +62,15 @@ async fn current(
         let key = layout::media_file(video, &record.version, name).ok_or_else(|| {
             OriginError::BadPublication(format!("invalid version {:?} for {video}", record.version))
         })?;
-        if kind == FileKind::Dash && record.live {
-            let caching = match access {
-                Access::Open => Caching::Live,
-                Access::Token(_) => Caching::Private,
-            };
+        let to_live_mpd = kind == FileKind::Dash && record.live;
+        let caching = match access {
+            Access::Token(_) => Caching::Private,
+            Access::Open if to_live_mpd => Caching::Live,
+            Access::Open => Caching::Unversioned,
+        };
+        if to_live_mpd {
             return to_version(req, &record.version, name, caching);
         }
-        let caching = match access {
-            Access::Open => Caching::Unversioned,
-            Access::Token(_) => Caching::Private,
-        };
         let variants = Variants {
             kind,
             filter,
