@@ -88,10 +88,12 @@ fi
 if ! port_open "$S3_PORT"; then
   log "starting s3s-fs on 127.0.0.1:$S3_PORT"
   mkdir -p "$S3_DIR/data/$S3_BUCKET"
-  (cd "$S3_DIR" && nohup s3s-fs --host 127.0.0.1 --port "$S3_PORT" \
+  # Every descriptor of the server points away from ours: a caller that reads
+  # this script's output with $(...) waits until no process holds it open.
+  (cd "$S3_DIR" && exec setsid s3s-fs --host 127.0.0.1 --port "$S3_PORT" \
     --access-key "$S3_ACCESS_KEY" --secret-key "$S3_SECRET_KEY" \
-    "$S3_DIR/data" >"$S3_DIR/s3s-fs.log" 2>&1 &
-    echo $! >"$S3_DIR/s3s-fs.pid")
+    "$S3_DIR/data") </dev/null >"$S3_DIR/s3s-fs.log" 2>&1 &
+  echo $! >"$S3_DIR/s3s-fs.pid"
 fi
 mkdir -p "$S3_DIR/data/$S3_BUCKET"
 wait_for 30 s3s-fs port_open "$S3_PORT"
