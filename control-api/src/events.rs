@@ -1,5 +1,6 @@
 //! Following the event bus: each lifecycle event updates the video's row
-//! with one conditional `UPDATE`, so applying an event twice, or applying
+//! with a conditional `UPDATE` (a rendition is added to the list under the
+//! row's lock), so applying an event twice, or applying
 //! events from several control-plane replicas, is harmless. A `ready` or
 //! `failed` video never moves back, progress never goes down (stale
 //! progress is ignored), and `video.ready` republishes the playback record
@@ -30,6 +31,12 @@ use tracing::Instrument;
 
 /// Applied events buffered for a slow per-video event stream before it skips some.
 pub(crate) const APPLIED_CAPACITY: usize = 1024;
+
+/// Tries at applying one event before it is given up (and logged).
+const APPLY_ATTEMPTS: u32 = 4;
+
+/// Pause before the second try at applying an event; it grows linearly.
+const APPLY_RETRY_PAUSE: Duration = Duration::from_millis(250);
 
 /// Pause before subscribing again after the bus failed or closed.
 const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(1);
@@ -62,9 +69,7 @@ pub(crate) async fn follow(
                             let kind = event.kind.name();
                             let span = tracing::info_span!("event", kind, video_id = %event.video_id);
                             trace_context::set_parent(&span, event.traceparent.as_deref());
-                            if let Err(e) = apply(state, &event).instrument(span).await {
-                                tracing::error!(video_id = %event.video_id, kind = event.kind.name(), error = %e, "could not apply event");
-                            }
+                            apply_with_retries(state, &event).instrument(span).await;
                         }
                         None => {
                             tracing::warn!("event subscription ended; subscribing again");
@@ -88,6 +93,22 @@ fn text(value: &str) -> SimpleExpr {
 
 fn active() -> impl Iterator<Item = &'static str> {
     ACTIVE.iter().map(|s| s.as_str())
+}
+
+/// Applies one event, trying again after a failure (a database restarting,
+/// a lock held too long): applying is idempotent, and the bus does not
+/// deliver the event again.
+async fn apply_with_retries(state: &AppState, event: &Event) {
+    for attempt in 1..=APPLY_ATTEMPTS {
+        match apply(state, event).await {
+            Ok(()) => return,
+            Err(e) if attempt < APPLY_ATTEMPTS => {
+                tracing::warn!(attempt, error = %e, "could not apply event; retrying");
+                tokio::time::sleep(APPLY_RETRY_PAUSE * attempt).await;
+            }
+            Err(e) => tracing::error!(error = %e, "could not apply event; giving up"),
+        }
+    }
 }
 
 /// Applies one event to the video's row.
@@ -218,16 +239,25 @@ async fn add_rendition(
     event: &Event,
     rendition: &Rendition,
 ) -> Result<u64, ApiError> {
-    let Some(row) = video::Entity::find_by_id(event.video_id.0)
+    // Written before it is read, so the read-modify-write below holds the
+    // row: PostgreSQL locks it, SQLite takes its write lock (a deferred
+    // SQLite transaction that read first cannot take it once another writer
+    // committed, and fails with "database is locked" without waiting).
+    let claimed = video::Entity::update_many()
+        .col_expr(video::Column::UpdatedAt, Expr::value(now_ms()))
+        .filter(video::Column::Id.eq(event.video_id.0))
         .filter(current_job(event))
+        .filter(video::Column::State.is_in(active()))
+        .exec(db)
+        .await?
+        .rows_affected;
+    let Some(row) = video::Entity::find_by_id(event.video_id.0)
         .one(db)
         .await?
+        .filter(|_| claimed == 1)
     else {
         return Ok(0);
     };
-    if !active().any(|s| s == row.state) {
-        return Ok(0);
-    }
     let mut renditions: Vec<Rendition> = serde_json::from_value(row.renditions).unwrap_or_default();
     if renditions.iter().any(|r| r.name == rendition.name) {
         return Ok(0);

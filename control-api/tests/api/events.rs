@@ -1,10 +1,13 @@
 //! The event follower: lifecycle events move videos through their states,
 //! on SQLite and on PostgreSQL.
 
-use crate::helpers::{spawn_app_on, Backend};
+use crate::helpers::{spawn_app_on, Backend, TestApp};
+use goflix_control_api::db::video;
 use goflix_shared::domain::{PlaybackRecord, Rendition, RenditionKind, Visibility};
 use goflix_shared::events::EventKind;
 use goflix_shared::token::Role;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::Value;
 
 fn rendition(name: &str, height: u32) -> Rendition {
@@ -18,6 +21,16 @@ fn rendition(name: &str, height: u32) -> Rendition {
         bandwidth: 1_000_000,
         average_bandwidth: 800_000,
     }
+}
+
+/// Waits until every event published so far is applied: events are applied
+/// in order, so once a marker video's are through, so are the earlier ones.
+async fn events_applied(app: &TestApp, token: &str) {
+    let marker = app.upload(token, "marker", "public", vec![1]).await;
+    app.publish(marker, EventKind::Processing { attempt: 1 })
+        .await;
+    app.wait_for(token, marker, |v| v["state"] == "processing")
+        .await;
 }
 
 #[tokio::test]
@@ -87,12 +100,7 @@ async fn events_move_a_video_from_queued_through_processing_to_ready(backend: Ba
     )
     .await;
     app.publish(id, EventKind::Processing { attempt: 2 }).await;
-    let marker = app.upload(&token, "marker", "public", vec![1]).await;
-    // Events are applied in order: once the marker's are through, so are the video's.
-    app.publish(marker, EventKind::Processing { attempt: 1 })
-        .await;
-    app.wait_for(&token, marker, |v| v["state"] == "processing")
-        .await;
+    events_applied(&app, &token).await;
 
     let video = app.video(&token, id).await;
     assert_eq!(video["state"], "ready");
@@ -148,10 +156,56 @@ async fn failed_videos_report_their_error_and_stay_failed(backend: Backend) {
         },
     )
     .await;
-    let marker = app.upload(&token, "marker", "public", vec![1]).await;
-    app.publish(marker, EventKind::Processing { attempt: 1 })
-        .await;
-    app.wait_for(&token, marker, |v| v["state"] == "processing")
-        .await;
+    events_applied(&app, &token).await;
     assert_eq!(app.video(&token, id).await["state"], "failed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renditions_reported_while_the_row_is_written_elsewhere_all_land_on_sqlite() {
+    renditions_reported_while_the_row_is_written_elsewhere_all_land(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renditions_reported_while_the_row_is_written_elsewhere_all_land_on_postgres() {
+    renditions_reported_while_the_row_is_written_elsewhere_all_land(Backend::Postgres).await;
+}
+
+/// An admin editing the video (another writer of its row) while the worker
+/// reports renditions must not make the follower drop any of them.
+async fn renditions_reported_while_the_row_is_written_elsewhere_all_land(backend: Backend) {
+    const RENDITIONS: u32 = 40;
+    let app = spawn_app_on(backend).await;
+    let token = app.user_token(Role::Uploader).await;
+    let id = app.upload(&token, "busy", "public", vec![1]).await;
+    app.publish(id, EventKind::Processing { attempt: 1 }).await;
+    app.wait_for(&token, id, |v| v["state"] == "processing")
+        .await;
+
+    let db = app.db.clone();
+    let writer = tokio::spawn(async move {
+        for n in 0u32.. {
+            video::Entity::update_many()
+                .col_expr(video::Column::Title, Expr::value(format!("edit {n}")))
+                .filter(video::Column::Id.eq(id.0))
+                .exec(&db)
+                .await
+                .unwrap();
+        }
+    });
+    for height in 1..=RENDITIONS {
+        app.publish(
+            id,
+            EventKind::RenditionReady {
+                rendition: rendition(&format!("{height}p"), height),
+            },
+        )
+        .await;
+    }
+    events_applied(&app, &token).await;
+    writer.abort();
+    let listed = app.video(&token, id).await["renditions"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(listed, RENDITIONS as usize);
 }
