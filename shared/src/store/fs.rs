@@ -184,8 +184,22 @@ impl ObjectStore for FsStore {
         }))
     }
 
+    /// A hard link where the file system allows it: an object's file is
+    /// never written again once in place (writes rename a new file over the
+    /// key), so for a reader the link is as good as a copy, and a
+    /// multi-gigabyte master reaches the worker at once. Across file systems,
+    /// a copy.
     async fn download_to(&self, key: &ObjectKey, path: &Path) -> Result<(), StoreError> {
-        fs::copy(self.path_of(key), path)
+        let source = self.path_of(key);
+        // Writing into an existing file could write into another object it links to.
+        match fs::remove_file(path).await {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e.into()),
+            _ => {}
+        }
+        if fs::hard_link(&source, path).await.is_ok() {
+            return Ok(());
+        }
+        fs::copy(source, path)
             .await
             .map(drop)
             .map_err(not_found(key))

@@ -118,7 +118,8 @@ pub trait ObjectStore: Send + Sync + Clone + 'static {
     /// `Ok(None)` for remote backends. Blocking, like any file open.
     fn open_local(&self, key: &ObjectKey) -> Result<Option<LocalFile>, StoreError>;
 
-    /// Copies an object to a local file.
+    /// Puts an object's bytes in a local file, replacing one that exists.
+    /// Only read that file: the folder backend may hard-link it to the object.
     fn download_to(
         &self,
         key: &ObjectKey,
