@@ -1,10 +1,12 @@
 // Plays a stream that may still be growing until the video ends, in
 // headless Chromium: HLS (EVENT playlists) with hls.js, fast (playbackRate
 // 8), or DASH (a dynamic MPD) with dash.js at the pace the MPD's clock
-// allows. Both start from the first segment, not the live edge. Prints one
-// JSON line: when playback first advanced (startedAtMs, wall clock),
-// whether the video ended, the last currentTime and duration, the fatal
-// player errors and whether the stream was still live at start.
+// allows. hls.js starts where the playlists say (EXT-X-START: the
+// beginning); dash.js is asked for the beginning. Prints one JSON line: when
+// playback first advanced (startedAtMs, wall clock), where it started
+// (startPosition), whether the video ended, the last currentTime and
+// duration, the fatal player errors and whether the stream was still live
+// at start.
 // Usage: node play_live.mjs <hls|dash> <manifest-url> [timeout-seconds]
 import { launchChromium, playerScripts as scripts } from "./browser.mjs";
 
@@ -29,8 +31,12 @@ try {
       window.__errors = [];
       window.__live = null;
       window.__ended = false;
+      window.__startPosition = null;
+      video.addEventListener("playing", () => {
+        if (window.__startPosition === null) window.__startPosition = video.currentTime;
+      });
       if (player === "hls") {
-        const hls = new Hls({ startPosition: 0 });
+        const hls = new Hls();
         hls.on(Hls.Events.ERROR, (_e, data) => {
           if (data.fatal) window.__errors.push(`${data.type}: ${data.details}`);
         });
@@ -72,6 +78,7 @@ try {
         ended: video.ended || window.__ended,
         errors: window.__errors,
         liveAtStart: window.__live,
+        startPosition: window.__startPosition,
       };
     });
     if (startedAtMs === null && state.time > 0) startedAtMs = Date.now();

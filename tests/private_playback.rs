@@ -93,12 +93,7 @@ async fn a_max_height_360_master_gives_hls_js_only_low_rungs() {
     let app = spawn_app().await;
     let id = ready_video(&app, "public").await;
 
-    let full = app
-        .get(&format!("/v/{id}/master.m3u8"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let full = app.get_text(&format!("/v/{id}/master.m3u8")).await;
     assert!(full.contains("x720"), "the ladder has a 720p rung: {full}");
 
     let url = format!("{}/v/{id}/master.m3u8?max_height=360", app.base);

@@ -1,8 +1,9 @@
 //! Progressive publishing through `goflix serve`: a 60 s upload becomes
 //! playable while it still encodes (`state: processing`, `playable: true`,
 //! growing `EVENT` playlists and a dynamic MPD from the origin); hls.js and
-//! dash.js in headless Chromium start playing it then and play through to
-//! the end after the job finishes; the finished video is the ordinary VOD.
+//! dash.js in headless Chromium join it then, start at its beginning and
+//! play through to the end after the job finishes; the finished video is
+//! the ordinary VOD.
 
 mod common;
 
@@ -17,6 +18,10 @@ fn unix_ms() -> u128 {
         .unwrap()
         .as_millis()
 }
+
+/// Segments (2 s each) the live playlists list before the players join: a
+/// player joining at the live edge would start three segments from the end.
+const JOIN_AFTER_SEGMENTS: usize = 6;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_60_s_upload_plays_while_it_encodes_and_to_the_end_after() {
@@ -72,6 +77,7 @@ async fn a_60_s_upload_plays_while_it_encodes_and_to_the_end_after() {
     assert_eq!(response.status(), 200);
     let body = response.text().await.unwrap();
     let parsed = m3u8_rs::parse_master_playlist_res(body.as_bytes()).unwrap();
+    assert_eq!(parsed.start.as_ref().map(|s| s.time_offset), Some(0.0));
     let media_uri = &parsed.variants[0].uri;
     let response = app.get(&format!("/v/{id}/{media_uri}")).await;
     assert_eq!(response.status(), 200);
@@ -109,7 +115,24 @@ async fn a_60_s_upload_plays_while_it_encodes_and_to_the_end_after() {
     assert!(body.contains(r#"type="dynamic""#), "{body}");
     assert!(body.contains("<SegmentTimeline>"), "{body}");
 
-    // hls.js and dash.js start now, and play to the end once the job has finished.
+    // hls.js and dash.js join once a dozen seconds are encoded, well past
+    // where a live edge would put them, start at the beginning, and play to
+    // the end once the job has finished.
+    let joined = Instant::now();
+    loop {
+        let playlist = app.get_text(&format!("/v/{id}/{media_uri}")).await;
+        let listed = m3u8_rs::parse_media_playlist_res(playlist.as_bytes()).unwrap();
+        assert_eq!(listed.start.as_ref().map(|s| s.time_offset), Some(0.0));
+        if listed.segments.len() >= JOIN_AFTER_SEGMENTS || listed.end_list {
+            assert!(
+                !listed.end_list,
+                "the encode ended before the players joined"
+            );
+            break;
+        }
+        assert!(joined.elapsed() < Duration::from_secs(120), "{playlist}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let players: Vec<_> = [("hls", &master), ("dash", &mpd)]
         .into_iter()
         .map(|(player, path)| {
@@ -146,12 +169,17 @@ async fn a_60_s_upload_plays_while_it_encodes_and_to_the_end_after() {
             started_ms < ready_at_ms,
             "playback started at {started_ms}, after the job was ready at {ready_at_ms}"
         );
+        let start = report["startPosition"].as_f64().expect("a start position");
+        assert!(
+            start < 1.0,
+            "started at {start} s, not the beginning: {report}"
+        );
         let duration = report["duration"].as_f64().unwrap();
         assert!((duration - 60.0).abs() < 1.0, "{report}");
     }
 
     // The live MPD ended static; the entry point now serves the final one.
-    let body = app.get(&live_mpd).await.text().await.unwrap();
+    let body = app.get_text(&live_mpd).await;
     assert!(body.contains(r#"type="static""#), "{body}");
     let response = entry_point().await.unwrap();
     assert_eq!(response.status(), 200);
@@ -159,7 +187,7 @@ async fn a_60_s_upload_plays_while_it_encodes_and_to_the_end_after() {
     assert!(body.contains("<SegmentBase"), "{body}");
 
     // The finished video is the ordinary VOD, its playlists immutable.
-    let body = app.get(&master).await.text().await.unwrap();
+    let body = app.get_text(&master).await;
     let parsed = m3u8_rs::parse_master_playlist_res(body.as_bytes()).unwrap();
     let response = app
         .get(&format!("/v/{id}/{}", parsed.variants[0].uri))

@@ -163,6 +163,11 @@ impl TestApp {
             .await
             .unwrap()
     }
+
+    /// The body of a GET, whatever its status.
+    pub async fn get_text(&self, path: &str) -> String {
+        self.get(path).await.text().await.unwrap()
+    }
 }
 
 /// Runs the ffmpeg CLI to make test media.

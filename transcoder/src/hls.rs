@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering;
 
 use m3u8_rs::{
     AlternativeMedia, AlternativeMediaType, ByteRange, Map, MasterPlaylist, MediaPlaylist,
-    MediaPlaylistType, MediaSegment, QuotedOrUnquoted, Resolution, VariantStream,
+    MediaPlaylistType, MediaSegment, QuotedOrUnquoted, Resolution, Start, VariantStream,
 };
 
 use goflix_shared::domain::Rendition;
@@ -26,6 +26,12 @@ const VERSION: usize = 7;
 
 /// EXTINF decimals.
 const EXTINF_DECIMALS: usize = 3;
+
+/// Makes players start a growing playlist at its first segment rather than
+/// near its live edge (RFC 8216 §4.3.5.2): a viewer opening a video that is
+/// still encoding expects its beginning. hls.js and Safari read it from the
+/// multivariant playlist, ExoPlayer from media playlists, so it goes in both.
+const START_AT_BEGINNING: &str = "#EXT-X-START:TIME-OFFSET=0";
 
 /// The audio group every variant refers to.
 const AUDIO_GROUP: &str = "audio";
@@ -143,23 +149,49 @@ pub fn master_playlist(video: &[Packaged], audio: Option<&Packaged>, uri_prefix:
                 }
             }),
     );
-    write_master(variants, audio.map(|a| &a.rendition), uri_prefix)
+    write_master(variants, audio.map(|a| &a.rendition), uri_prefix, None)
 }
 
 /// The multivariant playlist of a video still encoding: the same variants
 /// (with nominal bandwidths) pointing at the growing `EVENT` playlists,
-/// without I-frame variants, which need the finished files.
+/// without I-frame variants, which need the finished files, and starting
+/// at the beginning.
 pub fn live_master_playlist(
     video: &[Rendition],
     audio: Option<&Rendition>,
     uri_prefix: &str,
 ) -> String {
     let renditions: Vec<&Rendition> = video.iter().collect();
+    let start = Start {
+        time_offset: 0.0,
+        precise: None,
+        other_attributes: HashMap::new(),
+    };
     write_master(
         variant_streams(&renditions, audio, uri_prefix),
         audio,
         uri_prefix,
+        Some(start),
     )
+}
+
+/// A growing media playlist as the muxer wrote it, with the tag that starts
+/// players at its beginning after the `#EXTM3U` line.
+pub fn starting_at_beginning(media_playlist: &[u8]) -> Vec<u8> {
+    let header_end = media_playlist
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(media_playlist.len(), |at| at + 1);
+    let (header, rest) = media_playlist.split_at(header_end);
+    let mut out = Vec::with_capacity(media_playlist.len() + START_AT_BEGINNING.len() + 2);
+    out.extend_from_slice(header);
+    if !header.ends_with(b"\n") {
+        out.push(b'\n');
+    }
+    out.extend_from_slice(START_AT_BEGINNING.as_bytes());
+    out.push(b'\n');
+    out.extend_from_slice(rest);
+    out
 }
 
 /// One variant per video rendition, with the audio rendition's rates and codec added.
@@ -203,6 +235,7 @@ fn write_master(
     variants: Vec<VariantStream>,
     audio: Option<&Rendition>,
     uri_prefix: &str,
+    start: Option<Start>,
 ) -> String {
     let alternatives = audio
         .map(|audio| AlternativeMedia {
@@ -222,6 +255,7 @@ fn write_master(
         independent_segments: true,
         alternatives,
         variants,
+        start,
         ..MasterPlaylist::default()
     };
     let mut out = Vec::new();
@@ -358,6 +392,36 @@ mod tests {
         assert!(text.contains("\nv1/720p.m3u8\n"));
         let parsed = m3u8_rs::parse_master_playlist_res(text.as_bytes()).unwrap();
         assert_eq!(parsed.variants[0].frame_rate, Some(29.97));
+    }
+
+    #[test]
+    fn growing_playlists_start_players_at_the_beginning() {
+        let video = [packaged("720p", RenditionKind::Video).rendition];
+        let master = live_master_playlist(&video, None, "live1/");
+        assert!(
+            master.contains(&format!("\n{START_AT_BEGINNING}\n")),
+            "{master}"
+        );
+        assert!(!master.contains("I-FRAME"), "{master}");
+        let parsed = m3u8_rs::parse_master_playlist_res(master.as_bytes()).unwrap();
+        assert_eq!(parsed.start.map(|s| s.time_offset), Some(0.0));
+
+        let muxed = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:2\n\
+            #EXT-X-PLAYLIST-TYPE:EVENT\n#EXT-X-MAP:URI=\"720p_init.mp4\"\n\
+            #EXTINF:2.000000,\n720p_00000.mp4\n";
+        let published = String::from_utf8(starting_at_beginning(muxed.as_bytes())).unwrap();
+        assert_eq!(
+            published,
+            muxed.replacen("#EXTM3U\n", &format!("#EXTM3U\n{START_AT_BEGINNING}\n"), 1)
+        );
+        let parsed = m3u8_rs::parse_media_playlist_res(published.as_bytes()).unwrap();
+        assert_eq!(parsed.start.map(|s| s.time_offset), Some(0.0));
+        assert_eq!(parsed.segments.len(), 1);
+        // A header without its line end still gets a line of its own.
+        assert_eq!(
+            starting_at_beginning(b"#EXTM3U"),
+            format!("#EXTM3U\n{START_AT_BEGINNING}\n").into_bytes()
+        );
     }
 
     #[test]

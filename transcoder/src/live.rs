@@ -237,7 +237,8 @@ impl LivePublisher {
             self.put(&file, Source::File(&path)).await?;
             self.stored.insert(file);
         }
-        self.put(&playlist_name, Source::Bytes(text.clone()))
+        let published = hls::starting_at_beginning(&text);
+        self.put(&playlist_name, Source::Bytes(published.into()))
             .await?;
         let started = !playlist.segments.is_empty();
         self.segment_seconds = self.segment_seconds.max(playlist.target_duration as f64);

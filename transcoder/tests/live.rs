@@ -107,6 +107,7 @@ async fn renditions_are_published_while_encoding_and_end_as_event_playlists() {
             Some(m3u8_rs::MediaPlaylistType::Event)
         );
         assert!(!playlist.segments.is_empty(), "{name} has no segment yet");
+        assert_eq!(playlist.start.map(|s| s.time_offset), Some(0.0), "{name}");
     }
     let mpd = std::fs::read_to_string(stored.join("manifest.mpd")).unwrap();
     assert!(mpd.contains(r#"type="dynamic""#), "{mpd}");
