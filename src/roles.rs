@@ -231,6 +231,13 @@ pub async fn control_api(config: Config, shutdown: Shutdown) -> anyhow::Result<R
         }
     });
     running.spawn({
+        let (control, shutdown) = (control.clone(), shutdown.clone());
+        async move {
+            control.retire_versions(shutdown).await;
+            Ok(())
+        }
+    });
+    running.spawn({
         let (control, broker, shutdown) = (control.clone(), broker.clone(), shutdown.clone());
         async move {
             control

@@ -125,6 +125,13 @@ pub async fn start(config: Config, shutdown: Shutdown) -> anyhow::Result<Running
         }
     });
     running.spawn({
+        let (control, shutdown) = (control.clone(), shutdown.clone());
+        async move {
+            control.retire_versions(shutdown).await;
+            Ok(())
+        }
+    });
+    running.spawn({
         let shutdown = shutdown.clone();
         async move { Ok(control.follow_events(shutdown).await?) }
     });

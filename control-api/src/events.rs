@@ -4,7 +4,8 @@
 //! events from several control-plane replicas, is harmless. A `ready` or
 //! `failed` video never moves back, progress never goes down (stale
 //! progress is ignored), and `video.ready` republishes the playback record
-//! with the video's current visibility. Each event is applied in a span
+//! with the video's current visibility and retires the versions playback
+//! left ([`crate::versions`]). Each event is applied in a span
 //! continuing the trace it carries (see [`goflix_shared::trace_context`]).
 //!
 //! An event carrying a `job_id` other than the video's current job is stale
@@ -16,7 +17,7 @@
 use crate::db::{now_ms, video};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::videos;
+use crate::{versions, videos};
 use futures_util::StreamExt;
 use goflix_shared::domain::{Rendition, VideoState};
 use goflix_shared::events::{Event, EventKind, EventStream};
@@ -24,7 +25,8 @@ use goflix_shared::shutdown::Shutdown;
 use goflix_shared::trace_context;
 use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    TransactionTrait,
 };
 use std::time::Duration;
 use tracing::Instrument;
@@ -157,9 +159,13 @@ async fn apply(state: &AppState, event: &Event) -> Result<(), ApiError> {
                 .rows_affected
         }
         EventKind::Progress { .. } => 0,
-        EventKind::Playable { .. } => {
+        EventKind::Playable { version } => {
             update()
                 .col_expr(video::Column::Playable, Expr::value(true))
+                .col_expr(
+                    video::Column::LiveVersion,
+                    Expr::value(Some(version.clone())),
+                )
                 .filter(video::Column::State.is_in(active()))
                 .exec(&txn)
                 .await?
@@ -170,37 +176,14 @@ async fn apply(state: &AppState, event: &Event) -> Result<(), ApiError> {
             version,
             duration_s,
             renditions,
-        } => {
-            let renditions = serde_json::to_value(renditions)
-                .map_err(|e| ApiError::Internal(format!("renditions: {e}")))?;
-            let changed = update()
-                .col_expr(video::Column::State, text(VideoState::Ready.as_str()))
-                .col_expr(video::Column::Progress, Expr::value(1.0))
-                .col_expr(video::Column::Version, Expr::value(Some(version.clone())))
-                .col_expr(video::Column::DurationS, Expr::value(Some(*duration_s)))
-                .col_expr(video::Column::Renditions, Expr::value(renditions))
-                .col_expr(
-                    video::Column::ErrorCode,
-                    Expr::value(Option::<String>::None),
-                )
-                .col_expr(
-                    video::Column::ErrorMessage,
-                    Expr::value(Option::<String>::None),
-                )
-                .filter(video::Column::State.is_in(active()))
-                .exec(&txn)
-                .await?
-                .rows_affected;
-            if changed == 1 {
-                if let Some(row) = video::Entity::find_by_id(id).one(&txn).await? {
-                    videos::publish_playback_record(state, &row).await?;
-                }
-            }
-            changed
-        }
+        } => finish(state, &txn, event, version, *duration_s, renditions).await?,
         EventKind::Failed { code, message } => {
             update()
                 .col_expr(video::Column::State, text(VideoState::Failed.as_str()))
+                .col_expr(
+                    video::Column::LiveVersion,
+                    Expr::value(Option::<String>::None),
+                )
                 .col_expr(video::Column::ErrorCode, Expr::value(Some(code.clone())))
                 .col_expr(
                     video::Column::ErrorMessage,
@@ -222,6 +205,49 @@ async fn apply(state: &AppState, event: &Event) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Moves a video still in progress to `ready` on `version`, retires what it
+/// played before (its live copy, the version a retranscode replaced) and
+/// republishes its playback record.
+async fn finish(
+    state: &AppState,
+    txn: &DatabaseTransaction,
+    event: &Event,
+    version: &str,
+    duration_s: f64,
+    renditions: &[Rendition],
+) -> Result<u64, ApiError> {
+    let Some(before) = claim_row(txn, event).await? else {
+        return Ok(0);
+    };
+    let renditions = serde_json::to_value(renditions)
+        .map_err(|e| ApiError::Internal(format!("renditions: {e}")))?;
+    let none = || Expr::value(Option::<String>::None);
+    video::Entity::update_many()
+        .col_expr(video::Column::State, text(VideoState::Ready.as_str()))
+        .col_expr(video::Column::Progress, Expr::value(1.0))
+        .col_expr(
+            video::Column::Version,
+            Expr::value(Some(version.to_owned())),
+        )
+        .col_expr(video::Column::DurationS, Expr::value(Some(duration_s)))
+        .col_expr(video::Column::Renditions, Expr::value(renditions))
+        .col_expr(video::Column::LiveVersion, none())
+        .col_expr(video::Column::ErrorCode, none())
+        .col_expr(video::Column::ErrorMessage, none())
+        .filter(video::Column::Id.eq(before.id))
+        .exec(txn)
+        .await?;
+    let superseded = [before.version, before.live_version]
+        .into_iter()
+        .flatten()
+        .filter(|old| old != version);
+    versions::retire(txn, before.id, superseded, now_ms()).await?;
+    if let Some(row) = video::Entity::find_by_id(before.id).one(txn).await? {
+        videos::publish_playback_record(state, &row).await?;
+    }
+    Ok(1)
+}
+
 /// Rows whose current job is the event's (or events of no particular job,
 /// and videos enqueued before jobs were tracked).
 fn current_job(event: &Event) -> Condition {
@@ -233,16 +259,15 @@ fn current_job(event: &Event) -> Condition {
     }
 }
 
-/// Adds a rendition to a video still in progress, once per name.
-async fn add_rendition(
+/// The video's row as the event's job may still move it (in progress, the
+/// current job), held for the rest of the transaction: it is written before
+/// it is read, so PostgreSQL locks it and SQLite takes its write lock (a
+/// deferred SQLite transaction that read first cannot take that lock once
+/// another writer committed, and fails with "database is locked" at once).
+async fn claim_row(
     db: &impl ConnectionTrait,
     event: &Event,
-    rendition: &Rendition,
-) -> Result<u64, ApiError> {
-    // Written before it is read, so the read-modify-write below holds the
-    // row: PostgreSQL locks it, SQLite takes its write lock (a deferred
-    // SQLite transaction that read first cannot take it once another writer
-    // committed, and fails with "database is locked" without waiting).
+) -> Result<Option<video::Model>, ApiError> {
     let claimed = video::Entity::update_many()
         .col_expr(video::Column::UpdatedAt, Expr::value(now_ms()))
         .filter(video::Column::Id.eq(event.video_id.0))
@@ -251,11 +276,19 @@ async fn add_rendition(
         .exec(db)
         .await?
         .rows_affected;
-    let Some(row) = video::Entity::find_by_id(event.video_id.0)
-        .one(db)
-        .await?
-        .filter(|_| claimed == 1)
-    else {
+    if claimed != 1 {
+        return Ok(None);
+    }
+    Ok(video::Entity::find_by_id(event.video_id.0).one(db).await?)
+}
+
+/// Adds a rendition to a video still in progress, once per name.
+async fn add_rendition(
+    db: &impl ConnectionTrait,
+    event: &Event,
+    rendition: &Rendition,
+) -> Result<u64, ApiError> {
+    let Some(row) = claim_row(db, event).await? else {
         return Ok(0);
     };
     let mut renditions: Vec<Rendition> = serde_json::from_value(row.renditions).unwrap_or_default();

@@ -28,6 +28,7 @@ mod outbox;
 mod routes;
 mod state;
 mod users;
+mod versions;
 mod videos;
 
 pub use db::connect;
@@ -144,6 +145,13 @@ impl ControlPlane {
     /// retrying failed deliveries with backoff; safe to run in every replica.
     pub async fn deliver_notifications(&self, shutdown: Shutdown) {
         self.state.notifier.run(&self.state.db, shutdown).await;
+    }
+
+    /// Deletes the files of media versions playback left (a finished job's
+    /// live copy, a replaced final version) a day after they were
+    /// superseded, until `shutdown`; safe to run in every replica.
+    pub async fn retire_versions(&self, shutdown: Shutdown) {
+        versions::run(&self.state.db, &self.state.store, shutdown).await;
     }
 
     /// Publishes the jobs of committed uploads to `publisher` until

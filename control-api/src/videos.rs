@@ -5,7 +5,7 @@
 //! operation takes the capability handle that authorizes it.
 
 use crate::auth::{Admin, ManagedVideo, ReadableVideo, Uploader};
-use crate::db::{now_ms, time_of, video};
+use crate::db::{now_ms, retired_version, time_of, video};
 use crate::error::ApiError;
 use crate::state::AppState;
 use chrono::{DateTime, Utc};
@@ -91,6 +91,7 @@ pub async fn register(
         renditions: Set(serde_json::json!([])),
         version: Set(None),
         playable: Set(false),
+        live_version: Set(None),
         current_job_id: Set(Some(job.job_id)),
         processing_started_at: Set(None),
         created_at: Set(now),
@@ -303,6 +304,10 @@ pub async fn delete(state: &AppState, managed: ManagedVideo) -> Result<(), ApiEr
     let txn = state.db.begin().await?;
     job::Entity::delete_many()
         .filter(job::Column::VideoId.eq(id.0))
+        .exec(&txn)
+        .await?;
+    retired_version::Entity::delete_many()
+        .filter(retired_version::Column::VideoId.eq(id.0))
         .exec(&txn)
         .await?;
     video::Entity::delete_by_id(id.0).exec(&txn).await?;

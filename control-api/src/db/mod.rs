@@ -10,6 +10,7 @@ pub mod notification_preference;
 pub mod notification_template;
 pub mod oauth_client;
 pub mod refresh_token;
+pub mod retired_version;
 pub mod revoked_token;
 pub mod user;
 pub mod video;

@@ -32,6 +32,8 @@ pub struct Model {
     pub version: Option<String>,
     /// Plays from its live version while still encoding.
     pub playable: bool,
+    /// The live version the current job publishes while it encodes.
+    pub live_version: Option<String>,
     /// The job whose events may move the video; events of other jobs are stale.
     pub current_job_id: Option<Uuid>,
     /// When a worker started the current job, Unix milliseconds (for `eta_s`).

@@ -8,6 +8,7 @@ mod m20261128_000002_identity;
 mod m20261128_000003_notifications;
 mod m20261128_000010_playable;
 mod m20261128_000011_job_control;
+mod m20261128_000012_retired_versions;
 
 use crate::error::ApiError;
 use sea_orm::DatabaseConnection;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000003_notifications::Migration),
             Box::new(m20261128_000010_playable::Migration),
             Box::new(m20261128_000011_job_control::Migration),
+            Box::new(m20261128_000012_retired_versions::Migration),
         ]
     }
 }

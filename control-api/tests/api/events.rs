@@ -2,13 +2,31 @@
 //! on SQLite and on PostgreSQL.
 
 use crate::helpers::{spawn_app_on, Backend, TestApp};
-use goflix_control_api::db::video;
-use goflix_shared::domain::{PlaybackRecord, Rendition, RenditionKind, Visibility};
+use goflix_control_api::db::{retired_version, video};
+use goflix_shared::domain::{Rendition, RenditionKind, Visibility};
 use goflix_shared::events::EventKind;
 use goflix_shared::token::Role;
+use reqwest::Method;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::Value;
+
+/// One test per database for the scenario `$scenario(backend)`.
+macro_rules! on_sqlite_and_postgres {
+    ($scenario:ident) => {
+        mod $scenario {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_sqlite() {
+                super::$scenario(super::Backend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_postgres() {
+                super::$scenario(super::Backend::Postgres).await;
+            }
+        }
+    };
+}
 
 fn rendition(name: &str, height: u32) -> Rendition {
     Rendition {
@@ -33,15 +51,7 @@ async fn events_applied(app: &TestApp, token: &str) {
         .await;
 }
 
-#[tokio::test]
-async fn events_move_a_video_from_queued_through_processing_to_ready_on_sqlite() {
-    events_move_a_video_from_queued_through_processing_to_ready(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn events_move_a_video_from_queued_through_processing_to_ready_on_postgres() {
-    events_move_a_video_from_queued_through_processing_to_ready(Backend::Postgres).await;
-}
+on_sqlite_and_postgres!(events_move_a_video_from_queued_through_processing_to_ready);
 
 async fn events_move_a_video_from_queued_through_processing_to_ready(backend: Backend) {
     let app = spawn_app_on(backend).await;
@@ -112,25 +122,12 @@ async fn events_move_a_video_from_queued_through_processing_to_ready(backend: Ba
     assert_eq!(video["playback"]["hls"], format!("/v/{id}/master.m3u8"));
     assert_eq!(video["playback"]["dash"], format!("/v/{id}/manifest.mpd"));
 
-    let record_path = app
-        .data
-        .path()
-        .join(format!("objects/media/{id}/playback.json"));
-    let record: PlaybackRecord =
-        serde_json::from_slice(&std::fs::read(record_path).unwrap()).unwrap();
+    let record = app.playback_record(id);
     assert_eq!(record.version, "v1abc");
     assert_eq!(record.visibility, Visibility::Unlisted);
 }
 
-#[tokio::test]
-async fn failed_videos_report_their_error_and_stay_failed_on_sqlite() {
-    failed_videos_report_their_error_and_stay_failed(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn failed_videos_report_their_error_and_stay_failed_on_postgres() {
-    failed_videos_report_their_error_and_stay_failed(Backend::Postgres).await;
-}
+on_sqlite_and_postgres!(failed_videos_report_their_error_and_stay_failed);
 
 async fn failed_videos_report_their_error_and_stay_failed(backend: Backend) {
     let app = spawn_app_on(backend).await;
@@ -160,15 +157,7 @@ async fn failed_videos_report_their_error_and_stay_failed(backend: Backend) {
     assert_eq!(app.video(&token, id).await["state"], "failed");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn renditions_reported_while_the_row_is_written_elsewhere_all_land_on_sqlite() {
-    renditions_reported_while_the_row_is_written_elsewhere_all_land(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn renditions_reported_while_the_row_is_written_elsewhere_all_land_on_postgres() {
-    renditions_reported_while_the_row_is_written_elsewhere_all_land(Backend::Postgres).await;
-}
+on_sqlite_and_postgres!(renditions_reported_while_the_row_is_written_elsewhere_all_land);
 
 /// An admin editing the video (another writer of its row) while the worker
 /// reports renditions must not make the follower drop any of them.
@@ -208,4 +197,70 @@ async fn renditions_reported_while_the_row_is_written_elsewhere_all_land(backend
         .unwrap()
         .len();
     assert_eq!(listed, RENDITIONS as usize);
+}
+
+on_sqlite_and_postgres!(finished_jobs_retire_what_playback_left);
+
+/// A job's live copy retires when it finishes; so does the final version a
+/// retranscode replaces. The version playing never does.
+async fn finished_jobs_retire_what_playback_left(backend: Backend) {
+    let app = spawn_app_on(backend).await;
+    let admin = app.admin_token().await;
+    let id = app.upload(&admin, "twice", "public", vec![1]).await;
+    let job = |live: &str, version: &str| {
+        [
+            EventKind::Processing { attempt: 1 },
+            EventKind::Playable {
+                version: live.into(),
+            },
+            EventKind::Ready {
+                version: version.into(),
+                duration_s: 1.0,
+                renditions: vec![rendition("360p", 360)],
+            },
+        ]
+    };
+    for kind in job("live1", "final1") {
+        app.publish(id, kind).await;
+    }
+    app.wait_for(&admin, id, |v| v["state"] == "ready").await;
+    assert_eq!(retired(&app, id).await, ["live1"]);
+
+    let response = app
+        .call(Method::POST, &admin, &format!("/videos/{id}/retranscode"))
+        .await;
+    assert_eq!(response.status(), 202, "{}", response.text().await.unwrap());
+    for kind in job("live2", "final2") {
+        app.publish(id, kind).await;
+    }
+    let video = app
+        .wait_for(&admin, id, |v| {
+            v["state"] == "ready" && v["playback"]["hls"].is_string()
+        })
+        .await;
+    events_applied(&app, &admin).await;
+    assert_eq!(video["state"], "ready");
+    assert_eq!(retired(&app, id).await, ["final1", "live1", "live2"]);
+    assert_eq!(app.playback_record(id).version, "final2");
+
+    // Deleting the video forgets its retired versions with it.
+    let response = app
+        .call(Method::DELETE, &admin, &format!("/videos/{id}"))
+        .await;
+    assert_eq!(response.status(), 204);
+    assert!(retired(&app, id).await.is_empty());
+}
+
+/// The retired versions of `id`, sorted.
+async fn retired(app: &TestApp, id: goflix_shared::domain::VideoId) -> Vec<String> {
+    let mut versions: Vec<String> = retired_version::Entity::find()
+        .filter(retired_version::Column::VideoId.eq(id.0))
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| row.version)
+        .collect();
+    versions.sort();
+    versions
 }

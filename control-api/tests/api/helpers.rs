@@ -287,6 +287,25 @@ impl TestApp {
         request.send().await.unwrap()
     }
 
+    /// A bodiless request with `token` (POST actions, DELETE).
+    pub async fn call(&self, method: reqwest::Method, token: &str, path: &str) -> Response {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The playback record stored for `id`.
+    pub fn playback_record(&self, id: VideoId) -> goflix_shared::domain::PlaybackRecord {
+        let path = self
+            .data
+            .path()
+            .join(format!("objects/media/{id}/playback.json"));
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    }
+
     pub async fn video(&self, token: &str, id: VideoId) -> Value {
         let response = self.get(Some(token), &format!("/videos/{id}")).await;
         assert_eq!(response.status(), StatusCode::OK);
