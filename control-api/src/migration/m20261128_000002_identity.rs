@@ -108,14 +108,7 @@ impl MigrationTrait for Migration {
             ),
         ];
         for (table, mut column) in columns {
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(table)
-                        .add_column(&mut column)
-                        .to_owned(),
-                )
-                .await?;
+            super::add_column(manager, table, &mut column).await?;
         }
         for (name, column) in [
             ("refresh_tokens_family_id", RefreshTokens::FamilyId),
@@ -281,9 +274,7 @@ impl MigrationTrait for Migration {
             ),
         ];
         for (table, column) in columns {
-            manager
-                .alter_table(Table::alter().table(table).drop_column(column).to_owned())
-                .await?;
+            super::drop_column(manager, table, column).await?;
         }
         Ok(())
     }

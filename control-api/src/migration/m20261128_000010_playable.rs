@@ -16,29 +16,12 @@ enum Videos {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Videos::Table)
-                    .add_column(
-                        ColumnDef::new(Videos::Playable)
-                            .boolean()
-                            .not_null()
-                            .default(false),
-                    )
-                    .to_owned(),
-            )
-            .await
+        let mut playable = ColumnDef::new(Videos::Playable);
+        playable.boolean().not_null().default(false);
+        super::add_column(manager, Videos::Table, &mut playable).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Videos::Table)
-                    .drop_column(Videos::Playable)
-                    .to_owned(),
-            )
-            .await
+        super::drop_column(manager, Videos::Table, Videos::Playable).await
     }
 }

@@ -18,38 +18,16 @@ enum Videos {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Videos::Table)
-                    .add_column(ColumnDef::new(Videos::CurrentJobId).uuid().null())
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Videos::Table)
-                    .add_column(
-                        ColumnDef::new(Videos::ProcessingStartedAt)
-                            .big_integer()
-                            .null(),
-                    )
-                    .to_owned(),
-            )
-            .await
+        let table = || Videos::Table;
+        let mut job = ColumnDef::new(Videos::CurrentJobId);
+        super::add_column(manager, table(), job.uuid().null()).await?;
+        let mut started = ColumnDef::new(Videos::ProcessingStartedAt);
+        super::add_column(manager, table(), started.big_integer().null()).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for column in [Videos::ProcessingStartedAt, Videos::CurrentJobId] {
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(Videos::Table)
-                        .drop_column(column)
-                        .to_owned(),
-                )
-                .await?;
+            super::drop_column(manager, Videos::Table, column).await?;
         }
         Ok(())
     }

@@ -28,14 +28,8 @@ const BY_DELETE_AFTER: &str = "retired_versions_by_delete_after";
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Videos::Table)
-                    .add_column(ColumnDef::new(Videos::LiveVersion).string().null())
-                    .to_owned(),
-            )
-            .await?;
+        let mut live_version = ColumnDef::new(Videos::LiveVersion);
+        super::add_column(manager, Videos::Table, live_version.string().null()).await?;
         manager
             .create_table(
                 Table::create()
@@ -70,13 +64,6 @@ impl MigrationTrait for Migration {
         manager
             .drop_table(Table::drop().table(RetiredVersions::Table).to_owned())
             .await?;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Videos::Table)
-                    .drop_column(Videos::LiveVersion)
-                    .to_owned(),
-            )
-            .await
+        super::drop_column(manager, Videos::Table, Videos::LiveVersion).await
     }
 }

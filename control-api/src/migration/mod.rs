@@ -12,6 +12,7 @@ mod m20261128_000012_retired_versions;
 
 use crate::error::ApiError;
 use sea_orm::DatabaseConnection;
+use sea_orm_migration::prelude::*;
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
 /// Every migration, oldest first.
@@ -34,4 +35,39 @@ impl MigratorTrait for Migrator {
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), ApiError> {
     Migrator::up(db, None).await?;
     Ok(())
+}
+
+/// Adds one column to `table` (SQLite alters one column per statement).
+async fn add_column(
+    manager: &SchemaManager<'_>,
+    table: impl IntoIden + 'static,
+    column: &mut ColumnDef,
+) -> Result<(), DbErr> {
+    manager
+        .alter_table(Table::alter().table(table).add_column(column).to_owned())
+        .await
+}
+
+/// Drops one column of `table`.
+async fn drop_column(
+    manager: &SchemaManager<'_>,
+    table: impl IntoIden + 'static,
+    column: impl IntoIden + 'static,
+) -> Result<(), DbErr> {
+    manager
+        .alter_table(Table::alter().table(table).drop_column(column).to_owned())
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_migration_goes_down_and_up_again() {
+        let db = crate::connect("sqlite::memory:", 1).await.unwrap();
+        migrate(&db).await.unwrap();
+        Migrator::down(&db, None).await.unwrap();
+        migrate(&db).await.unwrap();
+    }
 }
