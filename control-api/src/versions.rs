@@ -6,6 +6,7 @@
 //! Every control-plane process sweeps; deleting a prefix twice is harmless.
 
 use crate::db::{now_ms, retired_version, video};
+use crate::error::ApiError;
 use goflix_shared::domain::VideoId;
 use goflix_shared::layout;
 use goflix_shared::shutdown::Shutdown;
@@ -69,7 +70,7 @@ pub(crate) async fn sweep(
     db: &DatabaseConnection,
     store: &Store,
     now_ms: i64,
-) -> Result<usize, String> {
+) -> Result<usize, ApiError> {
     let mut swept = 0;
     loop {
         let due = retired_version::Entity::find()
@@ -77,27 +78,16 @@ pub(crate) async fn sweep(
             .order_by_asc(retired_version::Column::DeleteAfter)
             .limit(BATCH)
             .all(db)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         for retired in &due {
-            let current = video::Entity::find_by_id(retired.video_id)
-                .one(db)
-                .await
-                .map_err(|e| e.to_string())?;
+            let current = video::Entity::find_by_id(retired.video_id).one(db).await?;
             let in_use = current.is_some_and(|row| {
                 row.version.as_deref() == Some(retired.version.as_str())
                     || row.live_version.as_deref() == Some(retired.version.as_str())
             });
             if !in_use && layout::is_version(&retired.version) {
-                let prefix = format!(
-                    "{}{}/",
-                    layout::media_prefix(VideoId(retired.video_id)),
-                    retired.version
-                );
-                store
-                    .delete_prefix(&prefix)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let prefix = layout::version_prefix(VideoId(retired.video_id), &retired.version);
+                store.delete_prefix(&prefix).await?;
                 tracing::info!(video_id = %retired.video_id, version = %retired.version, "retired version deleted");
                 swept += 1;
             }
@@ -105,8 +95,7 @@ pub(crate) async fn sweep(
                 .filter(retired_version::Column::VideoId.eq(retired.video_id))
                 .filter(retired_version::Column::Version.eq(retired.version.as_str()))
                 .exec(db)
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
         }
         if (due.len() as u64) < BATCH {
             return Ok(swept);

@@ -14,6 +14,11 @@ pub fn media_prefix(video: VideoId) -> String {
     format!("media/{video}/")
 }
 
+/// Every object of one version of a video (for deleting the version).
+pub fn version_prefix(video: VideoId, version: &str) -> String {
+    format!("media/{video}/{version}/")
+}
+
 /// The poster (a JPEG frame) in a published version.
 pub const POSTER: &str = "poster.jpg";
 /// The thumbnail storyboard sprite in a published version.

@@ -441,7 +441,7 @@ impl LivePlayback {
             .filter(|r| r.live && layout::is_version(&r.version));
         if let Some(stale) = stale {
             // An earlier attempt went live and died: its live version goes.
-            let prefix = format!("{}{}/", layout::media_prefix(self.video), stale.version);
+            let prefix = layout::version_prefix(self.video, &stale.version);
             if stale.version != self.publisher.version() {
                 if let Err(e) = self.store.delete_prefix(&prefix).await {
                     tracing::warn!(error = %e, "could not remove a dead attempt's live version");
@@ -487,11 +487,7 @@ impl LivePlayback {
     }
 
     async fn remove_live_version(&self) {
-        let prefix = format!(
-            "{}{}/",
-            layout::media_prefix(self.video),
-            self.publisher.version()
-        );
+        let prefix = layout::version_prefix(self.video, self.publisher.version());
         if let Err(e) = self.store.delete_prefix(&prefix).await {
             tracing::warn!(error = %e, "could not remove the live version");
         }

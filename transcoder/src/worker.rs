@@ -415,7 +415,7 @@ impl Worker {
             Err(stop) => {
                 live.withdraw().await;
                 // Leave nothing half-written behind: the version was never referenced.
-                let prefix = format!("{}{version}/", layout::media_prefix(job.video_id));
+                let prefix = layout::version_prefix(job.video_id, &version);
                 if let Err(cleanup) = self.store.delete_prefix(&prefix).await {
                     tracing::warn!(error = %cleanup, "could not remove unpublished version");
                 }
