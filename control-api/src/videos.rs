@@ -17,6 +17,7 @@ use goflix_shared::events::{Event, EventKind};
 use goflix_shared::layout::{self, POSTER, STORYBOARD_CUES};
 use goflix_shared::queue::database::{enqueue, job, withdraw};
 use goflix_shared::store::ObjectStore;
+use goflix_shared::token::PlaybackSession;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
@@ -316,14 +317,15 @@ pub async fn delete(state: &AppState, managed: ManagedVideo) -> Result<(), ApiEr
     Ok(())
 }
 
-/// A playback token for a video the caller manages.
+/// A playback token for a video the caller manages, issued to `session`.
 pub fn playback_token(
     state: &AppState,
     managed: &ManagedVideo,
+    session: &PlaybackSession,
 ) -> Result<(String, DateTime<Utc>), ApiError> {
     Ok(state
         .issuer
-        .issue_playback(VideoId(managed.video().id), PLAYBACK_TTL)?)
+        .issue_playback(VideoId(managed.video().id), session, PLAYBACK_TTL)?)
 }
 
 /// Writes `media/{id}/playback.json` for a published video (one with a version).

@@ -37,7 +37,7 @@ pub fn authorize(
     let token = presented_token(req)?.ok_or(OriginError::Forbidden)?;
     let verifier = verifier.ok_or(OriginError::Forbidden)?;
     match verifier.verify_playback(&token, video) {
-        Ok(()) => Ok(Access::Token(token)),
+        Ok(_claims) => Ok(Access::Token(token)),
         Err(e) => {
             tracing::debug!(error = %e, "playback token refused");
             Err(OriginError::Forbidden)

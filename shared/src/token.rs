@@ -3,7 +3,8 @@
 //! private key ([`TokenIssuer`]) and issues these kinds of token:
 //!
 //! - **access** tokens for users: `kind("access")`, `user("<uuid>")`,
-//!   `role("<role>")`;
+//!   `role("<role>")` and, when issued by a sign-in, `session("<uuid>")`
+//!   (the refresh token family);
 //! - **access** tokens for service clients: `kind("access")`,
 //!   `client("<client id>")`, `owner("<uuid>")` (the admin who registered
 //!   it) and one `scope("<scope>")` per granted scope;
@@ -13,8 +14,11 @@
 //!   "inspect"].contains($op)` and a shorter expiry, so they are good for
 //!   one `POST /api/v1/videos` (the control plane consumes the block's
 //!   revocation id) and nothing else, and die with the token they came from;
-//! - **playback** tokens: `kind("playback")`, `video("<video id>")`, scoped
-//!   to that one video.
+//! - **playback** tokens: `kind("playback")`, `video("<video id>")`,
+//!   `user("<uuid>")`, `session("<uuid>")` when the user asked in a sign-in
+//!   session, and `issued(<date>)`; scoped to that one video. They are the
+//!   only tokens the origin accepts: an access token, an admin's too, plays
+//!   nothing.
 //!
 //! All carry `expires(<date>)` and the check
 //! `check if time($t), $t < <date>`, and name the signing key with a root
@@ -182,6 +186,9 @@ impl Operation {
 pub struct AccessClaims {
     /// Who it speaks for.
     pub subject: Subject,
+    /// The sign-in session (refresh token family) a user's token was
+    /// issued in; `None` for service clients.
+    pub session: Option<Uuid>,
     /// Plain or attenuated.
     pub kind: TokenKind,
     /// Hex revocation ids, one per block, the authority block's first.
@@ -197,6 +204,30 @@ impl AccessClaims {
     pub fn own_revocation_id(&self) -> Option<&str> {
         self.revocation_ids.last().map(String::as_str)
     }
+}
+
+/// Whom a playback token is issued to: the user (for a service client, its
+/// owner) and the sign-in session they asked in, so revoking that session
+/// (or the user's sessions) can stop the playback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlaybackSession {
+    /// The user.
+    pub user: Uuid,
+    /// The session (refresh token family); `None` for service clients.
+    pub session: Option<Uuid>,
+}
+
+/// A verified playback token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlaybackClaims {
+    /// The user it was issued to.
+    pub user: Uuid,
+    /// The session it was issued in, if any.
+    pub session: Option<Uuid>,
+    /// When it was issued (whole seconds).
+    pub issued_at: DateTime<Utc>,
+    /// When it stops being valid.
+    pub expires_at: DateTime<Utc>,
 }
 
 /// A freshly issued token.
@@ -219,6 +250,8 @@ pub enum Grant<'a> {
         id: Uuid,
         /// Their role.
         role: Role,
+        /// The sign-in session (refresh token family) it is issued in.
+        session: Option<Uuid>,
     },
     /// API access for a service client.
     Client {
@@ -345,24 +378,40 @@ impl TokenIssuer {
         role: Role,
         ttl: Duration,
     ) -> Result<String, TokenError> {
-        self.issue(&Grant::User { id: user_id, role }, ttl)
-            .map(|issued| issued.token)
+        self.issue(
+            &Grant::User {
+                id: user_id,
+                role,
+                session: None,
+            },
+            ttl,
+        )
+        .map(|issued| issued.token)
     }
 
     /// A token granting `grant` for `ttl`, with its revocation id.
     pub fn issue(&self, grant: &Grant<'_>, ttl: Duration) -> Result<Issued, TokenError> {
         let (expires, expires_at) = expiry(ttl);
         let builder = match grant {
-            Grant::User { id, role } => {
+            Grant::User { id, role, session } => {
                 let user = id.to_string();
                 let role = role.as_str();
-                biscuit!(
+                let builder = biscuit!(
                     r#"
                     kind("access");
                     user({user});
                     role({role});
                     "#
-                )
+                );
+                match session {
+                    Some(session) => {
+                        let session = session.to_string();
+                        builder
+                            .fact(biscuit_auth::macros::fact!("session({session})"))
+                            .map_err(issue_error)?
+                    }
+                    None => builder,
+                }
             }
             Grant::Client {
                 client_id,
@@ -409,27 +458,50 @@ impl TokenIssuer {
         })
     }
 
-    /// A playback token for `video` alone, valid for `ttl`; returns it with its expiry.
+    /// A playback token for `video` alone, issued to `session`, valid for
+    /// `ttl`; returns it with its expiry.
     pub fn issue_playback(
         &self,
         video: VideoId,
+        session: &PlaybackSession,
         ttl: Duration,
     ) -> Result<(String, DateTime<Utc>), TokenError> {
+        let (issued, _) = expiry(Duration::ZERO);
         let (expires, expires_at) = expiry(ttl);
+        let requested = video.to_string();
         let video = video.to_string();
-        let token = biscuit!(
+        let user = session.user.to_string();
+        let mut builder = biscuit!(
             r#"
             kind("playback");
             video({video});
-            expires({expires});
-            check if time($t), $t < {expires};
-            check if requested_video({video});
+            user({user});
+            issued({issued});
             "#
-        )
-        .root_key_id(self.key_id)
-        .build(&self.keys)
-        .and_then(|token| token.to_base64())
-        .map_err(issue_error)?;
+        );
+        if let Some(session) = session.session {
+            let session = session.to_string();
+            builder = builder
+                .fact(biscuit_auth::macros::fact!("session({session})"))
+                .map_err(issue_error)?;
+        }
+        let token = builder
+            .fact(biscuit_auth::macros::fact!("expires({expires})"))
+            .and_then(|b| {
+                b.check(biscuit_auth::macros::check!(
+                    "check if time($t), $t < {expires}"
+                ))
+            })
+            .and_then(|b| {
+                b.check(biscuit_auth::macros::check!(
+                    "check if requested_video({requested})"
+                ))
+            })
+            .map_err(issue_error)?
+            .root_key_id(self.key_id)
+            .build(&self.keys)
+            .and_then(|token| token.to_base64())
+            .map_err(issue_error)?;
         Ok((token, expires_at))
     }
 
@@ -532,8 +604,21 @@ impl TokenVerifier {
             }
             _ => return Err(malformed("no single user or client")),
         };
+        let sessions: Vec<(String,)> = authorizer
+            .query("s($s) <- session($s)")
+            .map_err(|e| TokenError::Invalid(e.to_string()))?;
+        let session = match (sessions.as_slice(), &subject) {
+            ([], _) => None,
+            ([(session,)], Subject::User { .. }) => Some(
+                session
+                    .parse()
+                    .map_err(|_| malformed("a malformed session"))?,
+            ),
+            _ => return Err(malformed("a misplaced session")),
+        };
         Ok(AccessClaims {
             subject,
+            session,
             kind,
             revocation_ids: revocation_ids(&parsed),
             expires_at,
@@ -567,24 +652,51 @@ impl TokenVerifier {
     }
 
     /// Verifies that `token` may play `video`: an unexpired playback token
-    /// for that video, or an admin's access token.
-    pub fn verify_playback(&self, token: &str, video: VideoId) -> Result<(), TokenError> {
+    /// for that video. Access tokens, an admin's too, play nothing.
+    pub fn verify_playback(
+        &self,
+        token: &str,
+        video: VideoId,
+    ) -> Result<PlaybackClaims, TokenError> {
         let token = self.parse(token)?;
         let video = video.to_string();
-        authorize(
+        let (mut authorizer, expires_at) = authorize(
             &token,
             authorizer!(
                 r#"
                 requested_video({video});
                 allow if kind("playback"), video({video});
-                allow if kind("access"), role("admin");
                 "#
             ),
         )
-        .map(drop)
         .map_err(|e| match e {
             TokenError::NotAllowed(_) => TokenError::NotAllowed("playback of this video"),
             other => other,
+        })?;
+        let malformed = |what: &str| TokenError::Invalid(format!("playback token with {what}"));
+        let users: Vec<(String, SystemTime)> = authorizer
+            .query("claims($u, $i) <- user($u), issued($i)")
+            .map_err(|e| TokenError::Invalid(e.to_string()))?;
+        let sessions: Vec<(String,)> = authorizer
+            .query("s($s) <- session($s)")
+            .map_err(|e| TokenError::Invalid(e.to_string()))?;
+        let [(user, issued)] = users.as_slice() else {
+            return Err(malformed("no single user"));
+        };
+        let session = match sessions.as_slice() {
+            [] => None,
+            [(session,)] => Some(
+                session
+                    .parse()
+                    .map_err(|_| malformed("a malformed session"))?,
+            ),
+            _ => return Err(malformed("several sessions")),
+        };
+        Ok(PlaybackClaims {
+            user: user.parse().map_err(|_| malformed("a malformed user id"))?,
+            session,
+            issued_at: DateTime::<Utc>::from(*issued),
+            expires_at,
         })
     }
 
@@ -749,6 +861,13 @@ mod tests {
 
     const HOUR: Duration = Duration::from_secs(3600);
 
+    fn viewer() -> PlaybackSession {
+        PlaybackSession {
+            user: Uuid::new_v4(),
+            session: Some(Uuid::new_v4()),
+        }
+    }
+
     #[test]
     fn access_tokens_round_trip_through_the_public_key_file() {
         let (dir, issuer) = issuer();
@@ -805,7 +924,9 @@ mod tests {
             Err(TokenError::Expired)
         ));
         let video = VideoId::new();
-        let (token, _) = issuer.issue_playback(video, Duration::ZERO).unwrap();
+        let (token, _) = issuer
+            .issue_playback(video, &viewer(), Duration::ZERO)
+            .unwrap();
         assert!(matches!(
             issuer.verifier().verify_playback(&token, video),
             Err(TokenError::Expired)
@@ -848,7 +969,7 @@ mod tests {
             Err(TokenError::Invalid(_))
         ));
         let video = VideoId::new();
-        let (token, _) = other.issue_playback(video, HOUR).unwrap();
+        let (token, _) = other.issue_playback(video, &viewer(), HOUR).unwrap();
         assert!(matches!(
             issuer.verifier().verify_playback(&token, video),
             Err(TokenError::Invalid(_))
@@ -860,9 +981,14 @@ mod tests {
         let (_dir, issuer) = issuer();
         let verifier = issuer.verifier();
         let video = VideoId::new();
-        let (token, expires_at) = issuer.issue_playback(video, HOUR).unwrap();
+        let session = viewer();
+        let (token, expires_at) = issuer.issue_playback(video, &session, HOUR).unwrap();
         assert!(expires_at > Utc::now());
-        verifier.verify_playback(&token, video).unwrap();
+        let claims = verifier.verify_playback(&token, video).unwrap();
+        assert_eq!(claims.user, session.user);
+        assert_eq!(claims.session, session.session);
+        assert_eq!(claims.expires_at, expires_at);
+        assert!(claims.issued_at <= Utc::now() && claims.issued_at > Utc::now() - HOUR);
         assert!(matches!(
             verifier.verify_playback(&token, VideoId::new()),
             Err(TokenError::NotAllowed(_))
@@ -872,24 +998,58 @@ mod tests {
             verifier.verify_access(&token, Operation::Api),
             Err(TokenError::NotAllowed(_))
         ));
+        // A service client's has no session.
+        let client = PlaybackSession {
+            user: Uuid::new_v4(),
+            session: None,
+        };
+        let (token, _) = issuer.issue_playback(video, &client, HOUR).unwrap();
+        let claims = verifier.verify_playback(&token, video).unwrap();
+        assert_eq!((claims.user, claims.session), (client.user, None));
     }
 
     #[test]
-    fn only_admin_access_tokens_play_any_video() {
+    fn access_tokens_play_nothing_not_even_an_admins() {
         let (_dir, issuer) = issuer();
         let verifier = issuer.verifier();
         let video = VideoId::new();
-        let admin = issuer
-            .issue_access(Uuid::new_v4(), Role::Admin, HOUR)
-            .unwrap();
-        verifier.verify_playback(&admin, video).unwrap();
-        for role in [Role::Uploader, Role::Viewer] {
+        for role in [Role::Admin, Role::Uploader, Role::Viewer] {
             let token = issuer.issue_access(Uuid::new_v4(), role, HOUR).unwrap();
-            assert!(matches!(
-                verifier.verify_playback(&token, video),
-                Err(TokenError::NotAllowed(_))
-            ));
+            assert!(
+                matches!(
+                    verifier.verify_playback(&token, video),
+                    Err(TokenError::NotAllowed(_))
+                ),
+                "{role}"
+            );
         }
+    }
+
+    #[test]
+    fn user_access_tokens_name_their_session() {
+        let (_dir, issuer) = issuer();
+        let (user, session) = (Uuid::new_v4(), Uuid::new_v4());
+        let issued = issuer
+            .issue(
+                &Grant::User {
+                    id: user,
+                    role: Role::Viewer,
+                    session: Some(session),
+                },
+                HOUR,
+            )
+            .unwrap();
+        let claims = issuer
+            .verifier()
+            .verify_access(&issued.token, Operation::Api)
+            .unwrap();
+        assert_eq!(claims.session, Some(session));
+        let plain = issuer.issue_access(user, Role::Viewer, HOUR).unwrap();
+        let claims = issuer
+            .verifier()
+            .verify_access(&plain, Operation::Api)
+            .unwrap();
+        assert_eq!(claims.session, None);
     }
 
     #[test]

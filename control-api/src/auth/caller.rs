@@ -23,7 +23,7 @@ use actix_web::{web, FromRequest, HttpRequest};
 use chrono::{DateTime, Utc};
 use futures_util::future::LocalBoxFuture;
 use goflix_shared::domain::Visibility;
-use goflix_shared::token::{AccessClaims, Operation, Role, Subject, TokenKind};
+use goflix_shared::token::{AccessClaims, Operation, PlaybackSession, Role, Subject, TokenKind};
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
@@ -40,6 +40,8 @@ enum Principal {
 #[derive(Debug, Clone)]
 pub struct Caller {
     principal: Principal,
+    /// The sign-in session a user's token was issued in.
+    session: Option<Uuid>,
     /// When the presented token expires.
     expires_at: DateTime<Utc>,
 }
@@ -169,6 +171,7 @@ async fn authenticate(state: &AppState, claims: AccessClaims) -> Result<Caller, 
     };
     Ok(Caller {
         principal,
+        session: claims.session,
         expires_at: claims.expires_at,
     })
 }
@@ -190,6 +193,15 @@ impl Caller {
         match &self.principal {
             Principal::User { id, .. } => *id,
             Principal::Client { owner_id, .. } => *owner_id,
+        }
+    }
+
+    /// Whom a playback token this caller asks for is issued to: the user
+    /// and their sign-in session, or a client's owner without a session.
+    pub fn playback_session(&self) -> PlaybackSession {
+        PlaybackSession {
+            user: self.user_id(),
+            session: self.session,
         }
     }
 

@@ -146,6 +146,7 @@ async fn open_session(
         &Grant::User {
             id: account.id,
             role,
+            session: Some(family),
         },
         ACCESS_TTL,
     )?;

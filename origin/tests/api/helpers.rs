@@ -13,7 +13,7 @@ use goflix_shared::cache::{ManifestCache, MemoryCache};
 use goflix_shared::domain::{PlaybackRecord, VideoId, Visibility};
 use goflix_shared::layout;
 use goflix_shared::store::{FsStore, ObjectStore, Store, StoreError};
-use goflix_shared::token::TokenIssuer;
+use goflix_shared::token::{PlaybackSession, TokenIssuer};
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -59,6 +59,14 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         // Sends the stop command at once; the server thread then exits.
         drop(self.handle.stop(false));
+    }
+}
+
+/// Whom test playback tokens are issued to: a fresh user in a fresh session.
+pub fn viewer() -> PlaybackSession {
+    PlaybackSession {
+        user: VideoId::new().0,
+        session: Some(VideoId::new().0),
     }
 }
 

@@ -4,7 +4,7 @@
 //! lifetime, filtered and token-rewritten per request; the live copy's
 //! audio segments are `audio/mp4`.
 
-use crate::helpers::{spawn_app, Published, TestApp};
+use crate::helpers::{spawn_app, viewer, Published, TestApp};
 use goflix_shared::domain::Visibility;
 use goflix_shared::layout;
 use goflix_shared::store::ObjectStore;
@@ -111,7 +111,7 @@ async fn a_private_live_mpd_carries_the_token_into_its_templates() {
     go_live(&app, &p, Visibility::Private, &live_mpd(2)).await;
     let (token, _) = app
         .issuer
-        .issue_playback(p.video, Duration::from_secs(600))
+        .issue_playback(p.video, &viewer(), Duration::from_secs(600))
         .unwrap();
     let r = app
         .get(&format!("{}?token={token}", p.mpd_path()), &[])

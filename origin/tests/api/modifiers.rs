@@ -3,7 +3,7 @@
 //! a version (not per request or token), validate their numbers, and compose
 //! with token rewriting and gzip.
 
-use crate::helpers::{spawn_app, Published, TestApp};
+use crate::helpers::{spawn_app, viewer, Published, TestApp};
 use crate::private::encode;
 use goflix_shared::domain::Visibility;
 use goflix_shared::layout;
@@ -216,11 +216,11 @@ async fn modifiers_compose_with_token_rewriting() {
     let (p, _, _) = publish_ladder(&app, Visibility::Private).await;
     let (token, _) = app
         .issuer
-        .issue_playback(p.video, Duration::from_secs(3600))
+        .issue_playback(p.video, &viewer(), Duration::from_secs(3600))
         .unwrap();
     let (other, _) = app
         .issuer
-        .issue_playback(p.video, Duration::from_secs(3600))
+        .issue_playback(p.video, &viewer(), Duration::from_secs(3600))
         .unwrap();
     let bearer = format!("Bearer {other}");
     let (token, other) = (encode(&token), encode(&other));
