@@ -1,6 +1,7 @@
 //! Typed configuration from `GOFLIX_*` environment variables, with defaults
 //! in code. Secrets may come from a file named by `NAME_FILE` (as mounted by
-//! Kubernetes) and are held as [`SecretString`] so they never print. An
+//! Kubernetes) and are held as [`SecretString`] so they never print; the
+//! backend URLs print as [`ServiceUrl`]s, without passwords. An
 //! unknown `GOFLIX_*` variable is an error, so a typo does not go unnoticed
 //! (`GOFLIX_TEST_*` is left to the test suite).
 
@@ -23,11 +24,11 @@ pub struct Config {
     /// `GOFLIX_DATABASE_POOL`: most database connections one process opens (default 10; SQLite in memory always uses 1).
     pub database_pool: u32,
     /// `GOFLIX_STORAGE`: `file:///path` or `s3://bucket?…` (default `{data_dir}/objects`).
-    pub storage_url: String,
+    pub storage_url: ServiceUrl,
     /// `GOFLIX_QUEUE`: `database` or `amqp://…` (default `database`).
-    pub queue_url: String,
+    pub queue_url: ServiceUrl,
     /// `GOFLIX_CACHE`: `memory` or `redis://…` (default `memory`).
-    pub cache_url: String,
+    pub cache_url: ServiceUrl,
     /// `GOFLIX_TOKEN_KEY_FILE`: control-api's ed25519 private key (default `{data_dir}/token.key`, generated when missing).
     pub token_key_file: PathBuf,
     /// `GOFLIX_TOKEN_PUBLIC_KEY_FILE`: the public key the origin checks tokens with (default `{data_dir}/token.pub`).
@@ -89,6 +90,102 @@ pub struct Config {
     /// `GOFLIX_JOB_EXECUTABLE`: the `goflix` executable started as each
     /// job's transcode process (default: the running executable).
     pub job_executable: Option<PathBuf>,
+}
+
+/// A backend URL (`GOFLIX_STORAGE`, `GOFLIX_QUEUE`, `GOFLIX_CACHE`) that
+/// may carry credentials (`amqp://user:pass@…`, `redis://:pass@…`, an S3
+/// endpoint with a key in it). It reads as a `&str`; its `Debug` shows the
+/// URL with every password and secret-looking query value replaced.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ServiceUrl(String);
+
+/// What a password or secret value prints as.
+const REDACTED: &str = "REDACTED";
+
+/// Query parameters whose values are secrets, by a part of their name.
+const SECRET_PARAMETER_HINTS: &[&str] = &[
+    "pass",
+    "secret",
+    "key",
+    "token",
+    "sig",
+    "credential",
+    "auth",
+];
+
+impl ServiceUrl {
+    /// The URL as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for ServiceUrl {
+    fn from(url: String) -> Self {
+        Self(url)
+    }
+}
+
+impl std::ops::Deref for ServiceUrl {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<&str> for ServiceUrl {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl std::fmt::Debug for ServiceUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", redact_url(&self.0))
+    }
+}
+
+/// `raw` with its password and secret query values replaced (recursively,
+/// for a URL given as a query value); a value that is not a URL with a
+/// host prints only when it is one plain word (`database`, `memory`).
+fn redact_url(raw: &str) -> String {
+    let Ok(mut url) = url::Url::parse(raw) else {
+        let plain_word = raw.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        return if plain_word {
+            raw.to_owned()
+        } else {
+            REDACTED.to_owned()
+        };
+    };
+    if url.cannot_be_a_base() {
+        return REDACTED.to_owned();
+    }
+    if url.password().is_some() {
+        // Cannot fail: the URL has a host, since it has a password.
+        let _ = url.set_password(Some(REDACTED));
+    }
+    if url.query().is_some() {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(name, value)| {
+                let lowercase = name.to_ascii_lowercase();
+                let value = if SECRET_PARAMETER_HINTS.iter().any(|h| lowercase.contains(h)) {
+                    REDACTED.to_owned()
+                } else if value.contains("://") {
+                    redact_url(&value)
+                } else {
+                    value.into_owned()
+                };
+                (name.into_owned(), value)
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    if url.fragment().is_some() {
+        url.set_fragment(Some(REDACTED));
+    }
+    url.into()
 }
 
 /// A setting that could not be read.
@@ -292,11 +389,16 @@ impl Config {
                 .into(),
             storage_url: env
                 .get("GOFLIX_STORAGE")?
-                .unwrap_or_else(|| format!("file://{}", absolute_data.join("objects").display())),
+                .unwrap_or_else(|| format!("file://{}", absolute_data.join("objects").display()))
+                .into(),
             queue_url: env
                 .get("GOFLIX_QUEUE")?
-                .unwrap_or_else(|| "database".into()),
-            cache_url: env.get("GOFLIX_CACHE")?.unwrap_or_else(|| "memory".into()),
+                .unwrap_or_else(|| "database".into())
+                .into(),
+            cache_url: env
+                .get("GOFLIX_CACHE")?
+                .unwrap_or_else(|| "memory".into())
+                .into(),
             token_key_file: env
                 .get("GOFLIX_TOKEN_KEY_FILE")?
                 .map(PathBuf::from)
@@ -440,6 +542,52 @@ mod tests {
         let password = config.admin_password.as_ref().unwrap();
         assert_eq!(password.expose_secret(), "hunter2");
         assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn debug_output_carries_no_password_of_any_backend_url() {
+        let config = Config::from_vars(vars(&[
+            (
+                "GOFLIX_DATABASE_URL",
+                "postgres://goflix:db-pw-1@db:5432/goflix",
+            ),
+            ("GOFLIX_QUEUE", "amqp://user:queue-pw-2@rabbit:5672/%2f"),
+            ("GOFLIX_CACHE", "redis://:cache-pw-3@redis:6379/0"),
+            ("GOFLIX_SMTP_URL", "smtps://mailer:smtp-pw-4@mail:465"),
+            (
+                "GOFLIX_SMS_URL",
+                "https://AC1:sms-pw-5@api.twilio.test/send",
+            ),
+            (
+                "GOFLIX_STORAGE",
+                "s3://media?endpoint=http%3A%2F%2Fminio%3Astorage-pw-6%40minio%3A9000\
+                 &secret_access_key=storage-pw-7&region=eu-west-1",
+            ),
+        ]))
+        .unwrap();
+        let printed = format!("{config:?}");
+        for password in [
+            "db-pw-1",
+            "queue-pw-2",
+            "cache-pw-3",
+            "smtp-pw-4",
+            "sms-pw-5",
+            "storage-pw-6",
+            "storage-pw-7",
+        ] {
+            assert!(!printed.contains(password), "{password} in {printed}");
+        }
+        // What is not secret still shows, to tell the backends apart.
+        assert!(
+            printed.contains("amqp://user:REDACTED@rabbit:5672/%2f"),
+            "{printed}"
+        );
+        assert!(
+            printed.contains("redis://:REDACTED@redis:6379/0"),
+            "{printed}"
+        );
+        assert!(printed.contains("region=eu-west-1"), "{printed}");
+        assert_eq!(config.queue_url, "amqp://user:queue-pw-2@rabbit:5672/%2f");
     }
 
     #[test]
