@@ -238,6 +238,13 @@ pub async fn control_api(config: Config, shutdown: Shutdown) -> anyhow::Result<R
         }
     });
     running.spawn({
+        let (control, shutdown) = (control.clone(), shutdown.clone());
+        async move {
+            control.publish_playback_revocations(shutdown).await;
+            Ok(())
+        }
+    });
+    running.spawn({
         let (control, broker, shutdown) = (control.clone(), broker.clone(), shutdown.clone());
         async move {
             control
@@ -276,14 +283,21 @@ pub async fn origin(config: Config, shutdown: Shutdown) -> anyhow::Result<Runnin
     if let Some(secret) = &config.origin_cdn_secret {
         origin = origin.with_cdn_secret(secret);
     }
-    let routes = move |cfg: &mut web::ServiceConfig| origin.configure(cfg);
-    let running = serve_http(
+    let routes = {
+        let origin = origin.clone();
+        move |cfg: &mut web::ServiceConfig| origin.configure(cfg)
+    };
+    let mut running = serve_http(
         &config,
         vec![storage_check(&store)],
         Vec::new(),
         routes,
-        shutdown,
+        shutdown.clone(),
     )?;
+    running.spawn(async move {
+        origin.follow_revocations(shutdown).await;
+        Ok(())
+    });
     tracing::info!(addr = %running.addr, "goflix origin started");
     Ok(running)
 }

@@ -84,7 +84,7 @@ pub async fn start(config: Config, shutdown: Shutdown) -> anyhow::Result<Running
         queue_check(queue),
     ];
     let routes = {
-        let control = control.clone();
+        let (control, origin) = (control.clone(), origin.clone());
         move |cfg: &mut web::ServiceConfig| {
             control.configure(cfg);
             origin.configure(cfg);
@@ -128,6 +128,20 @@ pub async fn start(config: Config, shutdown: Shutdown) -> anyhow::Result<Running
         let (control, shutdown) = (control.clone(), shutdown.clone());
         async move {
             control.retire_versions(shutdown).await;
+            Ok(())
+        }
+    });
+    running.spawn({
+        let (control, shutdown) = (control.clone(), shutdown.clone());
+        async move {
+            control.publish_playback_revocations(shutdown).await;
+            Ok(())
+        }
+    });
+    running.spawn({
+        let shutdown = shutdown.clone();
+        async move {
+            origin.follow_revocations(shutdown).await;
             Ok(())
         }
     });

@@ -115,6 +115,7 @@ impl ControlPlane {
                 max_upload_bytes: config.max_upload_bytes,
                 outbox: Arc::default(),
                 revocations: Default::default(),
+                playback_revocations: Default::default(),
                 rate_limits: RateLimits::new(config.trusted_proxies.clone()),
                 signup_open: config.signup_open,
                 notifier: notify::Notifier::from_config(config).map_err(ApiError::Internal)?,
@@ -152,6 +153,18 @@ impl ControlPlane {
     /// superseded, until `shutdown`; safe to run in every replica.
     pub async fn retire_versions(&self, shutdown: Shutdown) {
         versions::run(&self.state.db, &self.state.store, shutdown).await;
+    }
+
+    /// Keeps the playback revocation feed in storage in step with the
+    /// database until `shutdown`, writing it at once (the origins refuse
+    /// private playback until they have read one); safe to run in every
+    /// replica.
+    pub async fn publish_playback_revocations(&self, shutdown: Shutdown) {
+        let state = &self.state;
+        state
+            .playback_revocations
+            .run(&state.db, &state.store, shutdown)
+            .await;
     }
 
     /// Publishes the jobs of committed uploads to `publisher` until

@@ -32,6 +32,8 @@ pub(crate) struct AppState {
     pub outbox: Arc<Notify>,
     /// Revoked token ids, checked on every request.
     pub revocations: Revocations,
+    /// Writes the playback revocation feed the origins read.
+    pub playback_revocations: crate::auth::playback_revocations::Publisher,
     /// Per-IP and per-account limits of the secret-checking endpoints.
     pub rate_limits: RateLimits,
     /// Whether anyone may sign up (`GOFLIX_SIGNUP=open`).

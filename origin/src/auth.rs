@@ -1,8 +1,17 @@
 //! Playback authorization. Public and unlisted videos are open; a private
-//! one needs a playback token (`?token=` or `Authorization: Bearer`) that
-//! the [`TokenVerifier`] accepts for that video, using only the public key.
+//! one needs a playback token for that video (`?token=` or
+//! `Authorization: Bearer`; access tokens, an admin's too, play nothing),
+//! verified with the public key alone on a blocking thread (never on an
+//! async worker), and not revoked by the control plane's revocation feed
+//! ([`crate::revocations`]).
+//!
+//! Only a token that came in `?token=` is carried into manifest URIs. A
+//! client that sent the `Authorization` header sends it with every request
+//! itself, and a header credential written into a response body would leak
+//! into player logs, caches and `Referer`s.
 
 use crate::error::OriginError;
+use crate::revocations::Revocations;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{web, HttpRequest};
 use goflix_shared::domain::{PlaybackRecord, VideoId, Visibility};
@@ -14,8 +23,20 @@ use serde::Deserialize;
 pub enum Access {
     /// Public or unlisted: shared caches may keep the response.
     Open,
-    /// Private, with this verified token, which manifests carry on into their URIs.
-    Token(String),
+    /// Private, granted by a verified, unrevoked playback token.
+    Private {
+        /// The token manifests carry on into their URIs: the `?token=`
+        /// one, `None` when it came in the `Authorization` header.
+        carried: Option<String>,
+    },
+}
+
+/// Where a request put its token.
+enum Presented {
+    /// `Authorization: Bearer …`: the client resends it itself.
+    Header(String),
+    /// `?token=…`: the only way a player's segment requests carry it.
+    Query(String),
 }
 
 #[derive(Deserialize)]
@@ -24,9 +45,11 @@ struct TokenQuery {
 }
 
 /// Decides whether `req` may play `video` as published in `record`.
-/// Without a verifier (no public key configured) private videos are refused.
-pub fn authorize(
+/// Without a verifier (no public key configured) private videos are
+/// refused; before the first read of the revocation feed they answer `503`.
+pub async fn authorize(
     verifier: Option<&TokenVerifier>,
+    revocations: &Revocations,
     record: &PlaybackRecord,
     video: VideoId,
     req: &HttpRequest,
@@ -34,29 +57,48 @@ pub fn authorize(
     if record.visibility != Visibility::Private {
         return Ok(Access::Open);
     }
-    let token = presented_token(req)?.ok_or(OriginError::Forbidden)?;
-    let verifier = verifier.ok_or(OriginError::Forbidden)?;
-    match verifier.verify_playback(&token, video) {
-        Ok(_claims) => Ok(Access::Token(token)),
-        Err(e) => {
-            tracing::debug!(error = %e, "playback token refused");
-            Err(OriginError::Forbidden)
-        }
-    }
+    let presented = presented_token(req)?.ok_or(OriginError::Forbidden)?;
+    let verifier = verifier.ok_or(OriginError::Forbidden)?.clone();
+    let (verified, presented) = web::block(move || {
+        let token = match &presented {
+            Presented::Header(token) | Presented::Query(token) => token,
+        };
+        (verifier.verify_playback(token, video), presented)
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "no blocking thread to verify a playback token");
+        OriginError::Forbidden
+    })?;
+    let claims = verified.map_err(|e| {
+        tracing::debug!(error = %e, "playback token refused");
+        OriginError::Forbidden
+    })?;
+    revocations.check(&claims)?;
+    Ok(Access::Private {
+        carried: match presented {
+            Presented::Query(token) => Some(token),
+            Presented::Header(_) => None,
+        },
+    })
 }
 
 /// The token a request presents: the `Authorization: Bearer` header, else `?token=`.
-fn presented_token(req: &HttpRequest) -> Result<Option<String>, OriginError> {
+fn presented_token(req: &HttpRequest) -> Result<Option<Presented>, OriginError> {
     if let Some(value) = req.headers().get(AUTHORIZATION) {
         let bearer = value.to_str().ok().and_then(|v| {
             let (scheme, token) = v.trim().split_once(' ')?;
             scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
         });
         if let Some(token) = bearer.filter(|t| !t.is_empty()) {
-            return Ok(Some(token.to_owned()));
+            return Ok(Some(Presented::Header(token.to_owned())));
         }
     }
     let query = web::Query::<TokenQuery>::from_query(req.query_string())
         .map_err(|_| OriginError::BadQuery)?;
-    Ok(query.into_inner().token.filter(|t| !t.is_empty()))
+    Ok(query
+        .into_inner()
+        .token
+        .filter(|t| !t.is_empty())
+        .map(Presented::Query))
 }

@@ -7,7 +7,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use goflix_shared::store::StoreError;
 
-/// Seconds a client should wait before retrying when storage is unavailable.
+/// Seconds a client should wait before retrying when storage is
+/// unavailable or the playback revocations are not yet known.
 const RETRY_AFTER_SECONDS: u64 = 5;
 
 /// Methods every origin route answers.
@@ -37,6 +38,10 @@ pub enum OriginError {
     /// A private video without a valid playback token.
     #[error("this video needs a valid playback token")]
     Forbidden,
+    /// A private video while this origin has not yet read the playback
+    /// revocation feed: it cannot tell a revoked token from a good one.
+    #[error("playback revocations not yet known; retry later")]
+    RevocationsUnknown,
     /// A method other than GET, HEAD or OPTIONS.
     #[error("method not allowed")]
     MethodNotAllowed,
@@ -67,6 +72,7 @@ impl OriginError {
             Self::CdnSecretRequired => "cdn_secret_required",
             Self::NotFound | Self::Store(StoreError::NotFound(_)) => "not_found",
             Self::Forbidden => "forbidden",
+            Self::RevocationsUnknown => "revocations_unknown",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::PreconditionFailed => "precondition_failed",
             Self::RangeNotSatisfiable { .. } | Self::Store(StoreError::BadRange { .. }) => {
@@ -121,7 +127,9 @@ impl ResponseError for OriginError {
             Self::RangeNotSatisfiable { .. } | Self::Store(StoreError::BadRange { .. }) => {
                 StatusCode::RANGE_NOT_SATISFIABLE
             }
-            Self::Store(StoreError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Store(StoreError::Unavailable(_)) | Self::RevocationsUnknown => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::BadPublication(_) | Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -130,7 +138,7 @@ impl ResponseError for OriginError {
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((header::CACHE_CONTROL, self.cache_control()));
         match self {
-            Self::Store(StoreError::Unavailable(_)) => {
+            Self::Store(StoreError::Unavailable(_)) | Self::RevocationsUnknown => {
                 response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS));
             }
             Self::MethodNotAllowed => {
@@ -188,6 +196,7 @@ mod tests {
                 "not_found",
             ),
             (OriginError::Forbidden, 403, "forbidden"),
+            (OriginError::RevocationsUnknown, 503, "revocations_unknown"),
             (OriginError::MethodNotAllowed, 405, "method_not_allowed"),
             (OriginError::PreconditionFailed, 412, "precondition_failed"),
             (

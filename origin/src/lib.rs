@@ -8,7 +8,8 @@
 //!   version's manifests, found through the playback record; short-lived.
 //! - `/v/{video_id}/{version}/{file}`: immutable files of one version.
 //!
-//! Where things are handled: `paths` (path safety), `auth` (tokens), `cdn`
+//! Where things are handled: `paths` (path safety), `auth` (tokens),
+//! `revocations` (the playback revocation feed), `cdn`
 //! (the optional CDN shared secret),
 //! `records` (playback records in process), `manifest` (the cache), `handles` (open media files and their metadata), `file_body` (local-file reads), `modifiers` (`?max_height=`, `?min_height=`), `rewrite` (tokens into manifests), `encoding`
 //! (brotli, gzip), `conditional` and [`range`] (RFC 9110), `multipart`, `response`
@@ -29,15 +30,20 @@ mod paths;
 pub mod range;
 mod records;
 mod response;
+mod revocations;
 mod rewrite;
 mod routes;
 
+pub use revocations::FeedError;
+
 use cdn::CdnSecret;
 use goflix_shared::cache::ManifestCache;
+use goflix_shared::shutdown::Shutdown;
 use goflix_shared::store::Store;
 use goflix_shared::token::TokenVerifier;
 use handles::Handles;
 use records::Records;
+use revocations::Revocations;
 use secrecy::SecretString;
 use std::sync::Arc;
 
@@ -54,6 +60,7 @@ struct Inner {
     records: Records,
     handles: Handles,
     verifier: Option<TokenVerifier>,
+    revocations: Revocations,
 }
 
 impl Origin {
@@ -71,6 +78,7 @@ impl Origin {
                 records: Records::default(),
                 handles: Handles::default(),
                 verifier,
+                revocations: Revocations::default(),
             }),
             cdn_secret: None,
         }
@@ -81,6 +89,26 @@ impl Origin {
     pub fn with_cdn_secret(mut self, secret: &SecretString) -> Self {
         self.cdn_secret = Some(CdnSecret::new(secret));
         self
+    }
+
+    /// Reads the playback revocation feed once. Until a read succeeds,
+    /// private videos answer `503`; see [`Origin::follow_revocations`].
+    pub async fn read_revocations(&self) -> Result<(), revocations::FeedError> {
+        self.inner
+            .revocations
+            .refresh(&self.inner.store)
+            .await
+            .map(drop)
+    }
+
+    /// Re-reads the playback revocation feed every second until
+    /// `shutdown`, so a revoked playback token is refused within seconds;
+    /// a failed read keeps the last good copy.
+    pub async fn follow_revocations(&self, shutdown: Shutdown) {
+        self.inner
+            .revocations
+            .follow(&self.inner.store, shutdown)
+            .await;
     }
 
     /// Mounts the `/v/…` routes (health routes are the binary's).

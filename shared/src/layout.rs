@@ -31,6 +31,12 @@ pub fn playback_record(video: VideoId) -> ObjectKey {
     ObjectKey::new(format!("media/{video}/playback.json")).expect("video ids are valid keys")
 }
 
+/// The playback revocation feed the control plane writes and every origin
+/// re-reads (see [`crate::revocation_feed`]).
+pub fn playback_revocations() -> ObjectKey {
+    ObjectKey::new("revocations/playback.json").expect("a valid constant key")
+}
+
 /// A published file (`name` such as `720p.mp4`) under one immutable version.
 pub fn media_file(video: VideoId, version: &str, name: &str) -> Option<ObjectKey> {
     if !is_version(version) {

@@ -15,6 +15,7 @@ pub mod events;
 pub mod layout;
 pub mod metrics;
 pub mod queue;
+pub mod revocation_feed;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;

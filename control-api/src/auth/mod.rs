@@ -1,7 +1,8 @@
 //! Authentication and authorization: password hashing ([`password`]),
 //! OAuth sessions — access biscuits plus rotating refresh token families —
 //! ([`session`]), service clients ([`clients`]), the revocation list
-//! checked on every request ([`revocation`]), mailed single-use tokens
+//! checked on every request ([`revocation`]), the playback revocation feed
+//! published to the origins ([`playback_revocations`]), mailed single-use tokens
 //! ([`account_token`]), rate limits on secret-checking endpoints
 //! ([`rate_limit`]), and the [`Caller`] extractor whose capabilities are the
 //! only way to obtain the typed handles that privileged operations require
@@ -11,6 +12,7 @@ pub mod account_token;
 pub mod caller;
 pub mod clients;
 pub mod password;
+pub mod playback_revocations;
 pub mod rate_limit;
 pub mod revocation;
 pub mod session;

@@ -7,7 +7,7 @@
 //! the family — every refresh token in it and the access tokens issued with
 //! them. Logging out (RFC 7009 revocation) does the same.
 
-use super::password;
+use super::{password, playback_revocations};
 use crate::db::{now_ms, refresh_token, time_of, user};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -180,7 +180,9 @@ async fn revoke_family(state: &AppState, row: &refresh_token::Model) -> Result<(
         Some(family) => Condition::all().add(refresh_token::Column::FamilyId.eq(family)),
         None => Condition::all().add(refresh_token::Column::TokenHash.eq(row.token_hash.clone())),
     };
-    revoke_where(state, condition).await
+    revoke_where(state, condition).await?;
+    publish_playback_revocations(state).await;
+    Ok(())
 }
 
 /// Ends every session of `user_id` (password reset, role change, disabling).
@@ -189,13 +191,31 @@ pub async fn revoke_user_sessions(state: &AppState, user_id: Uuid) -> Result<(),
         state,
         Condition::all().add(refresh_token::Column::UserId.eq(user_id)),
     )
-    .await
+    .await?;
+    playback_revocations::record_user(&state.db, user_id).await?;
+    publish_playback_revocations(state).await;
+    Ok(())
+}
+
+/// Writes the playback revocation feed right after a revocation; when
+/// storage fails, the periodic republish writes it once storage is back.
+async fn publish_playback_revocations(state: &AppState) {
+    if let Err(e) = state
+        .playback_revocations
+        .publish(&state.db, &state.store)
+        .await
+    {
+        tracing::warn!(error = %e, "could not publish playback revocations; the next periodic republish will");
+    }
 }
 
 async fn revoke_where(state: &AppState, condition: Condition) -> Result<(), ApiError> {
     let rows = refresh_token::Entity::find()
         .filter(condition.clone())
         .all(&state.db)
+        .await?;
+    // Their playback tokens die at the origins too.
+    playback_revocations::record_sessions(&state.db, rows.iter().filter_map(|r| r.family_id))
         .await?;
     let access: Vec<_> = rows
         .iter()

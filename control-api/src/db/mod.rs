@@ -9,6 +9,8 @@ pub mod notification_job;
 pub mod notification_preference;
 pub mod notification_template;
 pub mod oauth_client;
+pub mod playback_session_revocation;
+pub mod playback_user_revocation;
 pub mod refresh_token;
 pub mod retired_version;
 pub mod revoked_token;

@@ -9,6 +9,7 @@ mod m20261128_000003_notifications;
 mod m20261128_000010_playable;
 mod m20261128_000011_job_control;
 mod m20261128_000012_retired_versions;
+mod m20261202_000020_playback_revocations;
 
 use crate::error::ApiError;
 use sea_orm::DatabaseConnection;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000010_playable::Migration),
             Box::new(m20261128_000011_job_control::Migration),
             Box::new(m20261128_000012_retired_versions::Migration),
+            Box::new(m20261202_000020_playback_revocations::Migration),
         ]
     }
 }

@@ -47,7 +47,7 @@ pub async fn file(
         let encoding = record.live && record.version == version;
         let growing = encoding && kind.is_manifest();
         let caching = match access {
-            Access::Token(_) => Caching::Private,
+            Access::Private { .. } => Caching::Private,
             Access::Open if growing => Caching::Live,
             Access::Open => Caching::Immutable,
         };

@@ -7,7 +7,8 @@
 //! the finished version's MPD that the entry point moves on to.
 //! Also the manifest response shared with versioned playlists: cached bytes
 //! (filtered variants cached per variant set), per-request token
-//! rewriting, brotli or gzip.
+//! rewriting (a `?token=` token only, never an `Authorization` header's),
+//! brotli or gzip.
 
 use super::{playable, segment, Playable};
 use crate::auth::Access;
@@ -64,7 +65,7 @@ async fn current(
         })?;
         let to_live_mpd = kind == FileKind::Dash && record.live;
         let caching = match access {
-            Access::Token(_) => Caching::Private,
+            Access::Private { .. } => Caching::Private,
             Access::Open if to_live_mpd => Caching::Live,
             Access::Open => Caching::Unversioned,
         };
@@ -155,14 +156,20 @@ pub(super) async fn serve(
             ..manifest
         })
     };
-    let chosen = match (access, coding) {
-        (Access::Open, None) => identity,
+    // A token from the `Authorization` header is never written into URIs:
+    // such a manifest is the stored one (sent `private` all the same).
+    let carried = match access {
+        Access::Private { carried } => carried.as_deref(),
+        Access::Open => None,
+    };
+    let chosen = match (carried, coding) {
+        (None, None) => identity,
         // A growing playlist changes under the same key: never cache its encodings.
-        (Access::Open, Some(coding)) if variants.growing => compress_now(identity, coding)?,
-        (Access::Open, Some(coding)) => {
+        (None, Some(coding)) if variants.growing => compress_now(identity, coding)?,
+        (None, Some(coding)) => {
             manifest::load_encoded(cache, &cache_key, &identity, coding).await?
         }
-        (Access::Token(token), coding) => {
+        (Some(token), coding) => {
             let rewritten = with_token(&identity, variants.kind, token)?;
             match coding {
                 Some(coding) => compress_now(rewritten, coding)?,

@@ -77,7 +77,14 @@ async fn playable(
         .records
         .get(inner.cache.as_ref(), &inner.store, video)
         .await?;
-    let access = auth::authorize(origin.inner.verifier.as_ref(), &record, video, req)?;
+    let access = auth::authorize(
+        inner.verifier.as_ref(),
+        &inner.revocations,
+        &record,
+        video,
+        req,
+    )
+    .await?;
     Ok(Playable { record, access })
 }
 

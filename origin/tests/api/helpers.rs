@@ -12,6 +12,8 @@ use goflix_origin::Origin;
 use goflix_shared::cache::{ManifestCache, MemoryCache};
 use goflix_shared::domain::{PlaybackRecord, VideoId, Visibility};
 use goflix_shared::layout;
+use goflix_shared::revocation_feed::{RevocationFeed, SessionRevocation};
+use goflix_shared::shutdown::Shutdown;
 use goflix_shared::store::{FsStore, ObjectStore, Store, StoreError};
 use goflix_shared::token::{PlaybackSession, TokenIssuer};
 use std::net::{SocketAddr, TcpListener};
@@ -85,7 +87,17 @@ pub async fn spawn_app_with_cdn_secret(secret: &str) -> TestApp {
     spawn(true, Some(secret)).await
 }
 
+/// Starts an origin over a store the control plane never wrote a
+/// revocation feed to.
+pub async fn spawn_app_without_revocation_feed() -> TestApp {
+    spawn_with(true, None, false).await
+}
+
 async fn spawn(with_verifier: bool, cdn_secret: Option<&str>) -> TestApp {
+    spawn_with(with_verifier, cdn_secret, true).await
+}
+
+async fn spawn_with(with_verifier: bool, cdn_secret: Option<&str>, with_feed: bool) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("store");
     let store = Store::Fs(FsStore::open(&root).await.unwrap());
@@ -104,11 +116,20 @@ async fn spawn(with_verifier: bool, cdn_secret: Option<&str>) -> TestApp {
     if let Some(secret) = cdn_secret {
         origin = origin.with_cdn_secret(&secret.to_owned().into());
     }
+    if with_feed {
+        write_feed(&store, &RevocationFeed::default()).await;
+        origin.read_revocations().await.unwrap();
+    }
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
+            // Never cancelled: the task ends with the server's system.
+            actix_web::rt::spawn({
+                let origin = origin.clone();
+                async move { origin.follow_revocations(Shutdown::new()).await }
+            });
             let server = HttpServer::new(move || {
                 let origin = origin.clone();
                 App::new().configure(move |cfg| origin.configure(cfg))
@@ -131,6 +152,30 @@ async fn spawn(with_verifier: bool, cdn_secret: Option<&str>) -> TestApp {
         cache,
         handle,
         _dir: dir,
+    }
+}
+
+/// Writes `feed` as the control plane would.
+async fn write_feed(store: &Store, feed: &RevocationFeed) {
+    let bytes = serde_json::to_vec(feed).unwrap();
+    store
+        .put_bytes(&layout::playback_revocations(), Bytes::from(bytes))
+        .await
+        .unwrap();
+}
+
+impl TestApp {
+    /// Publishes a revocation feed naming `sessions`, as a logout would.
+    pub async fn revoke_sessions(&self, sessions: &[uuid::Uuid]) {
+        let until = chrono::Utc::now() + chrono::Duration::hours(4);
+        let feed = RevocationFeed {
+            sessions: sessions
+                .iter()
+                .map(|s| (*s, SessionRevocation { until }))
+                .collect(),
+            ..RevocationFeed::default()
+        };
+        write_feed(&self.store, &feed).await;
     }
 }
 

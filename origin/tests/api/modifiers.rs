@@ -262,8 +262,8 @@ async fn modifiers_compose_with_token_rewriting() {
     // Another token gets the same filtered variant with its own token only.
     let r = app
         .get(
-            &format!("{}?min_height=720", p.mpd_path()),
-            &[("Authorization", &bearer)],
+            &format!("{}?min_height=720&token={other}", p.mpd_path()),
+            &[],
         )
         .await;
     assert_eq!(r.status, 200);
@@ -271,6 +271,17 @@ async fn modifiers_compose_with_token_rewriting() {
     assert!(!body.contains("360p") && !body.contains(&token));
     assert!(body.contains(&format!("/720p.mp4?token={other}</BaseURL>")));
     assert!(body.contains(&format!("/1080p.mp4?token={other}</BaseURL>")));
+    // One in the Authorization header is never written into the URIs.
+    let r = app
+        .get(
+            &format!("{}?min_height=720", p.mpd_path()),
+            &[("Authorization", &bearer)],
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let body = r.text();
+    assert!(!body.contains("360p") && !body.contains("token="));
+    assert!(body.contains("/1080p.mp4</BaseURL>"));
 }
 
 #[tokio::test]

@@ -1,7 +1,9 @@
 //! Private videos: a playback token is required, responses are
 //! `private, no-store`, and manifests carry the token into their URIs.
 
-use crate::helpers::{spawn_app, spawn_app_without_verifier, viewer};
+use crate::helpers::{
+    spawn_app, spawn_app_without_revocation_feed, spawn_app_without_verifier, viewer,
+};
 use goflix_shared::domain::{VideoId, Visibility};
 use std::time::Duration;
 
@@ -64,12 +66,8 @@ async fn playback_tokens_open_private_videos_and_flow_into_manifests() {
     assert!(master.contains(&format!("URI=\"{}/audio.m3u8?token={encoded}\"", p.version)));
     assert!(master.contains(&format!("\n{}/720p.m3u8?token={encoded}\n", p.version)));
 
-    // The bearer header works too, and the token still flows into the URIs.
     let r = app
-        .get(
-            &p.path("720p.m3u8"),
-            &[("Authorization", &format!("Bearer {token}"))],
-        )
+        .get(&format!("{}{query}", p.path("720p.m3u8")), &[])
         .await;
     assert_eq!(r.status, 200);
     let playlist = r.text();
@@ -80,6 +78,27 @@ async fn playback_tokens_open_private_videos_and_flow_into_manifests() {
             .count(),
         2
     );
+
+    // The bearer header works too, and is never written into the URIs:
+    // the client sends it with every request itself.
+    for path in [p.master_path(), p.path("720p.m3u8"), p.mpd_path()] {
+        for coding in ["identity", "br"] {
+            let r = app
+                .get(
+                    &path,
+                    &[
+                        ("Authorization", &format!("Bearer {token}")),
+                        ("Accept-Encoding", coding),
+                    ],
+                )
+                .await;
+            assert_eq!(r.status, 200, "{path}");
+            assert_eq!(r.header("cache-control"), Some("private, no-store"));
+            if coding == "identity" {
+                assert!(!r.text().contains("token="), "{path}: {}", r.text());
+            }
+        }
+    }
 
     let r = app.get(&format!("{}{query}", p.mpd_path()), &[]).await;
     assert_eq!(r.status, 200);
@@ -161,4 +180,72 @@ pub fn encode(token: &str) -> String {
             }
         })
         .collect()
+}
+
+#[tokio::test]
+async fn tokens_of_a_revoked_session_are_refused_within_seconds() {
+    let app = spawn_app().await;
+    let p = app.publish(Visibility::Private).await;
+    let (revoked, kept) = (viewer(), viewer());
+    let (token, _) = app.issuer.issue_playback(p.video, &revoked, HOUR).unwrap();
+    let (other, _) = app.issuer.issue_playback(p.video, &kept, HOUR).unwrap();
+    let path = |token: &str| format!("{}?token={}", p.master_path(), encode(token));
+    assert_eq!(app.get(&path(&token), &[]).await.status, 200);
+
+    app.revoke_sessions(&[revoked.session.unwrap()]).await;
+    let started = std::time::Instant::now();
+    while app.get(&path(&token), &[]).await.status != 403 {
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "the revoked session still plays"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for file in ["720p.mp4", "720p.m3u8"] {
+        let r = app
+            .get(
+                &p.path(file),
+                &[("Authorization", &format!("Bearer {token}"))],
+            )
+            .await;
+        assert_eq!(r.status, 403, "{file}");
+    }
+    assert_eq!(app.get(&path(&other), &[]).await.status, 200);
+}
+
+#[tokio::test]
+async fn private_videos_wait_for_a_first_revocation_feed() {
+    let app = spawn_app_without_revocation_feed().await;
+    let private = app.publish(Visibility::Private).await;
+    let public = app.publish(Visibility::Public).await;
+    let (token, _) = app
+        .issuer
+        .issue_playback(private.video, &viewer(), HOUR)
+        .unwrap();
+    let r = app
+        .get(
+            &format!("{}?token={}", private.master_path(), encode(&token)),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 503, "fail closed while revocations are unknown");
+    assert_eq!(r.code(), "revocations_unknown");
+    assert_eq!(r.header("retry-after"), Some("5"));
+    // Public videos need no token and play on.
+    assert_eq!(app.get(&public.master_path(), &[]).await.status, 200);
+    // Once the control plane published a feed, the token plays.
+    app.revoke_sessions(&[]).await;
+    let started = std::time::Instant::now();
+    while app
+        .get(
+            &format!("{}?token={}", private.master_path(), encode(&token)),
+            &[],
+        )
+        .await
+        .status
+        != 200
+    {
+        assert!(started.elapsed() < Duration::from_secs(3));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
