@@ -12,6 +12,10 @@ pub enum MediaError {
     /// The container is media, but not one Goflix accepts (e.g. a playlist).
     #[error("unsupported container format: {0}")]
     UnsupportedFormat(String),
+    /// A stream's codec is not on the allow-list ([`crate::allow_list`]);
+    /// to uploaders an unsupported format like any other.
+    #[error("unsupported codec: {0}")]
+    UnsupportedCodec(String),
     /// Neither a video nor an audio stream was found.
     #[error("the file has no video stream")]
     NoVideoStream,
@@ -45,7 +49,7 @@ impl MediaError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::InvalidMedia(_) => "invalid_media",
-            Self::UnsupportedFormat(_) => "unsupported_format",
+            Self::UnsupportedFormat(_) | Self::UnsupportedCodec(_) => "unsupported_format",
             Self::NoVideoStream => "no_video_stream",
             Self::AudioOnly => "audio_only",
             Self::SourceTooLong { .. } => "source_too_long",

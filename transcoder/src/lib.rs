@@ -1,12 +1,14 @@
 //! Goflix transcoder: turns an uploaded master into adaptive HLS and DASH.
 //!
-//! [`transcode`] is the whole media job — [`probe`] opens the upload safely,
+//! [`transcode`] is the whole media job — [`probe`] opens the upload safely
+//! (within the [`allow_list`] of protocols, demuxers and decoders),
 //! [`ladder`] plans the renditions, [`pipeline`] decodes once and encodes every
 //! rung, [`package`] indexes the CMAF files, and [`hls`] and [`dash`] write the
 //! manifests; [`assets`] makes the poster and storyboard on the way.
 //! [`worker`] is the job loop around it: queue, storage, events; it runs
 //! each job's media work in a limited child process ([`child`], [`supervise`]).
 
+pub mod allow_list;
 pub mod assets;
 pub mod child;
 pub mod dash;

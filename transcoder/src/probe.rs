@@ -1,8 +1,9 @@
 //! Opening untrusted input safely and describing its streams.
 //!
-//! The input is opened with a protocol whitelist (`file` only) and a demuxer
-//! whitelist of self-contained containers, so a playlist or concat script
-//! disguised as `.mp4` cannot make libavformat read other files or URLs.
+//! The input is opened with the protocols, demuxers and decoders of
+//! [`crate::allow_list`] only, so a playlist or concat script disguised as
+//! `.mp4` cannot make libavformat read other files or URLs, and probing
+//! opens no decoder outside the list.
 //! Besides geometry it reports what the ladder and the filter graph must
 //! correct: rotation (display matrix or `rotate` tag), the video bitrate to
 //! cap rungs at, and an HDR transfer function to tone-map.
@@ -16,10 +17,6 @@ use ffmpeg_next::{self as ffmpeg, format, media, Rational};
 
 use crate::error::MediaError;
 use crate::ladder::SourceVideo;
-
-/// Demuxers an upload may use; none of them follows references to other files.
-/// Deliberately absent: `hls`, `dash`, `concat`, `image2`, `*_pipe`, `mpjpeg`, `tee`…
-const DEMUXER_WHITELIST: &str = "mov,mp4,matroska,webm,avi,flv,mpegts,mpeg,ogg,ivf,h264,hevc";
 
 /// How many bytes libavformat may read to identify streams.
 const PROBE_SIZE: &str = "20000000";
@@ -65,15 +62,13 @@ pub enum DynamicRange {
     Hlg,
 }
 
-/// Opens `path` with the whitelists and picks the best video and audio stream.
+/// Opens `path` within the allow-list and picks the best video and audio stream.
 pub fn open(path: &Path, max_duration_s: f64) -> Result<Probe, MediaError> {
     init()?;
     let path = path
         .to_str()
         .ok_or_else(|| MediaError::Internal("input path is not UTF-8".into()))?;
-    let mut options = ffmpeg::Dictionary::new();
-    options.set("protocol_whitelist", "file");
-    options.set("format_whitelist", DEMUXER_WHITELIST);
+    let mut options = crate::allow_list::format_options();
     options.set("probesize", PROBE_SIZE);
     // `file:` keeps a colon in the path from being read as a protocol name.
     let input =

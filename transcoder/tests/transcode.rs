@@ -500,6 +500,49 @@ fn playlists_and_scripts_disguised_as_mp4_are_refused() {
 }
 
 #[test]
+fn codecs_off_the_decoder_allow_list_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    // FFV1 (lossless archival video) in Matroska, an accepted container.
+    let archival = generate(
+        dir.path(),
+        "archival.mkv",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25:duration=2",
+            "-c:v",
+            "ffv1",
+        ],
+    );
+    let out = tempfile::tempdir().unwrap();
+    let err = run(&archival, out.path(), &options()).unwrap_err();
+    assert_eq!(err.code(), "unsupported_format", "{err}");
+    assert!(err.to_string().contains("unsupported codec"), "{err}");
+    // An accepted video with audio the list does not have (WMA).
+    let wma = generate(
+        dir.path(),
+        "wma.mkv",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25:duration=2",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=duration=2",
+            "-c:v",
+            "libx264",
+            "-c:a",
+            "wmav2",
+        ],
+    );
+    let err = run(&wma, out.path(), &options()).unwrap_err();
+    assert_eq!(err.code(), "unsupported_format", "{err}");
+}
+
+#[test]
 fn long_sources_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let input = clip(dir.path(), "long.mp4", "320x240", 3, false);

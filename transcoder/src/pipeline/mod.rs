@@ -309,6 +309,7 @@ fn source_frame_duration(source: (u32, u32), output: (u32, u32)) -> Rational {
     Rational::new(den as i32, num as i32)
 }
 
+/// The decoder of stream `index`, if its codec is on the allow-list.
 fn open_decoder(
     input: &ffmpeg::format::context::Input,
     index: usize,
@@ -316,6 +317,7 @@ fn open_decoder(
     let stream = input
         .stream(index)
         .ok_or_else(|| MediaError::Internal(format!("stream {index} vanished")))?;
+    crate::allow_list::check_decoder(stream.parameters().id())?;
     let mut ctx = codec::context::Context::from_parameters(stream.parameters())
         .map_err(|e| MediaError::decode("reading codec parameters", e))?;
     ctx.set_threading(codec::threading::Config {
