@@ -136,6 +136,20 @@ pub static JOBS_IN_FLIGHT: Family = Family {
     kind: Kind::Gauge,
     labels: &[],
 };
+/// Biscuit authorizers built (datalog runs), for tokens that passed the shape check.
+pub static TOKEN_AUTHORIZERS: Family = Family {
+    name: "goflix_token_authorizers_total",
+    help: "Biscuit authorizers built: datalog runs for tokens whose every block has a shape Goflix makes.",
+    kind: Kind::Counter,
+    labels: &[],
+};
+/// Tokens refused, by reason.
+pub static TOKENS_REFUSED: Family = Family {
+    name: "goflix_tokens_refused_total",
+    help: "Tokens refused, by reason (oversized, unverifiable, foreign_block, expired, not_granted, authorizer).",
+    kind: Kind::Counter,
+    labels: &["reason"],
+};
 
 /// A counter series.
 #[derive(Debug, Default)]

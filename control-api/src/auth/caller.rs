@@ -14,7 +14,7 @@
 //! `POST /api/v1/videos`, which also takes a single-use upload token.
 
 use super::clients::{self, Scope as ClientScope};
-use crate::db::video;
+use crate::db::{user, video};
 use crate::error::ApiError;
 use crate::state::AppState;
 use actix_web::dev::Payload;
@@ -54,7 +54,10 @@ impl FromRequest for Caller {
         let req = req.clone();
         Box::pin(async move {
             let (state, token) = bearer(&req)?;
-            let claims = state.verifier.verify_access(&token, Operation::Api)?;
+            let claims = state
+                .verifier
+                .run_blocking(move |v| v.verify_access(&token, Operation::Api))
+                .await?;
             authenticate(&state, claims).await
         })
     }
@@ -83,7 +86,8 @@ impl FromRequest for UploadCaller {
             let (state, token) = bearer(&req)?;
             let claims = state
                 .verifier
-                .verify_access(&token, Operation::UploadVideo)?;
+                .run_blocking(move |v| v.verify_access(&token, Operation::UploadVideo))
+                .await?;
             let single_use = claims
                 .own_revocation_id()
                 .filter(|_| claims.kind == TokenKind::Attenuated)
@@ -141,7 +145,8 @@ fn bearer(req: &HttpRequest) -> Result<(web::Data<AppState>, String), ApiError> 
 }
 
 /// Turns verified claims into a caller, refusing revoked tokens and tokens
-/// of deleted clients.
+/// of clients that are deleted or whose owner is disabled or no longer an
+/// admin.
 async fn authenticate(state: &AppState, claims: AccessClaims) -> Result<Caller, ApiError> {
     if state
         .revocations
@@ -160,10 +165,10 @@ async fn authenticate(state: &AppState, claims: AccessClaims) -> Result<Caller, 
             owner_id,
             scopes,
         } => {
-            if !clients::exists(&state.db, &client_id).await? {
+            if !client_acts_for_an_admin(&state.db, &client_id, owner_id).await? {
                 return Err(ApiError::unauthenticated(
                     "token_revoked",
-                    "the token's client has been deleted",
+                    "the token's client has been deleted, or its owner disabled or demoted",
                 ));
             }
             Principal::Client { owner_id, scopes }
@@ -174,6 +179,23 @@ async fn authenticate(state: &AppState, claims: AccessClaims) -> Result<Caller, 
         session: claims.session,
         expires_at: claims.expires_at,
     })
+}
+
+/// Whether the client `client_id` still exists and acts for `owner_id`, an
+/// enabled admin: a client's rights are its owner's, so they end when the
+/// owner's admin rights do.
+pub(crate) async fn client_acts_for_an_admin(
+    db: &DatabaseConnection,
+    client_id: &str,
+    owner_id: Uuid,
+) -> Result<bool, ApiError> {
+    if !clients::exists(db, client_id).await? {
+        return Ok(false);
+    }
+    Ok(user::Entity::find_by_id(owner_id)
+        .one(db)
+        .await?
+        .is_some_and(|owner| !owner.disabled && owner.role == Role::Admin.as_str()))
 }
 
 /// A right a caller may hold; obtained only through [`Caller::require`].

@@ -13,6 +13,7 @@
 //!
 //! Token responses are never cached.
 
+use crate::auth::caller::client_acts_for_an_admin;
 use crate::auth::clients::{self, AuthenticatedClient};
 use crate::auth::session::TokenResponse;
 use crate::auth::session::{self, normalize_email};
@@ -195,7 +196,12 @@ pub(crate) async fn revoke(
     let refresh_first = form.token_type_hint.as_deref() != Some("access_token");
     let revoked = refresh_first && session::revoke_refresh_token(&state, token).await?;
     if !revoked {
-        match state.verifier.verify_access(token, Operation::Inspect) {
+        let presented = token.to_owned();
+        let verified = state
+            .verifier
+            .run_blocking(move |v| v.verify_access(&presented, Operation::Inspect))
+            .await;
+        match verified {
             // An attenuated token is revoked alone; the one it came from stays valid.
             Ok(claims) if claims.kind == TokenKind::Attenuated => {
                 let own: Vec<String> = claims
@@ -297,7 +303,12 @@ pub(crate) struct Introspection {
 
 /// The RFC 7662 description of an active token, or `None`.
 async fn describe(state: &AppState, token: &str) -> Result<Option<Introspection>, ApiError> {
-    if let Ok(claims) = state.verifier.verify_access(token, Operation::Inspect) {
+    let presented = token.to_owned();
+    let verified = state
+        .verifier
+        .run_blocking(move |v| v.verify_access(&presented, Operation::Inspect))
+        .await;
+    if let Ok(claims) = verified {
         if state
             .revocations
             .is_revoked(&state.db, &claims.revocation_ids)
@@ -328,7 +339,7 @@ async fn describe(state: &AppState, token: &str) -> Result<Option<Introspection>
                 owner_id,
                 scopes,
             } => {
-                if !clients::exists(&state.db, &client_id).await? {
+                if !client_acts_for_an_admin(&state.db, &client_id, owner_id).await? {
                     return Ok(None);
                 }
                 body.sub = Some(owner_id);
@@ -493,16 +504,10 @@ pub(crate) async fn upload_token(
 ) -> Result<HttpResponse, ApiError> {
     caller.require::<Uploader>()?;
     let parent = presented_token(&req)?;
-    let attenuated = state
+    let issued = state
         .verifier
-        .attenuate_for_upload(&parent, UPLOAD_TOKEN_TTL)?;
-    let claims = state
-        .verifier
-        .verify_access(&attenuated.token, Operation::UploadVideo)?;
-    let issued = goflix_shared::token::Issued {
-        expires_at: claims.expires_at,
-        ..attenuated
-    };
+        .run_blocking(move |v| v.attenuate_for_upload(&parent, UPLOAD_TOKEN_TTL))
+        .await?;
     let expires_in = (issued.expires_at - Utc::now()).num_seconds().max(0);
     Ok(no_store(&mut HttpResponse::Ok()).json(UploadToken {
         token: issued.token,
