@@ -4,6 +4,7 @@
 //! stable code. OAuth token-endpoint errors additionally carry the RFC 6749
 //! `error` / `error_description` fields.
 
+use crate::multipart::MultipartError;
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError, UrlencodedError};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
@@ -106,6 +107,11 @@ impl ApiError {
             "payload_too_large",
             format!("the upload exceeds the limit of {limit} bytes"),
         )
+    }
+
+    /// 413 `payload_too_large` for a body over an extractor's limit.
+    fn body_too_large(message: impl Into<String>) -> Self {
+        Self::client(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
     }
 
     /// 415 `unsupported_media_type`.
@@ -273,6 +279,28 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<MultipartError> for ApiError {
+    fn from(e: MultipartError) -> Self {
+        let code = match e {
+            MultipartError::NotFormData => return Self::unsupported_media_type(e.to_string()),
+            MultipartError::TooManyParts { .. } => "too_many_parts",
+            MultipartError::HeaderSectionTooLarge { .. } => "part_headers_too_large",
+            MultipartError::InvalidBoundary
+            | MultipartError::PreambleTooLarge { .. }
+            | MultipartError::MalformedBoundaryLine
+            | MultipartError::Headers(_)
+            | MultipartError::Incomplete
+            | MultipartError::Payload(_) => {
+                return Self::bad_request(
+                    "invalid_multipart",
+                    format!("malformed multipart body: {e}"),
+                )
+            }
+        };
+        Self::bad_request(code, e.to_string())
+    }
+}
+
 impl From<TokenError> for ApiError {
     fn from(e: TokenError) -> Self {
         match e {
@@ -291,11 +319,7 @@ impl From<TokenError> for ApiError {
 pub(crate) fn json_error(err: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
     match err {
         JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
-            ApiError::client(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                err.to_string(),
-            )
+            ApiError::body_too_large(err.to_string())
         }
         JsonPayloadError::ContentType => {
             ApiError::unsupported_media_type("expected a body of type application/json")
@@ -315,8 +339,13 @@ pub(crate) fn path_error(err: PathError, _: &HttpRequest) -> actix_web::Error {
     ApiError::not_found(err.to_string()).into()
 }
 
-/// Routes form body errors through [`ApiError`] (for `FormConfig`); the
-/// token endpoint is the only form route, so they are RFC 6749 errors.
+/// Routes form body errors through [`ApiError`] (for `FormConfig`): a body
+/// over the limit is 413 `payload_too_large`; the token endpoint is the only
+/// form route, so the others are RFC 6749 errors.
 pub(crate) fn form_error(err: UrlencodedError, _: &HttpRequest) -> actix_web::Error {
-    ApiError::oauth("invalid_request", format!("malformed form body: {err}")).into()
+    match err {
+        UrlencodedError::Overflow { .. } => ApiError::body_too_large(err.to_string()),
+        other => ApiError::oauth("invalid_request", format!("malformed form body: {other}")),
+    }
+    .into()
 }

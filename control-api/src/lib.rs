@@ -12,8 +12,9 @@
 //!   webhook notifications.
 //!
 //! Public modules: [`db`] (connection and entities), [`migration`],
-//! [`error`] (the one error→HTTP mapping) and [`notify`] (notification
-//! jobs; [`notify::enqueue`] for account events). Private ones: `auth`
+//! [`error`] (the one error→HTTP mapping), [`multipart`] (the bounded
+//! reader of upload forms, with its header-section parser) and [`notify`]
+//! (notification jobs; [`notify::enqueue`] for account events). Private ones: `auth`
 //! (passwords, OAuth sessions, the `Caller` capabilities), `users`
 //! (accounts, first admin), `videos` (video operations), `routes` (HTTP
 //! handlers), `events` (bus follower), `outbox` (job relay) and `state`.
@@ -23,6 +24,7 @@ pub mod db;
 pub mod error;
 mod events;
 pub mod migration;
+pub mod multipart;
 pub mod notify;
 mod outbox;
 mod routes;

@@ -1,10 +1,13 @@
 //! `POST /api/v1/videos`: a `multipart/form-data` upload with `title`,
-//! optional `visibility` and `file`. The file part is piped chunk by chunk
+//! optional `visibility` and `file`, read by the bounded
+//! [`MultipartReader`] (at most three parts, each header section at most
+//! 8 KiB, text fields at most 4 KiB). The file part is piped chunk by chunk
 //! into the object store through a small bounded channel, so memory use
 //! stays at a few chunks whatever the upload's size; the store enforces the
-//! size limit and keeps nothing from a failed or oversized upload. A request
-//! whose `Content-Length` already exceeds the limit is refused before any
-//! byte is read. A zero-byte file is accepted like any other master: the
+//! size limit, also on a chunked body that declares no length, and keeps
+//! nothing from a failed or oversized upload. A request whose
+//! `Content-Length` already exceeds the limit is refused before any byte is
+//! read. A zero-byte file is accepted like any other master: the
 //! transcoder fails it with `invalid_media`, so every bad master reports
 //! through the same `state: failed` path. Besides an access token with the
 //! upload right, the request may carry a single-use upload token from
@@ -12,13 +15,12 @@
 
 use crate::auth::UploadCaller;
 use crate::error::{ApiError, ErrorBody};
+use crate::multipart::{self, Limits, MultipartReader};
 use crate::state::AppState;
 use crate::videos;
-use actix_multipart::{Field, Multipart, MultipartError};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
-use futures_util::StreamExt;
 use goflix_shared::domain::{VideoId, VideoState, Visibility};
 use goflix_shared::layout;
 use goflix_shared::store::{ByteStream, ObjectKey, ObjectStore, StoreError};
@@ -36,6 +38,12 @@ use utoipa::{PartialSchema, ToSchema};
 const FORM_OVERHEAD: u64 = 64 * 1024;
 /// Largest accepted text field (`title`, `visibility`), in bytes.
 const MAX_TEXT_FIELD: usize = 4 * 1024;
+/// The form's bounds: its three fields, and header sections far above what
+/// a browser sends for a file part (name, file name, content type).
+const FORM_LIMITS: Limits = Limits {
+    max_parts: 3,
+    max_header_section: 8 * 1024,
+};
 /// Chunks in flight between the request body and the store.
 const PIPE_DEPTH: usize = 4;
 
@@ -101,7 +109,7 @@ pub(crate) struct Accepted {
     responses(
         (status = 202, description = "Stored and queued", body = Accepted,
          headers(("Location" = String, description = "The video's URL"))),
-        (status = 400, description = "`missing_title`, `invalid_title`, `missing_file`, `invalid_visibility`, `duplicate_field`, `unknown_field`, `field_too_large`, `invalid_field`, `invalid_multipart`", body = ErrorBody),
+        (status = 400, description = "`missing_title`, `invalid_title`, `missing_file`, `invalid_visibility`, `duplicate_field`, `unknown_field`, `field_too_large`, `invalid_field`, `too_many_parts`, `part_headers_too_large`, `invalid_multipart`", body = ErrorBody),
         (status = 401, description = "Missing, invalid, expired, revoked or spent token", body = ErrorBody),
         (status = 403, description = "Not an uploader or admin (`forbidden`)", body = ErrorBody),
         (status = 413, description = "Larger than GOFLIX_MAX_UPLOAD_BYTES (`payload_too_large`); nothing is stored", body = ErrorBody),
@@ -135,8 +143,14 @@ async fn receive(
     tracing::Span::current().record("video_id", tracing::field::display(id));
     let master = layout::master(id);
     let mut form = Form::default();
-    let mut multipart = Multipart::new(req.headers(), payload);
-    let outcome = match read_form(&state, &mut multipart, &master, &mut form).await {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    let boundary = multipart::form_boundary(content_type)?;
+    let mut reader = MultipartReader::new(&boundary, payload, FORM_LIMITS);
+    let outcome = match read_form(&state, &mut reader, &master, &mut form).await {
         Ok(()) => validate(&form),
         Err(e) => Err(e),
     };
@@ -167,25 +181,27 @@ fn declared_length(req: &HttpRequest) -> Option<u64> {
         .ok()
 }
 
+/// The request body as the reader takes it.
+type Body = web::Payload;
+
 async fn read_form(
     state: &AppState,
-    multipart: &mut Multipart,
+    reader: &mut MultipartReader<Body>,
     master: &ObjectKey,
     form: &mut Form,
 ) -> Result<(), ApiError> {
-    while let Some(field) = multipart.next().await {
-        let mut field = field.map_err(multipart_error)?;
-        let name = field.name().unwrap_or_default().to_owned();
+    while let Some(part) = reader.next_part().await? {
+        let name = part.name;
         match name.as_str() {
             "title" if form.title.is_none() => {
-                form.title = Some(read_text(&mut field, "title").await?);
+                form.title = Some(read_text(reader, "title").await?);
             }
             "visibility" if form.visibility.is_none() => {
-                let value = read_text(&mut field, "visibility").await?;
+                let value = read_text(reader, "visibility").await?;
                 form.visibility = Some(videos::parse_visibility(&value)?);
             }
             "file" if form.stored.is_none() => {
-                form.stored = Some(store_file(state, field, master).await?);
+                form.stored = Some(store_file(state, reader, master).await?);
             }
             "title" | "visibility" | "file" => {
                 return Err(ApiError::bad_request(
@@ -219,10 +235,9 @@ fn validate(form: &Form) -> Result<(String, Visibility), ApiError> {
     }
 }
 
-async fn read_text(field: &mut Field, name: &str) -> Result<String, ApiError> {
+async fn read_text(reader: &mut MultipartReader<Body>, name: &str) -> Result<String, ApiError> {
     let mut buffer = Vec::new();
-    while let Some(chunk) = field.next().await {
-        let chunk = chunk.map_err(multipart_error)?;
+    while let Some(chunk) = reader.next_chunk().await? {
         if buffer.len() + chunk.len() > MAX_TEXT_FIELD {
             return Err(ApiError::bad_request(
                 "field_too_large",
@@ -239,10 +254,10 @@ async fn read_text(field: &mut Field, name: &str) -> Result<String, ApiError> {
 /// Pipes the file part into the store; returns the stored size.
 async fn store_file(
     state: &AppState,
-    mut field: Field,
+    reader: &mut MultipartReader<Body>,
     master: &ObjectKey,
 ) -> Result<u64, ApiError> {
-    // The multipart field is tied to this worker thread; the store wants a
+    // The request body is tied to this worker thread; the store wants a
     // `Send` stream. A bounded channel bridges the two with backpressure.
     let (sender, receiver) = mpsc::channel::<io::Result<Bytes>>(PIPE_DEPTH);
     let body: ByteStream = Box::pin(futures_util::stream::unfold(
@@ -253,9 +268,10 @@ async fn store_file(
         .store
         .put_stream(master, body, Some(state.max_upload_bytes));
     let pump = async move {
-        while let Some(chunk) = field.next().await {
-            match chunk {
-                Ok(bytes) => {
+        loop {
+            match reader.next_chunk().await {
+                Ok(None) => return Ok(()),
+                Ok(Some(bytes)) => {
                     if sender.send(Ok(bytes)).await.is_err() {
                         // The store stopped reading (limit reached or failure).
                         return Ok(());
@@ -269,11 +285,10 @@ async fn store_file(
                 }
             }
         }
-        Ok(())
     };
     match futures_util::future::join(store, pump).await {
         (Err(StoreError::TooLarge { limit }), _) => Err(ApiError::too_large(limit)),
-        (_, Err(e)) => Err(multipart_error(e)),
+        (_, Err(e)) => Err(e.into()),
         (stored, Ok(())) => Ok(stored?),
     }
 }
@@ -282,19 +297,5 @@ async fn store_file(
 async fn discard(state: &AppState, master: &ObjectKey) {
     if let Err(e) = state.store.delete_prefix(master.as_str()).await {
         tracing::error!(key = %master, error = %e, "could not delete the master of a refused upload");
-    }
-}
-
-fn multipart_error(e: MultipartError) -> ApiError {
-    match e {
-        MultipartError::ContentTypeMissing
-        | MultipartError::ContentTypeParse
-        | MultipartError::ContentTypeIncompatible => {
-            ApiError::unsupported_media_type("expected a multipart/form-data body")
-        }
-        other => ApiError::bad_request(
-            "invalid_multipart",
-            format!("malformed multipart body: {other}"),
-        ),
     }
 }
