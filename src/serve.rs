@@ -67,6 +67,10 @@ pub async fn start(config: Config, shutdown: Shutdown) -> anyhow::Result<Running
     if let Some(secret) = &config.origin_cdn_secret {
         origin = origin.with_cdn_secret(secret);
     }
+    // Private videos answer 503 until a first revocation feed is read.
+    if let Err(e) = origin.read_revocations().await {
+        tracing::warn!(error = %e, "no playback revocation feed yet: private videos answer 503 until one is read");
+    }
     let worker = Worker {
         store: store.clone(),
         queue: queue.clone(),

@@ -105,6 +105,11 @@ impl ControlPlane {
                 None
             }
         };
+        // Origins refuse private playback until they have read a feed.
+        let playback_revocations = auth::playback_revocations::Publisher::default();
+        if let Err(e) = playback_revocations.republish_if_stale(&db, &store).await {
+            tracing::warn!(error = %e, "cannot publish playback revocations at start; will try again");
+        }
         Ok(Self {
             state: web::Data::new(AppState {
                 db,
@@ -117,7 +122,7 @@ impl ControlPlane {
                 max_upload_bytes: config.max_upload_bytes,
                 outbox: Arc::default(),
                 revocations: Default::default(),
-                playback_revocations: Default::default(),
+                playback_revocations,
                 rate_limits: RateLimits::new(config.trusted_proxies.clone()),
                 signup_open: config.signup_open,
                 notifier: notify::Notifier::from_config(config).map_err(ApiError::Internal)?,
