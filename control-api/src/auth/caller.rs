@@ -102,7 +102,7 @@ impl FromRequest for UploadCaller {
                 {
                     return Err(ApiError::unauthenticated(
                         "token_revoked",
-                        "this upload token has already been used",
+                        "this upload token was used already, or never issued",
                     ));
                 }
             }

@@ -1,12 +1,14 @@
 //! The revocation list: revocation ids of tokens that must be refused
 //! although their signature and expiry are fine (logged out, family
-//! revoked, single-use upload token spent). The `revoked_tokens` table is
+//! revoked, single-use upload token spent), and the single-use tokens
+//! issued and not yet used (`single_use_tokens`): a single-use token is
+//! good only if this server recorded its id when issuing it. The `revoked_tokens` table is
 //! the truth; each process keeps an in-process copy so the check on every
 //! request is a hash lookup. Revocations made by this process apply at once;
 //! those made by other replicas are picked up by an incremental sync at most
 //! [`SYNC_INTERVAL`] later.
 
-use crate::db::{now_ms, revoked_token};
+use crate::db::{now_ms, revoked_token, single_use_token};
 use crate::error::ApiError;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
@@ -88,32 +90,50 @@ impl Revocations {
         Ok(())
     }
 
-    /// Revokes `id` if nobody did yet; `false` when it already was (a
-    /// single-use token presented twice, by this or another replica).
+    /// Records `id` as the revocation id of a single-use token this server
+    /// issued, good until `expires`; only such ids can be [consumed].
+    ///
+    /// [consumed]: Self::consume
+    pub async fn issue_single_use(
+        &self,
+        db: &DatabaseConnection,
+        id: &str,
+        expires: DateTime<Utc>,
+    ) -> Result<(), ApiError> {
+        let now = now_ms();
+        single_use_token::Entity::delete_many()
+            .filter(single_use_token::Column::ExpiresAt.lt(now))
+            .exec(db)
+            .await?;
+        single_use_token::Entity::insert(single_use_token::ActiveModel {
+            revocation_id: Set(id.to_owned()),
+            expires_at: Set(expires.timestamp_millis()),
+        })
+        .exec_without_returning(db)
+        .await?;
+        Ok(())
+    }
+
+    /// Uses the single-use token `id`: `true` only for an id this server
+    /// issued ([`Self::issue_single_use`]), unexpired and not used before
+    /// by this or another replica (its row is deleted atomically). A used
+    /// id is revoked as well, so introspection reports it inactive.
     pub async fn consume(
         &self,
         db: &DatabaseConnection,
         id: &str,
         expires: DateTime<Utc>,
     ) -> Result<bool, ApiError> {
-        let now = now_ms();
-        let inserted = revoked_token::Entity::insert(revoked_token::ActiveModel {
-            revocation_id: Set(id.to_owned()),
-            expires_at: Set(expires.timestamp_millis().max(now)),
-            revoked_at: Set(now),
-        })
-        .on_conflict(
-            OnConflict::column(revoked_token::Column::RevocationId)
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await?;
-        self.known
-            .write()
-            .map_err(|_| poisoned())?
-            .insert(id.to_owned(), expires.timestamp_millis());
-        Ok(inserted == 1)
+        let used = single_use_token::Entity::delete_many()
+            .filter(single_use_token::Column::RevocationId.eq(id))
+            .filter(single_use_token::Column::ExpiresAt.gt(now_ms()))
+            .exec(db)
+            .await?;
+        if used.rows_affected != 1 {
+            return Ok(false);
+        }
+        self.revoke(db, &[(id.to_owned(), expires)]).await?;
+        Ok(true)
     }
 
     /// Reads revocations made since the last sync, when one is due. The

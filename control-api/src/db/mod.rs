@@ -14,6 +14,7 @@ pub mod playback_user_revocation;
 pub mod refresh_token;
 pub mod retired_version;
 pub mod revoked_token;
+pub mod single_use_token;
 pub mod user;
 pub mod video;
 pub mod webhook;

@@ -508,6 +508,10 @@ pub(crate) async fn upload_token(
         .verifier
         .run_blocking(move |v| v.attenuate_for_upload(&parent, UPLOAD_TOKEN_TTL))
         .await?;
+    state
+        .revocations
+        .issue_single_use(&state.db, &issued.revocation_id, issued.expires_at)
+        .await?;
     let expires_in = (issued.expires_at - Utc::now()).num_seconds().max(0);
     Ok(no_store(&mut HttpResponse::Ok()).json(UploadToken {
         token: issued.token,
