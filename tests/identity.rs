@@ -884,10 +884,11 @@ async fn sign_up_is_closed_unless_opened() {
         json!({ "email": "me@example.com", "password": PASSWORD }),
     )
     .await;
-    assert_eq!(response.status(), 201);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["role"], "viewer");
-    assert_eq!(body["email_verified"], false);
+    assert_eq!(response.status(), 202);
+    let (access, _) = session(&open, "me@example.com", PASSWORD).await;
+    let me: Value = get(&open, &access, "/users/me").await.json().await.unwrap();
+    assert_eq!(me["role"], "viewer");
+    assert_eq!(me["email_verified"], false);
     // The new account was sent a verification token that works.
     let token = mailed_token(&open, "account.verify_email").await;
     let response = send_json(
@@ -999,7 +1000,7 @@ async fn email_verification_and_password_reset_use_single_use_tokens() {
 }
 
 #[tokio::test]
-async fn login_attempts_are_rate_limited_per_account() {
+async fn login_attempts_are_rate_limited_per_account_and_address() {
     let app = spawn_app().await;
     create_user(&app, "target@example.com", "viewer").await;
     let mut refused = None;
@@ -1022,7 +1023,8 @@ async fn login_attempts_are_rate_limited_per_account() {
         code(response, StatusCode::TOO_MANY_REQUESTS).await,
         "rate_limited"
     );
-    // Even the right password waits now; other accounts are unaffected.
+    // Even the right password waits now, from this address; other accounts
+    // are unaffected (tests/hostile/lockout.rs: other addresses too).
     assert_eq!(
         password_login(&app, "target@example.com", PASSWORD)
             .await
@@ -1108,9 +1110,10 @@ async fn per_ip_limits_believe_forwarded_for_only_from_trusted_proxies() {
             .count()
     };
     assert_eq!(refused(&|c| c.ends_with("203.0.113.1")), 2, "{statuses:?}");
-    assert_eq!(
-        statuses.last(),
-        Some(&400),
-        "the other client has its own burst"
+    // (Its password may not be checked at once: 30 hashes run before it
+    // in a few slots, so it may be answered 503, but never 429.)
+    assert!(
+        matches!(statuses.last(), Some(400 | 503)),
+        "the other client has its own burst: {statuses:?}"
     );
 }

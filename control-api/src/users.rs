@@ -16,10 +16,11 @@ use chrono::{DateTime, Utc};
 use goflix_shared::config::Config;
 use goflix_shared::token::Role;
 use rand::distributions::{Alphanumeric, DistString};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    SqlErr, TransactionTrait,
 };
 use secrecy::ExposeSecret;
 use serde::Serialize;
@@ -128,20 +129,28 @@ pub async fn admin_create(
 }
 
 /// Self sign-up (only when `GOFLIX_SIGNUP=open`): a `viewer` with an
-/// unverified e-mail, who is sent a verification token.
-pub async fn sign_up(
-    db: &DatabaseConnection,
-    email: &str,
-    password: &str,
-) -> Result<UserView, ApiError> {
-    validate_email(email)?;
+/// unverified e-mail, who is sent a verification token. An address that
+/// already has an account is left alone after the same hashing work, and
+/// the caller learns nothing either way: which addresses have accounts
+/// stays unknown to anonymous callers.
+pub async fn sign_up(db: &DatabaseConnection, email: &str, password: &str) -> Result<(), ApiError> {
+    let email = validate_email(email)?;
     let hash = password::hash(password).await?;
+    let taken = user::Entity::find()
+        .filter(user::Column::Email.eq(email.as_str()))
+        .count(db)
+        .await?
+        > 0;
+    if taken {
+        tracing::info!("sign-up for an address that has an account; nothing changed");
+        return Ok(());
+    }
     let txn = db.begin().await?;
-    let row = insert_user(&txn, email, Role::Viewer, hash).await?;
+    let row = insert_user(&txn, &email, Role::Viewer, hash).await?;
     send_verification(&txn, row.id).await?;
     txn.commit().await?;
     tracing::info!(user_id = %row.id, "account signed up");
-    Ok(row.into())
+    Ok(())
 }
 
 async fn send_verification(db: &impl ConnectionTrait, user_id: Uuid) -> Result<(), ApiError> {
@@ -211,21 +220,32 @@ pub struct UserChanges {
     pub disabled: Option<bool>,
 }
 
-/// Refuses a change that would leave no enabled admin.
-async fn keep_an_admin(db: &DatabaseConnection, target: &user::Model) -> Result<(), ApiError> {
-    let others = user::Entity::find()
+/// Holds the enabled admins for the rest of `txn` and refuses to take
+/// `target` out of them when it is the last one; returns `target` as it is
+/// now. Every enabled admin row is written before anything is read, so
+/// PostgreSQL row-locks them all (a concurrent demotion waits, then counts
+/// without the admin this one took out) and SQLite takes its write lock
+/// (see `events::claim_row`): two admins demoting each other at once
+/// cannot both pass.
+async fn keep_an_admin(txn: &DatabaseTransaction, target: Uuid) -> Result<user::Model, ApiError> {
+    let enabled_admins = user::Entity::update_many()
+        .col_expr(user::Column::Role, Expr::col(user::Column::Role).into())
         .filter(user::Column::Role.eq(Role::Admin.as_str()))
         .filter(user::Column::Disabled.eq(false))
-        .filter(user::Column::Id.ne(target.id))
-        .count(db)
-        .await?;
-    if others == 0 {
+        .exec(txn)
+        .await?
+        .rows_affected;
+    let target = user::Entity::find_by_id(target)
+        .one(txn)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such user"))?;
+    if is_active_admin(&target) && enabled_admins <= 1 {
         return Err(ApiError::conflict(
             "last_admin",
             "this is the last enabled admin; make another admin first",
         ));
     }
-    Ok(())
+    Ok(target)
 }
 
 fn is_active_admin(row: &user::Model) -> bool {
@@ -241,10 +261,18 @@ pub async fn update(
     changes: UserChanges,
 ) -> Result<UserView, ApiError> {
     let current = find(&state.db, id).await?;
+    // Hashed before the transaction: no lock is held while Argon2 runs.
+    let password_hash = match &changes.password {
+        Some(password) => Some(password::hash(password).await?),
+        None => None,
+    };
     let demoted = changes.role.is_some_and(|r| r != Role::Admin) || changes.disabled == Some(true);
-    if is_active_admin(&current) && demoted {
-        keep_an_admin(&state.db, &current).await?;
-    }
+    let txn = state.db.begin().await?;
+    let current = if demoted {
+        keep_an_admin(&txn, current.id).await?
+    } else {
+        current
+    };
     let mut row = current.clone().into_active_model();
     let mut end_sessions = false;
     if let Some(role) = changes.role {
@@ -258,8 +286,8 @@ pub async fn update(
             row.email_verified_at = Set(None);
         }
     }
-    if let Some(password) = &changes.password {
-        row.password_hash = Set(password::hash(password).await?);
+    if let Some(password_hash) = password_hash {
+        row.password_hash = Set(password_hash);
         end_sessions = true;
     }
     if let Some(disabled) = changes.disabled {
@@ -267,10 +295,8 @@ pub async fn update(
         row.disabled = Set(disabled);
     }
     let email = changes.email.unwrap_or_default();
-    let updated = row
-        .update(&state.db)
-        .await
-        .map_err(|e| email_taken(e, &email))?;
+    let updated = row.update(&txn).await.map_err(|e| email_taken(e, &email))?;
+    txn.commit().await?;
     if end_sessions {
         session::revoke_user_sessions(state, updated.id).await?;
     }
@@ -280,9 +306,6 @@ pub async fn update(
 /// Deletes an account with no videos, ending its sessions.
 pub async fn delete(state: &AppState, _: &ManageUsers, id: &str) -> Result<(), ApiError> {
     let current = find(&state.db, id).await?;
-    if is_active_admin(&current) {
-        keep_an_admin(&state.db, &current).await?;
-    }
     let videos = video::Entity::find()
         .filter(video::Column::OwnerId.eq(current.id))
         .count(&state.db)
@@ -292,6 +315,18 @@ pub async fn delete(state: &AppState, _: &ManageUsers, id: &str) -> Result<(), A
             "user_has_videos",
             format!("the user owns {videos} videos; delete them first"),
         ));
+    }
+    if is_active_admin(&current) {
+        // Out of the enabled admins under the guard first, so that two
+        // admins deleting each other cannot both pass it.
+        let txn = state.db.begin().await?;
+        keep_an_admin(&txn, current.id).await?;
+        user::Entity::update_many()
+            .col_expr(user::Column::Disabled, Expr::value(true))
+            .filter(user::Column::Id.eq(current.id))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
     }
     session::revoke_user_sessions(state, current.id).await?;
     user::Entity::delete_by_id(current.id)

@@ -46,8 +46,10 @@ impl SmsSender {
         // Credentials go in the Authorization header only; never in logs.
         let _ = url.set_username("");
         let _ = url.set_password(None);
+        // Like webhooks, never through an `HTTP(S)_PROXY` from the environment.
         let client = reqwest::Client::builder()
             .timeout(TIMEOUT)
+            .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| e.to_string())?;

@@ -1,6 +1,8 @@
 //! Webhook deliveries: URL checks at registration, and the signed POST
 //! (see [`super::signing`] for the headers). A delivery is a success on
-//! any 2xx answer; anything else is retried with backoff.
+//! any 2xx answer; anything else is retried with backoff. Deliveries never
+//! go through `HTTP(S)_PROXY`/`ALL_PROXY`: a proxy would resolve and reach
+//! the target itself, out of sight of the address checks.
 
 use super::address::{self, PublicOnly};
 use super::dispatcher::Failure;
@@ -60,6 +62,7 @@ impl WebhookSender {
     pub(crate) fn new(allow_private: bool) -> Result<Self, String> {
         let mut builder = reqwest::Client::builder()
             .timeout(TIMEOUT)
+            .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("goflix-webhooks/", env!("CARGO_PKG_VERSION")));
         if !allow_private {

@@ -43,7 +43,8 @@ pub(crate) struct CreateBody {
 }
 
 /// An admin creates any account; without a bearer token and with sign-up
-/// open, anyone creates a `viewer`.
+/// open, anyone signs up as a `viewer`, answered 202 alike whether or not
+/// the address already has an account.
 #[utoipa::path(
     post,
     path = "/users",
@@ -51,11 +52,12 @@ pub(crate) struct CreateBody {
     security(("bearer" = []), ()),
     request_body = CreateBody,
     responses(
-        (status = 201, description = "Created (admin: any role, default viewer; open sign-up: a viewer mailed a verification token)", body = UserView),
+        (status = 201, description = "Created by an admin (any role, default viewer)", body = UserView),
+        (status = 202, description = "Open sign-up accepted, whether or not the address has an account: a new viewer is mailed a verification token", body = Message),
         (status = 400, description = "`invalid_email`, `weak_password`, `invalid_password`, `invalid_role` or malformed body", body = ErrorBody),
         (status = 401, description = "Missing, invalid, expired or revoked bearer token", body = ErrorBody),
         (status = 403, description = "Not an admin, or a sign-up asking for another role (`forbidden`)", body = ErrorBody),
-        (status = 409, description = "The e-mail is taken (`email_taken`)", body = ErrorBody),
+        (status = 409, description = "The e-mail is taken (`email_taken`; admins only)", body = ErrorBody),
         (status = 415, description = "Not JSON (`unsupported_media_type`)", body = ErrorBody),
         (status = 429, description = "Too many sign-ups (`rate_limited`); see `Retry-After`", body = ErrorBody),
     )
@@ -68,25 +70,28 @@ pub(crate) async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let anonymous = !req.headers().contains_key(header::AUTHORIZATION);
-    let created = if anonymous && state.signup_open {
+    if anonymous && state.signup_open {
         state.rate_limits.reset_request(&req)?;
         if body.role.as_deref().is_some_and(|r| r != "viewer") {
             return Err(ApiError::forbidden("self sign-up creates viewers only"));
         }
-        users::sign_up(&state.db, &body.email, &body.password).await?
-    } else {
-        let caller = Caller::extract(&req).await?;
-        let right = caller.require::<ManageUsers>()?;
-        let role = body.role.as_deref().map(parse_role).transpose()?;
-        users::admin_create(
-            &state.db,
-            &right,
-            &body.email,
-            &body.password,
-            role.unwrap_or(Role::Viewer),
-        )
-        .await?
-    };
+        users::sign_up(&state.db, &body.email, &body.password).await?;
+        // The same answer whether or not the address has an account.
+        return Ok(Message::accepted(
+            "unless the address already has an account, a verification token is on its way to it",
+        ));
+    }
+    let caller = Caller::extract(&req).await?;
+    let right = caller.require::<ManageUsers>()?;
+    let role = body.role.as_deref().map(parse_role).transpose()?;
+    let created = users::admin_create(
+        &state.db,
+        &right,
+        &body.email,
+        &body.password,
+        role.unwrap_or(Role::Viewer),
+    )
+    .await?;
     let body = serde_json::to_value(&created)
         .map_err(|e| ApiError::Internal(format!("user view: {e}")))?;
     Ok(HttpResponse::Created()
