@@ -414,6 +414,11 @@ async fn send_password_reset(db: &DatabaseConnection, email: &str) -> Result<(),
 /// Sets a new password with a reset token, ends every session of the
 /// account and, since the token arrived by e-mail, marks the e-mail verified.
 pub async fn reset_password(state: &AppState, token: &str, password: &str) -> Result<(), ApiError> {
+    // Hashing is costly: only for an acceptable password and a usable token.
+    password::check_new(password)?;
+    if !account_token::is_usable(&state.db, token, Purpose::PasswordReset).await? {
+        return Err(invalid_account_token());
+    }
     let hash = password::hash(password).await?;
     let user_id = account_token::consume(&state.db, token, Purpose::PasswordReset)
         .await?

@@ -136,6 +136,13 @@ pub static JOBS_IN_FLIGHT: Family = Family {
     kind: Kind::Gauge,
     labels: &[],
 };
+/// Password hashes computed.
+pub static PASSWORD_HASHES: Family = Family {
+    name: "goflix_password_hashes_total",
+    help: "Argon2 password hashes computed (new passwords and sign-in checks, known account or not).",
+    kind: Kind::Counter,
+    labels: &[],
+};
 /// Biscuit authorizers built (datalog runs), for tokens that passed the shape check.
 pub static TOKEN_AUTHORIZERS: Family = Family {
     name: "goflix_token_authorizers_total",

@@ -2,7 +2,9 @@
 //! password reset. Only the SHA-256 of a token is stored; issuing a new
 //! token of a purpose voids the user's earlier ones of that purpose, and
 //! using one marks it used in the same statement that checks it, so it
-//! works once even under concurrent use.
+//! works once even under concurrent use. [`is_usable`] checks a token
+//! without using it, so that expensive work (hashing a new password) is
+//! done only for a token that can succeed.
 
 use super::session::digest;
 use crate::db::{account_token, now_ms};
@@ -62,6 +64,22 @@ pub async fn issue(
     .insert(db)
     .await?;
     Ok(token)
+}
+
+/// Whether `token` would be accepted for `purpose` now (known, unused,
+/// unexpired), without using it.
+pub async fn is_usable(
+    db: &impl ConnectionTrait,
+    token: &str,
+    purpose: Purpose,
+) -> Result<bool, ApiError> {
+    let row = account_token::Entity::find_by_id(digest(token))
+        .filter(account_token::Column::Purpose.eq(purpose.as_str()))
+        .filter(account_token::Column::UsedAt.is_null())
+        .filter(account_token::Column::ExpiresAt.gt(now_ms()))
+        .one(db)
+        .await?;
+    Ok(row.is_some())
 }
 
 /// Uses `token` for `purpose`: the user it was issued to, or `None` when it

@@ -7,6 +7,7 @@
 //! the family — every refresh token in it and the access tokens issued with
 //! them. Logging out (RFC 7009 revocation) does the same.
 
+use super::rate_limit::{AccountKey, AttemptOutcome, ClientKey};
 use super::{password, playback_revocations};
 use crate::db::{now_ms, refresh_token, time_of, user};
 use crate::error::ApiError;
@@ -55,23 +56,33 @@ fn invalid_refresh() -> ApiError {
     ApiError::oauth("invalid_grant", "the refresh token is invalid or expired")
 }
 
-/// The `password` grant: same error, and the same hashing work, for an
-/// unknown user as for a wrong password. A disabled account is refused
-/// only after its password matched.
+/// The `password` grant from `client`: same error, and the same hashing
+/// work, for an unknown user as for a wrong password. A disabled account is
+/// refused only after its password matched. Attempts are throttled per
+/// account and client ([`RateLimits::secret_attempt`]): refused (429) once
+/// this client failed too often for this account, delayed (at most
+/// [`MAX_ACCOUNT_DELAY`]) while the account fails from many addresses.
+///
+/// [`RateLimits::secret_attempt`]: super::rate_limit::RateLimits::secret_attempt
+/// [`MAX_ACCOUNT_DELAY`]: super::rate_limit::MAX_ACCOUNT_DELAY
 pub async fn password_grant(
     state: &AppState,
+    client: ClientKey,
     email: &str,
     password: &str,
 ) -> Result<TokenResponse, ApiError> {
-    let account = user::Entity::find()
-        .filter(user::Column::Email.eq(normalize_email(email)))
-        .one(&state.db)
-        .await?;
-    let stored = account.as_ref().map(|u| u.password_hash.clone());
-    if !password::verify(password, stored).await? {
-        return Err(invalid_credentials());
-    }
-    let account = account.ok_or_else(invalid_credentials)?;
+    let email = normalize_email(email);
+    let attempt = state
+        .rate_limits
+        .secret_attempt(AccountKey::user(&email), client)?;
+    tokio::time::sleep(attempt.delay()).await;
+    let checked = check_password(state, &email, password).await;
+    attempt.settle(match &checked {
+        Ok(Some(_)) => AttemptOutcome::Accepted,
+        Ok(None) => AttemptOutcome::Rejected,
+        Err(_) => AttemptOutcome::Unchecked,
+    });
+    let account = checked?.ok_or_else(invalid_credentials)?;
     if account.disabled {
         return Err(ApiError::oauth("invalid_grant", "the account is disabled"));
     }
@@ -81,6 +92,23 @@ pub async fn password_grant(
         .exec(&state.db)
         .await?;
     open_session(state, &account, Uuid::now_v7()).await
+}
+
+/// The account of `email` if `password` is its password.
+async fn check_password(
+    state: &AppState,
+    email: &str,
+    password: &str,
+) -> Result<Option<user::Model>, ApiError> {
+    let account = user::Entity::find()
+        .filter(user::Column::Email.eq(email))
+        .one(&state.db)
+        .await?;
+    let stored = account.as_ref().map(|u| u.password_hash.clone());
+    Ok(password::verify(password, stored)
+        .await?
+        .then_some(account)
+        .flatten())
 }
 
 /// The `refresh_token` grant: marks the token used and continues its family

@@ -1,8 +1,9 @@
 //! The OAuth 2.0 endpoints and the account-token endpoints:
 //!
 //! - `POST /api/v1/auth/token` (RFC 6749, form-encoded): `password`,
-//!   `refresh_token` and `client_credentials` grants, rate limited per IP
-//!   and per account or client;
+//!   `refresh_token` and `client_credentials` grants; failed secrets are
+//!   throttled per (account or client, client address), see
+//!   [`rate_limit`](crate::auth::rate_limit);
 //! - `POST /api/v1/auth/revoke` (RFC 7009): revokes a refresh token's
 //!   family, or an access token and the family it came from; always 200;
 //! - `POST /api/v1/auth/introspect` (RFC 7662): for registered clients
@@ -15,6 +16,7 @@
 
 use crate::auth::caller::client_acts_for_an_admin;
 use crate::auth::clients::{self, AuthenticatedClient};
+use crate::auth::rate_limit::{AccountKey, AttemptOutcome};
 use crate::auth::session::TokenResponse;
 use crate::auth::session::{self, normalize_email};
 use crate::auth::{presented_token, Admin, Caller, Uploader};
@@ -88,6 +90,7 @@ fn no_store(response: &mut actix_web::HttpResponseBuilder) -> &mut actix_web::Ht
         (status = 401, description = "Client authentication failed (`invalid_client`; `WWW-Authenticate: Basic`)", body = OAuthErrorBody),
         (status = 415, description = "Not form-encoded (`unsupported_media_type`)", body = ErrorBody),
         (status = 429, description = "Too many attempts (`rate_limited`); see `Retry-After`", body = ErrorBody),
+        (status = 503, description = "Every password hashing slot is busy (`unavailable`); see `Retry-After`", body = ErrorBody),
     )
 )]
 #[tracing::instrument(skip_all, fields(grant_type = form.grant_type.as_deref().unwrap_or("")))]
@@ -96,18 +99,16 @@ pub(crate) async fn token(
     req: HttpRequest,
     form: web::Form<TokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    state.rate_limits.token_request(&req)?;
     let form = form.into_inner();
     let response = match form.grant_type.as_deref() {
         Some("password") => {
             let username = form.username.ok_or_else(|| missing("username"))?;
             let password = form.password.ok_or_else(|| missing("password"))?;
-            state
-                .rate_limits
-                .account_attempt(&normalize_email(&username))?;
-            session::password_grant(&state, &username, &password).await?
+            let client = state.rate_limits.client_key(&req);
+            session::password_grant(&state, client, &username, &password).await?
         }
         Some("refresh_token") => {
+            state.rate_limits.token_request(&req)?;
             let token = form.refresh_token.ok_or_else(|| missing("refresh_token"))?;
             session::refresh_grant(&state, &token).await?
         }
@@ -118,9 +119,16 @@ pub(crate) async fn token(
                 form.client_secret.as_deref(),
             )?
             .ok_or_else(|| ApiError::oauth("invalid_client", "client authentication required"))?;
-            state.rate_limits.account_attempt(&format!("client:{id}"))?;
-            let client = clients::authenticate(&state.db, &id, &secret).await?;
-            clients::client_credentials_grant(&state, &client, form.scope.as_deref())?
+            let attempt = state
+                .rate_limits
+                .secret_attempt(AccountKey::client(&id), state.rate_limits.client_key(&req))?;
+            let authenticated = clients::authenticate(&state.db, &id, &secret).await;
+            attempt.settle(match &authenticated {
+                Ok(_) => AttemptOutcome::Accepted,
+                Err(ApiError::OAuth { .. }) => AttemptOutcome::Rejected,
+                Err(_) => AttemptOutcome::Unchecked,
+            });
+            clients::client_credentials_grant(&state, &authenticated?, form.scope.as_deref())?
         }
         Some(other) => {
             return Err(ApiError::oauth(
@@ -469,6 +477,7 @@ pub(crate) struct ResetBody {
         (status = 400, description = "Unknown, expired or used token (`invalid_token`), `weak_password`, `invalid_password` or malformed body", body = ErrorBody),
         (status = 415, description = "Not JSON (`unsupported_media_type`)", body = ErrorBody),
         (status = 429, description = "Too many attempts (`rate_limited`); see `Retry-After`", body = ErrorBody),
+        (status = 503, description = "Every password hashing slot is busy (`unavailable`); see `Retry-After`", body = ErrorBody),
     )
 )]
 #[tracing::instrument(skip_all)]
