@@ -340,8 +340,9 @@ pub(crate) fn path_error(err: PathError, _: &HttpRequest) -> actix_web::Error {
 }
 
 /// Routes form body errors through [`ApiError`] (for `FormConfig`): a body
-/// over the limit is 413 `payload_too_large`; the token endpoint is the only
-/// form route, so the others are RFC 6749 errors.
+/// over the limit is 413 `payload_too_large`; the form routes are the OAuth
+/// endpoints (token, revocation, introspection), so the others are RFC 6749
+/// errors.
 pub(crate) fn form_error(err: UrlencodedError, _: &HttpRequest) -> actix_web::Error {
     match err {
         UrlencodedError::Overflow { .. } => ApiError::body_too_large(err.to_string()),

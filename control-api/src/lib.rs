@@ -14,8 +14,8 @@
 //! Public modules: [`db`] (connection and entities), [`migration`],
 //! [`error`] (the one error→HTTP mapping), [`multipart`] (the bounded
 //! reader of upload forms, with its header-section parser) and [`notify`]
-//! (notification jobs; [`notify::enqueue`] for account events). Private ones: `auth`
-//! (passwords, OAuth sessions, the `Caller` capabilities), `users`
+//! (notification jobs; [`notify::enqueue`] for account events). Private
+//! ones: `auth` (passwords, OAuth sessions, the `Caller` capabilities), `users`
 //! (accounts, first admin), `videos` (video operations), `routes` (HTTP
 //! handlers), `events` (bus follower), `outbox` (job relay) and `state`.
 
