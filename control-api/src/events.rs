@@ -8,8 +8,16 @@
 //! left ([`crate::versions`]). Each event is applied in a span
 //! continuing the trace it carries (see [`goflix_shared::trace_context`]).
 //!
+//! The playback record follows the row: `video.playable` points it at the
+//! live copy, `video.ready` at the new version, `video.failed` takes it off
+//! a live copy that will not finish (each written while the row is locked,
+//! with the row's visibility: workers never write records).
+//!
 //! An event carrying a `job_id` other than the video's current job is stale
 //! (its job was cancelled or replaced by a retranscode) and changes nothing.
+//! A job's last event (`video.ready` or `video.failed`) for a video that no
+//! longer exists means its worker wrote after the video was deleted: every
+//! object of the video is removed again.
 //! The state change and the notifications it causes (`video.ready`,
 //! `video.failed`) are written in one transaction. Every event that changed
 //! the video is then offered to the per-video event streams (`AppState::applied`).
@@ -160,7 +168,7 @@ async fn apply(state: &AppState, event: &Event) -> Result<(), ApiError> {
         }
         EventKind::Progress { .. } => 0,
         EventKind::Playable { version } => {
-            update()
+            let changed = update()
                 .col_expr(video::Column::Playable, Expr::value(true))
                 .col_expr(
                     video::Column::LiveVersion,
@@ -169,7 +177,8 @@ async fn apply(state: &AppState, event: &Event) -> Result<(), ApiError> {
                 .filter(video::Column::State.is_in(active()))
                 .exec(&txn)
                 .await?
-                .rows_affected
+                .rows_affected;
+            republish_if(state, &txn, event, changed).await?
         }
         EventKind::RenditionReady { rendition } => add_rendition(&txn, event, rendition).await?,
         EventKind::Ready {
@@ -178,7 +187,7 @@ async fn apply(state: &AppState, event: &Event) -> Result<(), ApiError> {
             renditions,
         } => finish(state, &txn, event, version, *duration_s, renditions).await?,
         EventKind::Failed { code, message } => {
-            update()
+            let changed = update()
                 .col_expr(video::Column::State, text(VideoState::Failed.as_str()))
                 .col_expr(
                     video::Column::LiveVersion,
@@ -192,7 +201,8 @@ async fn apply(state: &AppState, event: &Event) -> Result<(), ApiError> {
                 .filter(video::Column::State.is_in(active()))
                 .exec(&txn)
                 .await?
-                .rows_affected
+                .rows_affected;
+            republish_if(state, &txn, event, changed).await?
         }
     };
     crate::notify::video_event(&txn, event, changed == 1).await?;
@@ -200,6 +210,9 @@ async fn apply(state: &AppState, event: &Event) -> Result<(), ApiError> {
     if changed == 1 {
         // Nobody watching is not an error.
         let _ = state.applied.send(event.clone());
+    } else if is_last_of_job(&event.kind) && is_deleted(state, event).await? {
+        tracing::info!(video_id = %event.video_id, "removing what a worker wrote after the video was deleted");
+        videos::remove_objects(state, event.video_id).await?;
     }
     tracing::debug!(video_id = %event.video_id, kind = event.kind.name(), applied = changed == 1, "event");
     Ok(())
@@ -242,10 +255,36 @@ async fn finish(
         .flatten()
         .filter(|old| old != version);
     versions::retire(txn, before.id, superseded, now_ms()).await?;
-    if let Some(row) = video::Entity::find_by_id(before.id).one(txn).await? {
-        videos::publish_playback_record(state, &row).await?;
+    republish_if(state, txn, event, 1).await
+}
+
+/// When the event `changed` the row: rewrites the playback record from the
+/// row as `txn` sees it (locked by the change). Returns `changed`.
+async fn republish_if(
+    state: &AppState,
+    txn: &DatabaseTransaction,
+    event: &Event,
+    changed: u64,
+) -> Result<u64, ApiError> {
+    if changed == 1 {
+        if let Some(row) = video::Entity::find_by_id(event.video_id.0).one(txn).await? {
+            videos::sync_playback_record(state, &row).await?;
+        }
     }
-    Ok(1)
+    Ok(changed)
+}
+
+/// Whether a worker sends nothing for its job after this event.
+fn is_last_of_job(kind: &EventKind) -> bool {
+    matches!(kind, EventKind::Ready { .. } | EventKind::Failed { .. })
+}
+
+/// Whether the event's video has no row (any more: rows exist before their jobs).
+async fn is_deleted(state: &AppState, event: &Event) -> Result<bool, ApiError> {
+    Ok(video::Entity::find_by_id(event.video_id.0)
+        .one(&state.db)
+        .await?
+        .is_none())
 }
 
 /// Rows whose current job is the event's (or events of no particular job,

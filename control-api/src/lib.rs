@@ -23,6 +23,7 @@ mod auth;
 pub mod db;
 pub mod error;
 mod events;
+mod failures;
 pub mod migration;
 pub mod multipart;
 pub mod notify;

@@ -3,10 +3,17 @@
 //! listing, changing and deleting, the JSON view of a video, and the
 //! playback record the origin reads. Every
 //! operation takes the capability handle that authorizes it.
+//!
+//! The playback record is written here only, always from the video's row
+//! while the row is locked ([`sync_playback_record`]): workers announce
+//! versions, the control plane alone decides who may watch them. Deleting
+//! a video cancels its job wherever it runs, and what a worker still
+//! writes afterwards is removed when it reports ([`crate::events`]).
 
 use crate::auth::{Admin, ManagedVideo, ReadableVideo, Uploader};
 use crate::db::{now_ms, retired_version, time_of, video};
 use crate::error::ApiError;
+use crate::failures;
 use crate::state::AppState;
 use chrono::{DateTime, Utc};
 use goflix_shared::command::Command;
@@ -77,7 +84,7 @@ pub async fn register(
     visibility: Visibility,
 ) -> Result<(), ApiError> {
     let now = now_ms();
-    let job = new_job(id, visibility);
+    let job = new_job(id);
     let txn = state.db.begin().await?;
     video::ActiveModel {
         id: Set(id.0),
@@ -107,11 +114,10 @@ pub async fn register(
 }
 
 /// A new job for video `id`, in the trace of the current span.
-fn new_job(id: VideoId, visibility: Visibility) -> TranscodeJob {
+fn new_job(id: VideoId) -> TranscodeJob {
     TranscodeJob {
         job_id: Uuid::now_v7(),
         video_id: id,
-        visibility,
         traceparent: goflix_shared::trace_context::current(),
     }
 }
@@ -170,21 +176,31 @@ pub async fn cancel(state: &AppState, managed: ManagedVideo) -> Result<ReadableV
         Some(job_id) => withdraw(&txn, job_id).await?,
         None => false,
     };
+    // A live copy stops playing with its job; a published version plays on.
+    if let Some(cancelled) = video::Entity::find_by_id(row.id).one(&txn).await? {
+        sync_playback_record(state, &cancelled).await?;
+    }
     txn.commit().await?;
     let id = VideoId(row.id);
     tracing::info!(video_id = %id, job_id = ?row.current_job_id, withdrawn, "job cancelled");
     if let (Some(job_id), false) = (row.current_job_id, withdrawn) {
-        let command = Command::CancelJob {
-            video_id: id,
-            job_id,
-        };
-        if let Err(e) = state.commands.send(command).await {
-            // The video is failed already and the job's events are ignored;
-            // its worker finishes into a version nothing points at.
-            tracing::warn!(video_id = %id, error = %e, "could not send job.cancel");
-        }
+        stop_job(state, id, job_id).await;
     }
     reload(state, managed).await
+}
+
+/// Tells every worker to stop `job_id` ([`Command::CancelJob`]); a worker
+/// that has not got it yet drops it when it arrives.
+async fn stop_job(state: &AppState, id: VideoId, job_id: Uuid) {
+    let command = Command::CancelJob {
+        video_id: id,
+        job_id,
+    };
+    if let Err(e) = state.commands.send(command).await {
+        // The job's events change nothing any more; what its worker still
+        // publishes nothing points at (or, deleted, is removed when it reports).
+        tracing::warn!(video_id = %id, error = %e, "could not send job.cancel");
+    }
 }
 
 /// Re-runs the video's transcode from its kept master as a new job (a new
@@ -198,9 +214,7 @@ pub async fn retranscode(
 ) -> Result<ReadableVideo, ApiError> {
     let row = managed.video().clone();
     let id = VideoId(row.id);
-    let visibility = parse_visibility(&row.visibility)
-        .map_err(|e| ApiError::Internal(format!("video {id}: {e}")))?;
-    let job = new_job(id, visibility);
+    let job = new_job(id);
     let txn = state.db.begin().await?;
     let changed = video::Entity::update_many()
         .col_expr(
@@ -270,8 +284,11 @@ pub struct VideoChanges {
     pub visibility: Option<Visibility>,
 }
 
-/// Applies `changes`; a new visibility of a published video is written to
-/// its playback record so the origin enforces it.
+/// Applies `changes`. A new visibility is written to the playback record
+/// (the published version's or the live copy's, whichever plays) before
+/// the change is committed, with the row locked, so the origin enforces it
+/// once its record cache turns over and no worker or event can put an
+/// older visibility back.
 pub async fn update(
     state: &AppState,
     managed: ManagedVideo,
@@ -286,22 +303,30 @@ pub async fn update(
         row.visibility = Set(visibility.as_str().to_owned());
     }
     row.updated_at = Set(now_ms());
-    let updated = row.update(&state.db).await?;
+    let txn = state.db.begin().await?;
+    row.update(&txn).await?;
+    // Read back under the lock the update took: events may have moved the
+    // version since `current` was read.
+    let updated = video::Entity::find_by_id(current.id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such video"))?;
     if updated.visibility != current.visibility {
-        publish_playback_record(state, &updated).await?;
+        sync_playback_record(state, &updated).await?;
     }
+    txn.commit().await?;
     Ok(managed.refreshed(updated).readable())
 }
 
-/// Deletes a video's objects (master and every published version), then
-/// its job and row. Safe to retry after a partial failure.
+/// Deletes a video's objects (master and every version), then its job and
+/// row, stops its job wherever it runs (on either queue backend), and
+/// removes the objects again: whatever a worker wrote in between. What the
+/// worker writes after that is removed when it reports its end (see
+/// [`crate::events`]). Safe to retry after a partial failure.
 pub async fn delete(state: &AppState, managed: ManagedVideo) -> Result<(), ApiError> {
-    let id = VideoId(managed.video().id);
-    state
-        .store
-        .delete_prefix(layout::master(id).as_str())
-        .await?;
-    state.store.delete_prefix(&layout::media_prefix(id)).await?;
+    let row = managed.video();
+    let id = VideoId(row.id);
+    remove_objects(state, id).await?;
     let txn = state.db.begin().await?;
     job::Entity::delete_many()
         .filter(job::Column::VideoId.eq(id.0))
@@ -313,7 +338,23 @@ pub async fn delete(state: &AppState, managed: ManagedVideo) -> Result<(), ApiEr
         .await?;
     video::Entity::delete_by_id(id.0).exec(&txn).await?;
     txn.commit().await?;
+    let running = JOB_RUNNING.iter().any(|s| s.as_str() == row.state);
+    if let (Some(job_id), true) = (row.current_job_id, running) {
+        stop_job(state, id, job_id).await;
+    }
+    remove_objects(state, id).await?;
     tracing::info!(video_id = %id, "video deleted");
+    Ok(())
+}
+
+/// Removes every object of video `id`: its master and everything under
+/// `media/{id}/` (every version and the playback record).
+pub(crate) async fn remove_objects(state: &AppState, id: VideoId) -> Result<(), ApiError> {
+    state
+        .store
+        .delete_prefix(layout::master(id).as_str())
+        .await?;
+    state.store.delete_prefix(&layout::media_prefix(id)).await?;
     Ok(())
 }
 
@@ -328,25 +369,42 @@ pub fn playback_token(
         .issue_playback(VideoId(managed.video().id), session, PLAYBACK_TTL)?)
 }
 
-/// Writes `media/{id}/playback.json` for a published video (one with a version).
-pub async fn publish_playback_record(state: &AppState, row: &video::Model) -> Result<(), ApiError> {
-    let Some(version) = row.version.clone() else {
-        return Ok(());
+/// The playback record `row` calls for: its published version, else the
+/// live copy of a job still encoding once it plays, else none; always with
+/// the row's visibility.
+fn playback_record_of(row: &video::Model) -> Result<Option<PlaybackRecord>, ApiError> {
+    let encoding = row.state == VideoState::Processing.as_str() && row.playable;
+    let (version, live) = match (&row.version, &row.live_version) {
+        (Some(version), _) => (version.clone(), false),
+        (None, Some(live)) if encoding => (live.clone(), true),
+        (None, _) => return Ok(None),
     };
     let visibility = parse_visibility(&row.visibility)
         .map_err(|e| ApiError::Internal(format!("video {}: {e}", row.id)))?;
-    let record = PlaybackRecord {
+    Ok(Some(PlaybackRecord {
         version,
         visibility,
         updated_at: Utc::now(),
-        live: false,
-    };
-    let bytes = serde_json::to_vec(&record)
-        .map_err(|e| ApiError::Internal(format!("playback record: {e}")))?;
-    state
-        .store
-        .put_bytes(&layout::playback_record(VideoId(row.id)), bytes.into())
-        .await?;
+        live,
+    }))
+}
+
+/// Makes `media/{id}/playback.json` what `row` calls for
+/// ([`playback_record_of`]): written, or removed when nothing plays. The
+/// only writer of playback records; callers hold the row's lock.
+pub(crate) async fn sync_playback_record(
+    state: &AppState,
+    row: &video::Model,
+) -> Result<(), ApiError> {
+    let key = layout::playback_record(VideoId(row.id));
+    match playback_record_of(row)? {
+        Some(record) => {
+            let bytes = serde_json::to_vec(&record)
+                .map_err(|e| ApiError::Internal(format!("playback record: {e}")))?;
+            state.store.put_bytes(&key, bytes.into()).await?;
+        }
+        None => state.store.delete_prefix(key.as_str()).await?,
+    }
     Ok(())
 }
 
@@ -386,8 +444,14 @@ pub struct VideoView {
 /// Why a video failed.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 struct ErrorView {
+    /// Stable machine-readable code.
     code: String,
+    /// One fixed sentence per code, safe to show anyone who sees the video.
     message: String,
+    /// What the worker reported (decoder or transcode child output): for
+    /// admins only, absent for everyone else.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
 }
 
 /// Where players fetch a playable video from (the origin). The poster and
@@ -415,9 +479,14 @@ fn eta_s(row: &video::Model) -> Option<f64> {
 }
 
 impl VideoView {
-    /// The view of `readable`, with `queue_position` (one count for a queued video).
-    pub async fn of(db: &impl ConnectionTrait, readable: &ReadableVideo) -> Result<Self, ApiError> {
-        let mut view = Self::from(readable);
+    /// The view of `readable`, with `queue_position` (one count for a
+    /// queued video); an `admin` also sees the failure's detail.
+    pub async fn of(
+        db: &impl ConnectionTrait,
+        readable: &ReadableVideo,
+        admin: Option<&Admin>,
+    ) -> Result<Self, ApiError> {
+        let mut view = Self::new(readable, admin);
         let row = readable.video();
         let queued = VideoState::Queued.as_str();
         if let (true, Some(job)) = (row.state == queued, row.current_job_id) {
@@ -431,10 +500,9 @@ impl VideoView {
         }
         Ok(view)
     }
-}
 
-impl From<&ReadableVideo> for VideoView {
-    fn from(readable: &ReadableVideo) -> Self {
+    /// The view of `readable`; an `admin` also sees the failure's detail.
+    pub fn new(readable: &ReadableVideo, admin: Option<&Admin>) -> Self {
         let row = readable.video();
         let id = VideoId(row.id);
         let ready = row.version.is_some();
@@ -451,7 +519,8 @@ impl From<&ReadableVideo> for VideoView {
             queue_position: None,
             error: row.error_code.as_ref().map(|code| ErrorView {
                 code: code.clone(),
-                message: row.error_message.clone().unwrap_or_default(),
+                message: failures::public_message(code).to_owned(),
+                detail: admin.and(row.error_message.clone()),
             }),
             duration_s: row.duration_s,
             renditions: serde_json::from_value(row.renditions.clone()).unwrap_or_default(),

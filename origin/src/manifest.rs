@@ -25,8 +25,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// How long after a playback record is written the origin may still serve
 /// the previous one (the record moves when a video is re-published or its
-/// visibility changes).
-pub const RECORD_MAX_AGE: Duration = Duration::from_secs(2);
+/// visibility changes). A video made private must be refused within 2 s
+/// whatever the caches hold; this leaves a margin for the storage read.
+pub const RECORD_MAX_AGE: Duration = Duration::from_millis(1500);
 
 /// Largest manifest or playback record read; anything bigger is a broken publication.
 const MAX_MANIFEST_BYTES: u64 = 8 << 20;

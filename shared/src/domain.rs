@@ -164,10 +164,9 @@ pub struct Rendition {
 pub struct TranscodeJob {
     /// The job's id (one per enqueue; a retranscode gets a new one).
     pub job_id: Uuid,
-    /// The video to transcode.
+    /// The video to transcode. Its visibility is not part of the job: only
+    /// the control plane decides it, when it writes the playback record.
     pub video_id: VideoId,
-    /// Visibility written into the playback record.
-    pub visibility: Visibility,
     /// W3C trace context of the upload that queued it (see
     /// [`crate::trace_context`]); absent when traces are not exported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -176,6 +175,8 @@ pub struct TranscodeJob {
 
 /// What the origin needs to serve a video, published next to its media
 /// (`media/{id}/playback.json`) so playback never depends on the database.
+/// Only the control plane writes it, from the video's row (workers announce
+/// versions as events), so its visibility is always the row's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlaybackRecord {
     /// The versioned prefix under `media/{id}/` holding the current outputs.
@@ -208,19 +209,23 @@ mod tests {
         let job = TranscodeJob {
             job_id: Uuid::now_v7(),
             video_id: VideoId::new(),
-            visibility: Visibility::Private,
             traceparent: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into()),
         };
         let json = serde_json::to_value(&job).unwrap();
         assert_eq!(json["traceparent"], job.traceparent.as_deref().unwrap());
         assert_eq!(serde_json::from_value::<TranscodeJob>(json).unwrap(), job);
 
+        // Jobs queued before visibility left the job still parse.
         let old = serde_json::json!({
             "job_id": job.job_id,
             "video_id": job.video_id,
             "visibility": "private",
         });
         let parsed: TranscodeJob = serde_json::from_value(old).unwrap();
+        assert!(serde_json::to_value(&parsed)
+            .unwrap()
+            .get("visibility")
+            .is_none());
         assert_eq!(parsed.traceparent, None);
         let untraced = serde_json::to_value(&parsed).unwrap();
         assert!(untraced.get("traceparent").is_none(), "{untraced}");

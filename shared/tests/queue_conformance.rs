@@ -19,7 +19,7 @@ mod common;
 use common::broker::TestBroker;
 
 use goflix_shared::broker::Broker;
-use goflix_shared::domain::{TranscodeJob, VideoId, Visibility};
+use goflix_shared::domain::{TranscodeJob, VideoId};
 use goflix_shared::queue::amqp::{AmqpDeadLetters, AmqpPublisher, AmqpQueue};
 use goflix_shared::queue::database::{enqueue, job, DatabaseQueue};
 use goflix_shared::queue::{DeadLetters, JobPublisher, JobQueue, Lease, QueueError, MAX_ATTEMPTS};
@@ -266,7 +266,6 @@ fn job() -> TranscodeJob {
     TranscodeJob {
         job_id: Uuid::now_v7(),
         video_id: VideoId::new(),
-        visibility: Visibility::Public,
         // Every backend carries the trace context with the job.
         traceparent: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into()),
     }

@@ -10,6 +10,7 @@ mod serve_process;
 
 mod bodies;
 mod deletion;
+mod failure_messages;
 mod lockout;
 mod origin_tokens;
 mod passwords;

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use chrono::{DateTime, TimeDelta, Utc};
-use goflix_shared::domain::{PlaybackRecord, Rendition, RenditionKind, VideoId, Visibility};
+use goflix_shared::domain::{PlaybackRecord, Rendition, RenditionKind, VideoId};
 use goflix_shared::layout;
 use goflix_shared::store::{ObjectStore, Store, StoreError};
 use serde::{Deserialize, Serialize};
@@ -381,19 +381,20 @@ fn is_live_file(name: &str, file: &str) -> bool {
     live_file_stem(name, file) == Some("init") || segment_number(name, file).is_some()
 }
 
-/// A job's live publishing plus the playback record: once the live master
-/// is stored, playback points at the live version; if the job then fails
-/// or is cancelled, the record it replaced is put back and the live
-/// version removed, so no player is left on playlists that never end. A
-/// video that already has a published version (a re-transcode) keeps
-/// playing it and does not go live.
+/// A job's live publishing, announced once: when the live master is stored
+/// and the video has no published version, [`LivePlayback::sync`] returns
+/// the live version for the worker to announce (`video.playable`), and the
+/// control plane points the playback record at it with the video's
+/// visibility. The worker only reads the record: who may watch is the
+/// control plane's decision alone. A video that already has a published
+/// version (a re-transcode) keeps playing it and does not go live; a job
+/// that does not publish its final version removes its live copy.
 pub struct LivePlayback {
     publisher: LivePublisher,
     store: Store,
     video: VideoId,
-    /// The record the live one replaced (`None` inside: there was none),
-    /// once playback points at the live version.
-    replaced: Option<Option<Bytes>>,
+    /// The live version was announced.
+    announced: bool,
     /// Set when the live folder proved unpublishable; the job goes on without it.
     abandoned: bool,
 }
@@ -405,14 +406,14 @@ impl LivePlayback {
             publisher,
             store: store.clone(),
             video,
-            replaced: None,
+            announced: false,
             abandoned: false,
         }
     }
 
-    /// Syncs the live folder; returns the live version the first time
-    /// playback points at it.
-    pub async fn sync(&mut self, visibility: Visibility) -> Result<Option<String>, LiveError> {
+    /// Syncs the live folder; returns the live version the first time it
+    /// plays and may be announced.
+    pub async fn sync(&mut self) -> Result<Option<String>, LiveError> {
         if self.abandoned {
             return Ok(None);
         }
@@ -424,28 +425,23 @@ impl LivePlayback {
             }
             Err(e) => return Err(e),
         }
-        if !self.publisher.is_playable() || self.replaced.is_some() {
+        if !self.publisher.is_playable() || self.announced {
             return Ok(None);
         }
         let key = layout::playback_record(self.video);
-        let previous = match self.store.get_bytes(&key).await {
-            Ok(bytes) => Some(bytes),
+        let current = match self.store.get_bytes(&key).await {
+            Ok(bytes) => serde_json::from_slice::<PlaybackRecord>(&bytes).ok(),
             Err(StoreError::NotFound(_)) => None,
             Err(e) => return Err(e.into()),
         };
-        let current = previous
-            .as_deref()
-            .and_then(|bytes| serde_json::from_slice::<PlaybackRecord>(bytes).ok());
-        let stale = current
-            .as_ref()
-            .filter(|r| r.live && layout::is_version(&r.version));
+        let stale = current.as_ref().filter(|r| {
+            r.live && layout::is_version(&r.version) && r.version != self.publisher.version()
+        });
         if let Some(stale) = stale {
             // An earlier attempt went live and died: its live version goes.
             let prefix = layout::version_prefix(self.video, &stale.version);
-            if stale.version != self.publisher.version() {
-                if let Err(e) = self.store.delete_prefix(&prefix).await {
-                    tracing::warn!(error = %e, "could not remove a dead attempt's live version");
-                }
+            if let Err(e) = self.store.delete_prefix(&prefix).await {
+                tracing::warn!(error = %e, "could not remove a dead attempt's live version");
             }
         }
         if current.is_some_and(|record| !record.live) {
@@ -453,40 +449,17 @@ impl LivePlayback {
             // new one is ready, so the live copy is not needed.
             tracing::info!("a published version plays meanwhile; not going live");
             self.abandoned = true;
-            self.remove_live_version().await;
+            self.withdraw().await;
             return Ok(None);
         }
-        let record = PlaybackRecord {
-            version: self.publisher.version().to_owned(),
-            visibility,
-            updated_at: chrono::Utc::now(),
-            live: true,
-        };
-        let record = serde_json::to_vec(&record)
-            .map_err(|e| LiveError::Invalid(format!("playback record: {e}")))?;
-        self.store.put_bytes(&key, record.into()).await?;
-        self.replaced = Some(previous);
+        self.announced = true;
         Ok(Some(self.publisher.version().to_owned()))
     }
 
-    /// Undoes live playback after a job that did not publish its final
-    /// version: restores (or removes) the replaced record, then deletes the
-    /// live version. Best effort: failures are logged.
+    /// Removes the live version after a job that did not publish its final
+    /// version (the control plane takes the playback record off it when it
+    /// applies the failure). Best effort: failures are logged.
     pub async fn withdraw(&mut self) {
-        if let Some(previous) = self.replaced.take() {
-            let key = layout::playback_record(self.video);
-            let restored = match previous {
-                Some(bytes) => self.store.put_bytes(&key, bytes).await,
-                None => self.store.delete_prefix(key.as_str()).await,
-            };
-            if let Err(e) = restored {
-                tracing::warn!(error = %e, "could not withdraw the live playback record");
-            }
-        }
-        self.remove_live_version().await;
-    }
-
-    async fn remove_live_version(&self) {
         let prefix = layout::version_prefix(self.video, self.publisher.version());
         if let Err(e) = self.store.delete_prefix(&prefix).await {
             tracing::warn!(error = %e, "could not remove the live version");

@@ -1,8 +1,11 @@
 //! The worker loop: lease a job, fetch the master, transcode it into a
-//! fresh version folder, publish the files and then the playback record,
-//! report progress and the outcome as events, and ack. A bad master fails
-//! its job for good with a stable error code; an infrastructure failure is
-//! retried with backoff. Nothing a job does can stop the loop.
+//! fresh version folder, publish the files, report progress and the
+//! outcome as events (`video.ready` names the new version), and ack. The
+//! worker never writes the playback record: the control plane does, from
+//! the video's row, so visibility is decided in one place only. A bad
+//! master fails its job for good with a stable error code; an
+//! infrastructure failure is retried with backoff. Nothing a job does can
+//! stop the loop.
 //!
 //! Object storage being unavailable is not a failure of the job: the worker
 //! keeps the lease (heartbeating) and retries the storage call with capped
@@ -18,9 +21,9 @@
 //! child killed and fails with `cancelled`, without a retry.
 //!
 //! While encoding, the live copy of every rendition is published under a
-//! live version ([`crate::live`]): once every rendition has a segment the
-//! playback record points at it and `video.playable` is announced; a job
-//! that then fails puts the previous record back.
+//! live version ([`crate::live`]): once every rendition has a segment
+//! `video.playable` announces it (the control plane points playback at
+//! it); a job that then fails removes it.
 
 use crate::child::ChildRequest;
 use crate::live::{LivePlayback, LivePublisher};
@@ -28,11 +31,10 @@ use crate::pipeline::Cancel;
 pub use crate::running::RunningJobs;
 use crate::supervise::{self, ChildEnd, Isolation};
 use crate::{TranscodeOptions, TranscodeOutput};
-use bytes::Bytes;
 use futures_util::StreamExt;
 use goflix_shared::command::{Command, CommandBus};
-use goflix_shared::domain::{PlaybackRecord, TranscodeJob};
-use goflix_shared::events::{Event, EventBus, EventKind};
+use goflix_shared::domain::TranscodeJob;
+use goflix_shared::events::{BusError, Event, EventBus, EventKind};
 use goflix_shared::layout;
 use goflix_shared::metrics;
 use goflix_shared::queue::{JobQueue, Lease, QueueError, MAX_ATTEMPTS};
@@ -411,7 +413,15 @@ impl Worker {
             .publish_outputs(job, &out_dir, &version, &output, cancel)
             .await
         {
-            Ok(()) => Outcome::Ready,
+            Ok(()) => match self.announce_ready(job, &version, &output).await {
+                Ok(()) => Outcome::Ready,
+                Err(e) => {
+                    live.withdraw().await;
+                    // The announcement may have arrived all the same, so the
+                    // version stays; deleting the video removes it in any case.
+                    transient(format!("announcing the version: {e}"))
+                }
+            },
             Err(stop) => {
                 live.withdraw().await;
                 // Leave nothing half-written behind: the version was never referenced.
@@ -523,10 +533,9 @@ impl Worker {
         }
     }
 
-    /// Uploads every file, then the playback record (last, so it never
-    /// points at a version whose files are missing), then announces. Each
-    /// storage call waits out a storage outage; a cancelled job stops
-    /// before the playback record, so it never switches playback.
+    /// Uploads every file and reports each rendition. Each storage call
+    /// waits out a storage outage; a cancelled job stops before the
+    /// version is announced, so it never switches playback.
     async fn publish_outputs(
         &self,
         job: &TranscodeJob,
@@ -559,34 +568,37 @@ impl Worker {
             )
             .await;
         }
-        let record = PlaybackRecord {
-            version: version.to_string(),
-            visibility: job.visibility,
-            updated_at: chrono::Utc::now(),
-            live: false,
-        };
-        let record = Bytes::from(serde_json::to_vec(&record).expect("records serialise"));
-        let record_key = layout::playback_record(job.video_id);
-        self.until_stored(cancel, "switching playback", || {
-            self.store.put_bytes(&record_key, record.clone())
-        })
-        .await?;
-        self.publish(
-            job,
-            EventKind::Ready {
-                version: version.to_string(),
-                duration_s: output.duration_s,
-                renditions: output.renditions.clone(),
-            },
-        )
-        .await;
+        if cancel.is_cancelled() {
+            return Err(Stop::Cancelled);
+        }
         Ok(())
+    }
+
+    /// Announces the stored version (`video.ready`): the control plane then
+    /// points the playback record at it. Announced after every file is
+    /// stored, so playback never points at a version with missing files;
+    /// an announcement that fails fails the attempt, since nothing else
+    /// would ever publish the version.
+    async fn announce_ready(
+        &self,
+        job: &TranscodeJob,
+        version: &str,
+        output: &TranscodeOutput,
+    ) -> Result<(), BusError> {
+        let ready = EventKind::Ready {
+            version: version.to_string(),
+            duration_s: output.duration_s,
+            renditions: output.renditions.clone(),
+        };
+        self.bus
+            .publish(Event::now(job.video_id, ready).for_job(job.job_id))
+            .await
     }
 
     /// Stores what is new in the live folder; the first time every
     /// rendition plays, points playback at the live version and says so.
     async fn sync_live(&self, job: &TranscodeJob, live: &mut LivePlayback) {
-        match live.sync(job.visibility).await {
+        match live.sync().await {
             Ok(Some(version)) => {
                 tracing::info!(live_version = %version, "playable while encoding");
                 self.publish(job, EventKind::Playable { version }).await;

@@ -6,6 +6,7 @@
 use super::catalog::{Channel, EventKind};
 use super::preferences;
 use crate::db::{notification_job, now_ms, video, webhook};
+use crate::failures;
 use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -85,11 +86,10 @@ fn subscribed(hook: &webhook::Model, kind: EventKind) -> bool {
 
 /// The template context and webhook data of a video event.
 pub(crate) fn video_payload(row: &video::Model) -> Value {
-    let error = match (&row.error_code, &row.error_message) {
-        (Some(code), message) => {
-            json!({ "code": code, "message": message.clone().unwrap_or_default() })
-        }
-        _ => Value::Null,
+    // The uploader is told the code's stable sentence, never the worker's detail.
+    let error = match &row.error_code {
+        Some(code) => json!({ "code": code, "message": failures::public_message(code) }),
+        None => Value::Null,
     };
     json!({
         "video": {

@@ -35,7 +35,9 @@ pub(crate) async fn cancel(
 ) -> Result<HttpResponse, ApiError> {
     let managed = caller.manage(videos::find(&state, &id).await?)?;
     let readable = videos::cancel(&state, managed).await?;
-    Ok(HttpResponse::Accepted().json(VideoView::of(&state.db, &readable).await?))
+    let admin = caller.require::<Admin>().ok();
+    let view = VideoView::of(&state.db, &readable, admin.as_ref()).await?;
+    Ok(HttpResponse::Accepted().json(view))
 }
 
 /// Transcodes the video again from its kept master (admin); it keeps
@@ -62,7 +64,8 @@ pub(crate) async fn retranscode(
     let admin = caller.require::<Admin>()?;
     let managed = caller.manage(videos::find(&state, &id).await?)?;
     let readable = videos::retranscode(&state, admin, managed).await?;
-    Ok(HttpResponse::Accepted().json(VideoView::of(&state.db, &readable).await?))
+    let view = VideoView::of(&state.db, &readable, Some(&admin)).await?;
+    Ok(HttpResponse::Accepted().json(view))
 }
 
 /// The video's lifecycle events as the control plane applies them

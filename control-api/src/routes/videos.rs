@@ -2,7 +2,7 @@
 //! `POST /api/v1/videos/{id}/playback-token`. Each handler obtains the
 //! capability it needs from the [`Caller`] and passes it to [`crate::videos`].
 
-use crate::auth::Caller;
+use crate::auth::{Admin, Caller};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::videos::{self, VideoChanges, VideoView};
@@ -80,9 +80,10 @@ pub(crate) async fn list(
         .await?;
     let more = page.len() as u64 > limit;
     page.truncate(limit as usize);
+    let admin = caller.require::<Admin>().ok();
     let mut items = Vec::with_capacity(page.len());
     for readable in &page {
-        items.push(VideoView::of(&state.db, readable).await?);
+        items.push(VideoView::of(&state.db, readable, admin.as_ref()).await?);
     }
     Ok(HttpResponse::Ok().json(VideoPage {
         items,
@@ -109,7 +110,8 @@ pub(crate) async fn get(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let readable = caller.read(videos::find(&state, &id).await?)?;
-    Ok(HttpResponse::Ok().json(VideoView::of(&state.db, &readable).await?))
+    let admin = caller.require::<Admin>().ok();
+    Ok(HttpResponse::Ok().json(VideoView::of(&state.db, &readable, admin.as_ref()).await?))
 }
 
 /// The JSON body of `PATCH /api/v1/videos/{id}`.
@@ -158,7 +160,8 @@ pub(crate) async fn patch(
             .transpose()?,
     };
     let readable = videos::update(&state, managed, changes).await?;
-    Ok(HttpResponse::Ok().json(VideoView::from(&readable)))
+    let admin = caller.require::<Admin>().ok();
+    Ok(HttpResponse::Ok().json(VideoView::new(&readable, admin.as_ref())))
 }
 
 /// Deletes the video, its master and its media (owner or admin).

@@ -143,7 +143,17 @@ async fn failed_videos_report_their_error_and_stay_failed(backend: Backend) {
     .await;
     let video: Value = app.wait_for(&token, id, |v| v["state"] == "failed").await;
     assert_eq!(video["error"]["code"], "invalid_media");
-    assert_eq!(video["error"]["message"], "no video stream");
+    // The uploader sees the code's own sentence, not what the worker said.
+    assert_eq!(
+        video["error"]["message"],
+        "The uploaded file is not a video Goflix can read."
+    );
+    assert!(video["error"].get("detail").is_none(), "{video}");
+    let admin = app.admin_token().await;
+    assert_eq!(
+        app.video(&admin, id).await["error"]["detail"],
+        "no video stream"
+    );
     app.publish(
         id,
         EventKind::Ready {
