@@ -6,7 +6,8 @@
 //! rung, [`package`] indexes the CMAF files, and [`hls`] and [`dash`] write the
 //! manifests; [`assets`] makes the poster and storyboard on the way.
 //! [`worker`] is the job loop around it: queue, storage, events; it runs
-//! each job's media work in a limited child process ([`child`], [`supervise`]).
+//! each job's media work in a limited child process ([`child`], [`supervise`])
+//! inside a sandbox ([`sandbox`]).
 
 pub mod allow_list;
 pub mod assets;
@@ -21,6 +22,7 @@ pub mod package;
 pub mod pipeline;
 pub mod probe;
 mod running;
+pub mod sandbox;
 pub mod supervise;
 mod transcode;
 pub mod worker;

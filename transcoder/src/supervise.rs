@@ -2,9 +2,11 @@
 //! in its own process group, hand it the request, follow its reports, and
 //! kill the whole group when the job is cancelled, when it overruns the wall
 //! time, or when it stops making progress; the child is always reaped.
+//! The child starts inside its sandbox ([`crate::sandbox`]).
 
 use crate::child::{ChildRequest, Limits, Report};
 use crate::pipeline::Cancel;
+use crate::sandbox::Sandbox;
 use crate::TranscodeOutput;
 use goflix_shared::config::Config;
 use goflix_shared::domain::VideoId;
@@ -223,13 +225,18 @@ pub async fn run(
     }
 }
 
-/// Starts the child in a process group of its own and writes the request.
+/// Starts the child in a process group of its own, inside its sandbox
+/// ([`crate::sandbox`]), and writes the request.
 async fn spawn(
     isolation: &Isolation,
     video_id: VideoId,
     request: &ChildRequest,
 ) -> std::io::Result<Child> {
-    let mut child = Command::new(&isolation.executable)
+    let sandbox =
+        Sandbox::prepare(&isolation.executable, request).map_err(std::io::Error::other)?;
+    tracing::debug!(layers = ?sandbox.layers(), "transcode child sandbox");
+    let mut command = Command::new(&isolation.executable);
+    command
         .arg(CHILD_SUBCOMMAND)
         // Names the video in `ps` and in the child's errors.
         .args(["--video", &video_id.to_string()])
@@ -237,11 +244,9 @@ async fn spawn(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
-        // Few malloc arenas: each reserves 64 MiB of address space, which
-        // counts against the memory limit without being used.
-        .env("MALLOC_ARENA_MAX", "4")
-        .kill_on_drop(true)
-        .spawn()?;
+        .kill_on_drop(true);
+    sandbox.confine(&mut command);
+    let mut child = command.spawn()?;
     let mut stdin = child.stdin.take().expect("stdin is piped");
     let request = serde_json::to_vec(request).map_err(std::io::Error::other)?;
     stdin.write_all(&request).await?;
@@ -442,6 +447,71 @@ mod tests {
         cancel.cancel();
         let end = run_script("exec sleep 600", Duration::from_secs(60), &cancel).await;
         assert!(matches!(end, ChildEnd::Cancelled), "{end:?}");
+    }
+
+    /// A child run by [`run`] finds no secret, no key, no network and no
+    /// descriptor of the worker's: the probe script tries each and writes
+    /// what it got into its output folder.
+    #[tokio::test]
+    async fn a_child_finds_no_secret_key_network_or_inherited_descriptor() {
+        use std::os::fd::AsRawFd;
+        let secrets = tempfile::tempdir().unwrap();
+        let key = secrets.path().join("token.key");
+        std::fs::write(&key, "s3cret-key\n").unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        // Opened without close-on-exec, as C libraries do.
+        let leaked = std::fs::File::open(&key).unwrap();
+        // SAFETY: fcntl(F_SETFD) on a descriptor this test owns.
+        assert_eq!(
+            unsafe { libc::fcntl(leaked.as_raw_fd(), libc::F_SETFD, 0) },
+            0
+        );
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let probe = format!(
+            r#"cat >/dev/null
+/usr/bin/env > {out}/env
+cat {key} > {out}/key 2>/dev/null
+bash -c 'cat <&{fd}' > {out}/leaked 2>/dev/null
+bash -c 'exec 3<>/dev/tcp/127.0.0.1/{port}' 2>/dev/null && echo connected > {out}/network
+echo '{{"type":"failed","code":"invalid_media","message":"probed"}}'"#,
+            out = out.display(),
+            key = key.display(),
+            fd = leaked.as_raw_fd(),
+        );
+        let isolation = script(dir.path(), &probe, Duration::from_secs(60));
+        let (tx, _rx) = mpsc::channel(64);
+        let end = run(
+            &isolation,
+            VideoId::default(),
+            &request(dir.path()),
+            &Cancel::default(),
+            tx,
+        )
+        .await;
+        drop(leaked);
+        assert!(
+            matches!(&end, ChildEnd::Rejected { message, .. } if message == "probed"),
+            "{end:?}"
+        );
+
+        let read = |name: &str| std::fs::read_to_string(out.join(name)).unwrap_or_default();
+        let mut variables: Vec<String> = read("env")
+            .lines()
+            .filter_map(|line| line.split_once('=').map(|(name, _)| name.to_owned()))
+            // What the shell itself sets.
+            .filter(|name| !["PWD", "OLDPWD", "SHLVL", "_"].contains(&name.as_str()))
+            .collect();
+        variables.sort();
+        assert_eq!(variables, ["MALLOC_ARENA_MAX"], "{}", read("env"));
+        assert_eq!(read("key"), "", "the child read the key file");
+        assert_eq!(read("leaked"), "", "the child read an inherited descriptor");
+        assert_eq!(read("network"), "", "the child connected over TCP");
+        assert!(listener.accept().is_err(), "the child connected over TCP");
     }
 
     #[test]
