@@ -450,8 +450,9 @@ mod tests {
     }
 
     /// A child run by [`run`] finds no secret, no key, no network and no
-    /// descriptor of the worker's: the probe script tries each and writes
-    /// what it got into its output folder.
+    /// descriptor of the worker's, and cannot plant a symbolic link for the
+    /// worker to publish: the probe script tries each and writes what it
+    /// got into its output folder.
     #[tokio::test]
     async fn a_child_finds_no_secret_key_network_or_inherited_descriptor() {
         use std::os::fd::AsRawFd;
@@ -478,6 +479,7 @@ mod tests {
 cat {key} > {out}/key 2>/dev/null
 bash -c 'cat <&{fd}' > {out}/leaked 2>/dev/null
 bash -c 'exec 3<>/dev/tcp/127.0.0.1/{port}' 2>/dev/null && echo connected > {out}/network
+ln -s {key} {out}/poster.jpg 2>/dev/null && echo linked > {out}/symlink
 echo '{{"type":"failed","code":"invalid_media","message":"probed"}}'"#,
             out = out.display(),
             key = key.display(),
@@ -512,6 +514,8 @@ echo '{{"type":"failed","code":"invalid_media","message":"probed"}}'"#,
         assert_eq!(read("leaked"), "", "the child read an inherited descriptor");
         assert_eq!(read("network"), "", "the child connected over TCP");
         assert!(listener.accept().is_err(), "the child connected over TCP");
+        // The worker publishes what the child leaves in its folders.
+        assert_eq!(read("symlink"), "", "the child planted a symbolic link");
     }
 
     #[test]
