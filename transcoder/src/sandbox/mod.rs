@@ -61,6 +61,15 @@ pub enum SandboxError {
         /// What failed.
         source: io::Error,
     },
+    /// The child's user could not reach its scratch folder: a folder on
+    /// the way (`TMPDIR` and its parents) is closed to other users.
+    #[error("the transcode child's user {uid} cannot reach {path}: set TMPDIR to a folder others may traverse")]
+    Unreachable {
+        /// The closed folder.
+        path: PathBuf,
+        /// The child's uid.
+        uid: u32,
+    },
     /// The kernel has Landlock but refused the ruleset.
     #[error("building the Landlock ruleset ({what}): {source}")]
     Landlock {
@@ -110,6 +119,12 @@ impl Sandbox {
         let user = can_switch_user().then_some(UNPRIVILEGED_ID);
         if let Some(id) = user {
             let scratch = request.input.parent();
+            if let Some(closed) = scratch.and_then(Path::parent).and_then(closed_ancestor) {
+                return Err(SandboxError::Unreachable {
+                    path: closed,
+                    uid: id,
+                });
+            }
             for dir in scratch.into_iter().chain(writable.iter().copied()) {
                 std::os::unix::fs::chown(dir, Some(id), Some(id)).map_err(|source| {
                     SandboxError::HandOver {
@@ -166,6 +181,15 @@ impl Sandbox {
             command.pre_exec(move || enter(ruleset.as_ref(), filter.as_deref()));
         }
     }
+}
+
+/// The first of `dir` and its ancestors that other users may not
+/// traverse (no `o+x`), if any.
+fn closed_ancestor(dir: &Path) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    dir.ancestors()
+        .find(|folder| std::fs::metadata(folder).is_ok_and(|m| m.permissions().mode() & 0o001 == 0))
+        .map(Path::to_path_buf)
 }
 
 /// Runs in the forked child, after the user switch and before exec.
@@ -242,6 +266,19 @@ mod tests {
     use super::*;
     use crate::TranscodeOptions;
     use std::os::unix::fs::PermissionsExt;
+
+    /// A scratch folder under a folder closed to other users would make
+    /// every master unreadable to the child's user: it is found first.
+    #[test]
+    fn a_folder_closed_to_other_users_on_the_way_is_found() {
+        let closed = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(closed.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        let inner = closed.path().join("tmp");
+        std::fs::create_dir(&inner).unwrap();
+        std::fs::set_permissions(&inner, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        assert_eq!(closed_ancestor(&inner), Some(closed.path().to_path_buf()));
+        assert_eq!(closed_ancestor(&std::env::temp_dir()), None);
+    }
 
     /// The worker of a non-root deployment cannot switch users: on a kernel
     /// with Landlock and seccomp, the child still cannot read a key file
