@@ -2,7 +2,9 @@
 //! playlist (URI lines and `URI="…"` attributes), and every `<BaseURL>` and
 //! `SegmentTemplate` `media`/`initialization` template of a DASH MPD, gets
 //! `token=…` appended to its query. Runs per request on the
-//! cached base manifest, so nothing token-specific is ever cached.
+//! cached base manifest, so nothing token-specific is ever cached, and only
+//! for a token the request sent as `?token=` (never one from the
+//! `Authorization` header; see `crate::auth`).
 //!
 //! Absolute URIs (with a scheme or `//host`) and `data:` URIs are left
 //! alone, so a token never leaks to another host.
