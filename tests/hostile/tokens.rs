@@ -232,13 +232,14 @@ async fn an_upload_token_with_an_appended_block_is_refused_and_stays_single_use(
         .await
         .unwrap();
     let token = response["token"].as_str().unwrap().to_owned();
+    // Before: each appended block gave a fresh last revocation id, which was
+    // all that was consumed, and the token created one video per block.
+    for _ in 0..2 {
+        assert_eq!(upload(append(&token, BlockBuilder::new())).await, 401);
+    }
     assert_eq!(upload(token.clone()).await, 202);
     assert_eq!(upload(token.clone()).await, 401, "used twice");
-    // Before: each appended block gave a fresh last revocation id, and the
-    // token created one video per block.
-    for block in [BlockBuilder::new(), bomb()] {
-        assert_eq!(upload(append(&token, block)).await, 401);
-    }
+    assert_eq!(upload(append(&token, bomb())).await, 401);
     // A block of exactly the upload shape, appended by the holder to their
     // own access token, names an id the server never issued: refused.
     let expires = std::time::SystemTime::now() + Duration::from_secs(600);
