@@ -26,7 +26,7 @@ pub const MAX_PASSWORD_LEN: usize = 1024;
 /// Most hashes computed at once, whatever the number of cores (4 × 19 MiB).
 const MAX_HASHING_SLOTS: usize = 4;
 /// Longest a request waits for a hashing slot before it is answered 503.
-pub const SLOT_WAIT: Duration = Duration::from_secs(1);
+pub const SLOT_WAIT: Duration = Duration::from_secs(3);
 
 /// Argon2 working memory, kept by a slot from one hash to the next.
 type Memory = Vec<Block>;
