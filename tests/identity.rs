@@ -1000,7 +1000,7 @@ async fn email_verification_and_password_reset_use_single_use_tokens() {
 }
 
 #[tokio::test]
-async fn login_attempts_are_rate_limited_per_account() {
+async fn login_attempts_are_rate_limited_per_account_and_address() {
     let app = spawn_app().await;
     create_user(&app, "target@example.com", "viewer").await;
     let mut refused = None;
@@ -1023,7 +1023,8 @@ async fn login_attempts_are_rate_limited_per_account() {
         code(response, StatusCode::TOO_MANY_REQUESTS).await,
         "rate_limited"
     );
-    // Even the right password waits now; other accounts are unaffected.
+    // Even the right password waits now, from this address; other accounts
+    // are unaffected (tests/hostile/lockout.rs: other addresses too).
     assert_eq!(
         password_login(&app, "target@example.com", PASSWORD)
             .await
@@ -1109,9 +1110,10 @@ async fn per_ip_limits_believe_forwarded_for_only_from_trusted_proxies() {
             .count()
     };
     assert_eq!(refused(&|c| c.ends_with("203.0.113.1")), 2, "{statuses:?}");
-    assert_eq!(
-        statuses.last(),
-        Some(&400),
-        "the other client has its own burst"
+    // (Its password may not be checked at once: 30 hashes run before it
+    // in a few slots, so it may be answered 503, but never 429.)
+    assert!(
+        matches!(statuses.last(), Some(400 | 503)),
+        "the other client has its own burst: {statuses:?}"
     );
 }

@@ -26,7 +26,7 @@ mod handles;
 mod manifest;
 mod modifiers;
 mod multipart;
-mod paths;
+pub mod paths;
 pub mod range;
 mod records;
 mod response;

@@ -139,7 +139,8 @@ pub static JOBS_IN_FLIGHT: Family = Family {
 /// Password hashes computed.
 pub static PASSWORD_HASHES: Family = Family {
     name: "goflix_password_hashes_total",
-    help: "Argon2 password hashes computed (new passwords and sign-in checks, known account or not).",
+    help:
+        "Argon2 password hashes computed (new passwords and sign-in checks, known account or not).",
     kind: Kind::Counter,
     labels: &[],
 };

@@ -77,7 +77,13 @@ impl ServeProcess {
 
     /// An admin's access token.
     pub async fn admin_token(&self) -> String {
-        login(&reqwest::Client::new(), &self.base, ADMIN_EMAIL, ADMIN_PASSWORD).await
+        login(
+            &reqwest::Client::new(),
+            &self.base,
+            ADMIN_EMAIL,
+            ADMIN_PASSWORD,
+        )
+        .await
     }
 
     /// A `/proc/{pid}/status` memory figure in KiB (`VmHWM`, `VmRSS`).

@@ -22,7 +22,7 @@ mod jobs;
 pub(crate) mod preferences;
 mod signing;
 mod sms;
-pub(crate) mod templates;
+pub mod templates;
 pub(crate) mod webhook;
 
 use crate::db::video;

@@ -136,6 +136,18 @@ pub(crate) fn render(name: &str, source: &str, context: &Value) -> Result<String
         .map_err(|e| e.to_string())
 }
 
+/// The name of every template slot.
+pub fn names() -> impl Iterator<Item = String> {
+    TemplateName::all().map(|slot| slot.to_string())
+}
+
+/// Checks `source` as the override of the template called `name`, as
+/// `PUT /notification-templates/{name}` does before saving it; `None` when
+/// no template has that name. (The fuzz target's entry point.)
+pub fn check_override(name: &str, source: &str) -> Option<Result<(), String>> {
+    TemplateName::parse(name).map(|slot| validate(slot, source))
+}
+
 /// Checks an override before it is saved: size, then a render against the
 /// sample context.
 pub(crate) fn validate(slot: TemplateName, source: &str) -> Result<(), String> {

@@ -209,8 +209,7 @@ pub(crate) async fn playback_token(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let managed = caller.manage(videos::find(&state, &id).await?)?;
-    let (token, expires_at) =
-        videos::playback_token(&state, &managed, &caller.playback_session())?;
+    let (token, expires_at) = videos::playback_token(&state, &managed, &caller.playback_session())?;
     Ok(HttpResponse::Ok()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .json(PlaybackToken { token, expires_at }))
