@@ -491,6 +491,47 @@ async fn every_route_answers_every_caller_as_its_access_says() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// A refused bearer token is answered 401 before anything else of the
+/// request is looked at: on every route that takes one, an expired, a
+/// tampered and a revoked token with a malformed JSON body and a
+/// malformed path id all get 401, never the 400 of the body or path.
+#[tokio::test]
+async fn refused_tokens_are_answered_before_the_body_or_the_path() {
+    let app = spawn_app().await;
+    let fx = fixtures(&app).await;
+    let mut failures = Vec::new();
+    let bearer_routes = ROUTES
+        .iter()
+        .filter(|r| matches!(r.access, Access::Roles(_) | Access::RolesPass(_)));
+    for route in bearer_routes {
+        let path = route
+            .path
+            .replace("{id}", "not-an-id")
+            .replace("{name}", "no.such.template");
+        let method = Method::from_bytes(route.method.as_bytes()).unwrap();
+        for who in [Who::Expired, Who::Tampered, Who::Revoked] {
+            let response = app
+                .client
+                .request(method.clone(), url(&app, &path))
+                .bearer_auth(fx.token(who).unwrap())
+                .header("content-type", "application/json")
+                .body("{\"unterminated\": ")
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            if status != 401 {
+                let body = response.text().await.unwrap_or_default();
+                failures.push(format!(
+                    "{} {path} as {who:?}: {status} {body}",
+                    route.method
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 #[tokio::test]
 async fn methods_the_document_does_not_list_are_not_routed() {
     let app = spawn_app().await;

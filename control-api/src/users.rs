@@ -19,8 +19,8 @@ use rand::distributions::{Alphanumeric, DistString};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    SqlErr, TransactionTrait,
+    DbBackend, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set, SqlErr, TransactionTrait,
 };
 use secrecy::ExposeSecret;
 use serde::Serialize;
@@ -226,8 +226,22 @@ pub struct UserChanges {
 /// PostgreSQL row-locks them all (a concurrent demotion waits, then counts
 /// without the admin this one took out) and SQLite takes its write lock
 /// (see `events::claim_row`): two admins demoting each other at once
-/// cannot both pass.
+/// cannot both pass. On PostgreSQL the rows are first locked in id order:
+/// an UPDATE locks them in whatever order it scans them, and two demotions
+/// scanning in different orders deadlocked (one answered 500).
 async fn keep_an_admin(txn: &DatabaseTransaction, target: Uuid) -> Result<user::Model, ApiError> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        user::Entity::find()
+            .select_only()
+            .column(user::Column::Id)
+            .filter(user::Column::Role.eq(Role::Admin.as_str()))
+            .filter(user::Column::Disabled.eq(false))
+            .order_by_asc(user::Column::Id)
+            .lock_exclusive()
+            .into_tuple::<Uuid>()
+            .all(txn)
+            .await?;
+    }
     let enabled_admins = user::Entity::update_many()
         .col_expr(user::Column::Role, Expr::col(user::Column::Role).into())
         .filter(user::Column::Role.eq(Role::Admin.as_str()))

@@ -1,5 +1,7 @@
-//! Authorization as types. The [`Caller`] extractor verifies the bearer
-//! biscuit (signature, expiry, revocation list); handlers then ask it for a
+//! Authorization as types. The [`authenticate_bearer`] middleware verifies
+//! the bearer biscuit (signature, expiry, revocation list) before a
+//! route's extractors run and the [`Caller`] extractor hands it over;
+//! handlers then ask it for a
 //! capability with [`Caller::require`] — [`Admin`], [`ManageUsers`],
 //! [`ManageClients`], [`OwnAccount`], [`Uploader`] — or for a video right
 //! ([`Caller::read`], [`Caller::manage`], [`Caller::video_scope`]). The
@@ -17,11 +19,13 @@ use super::clients::{self, Scope as ClientScope};
 use crate::db::{user, video};
 use crate::error::ApiError;
 use crate::state::AppState;
-use actix_web::dev::Payload;
+use actix_web::body::BoxBody;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::middleware::Next;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use chrono::{DateTime, Utc};
-use futures_util::future::LocalBoxFuture;
+use futures_util::future::{ready, LocalBoxFuture, Ready};
 use goflix_shared::domain::Visibility;
 use goflix_shared::token::{AccessClaims, Operation, PlaybackSession, Role, Subject, TokenKind};
 use sea_orm::{
@@ -46,20 +50,69 @@ pub struct Caller {
     expires_at: DateTime<Utc>,
 }
 
+/// What [`authenticate_bearer`] leaves in a request it let through.
+#[derive(Clone)]
+struct Authenticated(Caller);
+
+/// Middleware of every route whose handler takes a [`Caller`]: a request
+/// presenting a bearer token has it verified on the blocking pool (never
+/// on an async worker) and checked against revocations and service clients
+/// before the handler's extractors run, so a refused token answers 401
+/// whatever the body or path holds, and the body is not read. Requests
+/// without a bearer token pass through (a handler may take other
+/// authentication, or none).
+pub async fn authenticate_bearer(
+    req: ServiceRequest,
+    next: Next<BoxBody>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    if !presents_bearer(req.request()) {
+        return next.call(req).await;
+    }
+    match authenticate_request(req.request()).await {
+        Ok(caller) => {
+            req.extensions_mut().insert(Authenticated(caller));
+            next.call(req).await
+        }
+        Err(refused) => Ok(req.error_response(refused)),
+    }
+}
+
+async fn authenticate_request(req: &HttpRequest) -> Result<Caller, ApiError> {
+    let (state, token) = bearer(req)?;
+    let claims = state
+        .verifier
+        .run_blocking(move |v| v.verify_access(&token, Operation::Api))
+        .await?;
+    authenticate(&state, claims).await
+}
+
+/// Whether `req` carries `Authorization: Bearer ...`.
+pub(crate) fn presents_bearer(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().split_once(' '))
+        .is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+}
+
 impl FromRequest for Caller {
     type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+    type Future = Ready<Result<Self, ApiError>>;
 
+    /// The caller [`authenticate_bearer`] found; a route that takes a
+    /// caller without that middleware fails loudly rather than unchecked.
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            let (state, token) = bearer(&req)?;
-            // Inline: the shape check bounds this work (no datalog runs on a
-            // block Goflix did not make; authorizers stop at 10 ms), and a
-            // refusal must be ready before a body extractor's error, so that
-            // a bad token answers 401 whatever the body holds.
-            let claims = state.verifier.verify_access(&token, Operation::Api)?;
-            authenticate(&state, claims).await
+        let authenticated = req.extensions().get::<Authenticated>().cloned();
+        ready(match authenticated {
+            Some(Authenticated(caller)) => Ok(caller),
+            // No bearer token (`missing_token`, `invalid_token`), or a
+            // bearer token on a route mounted without the middleware.
+            None => Err(bearer(req).err().unwrap_or_else(|| {
+                ApiError::Internal(
+                    "this route takes a caller but is not mounted behind authenticate_bearer"
+                        .into(),
+                )
+            })),
         })
     }
 }

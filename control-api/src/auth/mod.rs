@@ -17,8 +17,8 @@ pub mod rate_limit;
 pub mod revocation;
 pub mod session;
 
-pub(crate) use caller::presented_token;
 pub use caller::{
-    Admin, Caller, ManageClients, ManageUsers, ManagedVideo, OwnAccount, ReadableVideo,
-    UploadCaller, Uploader,
+    authenticate_bearer, Admin, Caller, ManageClients, ManageUsers, ManagedVideo, OwnAccount,
+    ReadableVideo, UploadCaller, Uploader,
 };
+pub(crate) use caller::{presented_token, presents_bearer};

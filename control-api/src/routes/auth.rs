@@ -19,7 +19,7 @@ use crate::auth::clients::{self, AuthenticatedClient};
 use crate::auth::rate_limit::{AccountKey, AttemptOutcome};
 use crate::auth::session::TokenResponse;
 use crate::auth::session::{self, normalize_email};
-use crate::auth::{presented_token, Admin, Caller, Uploader};
+use crate::auth::{presented_token, presents_bearer, Admin, Caller, Uploader};
 use crate::error::{ApiError, ErrorBody, OAuthErrorBody};
 use crate::state::AppState;
 use crate::users;
@@ -255,12 +255,7 @@ pub(crate) async fn introspect(
     form: web::Form<TokenForm>,
 ) -> Result<HttpResponse, ApiError> {
     let form = form.into_inner();
-    let bearer = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("bearer "));
-    if bearer {
+    if presents_bearer(&req) {
         let caller = Caller::extract(&req).await?;
         caller.require::<Admin>()?;
     } else if optional_client(&state, &req, &form).await?.is_none() {

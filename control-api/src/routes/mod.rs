@@ -13,10 +13,12 @@ mod users;
 mod videos;
 mod webhooks;
 
+use crate::auth::authenticate_bearer;
 use crate::error::{self, ApiError};
 use crate::state::AppState;
+use actix_web::middleware::from_fn;
 use actix_web::web::{self, FormConfig, JsonConfig, PathConfig, QueryConfig, ServiceConfig};
-use actix_web::{HttpRequest, HttpResponse, Resource};
+use actix_web::{HttpRequest, HttpResponse, Resource, Route};
 
 /// Largest accepted JSON body.
 const JSON_LIMIT: usize = 64 * 1024;
@@ -42,77 +44,102 @@ pub(crate) fn configure(state: web::Data<AppState>, cfg: &mut ServiceConfig) {
             )
             .service(resource("/auth/token").route(web::post().to(auth::token)))
             .service(resource("/auth/revoke").route(web::post().to(auth::revoke)))
-            .service(resource("/auth/introspect").route(web::post().to(auth::introspect)))
+            .service(
+                resource("/auth/introspect").route(authenticated(web::post().to(auth::introspect))),
+            )
             .service(resource("/auth/verify-email").route(web::post().to(auth::verify_email)))
             .service(
                 resource("/auth/password-reset/request")
                     .route(web::post().to(auth::password_reset_request)),
             )
             .service(resource("/auth/password-reset").route(web::post().to(auth::password_reset)))
-            .service(resource("/uploads/token").route(web::post().to(auth::upload_token)))
+            .service(
+                resource("/uploads/token").route(authenticated(web::post().to(auth::upload_token))),
+            )
             .service(
                 resource("/users")
-                    .route(web::get().to(users::list))
-                    .route(web::post().to(users::create)),
+                    .route(authenticated(web::get().to(users::list)))
+                    .route(authenticated(web::post().to(users::create))),
             )
-            .service(resource("/users/me").route(web::get().to(users::me)))
+            .service(resource("/users/me").route(authenticated(web::get().to(users::me))))
             .service(
                 resource("/users/me/verify-email/request")
-                    .route(web::post().to(users::request_verification)),
+                    .route(authenticated(web::post().to(users::request_verification))),
             )
             .service(
                 resource("/users/{id}")
-                    .route(web::get().to(users::get))
-                    .route(web::patch().to(users::patch))
-                    .route(web::delete().to(users::delete)),
+                    .route(authenticated(web::get().to(users::get)))
+                    .route(authenticated(web::patch().to(users::patch)))
+                    .route(authenticated(web::delete().to(users::delete))),
             )
             .service(
                 resource("/clients")
-                    .route(web::get().to(clients::list))
-                    .route(web::post().to(clients::create)),
+                    .route(authenticated(web::get().to(clients::list)))
+                    .route(authenticated(web::post().to(clients::create))),
             )
-            .service(resource("/clients/{id}").route(web::delete().to(clients::delete)))
+            .service(
+                resource("/clients/{id}").route(authenticated(web::delete().to(clients::delete))),
+            )
             .service(
                 resource("/videos")
-                    .route(web::get().to(videos::list))
+                    .route(authenticated(web::get().to(videos::list)))
                     .route(web::post().to(upload::upload)),
             )
             .service(
                 resource("/videos/{id}")
-                    .route(web::get().to(videos::get))
-                    .route(web::patch().to(videos::patch))
-                    .route(web::delete().to(videos::delete)),
+                    .route(authenticated(web::get().to(videos::get)))
+                    .route(authenticated(web::patch().to(videos::patch)))
+                    .route(authenticated(web::delete().to(videos::delete))),
             )
-            .service(resource("/videos/{id}/cancel").route(web::post().to(jobs::cancel)))
-            .service(resource("/videos/{id}/retranscode").route(web::post().to(jobs::retranscode)))
-            .service(resource("/videos/{id}/events").route(web::get().to(jobs::events)))
+            .service(
+                resource("/videos/{id}/cancel").route(authenticated(web::post().to(jobs::cancel))),
+            )
+            .service(
+                resource("/videos/{id}/retranscode")
+                    .route(authenticated(web::post().to(jobs::retranscode))),
+            )
+            .service(
+                resource("/videos/{id}/events").route(authenticated(web::get().to(jobs::events))),
+            )
             .service(
                 resource("/videos/{id}/playback-token")
-                    .route(web::post().to(videos::playback_token)),
+                    .route(authenticated(web::post().to(videos::playback_token))),
             )
             .service(
                 resource("/users/me/notification-preferences")
-                    .route(web::get().to(preferences::get))
-                    .route(web::put().to(preferences::put)),
+                    .route(authenticated(web::get().to(preferences::get)))
+                    .route(authenticated(web::put().to(preferences::put))),
             )
             .service(
                 resource("/webhooks")
-                    .route(web::get().to(webhooks::list))
-                    .route(web::post().to(webhooks::create)),
+                    .route(authenticated(web::get().to(webhooks::list)))
+                    .route(authenticated(web::post().to(webhooks::create))),
             )
-            .service(resource("/webhooks/{id}").route(web::delete().to(webhooks::delete)))
             .service(
-                resource("/webhooks/{id}/deliveries").route(web::get().to(webhooks::deliveries)),
+                resource("/webhooks/{id}").route(authenticated(web::delete().to(webhooks::delete))),
             )
-            .service(resource("/notification-templates").route(web::get().to(templates::list)))
+            .service(
+                resource("/webhooks/{id}/deliveries")
+                    .route(authenticated(web::get().to(webhooks::deliveries))),
+            )
+            .service(
+                resource("/notification-templates")
+                    .route(authenticated(web::get().to(templates::list))),
+            )
             .service(
                 resource("/notification-templates/{name}")
-                    .route(web::get().to(templates::get))
-                    .route(web::put().to(templates::put)),
+                    .route(authenticated(web::get().to(templates::get)))
+                    .route(authenticated(web::put().to(templates::put))),
             )
             .service(resource("/openapi.json").route(web::get().to(openapi::document)))
             .default_service(web::to(not_found)),
     );
+}
+
+/// `route` behind bearer authentication: every route whose handler takes a
+/// [`crate::auth::Caller`] (its extractor refuses to work on any other).
+fn authenticated(route: Route) -> Route {
+    route.wrap(from_fn(authenticate_bearer))
 }
 
 /// A resource answering unknown methods with a JSON 405.
