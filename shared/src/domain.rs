@@ -1,6 +1,10 @@
 //! Domain types that cross role boundaries: video ids, visibility, states,
 //! renditions, transcode jobs and the playback record the origin reads.
 
+mod access;
+
+pub use access::{Role, Scope};
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -15,7 +15,7 @@
 //! uploader; nothing else). [`UploadCaller`] is the extractor of
 //! `POST /api/v1/videos`, which also takes a single-use upload token.
 
-use super::clients::{self, Scope as ClientScope};
+use super::clients;
 use crate::db::{user, video};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -26,8 +26,8 @@ use actix_web::middleware::Next;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use chrono::{DateTime, Utc};
 use futures_util::future::{ready, LocalBoxFuture, Ready};
-use goflix_shared::domain::Visibility;
-use goflix_shared::token::{AccessClaims, Operation, PlaybackSession, Role, Subject, TokenKind};
+use goflix_shared::domain::{Role, Scope, Visibility};
+use goflix_shared::token::{AccessClaims, Operation, PlaybackSession, Subject, TokenKind};
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
@@ -37,7 +37,7 @@ use uuid::Uuid;
 #[derive(Debug, Clone)]
 enum Principal {
     User { id: Uuid, role: Role },
-    Client { owner_id: Uuid, scopes: Vec<String> },
+    Client { owner_id: Uuid, scopes: Vec<Scope> },
 }
 
 /// The authenticated caller of a request.
@@ -298,10 +298,9 @@ impl Caller {
         match &self.principal {
             Principal::User { id, role } => Some((*id, *role)),
             Principal::Client { owner_id, scopes } => {
-                let has = |scope: ClientScope| scopes.iter().any(|s| s == scope.as_str());
-                if has(ClientScope::VideosWrite) {
+                if scopes.contains(&Scope::VideosWrite) {
                     Some((*owner_id, Role::Uploader))
-                } else if has(ClientScope::VideosRead) {
+                } else if scopes.contains(&Scope::VideosRead) {
                     Some((*owner_id, Role::Viewer))
                 } else {
                     None
@@ -314,10 +313,10 @@ impl Caller {
     /// own, viewers the public ones, clients without a video scope none.
     pub fn video_scope(&self) -> VideoScope {
         VideoScope(match self.video_role() {
-            Some((_, Role::Admin)) => Scope::All,
-            Some((id, Role::Uploader)) => Scope::OwnedBy(id),
-            Some((_, Role::Viewer)) => Scope::Public,
-            None => Scope::Nothing,
+            Some((_, Role::Admin)) => Listed::All,
+            Some((id, Role::Uploader)) => Listed::OwnedBy(id),
+            Some((_, Role::Viewer)) => Listed::Public,
+            None => Listed::Nothing,
         })
     }
 
@@ -446,8 +445,9 @@ impl Capability for Uploader {
     }
 }
 
+/// Which videos a [`VideoScope`] lists.
 #[derive(Debug, Clone, Copy)]
-enum Scope {
+enum Listed {
     All,
     OwnedBy(Uuid),
     Public,
@@ -456,7 +456,7 @@ enum Scope {
 
 /// Capability: the set of videos a caller may list.
 #[derive(Debug, Clone, Copy)]
-pub struct VideoScope(Scope);
+pub struct VideoScope(Listed);
 
 impl VideoScope {
     /// One page of this scope's videos, newest first.
@@ -467,12 +467,12 @@ impl VideoScope {
         offset: u64,
     ) -> Result<Vec<ReadableVideo>, ApiError> {
         let condition = match self.0 {
-            Scope::All => Condition::all(),
-            Scope::OwnedBy(owner) => Condition::all().add(video::Column::OwnerId.eq(owner)),
-            Scope::Public => {
+            Listed::All => Condition::all(),
+            Listed::OwnedBy(owner) => Condition::all().add(video::Column::OwnerId.eq(owner)),
+            Listed::Public => {
                 Condition::all().add(video::Column::Visibility.eq(Visibility::Public.as_str()))
             }
-            Scope::Nothing => return Ok(Vec::new()),
+            Listed::Nothing => return Ok(Vec::new()),
         };
         let rows = video::Entity::find()
             .filter(condition)

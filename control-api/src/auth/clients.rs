@@ -12,6 +12,7 @@ use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::HttpRequest;
 use base64::Engine;
+use goflix_shared::domain::Scope;
 use goflix_shared::token::Grant;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
@@ -26,47 +27,29 @@ pub const CLIENT_TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
 /// Longest client name, in characters.
 const MAX_NAME_CHARS: usize = 100;
 
-/// What a client may be granted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    /// Read videos like a viewer.
-    VideosRead,
-    /// Upload and manage the owner's videos like an uploader.
-    VideosWrite,
-}
-
-impl Scope {
-    /// Every scope.
-    pub const ALL: [Scope; 2] = [Scope::VideosRead, Scope::VideosWrite];
-
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::VideosRead => "videos:read",
-            Self::VideosWrite => "videos:write",
-        }
-    }
-}
-
 /// Parses a space-separated scope list (RFC 6749 §3.3) into sorted,
 /// deduplicated known scopes.
-pub fn parse_scopes(list: &str) -> Result<Vec<String>, ApiError> {
-    let mut scopes = Vec::new();
-    for name in list.split(' ').filter(|s| !s.is_empty()) {
-        let scope = Scope::ALL
-            .into_iter()
-            .find(|s| s.as_str() == name)
-            .ok_or_else(|| {
-                ApiError::oauth(
-                    "invalid_scope",
-                    format!("unknown scope {name:?}; known: videos:read videos:write"),
-                )
-            })?;
-        scopes.push(scope.as_str().to_owned());
-    }
+pub fn parse_scopes(list: &str) -> Result<Vec<Scope>, ApiError> {
+    let mut scopes = list
+        .split(' ')
+        .filter(|name| !name.is_empty())
+        .map(|name| {
+            name.parse::<Scope>()
+                .map_err(|message| ApiError::oauth("invalid_scope", message))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     scopes.sort();
     scopes.dedup();
     Ok(scopes)
+}
+
+/// The scopes stored for a client (written by [`register`], so all known).
+fn granted_scopes(client: &oauth_client::Model) -> Vec<Scope> {
+    client
+        .scopes
+        .split(' ')
+        .filter_map(|name| name.parse().ok())
+        .collect()
 }
 
 /// A registered client with its secret, which is never shown again.
@@ -106,7 +89,7 @@ pub async fn register(
         client_id: Set(format!("gfx_{}", hex::encode(rand::random::<[u8; 12]>()))),
         name: Set(name.to_owned()),
         secret_hash: Set(digest(&secret)),
-        scopes: Set(scopes.join(" ")),
+        scopes: Set(Scope::list(&scopes)),
         owner_id: Set(right.admin_id()),
         created_at: Set(now_ms()),
     }
@@ -215,7 +198,7 @@ pub fn client_credentials_grant(
     client: &AuthenticatedClient,
     requested: Option<&str>,
 ) -> Result<TokenResponse, ApiError> {
-    let granted: Vec<String> = client.0.scopes.split(' ').map(str::to_owned).collect();
+    let granted = granted_scopes(&client.0);
     let scopes = match requested {
         None => granted,
         Some(list) => {
@@ -223,7 +206,7 @@ pub fn client_credentials_grant(
             if let Some(extra) = wanted.iter().find(|s| !granted.contains(s)) {
                 return Err(ApiError::oauth(
                     "invalid_scope",
-                    format!("this client is not granted {extra:?}"),
+                    format!("this client is not granted {:?}", extra.as_str()),
                 ));
             }
             wanted
@@ -242,7 +225,7 @@ pub fn client_credentials_grant(
         token_type: "Bearer",
         expires_in: CLIENT_TOKEN_TTL.as_secs(),
         refresh_token: None,
-        scope: Some(scopes.join(" ")),
+        scope: Some(Scope::list(&scopes)),
     })
 }
 
@@ -254,7 +237,7 @@ mod tests {
     fn scopes_parse_into_a_sorted_set_of_known_names() {
         assert_eq!(
             parse_scopes("videos:write  videos:read videos:write").unwrap(),
-            vec!["videos:read", "videos:write"]
+            vec![Scope::VideosRead, Scope::VideosWrite]
         );
         assert!(parse_scopes("").unwrap().is_empty());
         for bad in ["admin", "videos:*", "VIDEOS:READ", "videos:read\tadmin"] {

@@ -27,7 +27,8 @@ use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use chrono::DateTime;
 use chrono::Utc;
-use goflix_shared::token::{Operation, Role, Subject, TokenKind};
+use goflix_shared::domain::{Role, Scope};
+use goflix_shared::token::{Operation, Subject, TokenKind};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use utoipa::ToSchema;
@@ -347,7 +348,7 @@ async fn describe(state: &AppState, token: &str) -> Result<Option<Introspection>
                 }
                 body.sub = Some(owner_id);
                 body.client_id = Some(client_id);
-                body.scope = Some(scopes.join(" "));
+                body.scope = Some(Scope::list(&scopes));
             }
         }
         return Ok(Some(body));

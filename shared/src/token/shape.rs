@@ -17,7 +17,8 @@
 //! and nothing else: no third-party block, no extra fact, rule, check,
 //! scope or context.
 
-use super::{Role, TokenError};
+use super::TokenError;
+use crate::domain::{Role, Scope};
 use biscuit_auth::builder::{self, Convert, Term};
 use biscuit_auth::datalog::{self, SymbolTable};
 use biscuit_auth::format::convert::proto_block_to_token_block;
@@ -41,7 +42,8 @@ pub(super) enum Authority {
     Client {
         client_id: String,
         owner_id: Uuid,
-        scopes: Vec<String>,
+        /// Sorted, without the names this version does not know.
+        scopes: Vec<Scope>,
     },
     /// Playback of one video.
     Playback {
@@ -199,15 +201,7 @@ fn authority_grant(
         ("access", Some(client_id)) => Authority::Client {
             client_id,
             owner_id: uuid(facts.one("owner")?)?,
-            scopes: {
-                let mut scopes = facts
-                    .all("scope")
-                    .into_iter()
-                    .map(string)
-                    .collect::<Result<Vec<_>, _>>()?;
-                scopes.sort();
-                scopes
-            },
+            scopes: known_scopes(facts.all("scope"))?,
         },
         ("playback", None) => Authority::Playback {
             video: string(facts.one("video")?)?,
@@ -227,6 +221,20 @@ fn authority_grant(
         return Err(foreign("checks Goflix did not write"));
     }
     Ok((authority, expires))
+}
+
+/// The scopes a client token names, sorted. A scope this version does not
+/// know grants nothing, so it is left out rather than refusing the token.
+fn known_scopes(terms: Vec<Term>) -> Result<Vec<Scope>, TokenError> {
+    let mut scopes = Vec::new();
+    for term in terms {
+        if let Ok(scope) = string(term)?.parse::<Scope>() {
+            scopes.push(scope);
+        }
+    }
+    scopes.sort();
+    scopes.dedup();
+    Ok(scopes)
 }
 
 fn upload_block(block: &schema::Block, symbols: &SymbolTable) -> Result<SystemTime, TokenError> {
