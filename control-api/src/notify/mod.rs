@@ -10,8 +10,11 @@
 //! - `catalog` (events and channels), `jobs` (fan-out), `dispatcher`
 //!   (claiming, attempts, backoff via `backoff`), `email` (SMTP), `sms`
 //!   (HTTP provider), `webhook` (signed POSTs; `signing`, `address` for
-//!   SSRF checks), `templates` (minijinja, defaults in code) and
-//!   `preferences` (per-user channels).
+//!   SSRF checks), `templates` (minijinja, defaults in code, admins'
+//!   overrides), `preferences` (per-user channels) and `webhook_registry`
+//!   (admins' webhook registrations and their delivery history). What
+//!   admins change is reached only through functions taking the `Admin`
+//!   capability.
 
 mod address;
 mod backoff;
@@ -24,6 +27,7 @@ mod signing;
 mod sms;
 pub mod templates;
 pub(crate) mod webhook;
+pub(crate) mod webhook_registry;
 
 use crate::db::video;
 use backoff::Backoff;

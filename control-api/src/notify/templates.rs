@@ -5,13 +5,18 @@
 //! HTML auto-escaped, so a video title cannot inject markup. Undefined
 //! variables are errors and rendering runs on a fuel budget, so an
 //! override that fails against the sample context (or loops forever) is
-//! refused when it is saved, never discovered at send time.
+//! refused when it is saved, never discovered at send time. Listing and
+//! saving overrides ([`list`], [`find`], [`save`]) take the `Admin`
+//! capability.
 
 use super::catalog::{Channel, EventKind};
+use crate::auth::Admin;
 use crate::db::{notification_template, now_ms};
+use crate::error::ApiError;
+use actix_web::http::StatusCode;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait};
 use serde_json::{json, Value};
 
 /// Instructions one render may execute.
@@ -150,7 +155,7 @@ pub fn check_override(name: &str, source: &str) -> Option<Result<(), String>> {
 
 /// Checks an override before it is saved: size, then a render against the
 /// sample context.
-pub(crate) fn validate(slot: TemplateName, source: &str) -> Result<(), String> {
+fn validate(slot: TemplateName, source: &str) -> Result<(), String> {
     if source.len() > MAX_SOURCE_BYTES {
         return Err(format!(
             "the template is longer than {MAX_SOURCE_BYTES} bytes"
@@ -185,12 +190,55 @@ pub(crate) async fn render_slot(
     })
 }
 
-/// Saves an override of `slot` (already validated).
+/// A template slot with the override saved for it, if any.
+pub(crate) struct Template {
+    /// The slot.
+    pub slot: TemplateName,
+    /// The admin's override; `None` while the default is in force.
+    pub saved: Option<notification_template::Model>,
+}
+
+/// Every template slot with its override (admins).
+pub(crate) async fn list(db: &DatabaseConnection, _: &Admin) -> Result<Vec<Template>, DbErr> {
+    let mut saved = notification_template::Entity::find().all(db).await?;
+    Ok(TemplateName::all()
+        .map(|slot| {
+            let name = slot.to_string();
+            let found = saved.iter().position(|row| row.name == name);
+            Template {
+                slot,
+                saved: found.map(|at| saved.swap_remove(at)),
+            }
+        })
+        .collect())
+}
+
+/// The template `slot` with its override (admins).
+pub(crate) async fn find(
+    db: &DatabaseConnection,
+    _: &Admin,
+    slot: TemplateName,
+) -> Result<Template, DbErr> {
+    let saved = notification_template::Entity::find_by_id(slot.to_string())
+        .one(db)
+        .await?;
+    Ok(Template { slot, saved })
+}
+
+/// Overrides `slot` with `source` (admins), after [`validate`]: a source
+/// that does not render against the sample context is refused with 422
+/// `invalid_template`, so it is found now, never at send time.
 pub(crate) async fn save(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
+    _: &Admin,
     slot: TemplateName,
     source: &str,
-) -> Result<notification_template::Model, DbErr> {
+) -> Result<Template, ApiError> {
+    validate(slot, source).map_err(|message| ApiError::Client {
+        status: StatusCode::UNPROCESSABLE_ENTITY,
+        code: "invalid_template",
+        message,
+    })?;
     let row = notification_template::Model {
         name: slot.to_string(),
         source: source.to_owned(),
@@ -211,7 +259,10 @@ pub(crate) async fn save(
     )
     .exec_without_returning(db)
     .await?;
-    Ok(row)
+    Ok(Template {
+        slot,
+        saved: Some(row),
+    })
 }
 
 #[cfg(test)]

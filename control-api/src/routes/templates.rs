@@ -2,17 +2,17 @@
 //! `GET|PUT /api/v1/notification-templates/{name}` (admins only). A `PUT`
 //! whose source does not parse or render against the event's sample
 //! context is refused with 422 `invalid_template`, so a broken template is
-//! found when it is saved, never at send time.
+//! found when it is saved, never at send time. The handlers only
+//! translate: `crate::notify::templates` lists and saves overrides and
+//! takes the [`Admin`] capability.
 
 use crate::auth::{Admin, Caller};
-use crate::db::{notification_template, time_of};
+use crate::db::time_of;
 use crate::error::{ApiError, ErrorBody};
-use crate::notify::templates::{self, TemplateName};
+use crate::notify::templates::{self, Template, TemplateName};
 use crate::state::AppState;
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
-use sea_orm::EntityTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -50,17 +50,17 @@ pub(crate) struct TemplateList {
     items: Vec<TemplateView>,
 }
 
-fn view(slot: TemplateName, stored: Option<&notification_template::Model>) -> TemplateView {
-    TemplateView {
-        name: slot.to_string(),
-        event: slot.kind.name(),
-        channel: slot.channel.name(),
-        source: stored
-            .map_or(slot.default_source(), |row| row.source.as_str())
-            .to_owned(),
-        default_source: slot.default_source(),
-        customized: stored.is_some(),
-        updated_at: stored.map(|row| time_of(row.updated_at)),
+impl From<Template> for TemplateView {
+    fn from(Template { slot, saved }: Template) -> Self {
+        TemplateView {
+            name: slot.to_string(),
+            event: slot.kind.name(),
+            channel: slot.channel.name(),
+            customized: saved.is_some(),
+            updated_at: saved.as_ref().map(|row| time_of(row.updated_at)),
+            source: saved.map_or_else(|| slot.default_source().to_owned(), |row| row.source),
+            default_source: slot.default_source(),
+        }
     }
 }
 
@@ -85,14 +85,8 @@ pub(crate) async fn list(
     state: web::Data<AppState>,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require::<Admin>()?;
-    let stored = notification_template::Entity::find().all(&state.db).await?;
-    let items = TemplateName::all()
-        .map(|slot| {
-            let name = slot.to_string();
-            view(slot, stored.iter().find(|row| row.name == name))
-        })
-        .collect();
+    let templates = templates::list(&state.db, &caller.require::<Admin>()?).await?;
+    let items = templates.into_iter().map(TemplateView::from).collect();
     Ok(HttpResponse::Ok().json(TemplateList { items }))
 }
 
@@ -115,12 +109,9 @@ pub(crate) async fn get(
     caller: Caller,
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require::<Admin>()?;
-    let slot = slot(&name)?;
-    let stored = notification_template::Entity::find_by_id(slot.to_string())
-        .one(&state.db)
-        .await?;
-    Ok(HttpResponse::Ok().json(view(slot, stored.as_ref())))
+    let admin = caller.require::<Admin>()?;
+    let template = templates::find(&state.db, &admin, slot(&name)?).await?;
+    Ok(HttpResponse::Ok().json(TemplateView::from(template)))
 }
 
 /// Overrides a template (admin); a source that does not parse or render
@@ -148,13 +139,7 @@ pub(crate) async fn put(
     name: web::Path<String>,
     body: web::Json<TemplateBody>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require::<Admin>()?;
-    let slot = slot(&name)?;
-    templates::validate(slot, &body.source).map_err(|message| ApiError::Client {
-        status: StatusCode::UNPROCESSABLE_ENTITY,
-        code: "invalid_template",
-        message,
-    })?;
-    let row = templates::save(&state.db, slot, &body.source).await?;
-    Ok(HttpResponse::Ok().json(view(slot, Some(&row))))
+    let admin = caller.require::<Admin>()?;
+    let template = templates::save(&state.db, &admin, slot(&name)?, &body.source).await?;
+    Ok(HttpResponse::Ok().json(TemplateView::from(template)))
 }

@@ -2,29 +2,19 @@
 //! `GET /api/v1/webhooks/{id}/deliveries` (admins only). A registration
 //! without a secret gets a generated one, shown once in the `201` answer;
 //! listings never show secrets. Deliveries are signed as described in
-//! `crate::notify` (headers `Goflix-Timestamp`, `Goflix-Signature`).
+//! `crate::notify` (headers `Goflix-Timestamp`, `Goflix-Signature`). The
+//! handlers only translate: the registry (`crate::notify::webhook_registry`)
+//! does the work and takes the [`Admin`] capability.
 
 use crate::auth::{Admin, Caller};
-use crate::db::{notification_attempt, notification_job, now_ms, time_of, webhook};
+use crate::db::{time_of, webhook};
 use crate::error::{ApiError, ErrorBody};
-use crate::notify::catalog::EventKind;
-use crate::notify::webhook::validate_url;
+use crate::notify::webhook_registry::{self, Delivery, NewWebhook};
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};
-use rand::RngCore;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
-
-/// Most webhooks one deployment may register.
-const MAX_WEBHOOKS: u64 = 100;
-/// Deliveries listed per call, newest first.
-const DELIVERIES_LISTED: u64 = 50;
 
 /// The body of `POST /api/v1/webhooks`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -113,40 +103,26 @@ impl From<webhook::Model> for WebhookView {
     }
 }
 
-/// The subscribed events: at least one, each a webhook event, no repeats.
-fn check_events(events: &[String]) -> Result<Vec<String>, ApiError> {
-    let invalid = |message: String| ApiError::bad_request("invalid_events", message);
-    if events.is_empty() {
-        return Err(invalid("events must name at least one event".into()));
-    }
-    let mut names: Vec<String> = Vec::new();
-    for name in events {
-        match EventKind::parse(name) {
-            Some(kind) if kind.webhook() => {
-                if !names.contains(name) {
-                    names.push(name.clone());
-                }
-            }
-            _ => {
-                return Err(invalid(format!(
-                    "{name:?} is not a webhook event (video.ready, video.failed)"
-                )))
-            }
+impl From<Delivery> for DeliveryView {
+    fn from(Delivery { job, attempts }: Delivery) -> Self {
+        Self {
+            id: job.id,
+            next_attempt_at: (job.state == crate::notify::PENDING)
+                .then(|| time_of(job.next_attempt_at)),
+            event: job.event,
+            state: job.state,
+            created_at: time_of(job.created_at),
+            attempts: attempts
+                .into_iter()
+                .map(|a| AttemptView {
+                    attempt: a.attempt,
+                    status_code: a.status_code,
+                    error: a.error,
+                    started_at: time_of(a.started_at),
+                    finished_at: time_of(a.finished_at),
+                })
+                .collect(),
         }
-    }
-    Ok(names)
-}
-
-/// A given secret: 16 to 256 printable ASCII characters.
-fn check_secret(secret: &str) -> Result<(), ApiError> {
-    let printable = secret.bytes().all(|b| b.is_ascii_graphic());
-    if (16..=256).contains(&secret.len()) && printable {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(
-            "invalid_secret",
-            "the secret must be 16 to 256 printable ASCII characters",
-        ))
     }
 }
 
@@ -174,43 +150,16 @@ pub(crate) async fn create(
     caller: Caller,
     body: web::Json<Registration>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require::<Admin>()?;
+    let admin = caller.require::<Admin>()?;
     let body = body.into_inner();
-    let url = validate_url(&body.url, state.notifier.webhooks.allow_private())?;
-    let events = check_events(&body.events)?;
-    let secret = match body.secret {
-        Some(secret) => {
-            check_secret(&secret)?;
-            secret
-        }
-        None => {
-            let mut bytes = [0u8; 32];
-            rand::rngs::OsRng.fill_bytes(&mut bytes);
-            format!("whsec_{}", hex::encode(bytes))
-        }
+    let new = NewWebhook {
+        url: &body.url,
+        secret: body.secret,
+        events: &body.events,
     };
-    if webhook::Entity::find().count(&state.db).await? >= MAX_WEBHOOKS {
-        return Err(ApiError::conflict(
-            "too_many_webhooks",
-            format!("at most {MAX_WEBHOOKS} webhooks may be registered"),
-        ));
-    }
-    let row = webhook::Model {
-        id: Uuid::now_v7(),
-        url: url.to_string(),
-        secret: secret.clone(),
-        events: json!(events),
-        created_at: now_ms(),
-    };
-    webhook::Entity::insert(webhook::ActiveModel {
-        id: Set(row.id),
-        url: Set(row.url.clone()),
-        secret: Set(row.secret.clone()),
-        events: Set(row.events.clone()),
-        created_at: Set(row.created_at),
-    })
-    .exec_without_returning(&state.db)
-    .await?;
+    let allow_private = state.notifier.webhooks.allow_private();
+    let row = webhook_registry::register(&state.db, &admin, new, allow_private).await?;
+    let secret = row.secret.clone();
     Ok(HttpResponse::Created().json(RegisteredWebhook {
         webhook: WebhookView::from(row),
         secret,
@@ -233,23 +182,9 @@ pub(crate) async fn list(
     state: web::Data<AppState>,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require::<Admin>()?;
-    let rows = webhook::Entity::find()
-        .order_by_asc(webhook::Column::CreatedAt)
-        .all(&state.db)
-        .await?;
+    let rows = webhook_registry::list(&state.db, &caller.require::<Admin>()?).await?;
     let items = rows.into_iter().map(WebhookView::from).collect();
     Ok(HttpResponse::Ok().json(WebhookList { items }))
-}
-
-/// The webhook `id`, or 404.
-async fn find(state: &AppState, id: &str) -> Result<webhook::Model, ApiError> {
-    let missing = || ApiError::not_found("no such webhook");
-    let id = Uuid::parse_str(id).map_err(|_| missing())?;
-    webhook::Entity::find_by_id(id)
-        .one(&state.db)
-        .await?
-        .ok_or_else(missing)
 }
 
 /// Deletes a webhook and its deliveries (admin).
@@ -271,12 +206,7 @@ pub(crate) async fn delete(
     caller: Caller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require::<Admin>()?;
-    let hook = find(&state, &id).await?;
-    // Its pending deliveries and their history go with it (foreign keys).
-    webhook::Entity::delete_by_id(hook.id)
-        .exec(&state.db)
-        .await?;
+    webhook_registry::delete(&state.db, &caller.require::<Admin>()?, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -299,44 +229,8 @@ pub(crate) async fn deliveries(
     caller: Caller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require::<Admin>()?;
-    let hook = find(&state, &id).await?;
-    let jobs = notification_job::Entity::find()
-        .filter(notification_job::Column::WebhookId.eq(hook.id))
-        .order_by_desc(notification_job::Column::CreatedAt)
-        .limit(DELIVERIES_LISTED)
-        .all(&state.db)
-        .await?;
-    let attempts = if jobs.is_empty() {
-        Vec::new()
-    } else {
-        notification_attempt::Entity::find()
-            .filter(notification_attempt::Column::JobId.is_in(jobs.iter().map(|job| job.id)))
-            .order_by_asc(notification_attempt::Column::Attempt)
-            .all(&state.db)
-            .await?
-    };
-    let items = jobs
-        .iter()
-        .map(|job| DeliveryView {
-            id: job.id,
-            event: job.event.clone(),
-            state: job.state.clone(),
-            created_at: time_of(job.created_at),
-            next_attempt_at: (job.state == crate::notify::PENDING)
-                .then(|| time_of(job.next_attempt_at)),
-            attempts: attempts
-                .iter()
-                .filter(|a| a.job_id == job.id)
-                .map(|a| AttemptView {
-                    attempt: a.attempt,
-                    status_code: a.status_code,
-                    error: a.error.clone(),
-                    started_at: time_of(a.started_at),
-                    finished_at: time_of(a.finished_at),
-                })
-                .collect(),
-        })
-        .collect();
+    let deliveries =
+        webhook_registry::deliveries(&state.db, &caller.require::<Admin>()?, &id).await?;
+    let items = deliveries.into_iter().map(DeliveryView::from).collect();
     Ok(HttpResponse::Ok().json(DeliveryList { items }))
 }
