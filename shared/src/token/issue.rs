@@ -311,6 +311,40 @@ mod tests {
     }
 
     #[test]
+    fn scope_names_this_version_does_not_know_grant_nothing() {
+        let (_dir, issuer) = issuer();
+        let owner_id = Uuid::new_v4();
+        let owner = owner_id.to_string();
+        let builder = biscuit!(
+            r#"
+            kind("access");
+            client("svc_1");
+            owner({owner});
+            scope("videos:read");
+            scope("videos:delete");
+            "#
+        );
+        let (expires, _) = expiry(HOUR);
+        let token = issuer
+            .sign(expiring(builder, expires).unwrap())
+            .unwrap()
+            .to_base64()
+            .unwrap();
+        let claims = issuer
+            .verifier()
+            .verify_access(&token, Operation::Api)
+            .unwrap();
+        assert_eq!(
+            claims.subject,
+            Subject::Client {
+                client_id: "svc_1".into(),
+                owner_id,
+                scopes: vec![Scope::VideosRead],
+            }
+        );
+    }
+
+    #[test]
     fn upload_tokens_are_attenuated_access_tokens_good_for_uploads_only() {
         let (_dir, issuer) = issuer();
         let verifier = issuer.verifier();
