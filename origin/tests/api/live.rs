@@ -8,9 +8,10 @@ use crate::helpers::{spawn_app, viewer, Published, TestApp};
 use goflix_shared::domain::Visibility;
 use goflix_shared::layout;
 use goflix_shared::store::ObjectStore;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const LIVE: &str = "public, max-age=1";
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
 /// A dynamic MPD over two video rungs and audio, listing `segments` segments.
 fn live_mpd(segments: u32) -> String {
@@ -97,11 +98,41 @@ async fn the_live_mpd_grows_past_the_caches_and_filters_per_request() {
     .unwrap();
     assert_eq!(text, live_mpd(3));
 
-    // Finished: the version's files are immutable again.
+    // Finished: the encode wrote the static MPD and the record is no
+    // longer live. The entry point serves that MPD once the record it
+    // holds expires, and the version's files are immutable again.
+    let key = layout::media_file(p.video, &p.version, "manifest.mpd").unwrap();
+    app.store
+        .put_bytes(&key, p.mpd.clone().into_bytes().into())
+        .await
+        .unwrap();
     app.set_record(p.video, &p.version, Visibility::Public)
         .await;
-    tokio::time::sleep(Duration::from_millis(2100)).await;
-    assert_eq!(app.get(&p.mpd_path(), &[]).await.status, 200);
+    let started = Instant::now();
+    let entry = loop {
+        let r = app.get(&p.mpd_path(), &[]).await;
+        if r.status != 302 {
+            break r;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the entry point still redirects to the live MPD"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(entry.status, 200);
+    assert_eq!(entry.text(), p.mpd);
+    assert_eq!(entry.header("location"), None);
+    assert_eq!(
+        entry.header("cache-control"),
+        Some("public, max-age=2, stale-while-revalidate=30")
+    );
+    for (file, body) in [("manifest.mpd", &p.mpd), ("720p.m3u8", &p.media_playlist)] {
+        let r = app.get(&p.path(file), &[]).await;
+        assert_eq!(r.status, 200, "{file}");
+        assert_eq!(r.text(), *body, "{file}");
+        assert_eq!(r.header("cache-control"), Some(IMMUTABLE), "{file}");
+    }
 }
 
 #[tokio::test]
