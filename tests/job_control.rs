@@ -183,12 +183,30 @@ async fn a_cancelled_running_job_stops_and_the_worker_goes_on() {
     assert_eq!(playback_record(&app, &id), None, "nothing was published");
 }
 
+/// The video (seen encoding a retranscode) plays its published version
+/// `first`: the API, the playback record and the master playlist say so.
+async fn assert_old_version_plays(app: &TestApp, id: &str, first: &str, video: &Value) {
+    assert_eq!(video["playable"], true, "{video}");
+    assert_eq!(version(video), first, "{video}");
+    let record = playback_record(app, id).expect("a playback record");
+    assert_eq!(record["version"], first, "{record}");
+    assert!(
+        !record["live"].as_bool().unwrap_or(false),
+        "a retranscode does not go live: {record}"
+    );
+    let master = app.get(&format!("/v/{id}/master.m3u8")).await;
+    assert_eq!(master.status(), 200);
+    let master = master.text().await.unwrap();
+    assert!(master.contains(&format!("{first}/")), "{master}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn retranscoding_publishes_a_new_version_while_the_old_one_plays() {
     let app = spawn_app().await;
     let uploader = user(&app, "uploader@jobs.test", "uploader").await;
     let media = tempfile::tempdir().unwrap();
-    let file = clip(media.path(), "clip.mp4", "640x360", 4, true);
+    // Long enough that the retranscode is seen while it encodes.
+    let file = clip(media.path(), "clip.mp4", "640x360", 12, true);
     let id = upload(&app, &file).await;
     let ready = app.wait_settled(&id, PATIENCE).await;
     assert_eq!(ready["state"], "ready", "{ready}");
@@ -207,7 +225,26 @@ async fn retranscoding_publishes_a_new_version_while_the_old_one_plays() {
     let (status, body) = post(&app, &app.token, &id, "retranscode").await;
     assert_eq!((status, body["code"].as_str()), (409, Some("job_running")));
 
-    let again = app.wait_settled(&id, PATIENCE).await;
+    // All the while the new version encodes (and would be live), the
+    // published one is what plays.
+    let started = Instant::now();
+    let mut encoding_polls = 0;
+    let again = loop {
+        let video = app.video(&id).await;
+        if video["state"] == "ready" {
+            break video;
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "not ready after {PATIENCE:?}: {video}"
+        );
+        if video["state"] == "processing" && video["progress"].as_f64().unwrap_or(0.0) > 0.0 {
+            encoding_polls += 1;
+            assert_old_version_plays(&app, &id, &first, &video).await;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(encoding_polls > 0, "never seen encoding: {again}");
     assert_eq!(again["state"], "ready", "{again}");
     let second = version(&again);
     assert_ne!(second, first, "a new version");

@@ -1,11 +1,13 @@
 //! Each job's media work runs in a child process of the worker
 //! (`goflix transcode-child`): a child killed by a signal, a child that
 //! stops making progress and a child over its memory limit cost that job an
-//! attempt, never the worker, which goes on serving the next job.
+//! attempt, never the worker, which goes on serving the next job. A
+//! cancelled job is killed and never retried, even after the next job ran.
 
 mod common;
 
 use common::{clip, ffprobe, spawn_app_with, TestApp};
+use sea_orm::{ConnectionTrait, Statement};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -153,16 +155,44 @@ async fn a_cancelled_job_has_its_child_killed_and_the_next_job_completes() {
         assert!(started.elapsed() < SETTLE, "child {child} still runs");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let video = app.video(&id).await;
+    assert_cancelled_and_idle(&app, &id).await;
+
+    // … and goes on serving; the cancelled job was not retried meanwhile.
+    let next = clip(media.path(), "next.mp4", "320x240", 6, true);
+    let next = upload(&app, &next).await;
+    assert_ready(&app, &next).await;
+    assert_cancelled_and_idle(&app, &id).await;
+}
+
+/// Video `id` is failed as cancelled and no transcode child works on it.
+async fn assert_cancelled_and_idle(app: &TestApp, id: &str) {
+    let video = app.video(id).await;
     assert_eq!(video["state"], "failed", "{video}");
     assert_eq!(video["error"]["code"], "cancelled", "{video}");
     assert!(
-        children_of(&id).is_empty(),
+        children_of(id).is_empty(),
         "the cancelled job is not retried"
     );
-
-    // … and goes on serving.
-    let next = clip(media.path(), "next.mp4", "320x240", 6, true);
-    let id = upload(&app, &next).await;
-    assert_ready(&app, &id).await;
+    // The queue holds it as cancelled after its one delivery.
+    let db = sea_orm::Database::connect(format!(
+        "sqlite://{}?mode=ro",
+        app.data_dir.path().join("goflix.db").display()
+    ))
+    .await
+    .unwrap();
+    let row = db
+        .query_one(Statement::from_sql_and_values(
+            db.get_database_backend(),
+            "SELECT state, attempts FROM jobs WHERE video_id = ?",
+            [uuid::Uuid::parse_str(id).unwrap().into()],
+        ))
+        .await
+        .unwrap()
+        .expect("the video's job");
+    let job: (String, i32) = (
+        row.try_get("", "state").unwrap(),
+        row.try_get("", "attempts").unwrap(),
+    );
+    assert_eq!(job, ("cancelled".to_owned(), 1), "the video's job");
+    db.close().await.unwrap();
 }
