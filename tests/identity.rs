@@ -8,13 +8,45 @@
 mod common;
 
 use common::{spawn_app, spawn_app_with, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD};
-use goflix_shared::token::{Role, TokenIssuer};
+use goflix_shared::token::{Operation, Role, TokenIssuer, TokenVerifier};
 use reqwest::{Response, StatusCode};
 use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const PASSWORD: &str = "user-password-123";
+/// How long an access token lasts (seconds).
+const ACCESS_LIFETIME: i64 = 15 * 60;
+/// How long an upload token lasts at most (seconds).
+const UPLOAD_LIFETIME: i64 = 10 * 60;
+
+/// The current Unix time in whole seconds.
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// When `token` really expires (Unix seconds): verified with the server's
+/// public key for `operation` and read from the token, not from an answer.
+fn decoded_expiry(app: &TestApp, token: &str, operation: Operation) -> i64 {
+    TokenVerifier::load(&app.data_dir.path().join("token.pub"))
+        .unwrap()
+        .verify_access(token, operation)
+        .unwrap()
+        .expires_at
+        .timestamp()
+}
+
+/// `exp` is `lifetime` seconds after a moment between the whole seconds
+/// `from` and `by` (expiry times are whole seconds).
+fn assert_lifetime(exp: i64, lifetime: i64, from: i64, by: i64) {
+    assert!(
+        (from + lifetime..=by + lifetime).contains(&exp),
+        "expires at {exp}, not {lifetime} s after {from}..={by}"
+    );
+}
 
 async fn token_request(app: &TestApp, form: &[(&str, &str)]) -> Response {
     app.client
@@ -502,7 +534,9 @@ async fn introspect(app: &TestApp, request: reqwest::RequestBuilder, token: &str
 async fn introspection_describes_tokens_to_clients_and_admins() {
     let app = spawn_app().await;
     let user_id = create_user(&app, "seen@example.com", "viewer").await;
+    let issued_from = unix_now();
     let (access, refresh_token) = session(&app, "seen@example.com", PASSWORD).await;
+    let issued_by = unix_now();
     let (client_id, secret) = register_client(&app, "videos:read").await;
     let url = format!("{}/api/v1/auth/introspect", app.base);
 
@@ -515,7 +549,10 @@ async fn introspection_describes_tokens_to_clients_and_admins() {
     assert_eq!(body["active"], true, "{body}");
     assert_eq!(body["sub"], user_id.as_str());
     assert_eq!(body["role"], "viewer");
-    assert!(body["exp"].as_i64().unwrap() > 0);
+    // `exp` is the token's own expiry, the access lifetime after sign-in.
+    let exp = decoded_expiry(&app, &access, Operation::Api);
+    assert_eq!(body["exp"].as_i64(), Some(exp), "{body}");
+    assert_lifetime(exp, ACCESS_LIFETIME, issued_from, issued_by);
     let body: Value = introspect(&app, as_client(), &refresh_token)
         .await
         .json()
@@ -681,11 +718,22 @@ async fn upload_tokens_upload_one_video_and_nothing_else() {
             .send()
     };
     assert_eq!(mint(&viewer).await.unwrap().status(), 403);
+    let minted_from = unix_now();
     let response = mint(&uploader).await.unwrap();
+    let minted_by = unix_now();
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     let upload = body["token"].as_str().unwrap().to_owned();
-    assert!(body["expires_in"].as_i64().unwrap() <= 600);
+    // The token itself ends ten minutes after it was minted (before the
+    // access token it came from), and the answer says when.
+    let exp = decoded_expiry(&app, &upload, Operation::UploadVideo);
+    assert_lifetime(exp, UPLOAD_LIFETIME, minted_from, minted_by);
+    assert!(exp < decoded_expiry(&app, &uploader, Operation::Api));
+    let expires_in = body["expires_in"].as_i64().unwrap();
+    assert!(
+        (exp - minted_by - 1..=exp - minted_from).contains(&expires_in),
+        "expires_in {expires_in} for a token expiring at {exp}"
+    );
 
     // Not an access token.
     assert_eq!(
