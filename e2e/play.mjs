@@ -1,6 +1,9 @@
 // Plays a manifest with a real player (hls.js or dash.js) in headless
 // Chromium and succeeds once playback time passes a threshold with no fatal
-// player error. Usage: node play.mjs <hls|dash> <manifest-url> [min-seconds]
+// player error. Prints a JSON report: `time` played, the video `levels`
+// (heights) the player found, fatal `errors` and the non-fatal `warnings`
+// it recovered from, for the caller to judge.
+// Usage: node play.mjs <hls|dash> <manifest-url> [min-seconds]
 import { launchChromium, playerScripts as scripts } from "./browser.mjs";
 
 const [player, manifestUrl, minSecondsArg] = process.argv.slice(2);
@@ -24,11 +27,13 @@ try {
     ({ player, manifestUrl }) => {
       const video = document.getElementById("v");
       window.__errors = [];
+      window.__warnings = [];
       if (player === "hls") {
         if (!Hls.isSupported()) throw new Error("hls.js: MediaSource unsupported");
         const hls = new Hls();
         hls.on(Hls.Events.ERROR, (_e, data) => {
-          if (data.fatal) window.__errors.push(`${data.type}: ${data.details}`);
+          const error = `${data.type}: ${data.details}`;
+          (data.fatal ? window.__errors : window.__warnings).push(error);
         });
         hls.loadSource(manifestUrl);
         hls.attachMedia(video);
@@ -54,6 +59,7 @@ try {
     state = await page.evaluate(() => ({
       time: document.getElementById("v").currentTime,
       errors: window.__errors,
+      warnings: window.__warnings,
       levels: window.__levels(),
       h264: MediaSource.isTypeSupported('video/mp4; codecs="avc1.64001f"'),
     }));

@@ -278,8 +278,27 @@ async fn check_dash(app: &TestApp, id: &str) {
     assert!(mpd.contains("indexRange="));
 }
 
-/// Plays `path` with a real player in headless Chromium past 3 s of media.
+/// Plays `path` with a real player in headless Chromium past 3 s of media:
+/// the player finds every rung of the ladder and needs no recovery on the way.
 fn play(app: &TestApp, player: &str, path: &str) {
     let report = play_in_browser(player, &format!("{}{path}", app.base), 3);
     eprintln!("{player}: {report}");
+    let mut levels: Vec<u64> = report["levels"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no levels in {report}"))
+        .iter()
+        .map(|h| h.as_u64().expect("a height"))
+        .collect();
+    levels.sort_unstable();
+    assert_eq!(levels, [240, 360, 480, 720], "{player}: {report}");
+    assert_eq!(
+        report["errors"],
+        serde_json::json!([]),
+        "{player}: {report}"
+    );
+    assert_eq!(
+        report["warnings"],
+        serde_json::json!([]),
+        "{player}: {report}"
+    );
 }

@@ -216,7 +216,8 @@ pub fn ffprobe(file: &Path, args: &[&str]) -> Value {
 
 /// Plays `url` with a real player (`hls` or `dash`) in headless Chromium
 /// past `min_seconds` of media (`e2e/play.mjs`); panics unless it played.
-/// Returns the script's report (`time`, `levels` heights, `errors`).
+/// Returns the script's report (`time`, `levels` heights, fatal `errors`,
+/// non-fatal `warnings`).
 pub fn play_in_browser(player: &str, url: &str, min_seconds: u32) -> Value {
     let dir = e2e_dir();
     assert!(
