@@ -6,13 +6,14 @@
 //! The shared contract: jobs come out oldest first and to one holder at a
 //! time; a job is settled only by its holder (an unsettled job returns when
 //! its holder is lost, and the old holder can no longer settle it); retries
-//! come back after their delay with the next attempt number; a rejected job
-//! is dead for good; a job whose holders keep dying is processed at most
-//! [`MAX_ATTEMPTS`] times and ends dead. How a holder is lost differs: the
-//! database queue lets its lease run out; RabbitMQ returns the deliveries of
-//! a dead connection and dead-letters past its delivery limit by itself,
-//! which `tests/distributed_faults.rs` checks on real processes (kill -9),
-//! so the lost-holder cases run here on the databases only.
+//! come back after their delay (never before it) with the next attempt
+//! number; a rejected job is dead for good; a job whose holders keep dying
+//! is handed out [`MAX_ATTEMPTS`] times, then once more for the worker to
+//! reject, and ends dead. How a holder is lost differs: the database queue
+//! lets its lease run out; RabbitMQ returns the deliveries of a closed
+//! connection (here the holder's own connection is closed;
+//! `tests/distributed_faults.rs` kills real processes) and dead-letters a
+//! job delivered past its limit by itself.
 
 mod common;
 
@@ -29,7 +30,7 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, Database, DatabaseConnection, EntityTrait, QueryFilter, Schema,
 };
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 /// Longest wait for something that must happen (a dead letter arriving).
@@ -204,28 +205,6 @@ impl Backend {
     }
 }
 
-/// Runs one suite case against SQLite and PostgreSQL only.
-macro_rules! on_every_database {
-    ($case:ident) => {
-        mod $case {
-            use super::Backend;
-
-            #[tokio::test]
-            async fn sqlite() {
-                let (_guard, db) = super::sqlite().await;
-                super::$case(&Backend::Database { db }).await;
-            }
-
-            #[tokio::test]
-            async fn postgres() {
-                let (_guard, db) = super::postgres().await;
-                super::$case(&Backend::Database { db: db.clone() }).await;
-                db.close().await.unwrap();
-            }
-        }
-    };
-}
-
 /// Runs one suite case against SQLite, PostgreSQL and RabbitMQ.
 macro_rules! on_every_backend {
     ($case:ident) => {
@@ -256,11 +235,8 @@ macro_rules! on_every_backend {
 on_every_backend!(jobs_come_out_in_order_and_to_one_holder);
 on_every_backend!(retries_wait_and_rejections_are_final);
 on_every_backend!(shutdown_ends_the_wait);
-// Losing a holder over AMQP by closing its connection from inside the test
-// process does not yet return its delivery here; RabbitMQ's redelivery is
-// covered on real processes by `tests/distributed_faults.rs` (kill -9).
-on_every_database!(an_unsettled_job_returns_when_its_holder_is_lost);
-on_every_database!(a_job_whose_holders_keep_dying_ends_dead);
+on_every_backend!(an_unsettled_job_returns_when_its_holder_is_lost);
+on_every_backend!(a_job_whose_holders_keep_dying_ends_dead);
 
 fn job() -> TranscodeJob {
     TranscodeJob {
@@ -325,7 +301,12 @@ async fn an_unsettled_job_returns_when_its_holder_is_lost(backend: &Backend) {
         lease.heartbeat().await,
         Err(QueueError::LeaseLost(_))
     ));
-    assert!(matches!(lease.ack().await, Err(QueueError::LeaseLost(_))));
+    // A lost RabbitMQ lease's `ack` never returns yet (lapin awaits the
+    // closed connection's answer; reported on issue 13, item 9), so the old
+    // holder's settling is checked on the databases only.
+    if let Backend::Database { .. } = backend {
+        assert!(matches!(lease.ack().await, Err(QueueError::LeaseLost(_))));
+    }
     again.heartbeat().await.unwrap();
     again.ack().await.unwrap();
     assert!(next_now(&survivor).await.is_none());
@@ -336,10 +317,18 @@ async fn retries_wait_and_rejections_are_final(backend: &Backend) {
     backend.enqueue(&a).await;
     let worker = backend.consumer("w");
     let lease = next_now(&worker).await.unwrap();
-    lease.retry(Duration::from_millis(300)).await.unwrap();
-    let again = next_now(&worker)
+    let delay = Duration::from_millis(1200);
+    let retried = Instant::now();
+    lease.retry(delay).await.unwrap();
+    // Nothing comes back before the delay is over, then the job does.
+    let again = tokio::time::timeout(PATIENCE, worker.queue.next(&Shutdown::new()))
         .await
-        .expect("redelivered after the delay");
+        .expect("redelivered after the delay")
+        .unwrap()
+        .unwrap();
+    // (The database queue keeps times in whole milliseconds.)
+    let waited = retried.elapsed() + Duration::from_millis(1);
+    assert!(waited >= delay, "redelivered after {waited:?} of {delay:?}");
     assert_eq!(again.job(), &a);
     assert_eq!(again.attempt(), 2);
     again.reject().await.unwrap();
@@ -359,22 +348,25 @@ async fn a_job_whose_holders_keep_dying_ends_dead(backend: &Backend) {
         assert_eq!(lease.attempt(), attempt);
         backend.lose(&holder).await;
     }
+    // Every queue hands out the attempt past the limit, which the worker
+    // rejects without processing it…
     let last = backend.consumer("last");
+    let lease = next_now(&last).await.expect("delivered once more");
+    assert_eq!(lease.job(), &a);
+    assert_eq!(lease.attempt(), MAX_ATTEMPTS + 1);
     match backend {
-        // RabbitMQ's delivery limit dead-letters the job by itself…
+        // …and should that holder die too, RabbitMQ's delivery limit
+        // (delivery count over `MAX_ATTEMPTS`) dead-letters the job by itself.
         Backend::Amqp { .. } => {
-            assert!(next_now(&last).await.is_none(), "past the delivery limit");
+            backend.lose(&last).await;
             assert_eq!(backend.dead(&a).await.as_deref(), Some("delivery_limit"));
         }
-        // …the database queue hands out the attempt past the limit, which the worker rejects.
         Backend::Database { .. } => {
-            let lease = next_now(&last).await.expect("delivered once more");
-            assert_eq!(lease.attempt(), MAX_ATTEMPTS + 1);
             lease.reject().await.unwrap();
             backend.dead(&a).await;
         }
     }
-    assert!(next_now(&last).await.is_none());
+    assert!(next_now(&backend.consumer("after")).await.is_none());
 }
 
 async fn shutdown_ends_the_wait(backend: &Backend) {

@@ -466,3 +466,131 @@ impl LivePlayback {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use goflix_shared::store::{FsStore, ObjectKey};
+
+    /// A folder store (kept while the guard lives).
+    async fn store() -> (Store, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        (Store::Fs(FsStore::open(dir.path()).await.unwrap()), dir)
+    }
+
+    fn master(video: VideoId, version: &str) -> ObjectKey {
+        layout::media_file(video, version, MASTER_PLAYLIST).unwrap()
+    }
+
+    /// A stored version of `video` (its master) that the playback record
+    /// points at, as the final one or (`live`) as an attempt's live copy.
+    async fn played_version(store: &Store, video: VideoId, live: bool) -> String {
+        let version = layout::new_version();
+        store
+            .put_bytes(&master(video, &version), Bytes::from_static(b"#EXTM3U\n"))
+            .await
+            .unwrap();
+        let record = serde_json::json!({
+            "version": version,
+            "visibility": "public",
+            "updated_at": "2026-01-01T00:00:00Z",
+            "live": live,
+        });
+        let bytes = serde_json::to_vec(&record).unwrap();
+        store
+            .put_bytes(&layout::playback_record(video), bytes.into())
+            .await
+            .unwrap();
+        version
+    }
+
+    async fn record(store: &Store, video: VideoId) -> PlaybackRecord {
+        let bytes = store
+            .get_bytes(&layout::playback_record(video))
+            .await
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    /// A job's live playback of a new video, or of one whose record
+    /// points at a `previous` version (`Some(live)`), and its live copy:
+    /// a stored master under a new version that has just become playable.
+    struct Fixture {
+        store: Store,
+        _dir: tempfile::TempDir,
+        video: VideoId,
+        previous: Option<String>,
+        live: LivePlayback,
+        version: String,
+    }
+
+    async fn fixture(previous: Option<bool>) -> Fixture {
+        let (store, _dir) = store().await;
+        let video = VideoId::new();
+        let previous = match previous {
+            Some(live) => Some(played_version(&store, video, live).await),
+            None => None,
+        };
+        let version = layout::new_version();
+        store
+            .put_bytes(&master(video, &version), Bytes::from_static(b"#EXTM3U\n"))
+            .await
+            .unwrap();
+        // No live folder to sync: the copy counts as stored already.
+        let mut publisher = LivePublisher::new(
+            store.clone(),
+            video,
+            version.clone(),
+            PathBuf::from("/nonexistent/live"),
+        );
+        publisher.playable = true;
+        let live = LivePlayback::new(publisher, &store, video);
+        Fixture {
+            store,
+            _dir,
+            video,
+            previous,
+            live,
+            version,
+        }
+    }
+
+    impl Fixture {
+        async fn stored(&self, version: &str) -> bool {
+            self.store.head(&master(self.video, version)).await.is_ok()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_first_encode_goes_live() {
+        let mut f = fixture(None).await;
+        assert_eq!(f.live.sync().await.unwrap(), Some(f.version.clone()));
+        // Announced once.
+        assert_eq!(f.live.sync().await.unwrap(), None);
+        assert!(f.stored(&f.version).await);
+    }
+
+    #[tokio::test]
+    async fn a_retranscode_does_not_go_live_and_the_published_version_plays_on() {
+        let mut f = fixture(Some(false)).await;
+        let published = f.previous.clone().unwrap();
+        assert_eq!(f.live.sync().await.unwrap(), None, "not announced");
+        assert_eq!(f.live.sync().await.unwrap(), None, "nor later");
+        // The live copy is withdrawn; the record and the published version stay.
+        assert!(!f.stored(&f.version).await);
+        assert!(f.stored(&published).await);
+        let record = record(&f.store, f.video).await;
+        assert_eq!(
+            (record.version.as_str(), record.live),
+            (published.as_str(), false)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_dead_attempts_live_version_is_replaced() {
+        let mut f = fixture(Some(true)).await;
+        assert_eq!(f.live.sync().await.unwrap(), Some(f.version.clone()));
+        assert!(!f.stored(f.previous.as_deref().unwrap()).await);
+        assert!(f.stored(&f.version).await);
+    }
+}
