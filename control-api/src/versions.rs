@@ -190,4 +190,81 @@ mod tests {
             .unwrap()
             .is_empty());
     }
+
+    /// Inserts a ready video playing `version` from `live_version` (`None`
+    /// when not encoding), owned by a new user; written as SQLite SQL so the
+    /// test does not depend on the row types.
+    async fn video_playing(
+        db: &DatabaseConnection,
+        version: &str,
+        live_version: Option<&str>,
+    ) -> Uuid {
+        let (owner, video) = (Uuid::now_v7(), Uuid::now_v7());
+        let backend = db.get_database_backend();
+        db.execute(sea_orm::Statement::from_sql_and_values(
+            backend,
+            "INSERT INTO users (id, email, password_hash, role, created_at) VALUES (?, ?, 'x', 'uploader', 0)",
+            [owner.into(), format!("{owner}@versions.test").into()],
+        ))
+        .await
+        .unwrap();
+        db.execute(sea_orm::Statement::from_sql_and_values(
+            backend,
+            "INSERT INTO videos (id, owner_id, title, visibility, state, progress, renditions, \
+             version, live_version, created_at, updated_at) \
+             VALUES (?, ?, 't', 'public', 'ready', 1.0, '[]', ?, ?, 0, 0)",
+            [
+                video.into(),
+                owner.into(),
+                version.into(),
+                live_version.map(str::to_owned).into(),
+            ],
+        ))
+        .await
+        .unwrap();
+        video
+    }
+
+    #[tokio::test]
+    async fn a_version_playback_points_at_is_never_deleted() {
+        let (db, store, _dir) = fixture().await;
+        // Playback went back to "final1" (or plays "live2" while encoding)
+        // after both were retired.
+        let video = video_playing(&db, "final1", Some("live2")).await;
+        for version in ["final1", "live2", "final0"] {
+            store
+                .put_bytes(&file(video, version), Bytes::from_static(b"media"))
+                .await
+                .unwrap();
+        }
+        retire(
+            &db,
+            video,
+            ["final1".into(), "live2".into(), "final0".into()],
+            0,
+        )
+        .await
+        .unwrap();
+        assert_eq!(sweep(&db, &store, i64::MAX).await.unwrap(), 1);
+        assert!(
+            store.head(&file(video, "final1")).await.is_ok(),
+            "the published version"
+        );
+        assert!(
+            store.head(&file(video, "live2")).await.is_ok(),
+            "the live version"
+        );
+        assert!(
+            store.head(&file(video, "final0")).await.is_err(),
+            "the retired one"
+        );
+        // Only forgotten: a later sweep does not come back for them.
+        assert!(retired_version::Entity::find()
+            .all(&db)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(sweep(&db, &store, i64::MAX).await.unwrap(), 0);
+        assert!(store.head(&file(video, "final1")).await.is_ok());
+    }
 }
