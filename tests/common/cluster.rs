@@ -60,9 +60,16 @@ impl Process {
         format!("goflix-{role}-{}", self.child.id())
     }
 
+    /// What it logged so far; panics when the log cannot be read, so a
+    /// test asserting that something was not logged cannot pass vacuously.
     pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        read_log(&self.log)
     }
+}
+
+/// The text of the log file at `path`; panics when it cannot be read.
+pub fn read_log(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading the log {path:?}: {e}"))
 }
 
 /// A private s3s-fs S3 server on a port and folder of its own, so a test
@@ -500,6 +507,12 @@ impl Cluster {
             .args(["-q", "list_connections", "pid", "client_properties"])
             .output()
             .expect("rabbitmqctl");
+        assert!(
+            listed.status.success(),
+            "rabbitmqctl list_connections: {}\n{}",
+            listed.status,
+            String::from_utf8_lossy(&listed.stderr)
+        );
         String::from_utf8_lossy(&listed.stdout)
             .lines()
             .filter(|line| names.iter().any(|n| line.contains(&format!("\"{n}\""))))
@@ -511,11 +524,16 @@ impl Cluster {
     /// that holds a delivery past its timeout.
     pub fn close_connection_pids(&self, pids: &[String]) {
         for pid in pids {
-            let status = Command::new("rabbitmqctl")
+            let closed = Command::new("rabbitmqctl")
                 .args(["-q", "close_connection", pid, "goflix fault test"])
-                .status()
+                .output()
                 .expect("rabbitmqctl");
-            assert!(status.success(), "rabbitmqctl close_connection {pid}");
+            assert!(
+                closed.status.success(),
+                "rabbitmqctl close_connection {pid}: {}\n{}",
+                closed.status,
+                String::from_utf8_lossy(&closed.stderr)
+            );
         }
     }
 }
