@@ -1,8 +1,11 @@
 //! Following the event bus: each lifecycle event updates the video's row
 //! with a conditional `UPDATE` (a rendition is added to the list under the
 //! row's lock), so applying an event twice, or applying
-//! events from several control-plane replicas, is harmless. A `ready` or
-//! `failed` video never moves back, progress never goes down (stale
+//! events from several control-plane replicas, is harmless. Which rows an
+//! event moves, and to which state, is the event's [`Change`] of the
+//! lifecycle ([`goflix_shared::domain::VideoState::after`], applied by
+//! [`video::transition`]): a `ready` or
+//! `failed` video never moves back. Progress never goes down (stale
 //! progress is ignored), and `video.ready` republishes the playback record
 //! with the video's current visibility and retires the versions playback
 //! left ([`crate::versions`]). Each event is applied in a span
@@ -27,11 +30,11 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::{versions, videos};
 use futures_util::StreamExt;
-use goflix_shared::domain::{Rendition, VideoState};
+use goflix_shared::domain::{Change, Rendition};
 use goflix_shared::events::{Event, EventKind, EventStream};
 use goflix_shared::shutdown::Shutdown;
 use goflix_shared::trace_context;
-use sea_orm::sea_query::{Expr, SimpleExpr};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
     TransactionTrait,
@@ -50,13 +53,6 @@ const APPLY_RETRY_PAUSE: Duration = Duration::from_millis(250);
 
 /// Pause before subscribing again after the bus failed or closed.
 const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(1);
-
-/// States from which events may still move a video.
-const ACTIVE: [VideoState; 3] = [
-    VideoState::Uploaded,
-    VideoState::Queued,
-    VideoState::Processing,
-];
 
 /// Applies events from `first` (a subscription made at start, so nothing
 /// published since is missed), then from fresh subscriptions, until `shutdown`.
@@ -97,14 +93,6 @@ pub(crate) async fn follow(
     }
 }
 
-fn text(value: &str) -> SimpleExpr {
-    Expr::value(value.to_owned())
-}
-
-fn active() -> impl Iterator<Item = &'static str> {
-    ACTIVE.iter().map(|s| s.as_str())
-}
-
 /// Applies one event, trying again after a failure (a database restarting,
 /// a lock held too long): applying is idempotent, and the bus does not
 /// deliver the event again.
@@ -121,48 +109,54 @@ async fn apply_with_retries(state: &AppState, event: &Event) {
     }
 }
 
-/// Applies one event to the video's row.
+/// Applies one event to the video's row, and what follows from it.
 async fn apply(state: &AppState, event: &Event) -> Result<(), ApiError> {
-    let id = event.video_id.0;
     let txn = state.db.begin().await?;
+    let changed = change_row(state, &txn, event).await?;
+    crate::notify::video_event(&txn, event, changed == 1).await?;
+    txn.commit().await?;
+    if changed == 1 {
+        // Nobody watching is not an error.
+        let _ = state.applied.send(event.clone());
+    } else if event.kind.ends_job() && is_deleted(state, event).await? {
+        tracing::info!(video_id = %event.video_id, "removing what a worker wrote after the video was deleted");
+        videos::remove_objects(state, event.video_id).await?;
+    }
+    tracing::debug!(video_id = %event.video_id, kind = event.kind.name(), applied = changed == 1, "event");
+    Ok(())
+}
+
+/// Makes the event's change to the video's row in `txn`; returns how many
+/// rows it changed (0 when the video ignores the event).
+async fn change_row(
+    state: &AppState,
+    txn: &DatabaseTransaction,
+    event: &Event,
+) -> Result<u64, ApiError> {
     let update = || {
-        video::Entity::update_many()
+        video::transition(event.kind.change())
             .col_expr(video::Column::UpdatedAt, Expr::value(now_ms()))
-            .filter(video::Column::Id.eq(id))
+            .filter(video::Column::Id.eq(event.video_id.0))
             .filter(current_job(event))
     };
-    let changed = match &event.kind {
-        EventKind::Queued => {
-            update()
-                .col_expr(video::Column::State, text(VideoState::Queued.as_str()))
-                .filter(video::Column::State.eq(VideoState::Uploaded.as_str()))
-                .exec(&txn)
-                .await?
-                .rows_affected
-        }
+    Ok(match &event.kind {
+        EventKind::Queued => update().exec(txn).await?.rows_affected,
         EventKind::Processing { .. } => {
             update()
-                .col_expr(video::Column::State, text(VideoState::Processing.as_str()))
                 .col_expr(
                     video::Column::ProcessingStartedAt,
                     Expr::value(Some(event.at.timestamp_millis())),
                 )
-                .filter(
-                    video::Column::State
-                        .is_in([VideoState::Uploaded.as_str(), VideoState::Queued.as_str()]),
-                )
-                .exec(&txn)
+                .exec(txn)
                 .await?
                 .rows_affected
         }
         EventKind::Progress { progress } if progress.is_finite() => {
             let progress = progress.clamp(0.0, 1.0);
             update()
-                .col_expr(video::Column::State, text(VideoState::Processing.as_str()))
                 .col_expr(video::Column::Progress, Expr::value(progress))
-                .filter(video::Column::State.is_in(active()))
                 .filter(video::Column::Progress.lt(progress))
-                .exec(&txn)
+                .exec(txn)
                 .await?
                 .rows_affected
         }
@@ -174,48 +168,34 @@ async fn apply(state: &AppState, event: &Event) -> Result<(), ApiError> {
                     video::Column::LiveVersion,
                     Expr::value(Some(version.clone())),
                 )
-                .filter(video::Column::State.is_in(active()))
-                .exec(&txn)
+                .exec(txn)
                 .await?
                 .rows_affected;
-            republish_if(state, &txn, event, changed).await?
+            republish_if(state, txn, event, changed).await?
         }
-        EventKind::RenditionReady { rendition } => add_rendition(&txn, event, rendition).await?,
+        EventKind::RenditionReady { rendition } => add_rendition(txn, event, rendition).await?,
         EventKind::Ready {
             version,
             duration_s,
             renditions,
-        } => finish(state, &txn, event, version, *duration_s, renditions).await?,
+        } => finish(state, txn, event, version, *duration_s, renditions).await?,
         EventKind::Failed { code, message } => {
             let changed = update()
-                .col_expr(video::Column::State, text(VideoState::Failed.as_str()))
                 .col_expr(
                     video::Column::LiveVersion,
                     Expr::value(Option::<String>::None),
                 )
-                .col_expr(video::Column::ErrorCode, Expr::value(Some(code.clone())))
+                .col_expr(video::Column::ErrorCode, Expr::value(Some(code.as_str())))
                 .col_expr(
                     video::Column::ErrorMessage,
                     Expr::value(Some(message.clone())),
                 )
-                .filter(video::Column::State.is_in(active()))
-                .exec(&txn)
+                .exec(txn)
                 .await?
                 .rows_affected;
-            republish_if(state, &txn, event, changed).await?
+            republish_if(state, txn, event, changed).await?
         }
-    };
-    crate::notify::video_event(&txn, event, changed == 1).await?;
-    txn.commit().await?;
-    if changed == 1 {
-        // Nobody watching is not an error.
-        let _ = state.applied.send(event.clone());
-    } else if is_last_of_job(&event.kind) && is_deleted(state, event).await? {
-        tracing::info!(video_id = %event.video_id, "removing what a worker wrote after the video was deleted");
-        videos::remove_objects(state, event.video_id).await?;
-    }
-    tracing::debug!(video_id = %event.video_id, kind = event.kind.name(), applied = changed == 1, "event");
-    Ok(())
+    })
 }
 
 /// Moves a video still in progress to `ready` on `version`, retires what it
@@ -235,8 +215,7 @@ async fn finish(
     let renditions = serde_json::to_value(renditions)
         .map_err(|e| ApiError::Internal(format!("renditions: {e}")))?;
     let none = || Expr::value(Option::<String>::None);
-    video::Entity::update_many()
-        .col_expr(video::Column::State, text(VideoState::Ready.as_str()))
+    video::transition(Change::Finished)
         .col_expr(video::Column::Progress, Expr::value(1.0))
         .col_expr(
             video::Column::Version,
@@ -274,11 +253,6 @@ async fn republish_if(
     Ok(changed)
 }
 
-/// Whether a worker sends nothing for its job after this event.
-fn is_last_of_job(kind: &EventKind) -> bool {
-    matches!(kind, EventKind::Ready { .. } | EventKind::Failed { .. })
-}
-
 /// Whether the event's video has no row (any more: rows exist before their jobs).
 async fn is_deleted(state: &AppState, event: &Event) -> Result<bool, ApiError> {
     Ok(video::Entity::find_by_id(event.video_id.0)
@@ -298,8 +272,8 @@ fn current_job(event: &Event) -> Condition {
     }
 }
 
-/// The video's row as the event's job may still move it (in progress, the
-/// current job), held for the rest of the transaction: it is written before
+/// The video's row as the event's job may still move it (in a state the
+/// event's change applies in, the current job), held for the rest of the transaction: it is written before
 /// it is read, so PostgreSQL locks it and SQLite takes its write lock (a
 /// deferred SQLite transaction that read first cannot take that lock once
 /// another writer committed, and fails with "database is locked" at once).
@@ -311,7 +285,7 @@ async fn claim_row(
         .col_expr(video::Column::UpdatedAt, Expr::value(now_ms()))
         .filter(video::Column::Id.eq(event.video_id.0))
         .filter(current_job(event))
-        .filter(video::Column::State.is_in(active()))
+        .filter(video::accepts(event.kind.change()))
         .exec(db)
         .await?
         .rows_affected;
@@ -337,11 +311,10 @@ async fn add_rendition(
     renditions.push(rendition.clone());
     let renditions = serde_json::to_value(renditions)
         .map_err(|e| ApiError::Internal(format!("renditions: {e}")))?;
-    Ok(video::Entity::update_many()
+    Ok(video::transition(Change::Stored)
         .col_expr(video::Column::Renditions, Expr::value(renditions))
         .col_expr(video::Column::UpdatedAt, Expr::value(now_ms()))
         .filter(video::Column::Id.eq(event.video_id.0))
-        .filter(video::Column::State.is_in(active()))
         .exec(db)
         .await?
         .rows_affected)

@@ -10,13 +10,13 @@
 //! past the delivery limit because their worker died each time) are read
 //! from `goflix.transcode.dead` by [`follow_dead_letters`], which marks
 //! the row `dead` and, if the video is still waiting on that job, emits
-//! `video.failed` with code [`DEAD_LETTERED`], so no video stays
+//! `video.failed` with code [`FailureCode::JobDeadLettered`], so no video stays
 //! `processing` for ever.
 
 use crate::db::video;
 use crate::error::ApiError;
 use crate::state::AppState;
-use goflix_shared::domain::VideoState;
+use goflix_shared::domain::{Change, FailureCode};
 use goflix_shared::events::{Event, EventKind};
 use goflix_shared::queue::database::{job, mark_dead, mark_published, outbox_pending};
 use goflix_shared::queue::{DeadJob, DeadLetters, JobPublisher};
@@ -25,9 +25,6 @@ use goflix_shared::trace_context;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use std::time::Duration;
 use tracing::Instrument;
-
-/// `error.code` of a video whose job was dead-lettered without a worker reporting why.
-pub(crate) const DEAD_LETTERED: &str = "job_dead_lettered";
 
 /// Rows relayed per database round trip.
 const BATCH: u64 = 64;
@@ -123,8 +120,8 @@ pub(crate) async fn follow_dead_letters(
     }
 }
 
-/// Marks the job's row dead; fails its video unless the video already
-/// settled (a worker reported the failure) or a newer job superseded it.
+/// Marks the job's row dead; fails its video unless the video would ignore
+/// the failure (it settled: a worker reported it) or a newer job superseded it.
 async fn record_dead(state: &AppState, dead: &dyn DeadJob) -> Result<(), ApiError> {
     let job = dead.job();
     tracing::warn!(job_id = %job.job_id, video_id = %job.video_id, reason = dead.reason(), "job dead-lettered");
@@ -135,8 +132,7 @@ async fn record_dead(state: &AppState, dead: &dyn DeadJob) -> Result<(), ApiErro
     else {
         return Ok(());
     };
-    let settled = [VideoState::Ready.as_str(), VideoState::Failed.as_str()];
-    if settled.contains(&row.state.as_str()) {
+    if row.state.after(Change::Failed).is_none() {
         return Ok(());
     }
     let newest = job::Entity::find()
@@ -148,7 +144,7 @@ async fn record_dead(state: &AppState, dead: &dyn DeadJob) -> Result<(), ApiErro
         return Ok(());
     }
     let failed = EventKind::Failed {
-        code: DEAD_LETTERED.into(),
+        code: FailureCode::JobDeadLettered,
         message: format!(
             "the transcode job was given up ({}); see the worker logs",
             match dead.reason() {

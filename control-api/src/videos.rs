@@ -18,7 +18,7 @@ use crate::state::AppState;
 use chrono::{DateTime, Utc};
 use goflix_shared::command::Command;
 use goflix_shared::domain::{
-    PlaybackRecord, Rendition, TranscodeJob, VideoId, VideoState, Visibility,
+    Change, FailureCode, PlaybackRecord, Rendition, TranscodeJob, VideoId, VideoState, Visibility,
 };
 use goflix_shared::events::{Event, EventKind};
 use goflix_shared::layout::{self, POSTER, STORYBOARD_CUES};
@@ -33,13 +33,6 @@ use sea_orm::{
 use serde::Serialize;
 use std::time::Duration;
 use uuid::Uuid;
-
-/// States in which the video's job is queued or running.
-const JOB_RUNNING: [VideoState; 3] = [
-    VideoState::Uploaded,
-    VideoState::Queued,
-    VideoState::Processing,
-];
 
 /// Longest title, in characters.
 pub const MAX_TITLE_CHARS: usize = 200;
@@ -90,8 +83,8 @@ pub async fn register(
         id: Set(id.0),
         owner_id: Set(uploader.owner_id()),
         title: Set(title),
-        visibility: Set(visibility.as_str().to_owned()),
-        state: Set(VideoState::Queued.as_str().to_owned()),
+        visibility: Set(visibility),
+        state: Set(VideoState::Queued),
         progress: Set(0.0),
         error_code: Set(None),
         error_message: Set(None),
@@ -138,23 +131,19 @@ fn queued(state: &AppState, job: &TranscodeJob) {
     });
 }
 
-/// `error.code` of a video whose job was cancelled.
-pub const CANCELLED: &str = "cancelled";
-
 /// Cancels the video's job: the video ends `failed` with code
-/// [`CANCELLED`] at once. A job no worker took yet is withdrawn from the
+/// [`FailureCode::Cancelled`] at once. A job no worker took yet is withdrawn from the
 /// queue; a running one is stopped by a [`Command::CancelJob`] to every
 /// worker (the events its worker still sends are stale and ignored).
 /// Only a `queued` or `processing` video has a job to cancel.
 pub async fn cancel(state: &AppState, managed: ManagedVideo) -> Result<ReadableVideo, ApiError> {
     let row = managed.video().clone();
     let txn = state.db.begin().await?;
-    let changed = video::Entity::update_many()
+    let changed = video::transition(Change::Cancelled)
         .col_expr(
-            video::Column::State,
-            Expr::value(VideoState::Failed.as_str()),
+            video::Column::ErrorCode,
+            Expr::value(Some(FailureCode::Cancelled.as_str())),
         )
-        .col_expr(video::Column::ErrorCode, Expr::value(Some(CANCELLED)))
         .col_expr(
             video::Column::ErrorMessage,
             Expr::value(Some("the job was cancelled")),
@@ -162,7 +151,6 @@ pub async fn cancel(state: &AppState, managed: ManagedVideo) -> Result<ReadableV
         .col_expr(video::Column::Playable, Expr::value(false))
         .col_expr(video::Column::UpdatedAt, Expr::value(now_ms()))
         .filter(video::Column::Id.eq(row.id))
-        .filter(video::Column::State.is_in(JOB_RUNNING.map(VideoState::as_str)))
         .exec(&txn)
         .await?
         .rows_affected;
@@ -216,11 +204,7 @@ pub async fn retranscode(
     let id = VideoId(row.id);
     let job = new_job(id);
     let txn = state.db.begin().await?;
-    let changed = video::Entity::update_many()
-        .col_expr(
-            video::Column::State,
-            Expr::value(VideoState::Queued.as_str()),
-        )
+    let changed = video::transition(Change::Retranscoded)
         .col_expr(video::Column::Progress, Expr::value(0.0))
         .col_expr(
             video::Column::ErrorCode,
@@ -238,9 +222,6 @@ pub async fn retranscode(
         )
         .col_expr(video::Column::UpdatedAt, Expr::value(now_ms()))
         .filter(video::Column::Id.eq(row.id))
-        .filter(
-            video::Column::State.is_in([VideoState::Ready.as_str(), VideoState::Failed.as_str()]),
-        )
         .exec(&txn)
         .await?
         .rows_affected;
@@ -300,7 +281,7 @@ pub async fn update(
         row.title = Set(validate_title(&title)?);
     }
     if let Some(visibility) = changes.visibility {
-        row.visibility = Set(visibility.as_str().to_owned());
+        row.visibility = Set(visibility);
     }
     row.updated_at = Set(now_ms());
     let txn = state.db.begin().await?;
@@ -338,8 +319,7 @@ pub async fn delete(state: &AppState, managed: ManagedVideo) -> Result<(), ApiEr
         .await?;
     video::Entity::delete_by_id(id.0).exec(&txn).await?;
     txn.commit().await?;
-    let running = JOB_RUNNING.iter().any(|s| s.as_str() == row.state);
-    if let (Some(job_id), true) = (row.current_job_id, running) {
+    if let (Some(job_id), true) = (row.current_job_id, row.state.has_job()) {
         stop_job(state, id, job_id).await;
     }
     remove_objects(state, id).await?;
@@ -373,17 +353,15 @@ pub fn playback_token(
 /// live copy of a job still encoding once it plays, else none; always with
 /// the row's visibility.
 fn playback_record_of(row: &video::Model) -> Result<Option<PlaybackRecord>, ApiError> {
-    let encoding = row.state == VideoState::Processing.as_str() && row.playable;
+    let encoding = row.state == VideoState::Processing && row.playable;
     let (version, live) = match (&row.version, &row.live_version) {
         (Some(version), _) => (version.clone(), false),
         (None, Some(live)) if encoding => (live.clone(), true),
         (None, _) => return Ok(None),
     };
-    let visibility = parse_visibility(&row.visibility)
-        .map_err(|e| ApiError::Internal(format!("video {}: {e}", row.id)))?;
     Ok(Some(PlaybackRecord {
         version,
-        visibility,
+        visibility: row.visibility,
         updated_at: Utc::now(),
         live,
     }))
@@ -415,10 +393,8 @@ pub struct VideoView {
     #[schema(format = Uuid)]
     id: String,
     title: String,
-    #[schema(value_type = Visibility)]
-    visibility: String,
-    #[schema(value_type = VideoState)]
-    state: String,
+    visibility: Visibility,
+    state: VideoState,
     /// Transcoding progress, 0.0 to 1.0.
     #[schema(minimum = 0.0, maximum = 1.0)]
     progress: f64,
@@ -445,6 +421,7 @@ pub struct VideoView {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 struct ErrorView {
     /// Stable machine-readable code.
+    #[schema(value_type = failures::FailureCodeSchema)]
     code: String,
     /// One fixed sentence per code, safe to show anyone who sees the video.
     message: String,
@@ -488,11 +465,10 @@ impl VideoView {
     ) -> Result<Self, ApiError> {
         let mut view = Self::new(readable, admin);
         let row = readable.video();
-        let queued = VideoState::Queued.as_str();
-        if let (true, Some(job)) = (row.state == queued, row.current_job_id) {
+        if let (VideoState::Queued, Some(job)) = (row.state, row.current_job_id) {
             // Job ids are UUIDv7: their order is the order of enqueueing.
             let place = video::Entity::find()
-                .filter(video::Column::State.eq(queued))
+                .filter(video::Column::State.eq(VideoState::Queued))
                 .filter(video::Column::CurrentJobId.lte(job))
                 .count(db)
                 .await?;
@@ -506,13 +482,13 @@ impl VideoView {
         let row = readable.video();
         let id = VideoId(row.id);
         let ready = row.version.is_some();
-        let processing = row.state == VideoState::Processing.as_str();
+        let processing = row.state == VideoState::Processing;
         let live = !ready && row.playable && processing;
         Self {
             id: id.to_string(),
             title: row.title.clone(),
-            visibility: row.visibility.clone(),
-            state: row.state.clone(),
+            visibility: row.visibility,
+            state: row.state,
             progress: row.progress,
             playable: ready || live,
             eta_s: processing.then(|| eta_s(row)).flatten(),

@@ -1,9 +1,15 @@
 //! Domain types that cross role boundaries: video ids, visibility, states,
-//! renditions, transcode jobs and the playback record the origin reads.
+//! failure codes, renditions, transcode jobs and the playback record the
+//! origin reads.
 
-mod access;
+mod failure;
+mod state;
+mod visibility;
+mod wire;
 
-pub use access::{Role, Scope};
+pub use failure::FailureCode;
+pub use state::{Change, VideoState};
+pub use visibility::Visibility;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -44,89 +50,6 @@ impl FromStr for VideoId {
             return Err(Uuid::try_parse("not-canonical").unwrap_err());
         }
         Ok(Self(id))
-    }
-}
-
-/// Who may play a video.
-#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Visibility {
-    /// Listed and playable by anyone.
-    #[default]
-    Public,
-    /// Playable by anyone with the link, not listed.
-    Unlisted,
-    /// Playable only with a playback token.
-    Private,
-}
-
-impl Visibility {
-    /// The lowercase wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Public => "public",
-            Self::Unlisted => "unlisted",
-            Self::Private => "private",
-        }
-    }
-}
-
-impl FromStr for Visibility {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "public" => Ok(Self::Public),
-            "unlisted" => Ok(Self::Unlisted),
-            "private" => Ok(Self::Private),
-            other => Err(format!(
-                "visibility must be public, unlisted or private, not {other:?}"
-            )),
-        }
-    }
-}
-
-/// Lifecycle of a video.
-#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum VideoState {
-    /// The master is stored; no job exists yet.
-    Uploaded,
-    /// A transcode job waits in the queue.
-    Queued,
-    /// A worker is transcoding.
-    Processing,
-    /// Every rendition is published.
-    Ready,
-    /// The job failed for good; see the error.
-    Failed,
-}
-
-impl VideoState {
-    /// The lowercase wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Uploaded => "uploaded",
-            Self::Queued => "queued",
-            Self::Processing => "processing",
-            Self::Ready => "ready",
-            Self::Failed => "failed",
-        }
-    }
-}
-
-impl FromStr for VideoState {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "uploaded" => Ok(Self::Uploaded),
-            "queued" => Ok(Self::Queued),
-            "processing" => Ok(Self::Processing),
-            "ready" => Ok(Self::Ready),
-            "failed" => Ok(Self::Failed),
-            other => Err(format!("unknown video state {other:?}")),
-        }
     }
 }
 
@@ -233,11 +156,5 @@ mod tests {
         assert_eq!(parsed.traceparent, None);
         let untraced = serde_json::to_value(&parsed).unwrap();
         assert!(untraced.get("traceparent").is_none(), "{untraced}");
-    }
-
-    #[test]
-    fn visibility_parses_only_known_names() {
-        assert_eq!("private".parse::<Visibility>(), Ok(Visibility::Private));
-        assert!("Private".parse::<Visibility>().is_err());
     }
 }

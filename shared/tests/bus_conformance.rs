@@ -15,7 +15,7 @@ mod common;
 use common::broker::TestBroker;
 
 use futures_util::StreamExt;
-use goflix_shared::domain::{Rendition, RenditionKind, VideoId};
+use goflix_shared::domain::{FailureCode, Rendition, RenditionKind, VideoId};
 use goflix_shared::events::amqp::AmqpBus;
 use goflix_shared::events::{Event, EventBus, EventKind, EventStream, MemoryBus};
 use std::time::Duration;
@@ -73,7 +73,7 @@ fn every_kind() -> Vec<Event> {
             renditions: vec![rendition],
         },
         EventKind::Failed {
-            code: "decode_failed".into(),
+            code: FailureCode::DecodeFailed,
             message: "the master is truncated".into(),
         },
     ]

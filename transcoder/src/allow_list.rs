@@ -121,6 +121,6 @@ mod tests {
     fn a_codec_off_the_list_is_refused_as_unsupported() {
         assert!(check_decoder(codec::Id::H264).is_ok());
         let refused = check_decoder(codec::Id::FFV1).unwrap_err();
-        assert_eq!(refused.code(), "unsupported_format", "{refused}");
+        assert_eq!(refused.code().as_str(), "unsupported_format", "{refused}");
     }
 }

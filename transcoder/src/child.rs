@@ -11,6 +11,7 @@
 
 use crate::ladder::RungSpec;
 use crate::{transcode, TranscodeOptions, TranscodeOutput};
+use goflix_shared::domain::FailureCode;
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -148,7 +149,7 @@ pub enum Report {
     /// The transcode failed with a [`crate::MediaError`].
     Failed {
         /// The error's stable code.
-        code: String,
+        code: FailureCode,
         /// The error's message.
         message: String,
     },
@@ -219,7 +220,7 @@ fn work(request: &ChildRequest, mut output: impl Write) -> std::io::Result<()> {
     let report = match result {
         Ok(output) => Report::Done { output },
         Err(error) => Report::Failed {
-            code: error.code().to_string(),
+            code: error.code(),
             message: error.to_string(),
         },
     };
@@ -266,7 +267,13 @@ mod tests {
             .collect();
         assert!(matches!(reports[0], Report::Started { .. }));
         assert!(
-            matches!(&reports[1], Report::Failed { code, .. } if code == "invalid_media"),
+            matches!(
+                &reports[1],
+                Report::Failed {
+                    code: FailureCode::InvalidMedia,
+                    ..
+                }
+            ),
             "{reports:?}"
         );
     }

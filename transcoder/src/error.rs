@@ -1,7 +1,11 @@
-//! The transcoder's error type: every failure carries a stable machine code
-//! (what the job records as `error.code`) and a message a person can read.
+//! The transcoder's error types: a [`MediaError`] carries its stable
+//! [`FailureCode`] (what the job records as `error.code`) and a message a
+//! person can read; a [`JobError`] is a job attempt's failure with the
+//! decision, taken where it failed, whether the job is retried or aborted.
 
 use ffmpeg_next as ffmpeg;
+use goflix_shared::domain::FailureCode;
+use std::fmt::Display;
 
 /// Why a transcode failed.
 #[derive(Debug, thiserror::Error)]
@@ -45,18 +49,20 @@ pub enum MediaError {
 }
 
 impl MediaError {
-    /// The stable machine code, e.g. `invalid_media`.
-    pub fn code(&self) -> &'static str {
+    /// The stable machine code, e.g. [`FailureCode::InvalidMedia`].
+    pub fn code(&self) -> FailureCode {
         match self {
-            Self::InvalidMedia(_) => "invalid_media",
-            Self::UnsupportedFormat(_) | Self::UnsupportedCodec(_) => "unsupported_format",
-            Self::NoVideoStream => "no_video_stream",
-            Self::AudioOnly => "audio_only",
-            Self::SourceTooLong { .. } => "source_too_long",
-            Self::HdrUnsupported(_) => "hdr_unsupported",
-            Self::DecodeFailed(_) => "decode_failed",
-            Self::EncodeFailed(_) => "encode_failed",
-            Self::Internal(_) => "internal",
+            Self::InvalidMedia(_) => FailureCode::InvalidMedia,
+            Self::UnsupportedFormat(_) | Self::UnsupportedCodec(_) => {
+                FailureCode::UnsupportedFormat
+            }
+            Self::NoVideoStream => FailureCode::NoVideoStream,
+            Self::AudioOnly => FailureCode::AudioOnly,
+            Self::SourceTooLong { .. } => FailureCode::SourceTooLong,
+            Self::HdrUnsupported(_) => FailureCode::HdrUnsupported,
+            Self::DecodeFailed(_) => FailureCode::DecodeFailed,
+            Self::EncodeFailed(_) => FailureCode::EncodeFailed,
+            Self::Internal(_) => FailureCode::Internal,
         }
     }
 
@@ -70,5 +76,96 @@ impl MediaError {
 
     pub(crate) fn internal(context: &str, err: impl std::fmt::Display) -> Self {
         Self::Internal(format!("{context}: {err}"))
+    }
+}
+
+/// A job's failure as the video records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    /// The stable code.
+    pub code: FailureCode,
+    /// What happened, for admins and the logs.
+    pub message: String,
+}
+
+/// Why a job attempt ended without output, with the decision taken where
+/// it failed (as pict-rs's job errors do).
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobError {
+    /// Retrying cannot help (the master is at fault, or an operator
+    /// decided): the job fails for good.
+    Abort(Failure),
+    /// Worth another attempt; once attempts run out the job fails with
+    /// this failure (`retries_exhausted`, or a precise cause such as
+    /// `resource_limit`).
+    Retry(Failure),
+    /// The work was stopped from outside (an operator's cancel, the lease
+    /// lost, shutdown); who stopped it decides how the job is settled.
+    Stopped,
+}
+
+impl JobError {
+    /// Fails the job for good with `code`.
+    pub fn abort(code: FailureCode, message: impl Into<String>) -> Self {
+        Self::Abort(Failure {
+            code,
+            message: message.into(),
+        })
+    }
+
+    /// Fails the attempt, to be retried; `code` once attempts run out.
+    pub fn retry(code: FailureCode, message: impl Into<String>) -> Self {
+        Self::Retry(Failure {
+            code,
+            message: message.into(),
+        })
+    }
+}
+
+/// Decides at the call site that an error is worth another attempt (as
+/// pict-rs's `.retry()?`); failures that are not come with their own code
+/// ([`JobError::abort`]).
+pub trait JobResult<T> {
+    /// The error is worth another attempt (`retries_exhausted` once
+    /// attempts run out), with its text as the reason.
+    fn retry(self) -> Result<T, JobError>;
+}
+
+impl<T, E: Display> JobResult<T> for Result<T, E> {
+    fn retry(self) -> Result<T, JobError> {
+        self.map_err(|e| JobError::retry(FailureCode::RetriesExhausted, e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_retried_error_keeps_its_text_and_exhausts_retries() {
+        let failed: Result<(), &str> = Err("no scratch space");
+        assert_eq!(
+            failed.retry(),
+            Err(JobError::Retry(Failure {
+                code: FailureCode::RetriesExhausted,
+                message: "no scratch space".into(),
+            }))
+        );
+        assert_eq!(Ok::<u8, &str>(1).retry(), Ok(1));
+    }
+
+    #[test]
+    fn media_errors_carry_todays_codes() {
+        let codes = [
+            (
+                MediaError::UnsupportedCodec("ffv1".into()),
+                "unsupported_format",
+            ),
+            (MediaError::AudioOnly, "audio_only"),
+            (MediaError::Internal("a bug".into()), "internal"),
+        ];
+        for (error, code) in codes {
+            assert_eq!(error.code().as_str(), code, "{error}");
+        }
     }
 }

@@ -5,17 +5,19 @@
 //! The child starts inside its sandbox ([`crate::sandbox`]).
 
 use crate::child::{ChildRequest, Limits, Report};
+use crate::error::{JobError, JobResult};
 use crate::pipeline::Cancel;
 use crate::sandbox::Sandbox;
 use crate::TranscodeOutput;
 use goflix_shared::config::Config;
-use goflix_shared::domain::VideoId;
+use goflix_shared::domain::{FailureCode, VideoId};
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::{Child, ChildStderr, ChildStdout, Command};
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 /// The hidden subcommand of the `goflix` executable that runs a child.
 pub const CHILD_SUBCOMMAND: &str = "transcode-child";
@@ -75,153 +77,183 @@ impl Isolation {
     }
 }
 
-/// How a child ended.
-#[derive(Debug)]
-pub enum ChildEnd {
-    /// The transcode succeeded.
-    Done(TranscodeOutput),
-    /// The master is unusable: a media error's code and message.
-    Rejected {
-        /// Stable code, e.g. `invalid_media`.
-        code: String,
-        /// Readable explanation.
-        message: String,
-    },
-    /// The child died, overran or stalled: worth retrying. `code` is what
-    /// the job fails with once attempts run out.
-    Crashed {
-        /// `resource_limit`, `stalled` or `retries_exhausted`.
-        code: &'static str,
-        /// What happened.
-        reason: String,
-    },
-    /// `cancel` fired and the child was killed.
-    Cancelled,
-}
-
-/// Runs `request` for the video `video_id` in a child process. `progress`
-/// receives the share done; the output folders growing also counts as
-/// progress.
+/// Runs `request` for the video `video_id` in a child process and returns
+/// what it produced, or why the job fails, decided here where the child's
+/// end is seen: a media error the child reports aborts the job unless the
+/// limits caused it; a child that crashed, overran or stalled is retried.
+/// `progress` receives the share done; the output folders growing also
+/// counts as progress.
 pub async fn run(
     isolation: &Isolation,
     video_id: VideoId,
     request: &ChildRequest,
     cancel: &Cancel,
     progress: mpsc::Sender<f64>,
-) -> ChildEnd {
-    let mut child = match spawn(isolation, video_id, request).await {
-        Ok(child) => child,
-        Err(e) => {
-            return ChildEnd::Crashed {
-                code: "retries_exhausted",
-                reason: format!("could not start {}: {e}", isolation.executable.display()),
-            }
-        }
-    };
+) -> Result<TranscodeOutput, JobError> {
+    let mut child = spawn(isolation, video_id, request)
+        .await
+        .map_err(|e| format!("could not start {}: {e}", isolation.executable.display()))
+        .retry()?;
     let pid = child.id();
-    let stderr = child.stderr.take().map(|mut pipe| {
-        tokio::spawn(async move {
-            let mut tail = Vec::new();
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut buf).await {
-                if n == 0 {
-                    break;
-                }
-                tail.extend_from_slice(&buf[..n]);
-                let excess = tail.len().saturating_sub(STDERR_TAIL);
-                tail.drain(..excess);
-            }
-            String::from_utf8_lossy(&tail).into_owned()
-        })
-    });
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
-    let watch: Vec<PathBuf> = std::iter::once(request.out_dir.clone())
-        .chain(request.live_dir.clone())
-        .collect();
-    let started = Instant::now();
-    let mut moved = Instant::now();
-    let mut best = (-1.0_f64, 0_u64);
-    let mut last = None;
-    let mut check = tokio::time::interval(CHECK_EVERY);
-    let killed = loop {
-        tokio::select! {
-            line = lines.next_line() => match line {
-                Ok(Some(line)) => match serde_json::from_str::<Report>(&line) {
-                    Ok(Report::Started { pid }) => tracing::info!(child_pid = pid, "transcode child started"),
-                    Ok(Report::Progress { fraction }) => {
-                        if fraction > best.0 {
-                            best.0 = fraction;
-                            moved = Instant::now();
-                        }
-                        let _ = progress.try_send(fraction);
-                    }
-                    Ok(report) => last = Some(report),
-                    Err(e) => tracing::warn!(error = %e, %line, "unreadable line from the transcode child"),
-                },
-                Ok(None) | Err(_) => break None,
-            },
-            _ = check.tick() => {
-                if cancel.is_cancelled() {
-                    break Some(ChildEnd::Cancelled);
-                }
-                if started.elapsed() > isolation.wall_time {
-                    break Some(ChildEnd::Crashed {
-                        code: "resource_limit",
-                        reason: format!("the transcode ran longer than {} s", isolation.wall_time.as_secs()),
-                    });
-                }
-                if moved.elapsed() <= isolation.stall_timeout {
-                    continue;
-                }
-                // No progress report for the whole timeout: the output
-                // folders growing since they were last looked at still count.
-                let bytes = tokio::task::spawn_blocking({
-                    let watch = watch.clone();
-                    move || watch.iter().map(|d| folder_bytes(d)).sum::<u64>()
-                }).await.unwrap_or(0);
-                if bytes > best.1 {
-                    best.1 = bytes;
-                    moved = Instant::now();
-                } else {
-                    break Some(ChildEnd::Crashed {
-                        code: "stalled",
-                        reason: format!("the transcode made no progress for {} s", isolation.stall_timeout.as_secs()),
-                    });
-                }
-            }
-        }
-    };
-    let status = match &killed {
-        Some(_) => kill(&mut child, pid).await,
-        None => child.wait().await,
+    let stderr = child.stderr.take().map(keep_tail);
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let watchdog = Watchdog::new(isolation, request);
+    let followed = follow(stdout, watchdog, cancel, progress).await;
+    let status = match &followed {
+        Err(_) => kill(&mut child, pid).await,
+        Ok(_) => child.wait().await,
     };
     let stderr = match stderr {
         Some(task) => task.await.unwrap_or_default(),
         None => String::new(),
     };
-    if let Some(end) = killed {
-        tracing::warn!(?end, "transcode child killed");
-        return end;
-    }
+    let last = followed.inspect_err(|error| tracing::warn!(?error, "transcode child killed"))?;
     match (status, last) {
-        (Ok(status), Some(Report::Done { output })) if status.success() => ChildEnd::Done(output),
+        (Ok(status), Some(Report::Done { output })) if status.success() => Ok(output),
         (Ok(status), Some(Report::Failed { code, message })) if status.success() => {
-            // A media error caused by the limits is not the master's fault.
-            if out_of_resources(&message) || out_of_resources(&stderr) {
-                ChildEnd::Crashed {
-                    code: "resource_limit",
-                    reason: message,
+            Err(reported(code, message, &stderr))
+        }
+        (status, _) => Err(crashed(status, &stderr)),
+    }
+}
+
+/// Keeps the last [`STDERR_TAIL`] bytes the child writes on `pipe`.
+fn keep_tail(mut pipe: ChildStderr) -> JoinHandle<String> {
+    tokio::spawn(async move {
+        let mut tail = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = pipe.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+            tail.extend_from_slice(&buf[..n]);
+            let excess = tail.len().saturating_sub(STDERR_TAIL);
+            tail.drain(..excess);
+        }
+        String::from_utf8_lossy(&tail).into_owned()
+    })
+}
+
+/// Follows the child's reports until it closes its output (then its last
+/// `done` or `failed` report, if any) or until it must be killed: `cancel`
+/// fired ([`JobError::Stopped`]) or the `watchdog` gave up on it.
+async fn follow(
+    stdout: ChildStdout,
+    mut watchdog: Watchdog,
+    cancel: &Cancel,
+    progress: mpsc::Sender<f64>,
+) -> Result<Option<Report>, JobError> {
+    let mut lines = BufReader::new(stdout).lines();
+    let mut last = None;
+    let mut check = tokio::time::interval(CHECK_EVERY);
+    loop {
+        tokio::select! {
+            line = lines.next_line() => match line {
+                Ok(Some(line)) => match serde_json::from_str::<Report>(&line) {
+                    Ok(Report::Started { pid }) => tracing::info!(child_pid = pid, "transcode child started"),
+                    Ok(Report::Progress { fraction }) => {
+                        watchdog.reported(fraction);
+                        let _ = progress.try_send(fraction);
+                    }
+                    Ok(report) => last = Some(report),
+                    Err(e) => tracing::warn!(error = %e, %line, "unreadable line from the transcode child"),
+                },
+                Ok(None) | Err(_) => return Ok(last),
+            },
+            _ = check.tick() => {
+                if cancel.is_cancelled() {
+                    return Err(JobError::Stopped);
                 }
-            } else if code == "internal" {
-                ChildEnd::Crashed {
-                    code: "retries_exhausted",
-                    reason: message,
-                }
-            } else {
-                ChildEnd::Rejected { code, message }
+                watchdog.check().await?;
             }
         }
-        (status, _) => crashed(status, &stderr),
+    }
+}
+
+/// Gives up on a child that overran its wall time or made no progress
+/// (no better progress report, no growth of its output folders) for the
+/// stall timeout.
+struct Watchdog {
+    wall_time: Duration,
+    stall_timeout: Duration,
+    /// The output folders, whose growth counts as progress.
+    folders: Vec<PathBuf>,
+    started: Instant,
+    /// When progress was last seen.
+    moved: Instant,
+    /// The best progress reported and the most bytes seen in the folders.
+    best: (f64, u64),
+}
+
+impl Watchdog {
+    fn new(isolation: &Isolation, request: &ChildRequest) -> Self {
+        Self {
+            wall_time: isolation.wall_time,
+            stall_timeout: isolation.stall_timeout,
+            folders: std::iter::once(request.out_dir.clone())
+                .chain(request.live_dir.clone())
+                .collect(),
+            started: Instant::now(),
+            moved: Instant::now(),
+            best: (-1.0, 0),
+        }
+    }
+
+    /// The child reported `fraction` done.
+    fn reported(&mut self, fraction: f64) {
+        if fraction > self.best.0 {
+            self.best.0 = fraction;
+            self.moved = Instant::now();
+        }
+    }
+
+    /// Why the child must be killed now, if it must.
+    async fn check(&mut self) -> Result<(), JobError> {
+        if self.started.elapsed() > self.wall_time {
+            return Err(JobError::retry(
+                FailureCode::ResourceLimit,
+                format!(
+                    "the transcode ran longer than {} s",
+                    self.wall_time.as_secs()
+                ),
+            ));
+        }
+        if self.moved.elapsed() <= self.stall_timeout {
+            return Ok(());
+        }
+        // No progress report for the whole timeout: the output folders
+        // growing since they were last looked at still count.
+        let folders = self.folders.clone();
+        let bytes = tokio::task::spawn_blocking(move || {
+            folders.iter().map(|d| folder_bytes(d)).sum::<u64>()
+        })
+        .await
+        .unwrap_or(0);
+        if bytes > self.best.1 {
+            self.best.1 = bytes;
+            self.moved = Instant::now();
+            return Ok(());
+        }
+        Err(JobError::retry(
+            FailureCode::Stalled,
+            format!(
+                "the transcode made no progress for {} s",
+                self.stall_timeout.as_secs()
+            ),
+        ))
+    }
+}
+
+/// What a media error the child reported means for the job: the master's
+/// fault, unless the limits caused it (`resource_limit`) or its cause is
+/// transient ([`FailureCode::retryable`]; `retries_exhausted` at the end).
+fn reported(code: FailureCode, message: String, stderr: &str) -> JobError {
+    if out_of_resources(&message) || out_of_resources(stderr) {
+        JobError::retry(FailureCode::ResourceLimit, message)
+    } else if code.retryable() {
+        JobError::retry(FailureCode::RetriesExhausted, message)
+    } else {
+        JobError::abort(code, message)
     }
 }
 
@@ -279,28 +311,30 @@ fn signal_group(pgid: i32, signal: libc::c_int) {
     }
 }
 
-/// A child that ended without a final report.
-fn crashed(status: std::io::Result<ExitStatus>, stderr: &str) -> ChildEnd {
+/// A child that ended without a final report: retried, as
+/// `resource_limit` when it hit a limit.
+fn crashed(status: std::io::Result<ExitStatus>, stderr: &str) -> JobError {
     use std::os::unix::process::ExitStatusExt;
     let tail = stderr.trim();
     let status = match status {
         Ok(status) => status,
         Err(e) => {
-            return ChildEnd::Crashed {
-                code: "retries_exhausted",
-                reason: format!("waiting for the transcode child: {e}"),
-            }
+            return JobError::retry(
+                FailureCode::RetriesExhausted,
+                format!("waiting for the transcode child: {e}"),
+            )
         }
     };
     let limit_hit = matches!(status.signal(), Some(libc::SIGXCPU)) || out_of_resources(tail);
-    ChildEnd::Crashed {
-        code: if limit_hit {
-            "resource_limit"
-        } else {
-            "retries_exhausted"
-        },
-        reason: format!("the transcode child ended abnormally ({status}): {tail}"),
-    }
+    let code = if limit_hit {
+        FailureCode::ResourceLimit
+    } else {
+        FailureCode::RetriesExhausted
+    };
+    JobError::retry(
+        code,
+        format!("the transcode child ended abnormally ({status}): {tail}"),
+    )
 }
 
 /// Total size of the files directly in `dir` (0 when it is missing).
@@ -319,6 +353,7 @@ fn folder_bytes(dir: &Path) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Failure;
     use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::ExitStatusExt;
 
@@ -338,6 +373,11 @@ mod tests {
         }
     }
 
+    /// Whether `end` is a retry that fails the job with `code` at the end.
+    fn retried_as(end: &Result<TranscodeOutput, JobError>, code: FailureCode) -> bool {
+        matches!(end, Err(JobError::Retry(failure)) if failure.code == code)
+    }
+
     fn request(dir: &Path) -> ChildRequest {
         ChildRequest::new(
             dir.join("master"),
@@ -350,7 +390,11 @@ mod tests {
         )
     }
 
-    async fn run_script(body: &str, stall_timeout: Duration, cancel: &Cancel) -> ChildEnd {
+    async fn run_script(
+        body: &str,
+        stall_timeout: Duration,
+        cancel: &Cancel,
+    ) -> Result<TranscodeOutput, JobError> {
         let dir = tempfile::tempdir().unwrap();
         let isolation = script(dir.path(), body, stall_timeout);
         let (tx, _rx) = mpsc::channel(64);
@@ -373,9 +417,26 @@ mod tests {
         )
         .await;
         assert!(
-            matches!(&end, ChildEnd::Rejected { code, .. } if code == "invalid_media"),
+            matches!(
+                &end,
+                Err(JobError::Abort(Failure {
+                    code: FailureCode::InvalidMedia,
+                    ..
+                }))
+            ),
             "{end:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn an_internal_error_is_retried_and_exhausts_retries() {
+        let end = run_script(
+            r#"cat >/dev/null; echo '{"type":"failed","code":"internal","message":"an encoder thread panicked"}'"#,
+            Duration::from_secs(60),
+            &Cancel::default(),
+        )
+        .await;
+        assert!(retried_as(&end, FailureCode::RetriesExhausted), "{end:?}");
     }
 
     #[tokio::test]
@@ -386,31 +447,13 @@ mod tests {
             &Cancel::default(),
         )
         .await;
-        assert!(
-            matches!(
-                &end,
-                ChildEnd::Crashed {
-                    code: "resource_limit",
-                    ..
-                }
-            ),
-            "{end:?}"
-        );
+        assert!(retried_as(&end, FailureCode::ResourceLimit), "{end:?}");
     }
 
     #[tokio::test]
     async fn a_child_without_progress_is_killed_as_stalled() {
         let end = run_script("exec sleep 600", Duration::from_secs(1), &Cancel::default()).await;
-        assert!(
-            matches!(
-                &end,
-                ChildEnd::Crashed {
-                    code: "stalled",
-                    ..
-                }
-            ),
-            "{end:?}"
-        );
+        assert!(retried_as(&end, FailureCode::Stalled), "{end:?}");
     }
 
     #[tokio::test]
@@ -429,16 +472,7 @@ mod tests {
             tx,
         )
         .await;
-        assert!(
-            matches!(
-                &end,
-                ChildEnd::Crashed {
-                    code: "resource_limit",
-                    ..
-                }
-            ),
-            "{end:?}"
-        );
+        assert!(retried_as(&end, FailureCode::ResourceLimit), "{end:?}");
     }
 
     #[tokio::test]
@@ -446,7 +480,7 @@ mod tests {
         let cancel = Cancel::default();
         cancel.cancel();
         let end = run_script("exec sleep 600", Duration::from_secs(60), &cancel).await;
-        assert!(matches!(end, ChildEnd::Cancelled), "{end:?}");
+        assert_eq!(end.unwrap_err(), JobError::Stopped);
     }
 
     /// A child run by [`run`] finds no secret, no key, no network and no
@@ -497,7 +531,7 @@ echo '{{"type":"failed","code":"invalid_media","message":"probed"}}'"#,
         .await;
         drop(leaked);
         assert!(
-            matches!(&end, ChildEnd::Rejected { message, .. } if message == "probed"),
+            matches!(&end, Err(JobError::Abort(Failure { message, .. })) if message == "probed"),
             "{end:?}"
         );
 
@@ -523,26 +557,20 @@ echo '{{"type":"failed","code":"invalid_media","message":"probed"}}'"#,
         let killed = ExitStatus::from_raw(libc::SIGKILL);
         let xcpu = ExitStatus::from_raw(libc::SIGXCPU);
         let abort = ExitStatus::from_raw(libc::SIGABRT);
-        assert!(matches!(
-            crashed(Ok(killed), ""),
-            ChildEnd::Crashed {
-                code: "retries_exhausted",
-                ..
-            }
+        assert!(retried_as(
+            &Err(crashed(Ok(killed), "")),
+            FailureCode::RetriesExhausted
         ));
-        assert!(matches!(
-            crashed(Ok(xcpu), ""),
-            ChildEnd::Crashed {
-                code: "resource_limit",
-                ..
-            }
+        assert!(retried_as(
+            &Err(crashed(Ok(xcpu), "")),
+            FailureCode::ResourceLimit
         ));
-        assert!(matches!(
-            crashed(Ok(abort), "memory allocation of 1048576 bytes failed"),
-            ChildEnd::Crashed {
-                code: "resource_limit",
-                ..
-            }
+        assert!(retried_as(
+            &Err(crashed(
+                Ok(abort),
+                "memory allocation of 1048576 bytes failed"
+            )),
+            FailureCode::ResourceLimit
         ));
     }
 }

@@ -4,8 +4,10 @@
 //! worker never writes the playback record: the control plane does, from
 //! the video's row, so visibility is decided in one place only. A bad
 //! master fails its job for good with a stable error code; an
-//! infrastructure failure is retried with backoff. Nothing a job does can
-//! stop the loop.
+//! infrastructure failure is retried with backoff. Each failure says where
+//! it happens whether it is retried or aborts the job ([`JobError`]), and
+//! [`Settlement::of`] turns how an attempt ended into its one settlement
+//! (event, metric outcome, queue call). Nothing a job does can stop the loop.
 //!
 //! Object storage being unavailable is not a failure of the job: the worker
 //! keeps the lease (heartbeating) and retries the storage call with capped
@@ -26,14 +28,15 @@
 //! it); a job that then fails removes it.
 
 use crate::child::ChildRequest;
+use crate::error::{Failure, JobError, JobResult};
 use crate::live::{LivePlayback, LivePublisher};
 use crate::pipeline::Cancel;
 pub use crate::running::RunningJobs;
-use crate::supervise::{self, ChildEnd, Isolation};
+use crate::supervise::{self, Isolation};
 use crate::{TranscodeOptions, TranscodeOutput};
 use futures_util::StreamExt;
 use goflix_shared::command::{Command, CommandBus};
-use goflix_shared::domain::TranscodeJob;
+use goflix_shared::domain::{FailureCode, TranscodeJob};
 use goflix_shared::events::{BusError, Event, EventBus, EventKind};
 use goflix_shared::layout;
 use goflix_shared::metrics;
@@ -42,7 +45,7 @@ use goflix_shared::shutdown::Shutdown;
 use goflix_shared::store::{ObjectStore, Store, StoreError};
 use goflix_shared::trace_context;
 use std::future::Future;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -80,50 +83,82 @@ pub struct Worker {
     pub running: RunningJobs,
 }
 
-/// `error.code`s a job fails with, the label values of `goflix_jobs_failed_total`.
-const FAILURE_CODES: &[&str] = &[
-    "invalid_media",
-    "unsupported_format",
-    "no_video_stream",
-    "audio_only",
-    "source_too_long",
-    "hdr_unsupported",
-    "decode_failed",
-    "encode_failed",
-    "master_missing",
-    "retries_exhausted",
-    "resource_limit",
-    "stalled",
-    "cancelled",
-];
-
-/// Counts a job failed for good in `goflix_jobs_failed_total`.
-fn count_failure(code: &str) {
-    metrics::JOBS_FAILED
-        .counter(&[metrics::bounded(code, FAILURE_CODES)])
-        .inc();
+/// Counts a job failed for good in `goflix_jobs_failed_total`; the codes
+/// are its label values.
+fn count_failure(code: FailureCode) {
+    metrics::JOBS_FAILED.counter(&[code.as_str()]).inc();
 }
 
-/// How one job ended.
-enum Outcome {
-    Ready,
-    /// The master itself is unusable: fail now, retrying cannot help.
-    Rejected {
-        /// Stable machine-readable code.
-        code: String,
-        /// Readable explanation.
-        message: String,
-    },
-    /// Something around the media failed (storage, a crashed or stalled
-    /// child): worth retrying. `code` is the failure once attempts run out.
-    Transient {
-        /// `retries_exhausted`, or a precise cause like `resource_limit`.
-        code: &'static str,
-        /// What happened.
-        reason: String,
-    },
-    /// The lease was lost and the work stopped; the job's new holder redoes it.
+/// What stopped a job's work when it was stopped from outside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stopper {
+    /// An operator cancelled the job ([`Worker::cancel_job`]).
+    Operator,
+    /// The worker shuts down and the drain time is over.
+    Shutdown,
+    /// The queue handed the job to another worker.
+    LostLease,
+}
+
+/// How an attempt is settled with the queue, decided once from how it
+/// ended ([`Settlement::of`]).
+#[derive(Debug, PartialEq)]
+enum Settlement {
+    /// Every output is published: acked.
+    Done,
+    /// The master is unusable, or retrying cannot help: `video.failed`, rejected.
+    Rejected(Failure),
+    /// The last attempt failed too: `video.failed`, rejected.
+    Exhausted(Failure),
+    /// An operator cancelled the job: `video.failed` `cancelled`, acked.
     Cancelled,
+    /// Worth another attempt after `delay`.
+    Retry {
+        /// What went wrong this time.
+        reason: String,
+        /// How long the job waits in the queue.
+        delay: Duration,
+    },
+    /// Shutting down: back to the queue at once for another worker.
+    Released,
+    /// The lease was lost: left unsettled for the job's new holder.
+    Abandoned,
+}
+
+impl Settlement {
+    /// The settlement of attempt `attempt` that ended with `result`;
+    /// `stopper` is what stopped the work if it was stopped.
+    fn of(result: Result<(), JobError>, stopper: Stopper, attempt: u32) -> Self {
+        match result {
+            Ok(()) => Self::Done,
+            Err(JobError::Stopped) => match stopper {
+                Stopper::Operator => Self::Cancelled,
+                Stopper::Shutdown => Self::Released,
+                Stopper::LostLease => Self::Abandoned,
+            },
+            Err(JobError::Abort(failure)) => Self::Rejected(failure),
+            Err(JobError::Retry(failure)) if attempt < MAX_ATTEMPTS => Self::Retry {
+                reason: failure.message,
+                delay: Duration::from_secs(2u64.pow(attempt)),
+            },
+            Err(JobError::Retry(Failure { code, message })) => Self::Exhausted(Failure {
+                code,
+                message: format!("transcoding failed {attempt} times: {message}"),
+            }),
+        }
+    }
+
+    /// The `outcome` label of `goflix_job_duration_seconds`.
+    fn outcome(&self) -> &'static str {
+        match self {
+            Self::Done => "ready",
+            Self::Rejected(_) | Self::Exhausted(_) => "failed",
+            Self::Cancelled => "cancelled",
+            Self::Retry { .. } => "retry",
+            Self::Released => "released",
+            Self::Abandoned => "abandoned",
+        }
+    }
 }
 
 /// Why a storage call stopped being retried.
@@ -134,11 +169,44 @@ enum Stop {
     Failed(StoreError),
 }
 
-/// A retryable failure with no more precise code.
-fn transient(reason: String) -> Outcome {
-    Outcome::Transient {
-        code: "retries_exhausted",
-        reason,
+impl From<Stop> for JobError {
+    /// A storage error waiting does not cure is still worth another attempt.
+    fn from(stop: Stop) -> Self {
+        match stop {
+            Stop::Cancelled => JobError::Stopped,
+            Stop::Failed(e) => JobError::retry(FailureCode::RetriesExhausted, e.to_string()),
+        }
+    }
+}
+
+/// A job's scratch folder: the downloaded master, the outputs and their
+/// live copy; removed when dropped.
+struct Scratch {
+    _dir: tempfile::TempDir,
+    master: PathBuf,
+    out_dir: PathBuf,
+    live_dir: PathBuf,
+}
+
+impl Scratch {
+    async fn new() -> Result<Self, JobError> {
+        let no_space = |e: std::io::Error| format!("no scratch space: {e}");
+        let dir = tempfile::Builder::new()
+            .prefix("goflix-job-")
+            .tempdir()
+            .map_err(no_space)
+            .retry()?;
+        let out_dir = dir.path().join("out");
+        tokio::fs::create_dir(&out_dir)
+            .await
+            .map_err(no_space)
+            .retry()?;
+        Ok(Self {
+            master: dir.path().join("master"),
+            live_dir: dir.path().join("live"),
+            out_dir,
+            _dir: dir,
+        })
     }
 }
 
@@ -229,15 +297,9 @@ impl Worker {
         let attempt = lease.attempt();
         let _in_flight = metrics::JOBS_IN_FLIGHT.gauge(&[]).track();
         if attempt > MAX_ATTEMPTS {
-            count_failure("retries_exhausted");
-            self.publish(
-                &job,
-                EventKind::Failed {
-                    code: "retries_exhausted".into(),
-                    message: format!("the job failed {MAX_ATTEMPTS} times; see the worker logs"),
-                },
-            )
-            .await;
+            let message = format!("the job failed {MAX_ATTEMPTS} times; see the worker logs");
+            self.fail(&job, FailureCode::RetriesExhausted, message)
+                .await;
             finish(lease.reject().await);
             return;
         }
@@ -249,191 +311,189 @@ impl Worker {
         tracing::info!("job started");
         self.publish(&job, EventKind::Processing { attempt }).await;
         let started = Instant::now();
-        let cancel = running.cancel.clone();
-        let mut released = false;
-        let outcome = {
-            let work = self.process(&job, &cancel);
-            tokio::pin!(work);
-            let mut beat = tokio::time::interval(HEARTBEAT);
-            beat.tick().await;
-            let drained = async {
-                shutdown.cancelled().await;
-                tokio::time::sleep(self.drain).await;
-            };
-            tokio::pin!(drained);
-            loop {
-                // Once cancelled, wait for the work to stop (the encode
-                // checks between frames) so its threads and files are gone.
-                tokio::select! {
-                    outcome = &mut work => break outcome,
-                    () = &mut drained, if !cancel.is_cancelled() => {
-                        tracing::warn!(drain_s = self.drain.as_secs(), "shutting down: cancelling the job to release it");
-                        released = true;
-                        cancel.cancel();
-                    }
-                    () = lease.lost(), if !cancel.is_cancelled() => {
-                        tracing::warn!("lease lost; cancelling the job, its new holder redoes it");
-                        cancel.cancel();
-                    }
-                    _ = beat.tick(), if !cancel.is_cancelled() => match lease.heartbeat().await {
-                        Ok(()) => {}
-                        Err(QueueError::LeaseLost(_)) => {
-                            tracing::warn!("lease lost; cancelling the job, its new holder redoes it");
-                            cancel.cancel();
-                        }
-                        Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
-                    }
-                }
-            }
-        };
+        let (result, released) = self
+            .work_leased(&job, lease.as_ref(), &running.cancel, shutdown)
+            .await;
         self.running.finish(job.job_id);
-        let by_operator = running.by_operator.is_cancelled();
-        let label = match &outcome {
-            Outcome::Cancelled if by_operator => "cancelled",
-            Outcome::Cancelled if released => "released",
-            Outcome::Cancelled => "abandoned",
-            Outcome::Ready => "ready",
-            Outcome::Transient { .. } if attempt < MAX_ATTEMPTS => "retry",
-            Outcome::Rejected { .. } | Outcome::Transient { .. } => "failed",
+        let stopper = if running.by_operator.is_cancelled() {
+            Stopper::Operator
+        } else if released {
+            Stopper::Shutdown
+        } else {
+            Stopper::LostLease
         };
+        let settlement = Settlement::of(result, stopper, attempt);
+        let elapsed_s = started.elapsed().as_secs_f64();
         metrics::JOB_DURATION
-            .histogram(&[label])
-            .observe(started.elapsed().as_secs_f64());
-        match outcome {
-            Outcome::Cancelled if by_operator => {
-                tracing::info!(
-                    elapsed_s = started.elapsed().as_secs_f64(),
-                    "job cancelled by an operator"
-                );
-                count_failure("cancelled");
-                self.publish(
-                    &job,
-                    EventKind::Failed {
-                        code: "cancelled".into(),
-                        message: "the job was cancelled".into(),
-                    },
-                )
-                .await;
-                finish(lease.ack().await);
-            }
-            Outcome::Cancelled if released => {
-                tracing::info!(
-                    elapsed_s = started.elapsed().as_secs_f64(),
-                    "job released to the queue"
-                );
-                finish(lease.retry(Duration::ZERO).await);
-            }
-            Outcome::Cancelled => {
-                tracing::info!(elapsed_s = started.elapsed().as_secs_f64(), "job cancelled");
-            }
-            Outcome::Ready => {
-                tracing::info!(elapsed_s = started.elapsed().as_secs_f64(), "job done");
-                finish(lease.ack().await);
-            }
-            Outcome::Rejected { code, message } => {
-                tracing::warn!(%code, %message, "master rejected");
-                count_failure(&code);
-                self.publish(&job, EventKind::Failed { code, message })
-                    .await;
-                finish(lease.reject().await);
-            }
-            Outcome::Transient { code, reason } if attempt >= MAX_ATTEMPTS => {
-                tracing::error!(%code, %reason, "job failed on its last attempt");
-                count_failure(code);
-                self.publish(
-                    &job,
-                    EventKind::Failed {
-                        code: code.into(),
-                        message: format!("transcoding failed {attempt} times: {reason}"),
-                    },
-                )
-                .await;
-                finish(lease.reject().await);
-            }
-            Outcome::Transient { reason, .. } => {
-                let delay = Duration::from_secs(2u64.pow(attempt));
-                tracing::warn!(%reason, ?delay, "job will be retried");
-                finish(lease.retry(delay).await);
+            .histogram(&[settlement.outcome()])
+            .observe(elapsed_s);
+        self.settle(&job, lease, settlement, elapsed_s).await;
+    }
+
+    /// Runs the job's work while holding its lease: heartbeats, and
+    /// cancels the work when the lease is lost or, after shutdown, once
+    /// the drain time is over. Returns how the work ended, and whether it
+    /// was cancelled to release the job.
+    async fn work_leased(
+        &self,
+        job: &TranscodeJob,
+        lease: &dyn Lease,
+        cancel: &Cancel,
+        shutdown: &Shutdown,
+    ) -> (Result<(), JobError>, bool) {
+        let work = self.process(job, cancel);
+        tokio::pin!(work);
+        let mut beat = tokio::time::interval(HEARTBEAT);
+        beat.tick().await;
+        let drained = async {
+            shutdown.cancelled().await;
+            tokio::time::sleep(self.drain).await;
+        };
+        tokio::pin!(drained);
+        let mut released = false;
+        let lost = || {
+            tracing::warn!("lease lost; cancelling the job, its new holder redoes it");
+            cancel.cancel();
+        };
+        loop {
+            // Once cancelled, wait for the work to stop (the encode
+            // checks between frames) so its threads and files are gone.
+            tokio::select! {
+                result = &mut work => return (result, released),
+                () = &mut drained, if !cancel.is_cancelled() => {
+                    tracing::warn!(drain_s = self.drain.as_secs(), "shutting down: cancelling the job to release it");
+                    released = true;
+                    cancel.cancel();
+                }
+                () = lease.lost(), if !cancel.is_cancelled() => lost(),
+                _ = beat.tick(), if !cancel.is_cancelled() => match lease.heartbeat().await {
+                    Ok(()) => {}
+                    Err(QueueError::LeaseLost(_)) => lost(),
+                    Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
+                }
             }
         }
     }
 
-    async fn process(&self, job: &TranscodeJob, cancel: &Cancel) -> Outcome {
-        let scratch = match tempfile::Builder::new().prefix("goflix-job-").tempdir() {
-            Ok(dir) => dir,
-            Err(e) => return transient(format!("no scratch space: {e}")),
-        };
-        let master = scratch.path().join("master");
-        let out_dir = scratch.path().join("out");
-        let live_dir = scratch.path().join("live");
-        if let Err(e) = tokio::fs::create_dir(&out_dir).await {
-            return transient(format!("no scratch space: {e}"));
-        }
-        let master_key = layout::master(job.video_id);
-        let downloaded = self
-            .until_stored(cancel, "downloading the master", || {
-                self.store.download_to(&master_key, &master)
-            })
-            .await;
-        match downloaded {
-            Ok(()) => {}
-            Err(Stop::Cancelled) => return Outcome::Cancelled,
-            Err(Stop::Failed(StoreError::NotFound(_))) => {
-                return Outcome::Rejected {
-                    code: "master_missing".into(),
-                    message: "the uploaded master is no longer in storage".into(),
-                };
+    /// Settles the attempt with the queue as `settlement` says, publishing
+    /// `video.failed` for a job that failed for good.
+    async fn settle(
+        &self,
+        job: &TranscodeJob,
+        lease: Box<dyn Lease>,
+        settlement: Settlement,
+        elapsed_s: f64,
+    ) {
+        match settlement {
+            Settlement::Done => {
+                tracing::info!(elapsed_s, "job done");
+                finish(lease.ack().await);
             }
-            Err(Stop::Failed(e)) => return transient(e.to_string()),
+            Settlement::Rejected(Failure { code, message }) => {
+                tracing::warn!(%code, %message, "master rejected");
+                self.fail(job, code, message).await;
+                finish(lease.reject().await);
+            }
+            Settlement::Exhausted(Failure { code, message }) => {
+                tracing::error!(%code, %message, "job failed on its last attempt");
+                self.fail(job, code, message).await;
+                finish(lease.reject().await);
+            }
+            Settlement::Cancelled => {
+                tracing::info!(elapsed_s, "job cancelled by an operator");
+                self.fail(job, FailureCode::Cancelled, "the job was cancelled".into())
+                    .await;
+                finish(lease.ack().await);
+            }
+            Settlement::Retry { reason, delay } => {
+                tracing::warn!(%reason, ?delay, "job will be retried");
+                finish(lease.retry(delay).await);
+            }
+            Settlement::Released => {
+                tracing::info!(elapsed_s, "job released to the queue");
+                finish(lease.retry(Duration::ZERO).await);
+            }
+            Settlement::Abandoned => tracing::info!(elapsed_s, "job cancelled"),
         }
+    }
+
+    /// Counts the job failed for good with `code` and says so (`video.failed`).
+    async fn fail(&self, job: &TranscodeJob, code: FailureCode, message: String) {
+        count_failure(code);
+        self.publish(job, EventKind::Failed { code, message }).await;
+    }
+
+    /// The job's work: fetch the master, transcode it in a child process,
+    /// publish the outputs under a new version and announce it. Whatever
+    /// fails says whether the job is worth another attempt.
+    async fn process(&self, job: &TranscodeJob, cancel: &Cancel) -> Result<(), JobError> {
+        let scratch = Scratch::new().await?;
+        self.download_master(job, &scratch.master, cancel).await?;
         let version = layout::new_version();
         let mut live = LivePlayback::new(
             LivePublisher::new(
                 self.store.clone(),
                 job.video_id,
                 layout::new_version(),
-                live_dir.clone(),
+                scratch.live_dir.clone(),
             ),
             &self.store,
             job.video_id,
         );
-        let transcoded = self
-            .transcode_isolated(
-                job, &master, &out_dir, &live_dir, &version, &mut live, cancel,
-            )
+        let published = async {
+            let output = self
+                .transcode_isolated(job, &scratch, &version, &mut live, cancel)
+                .await?;
+            let stored = self
+                .publish_outputs(job, &scratch.out_dir, &version, &output, cancel)
+                .await;
+            if let Err(stop) = stored {
+                self.remove_unannounced(job, &version).await;
+                return Err(JobError::from(stop));
+            }
+            // An announcement that failed may have arrived all the same, so
+            // the version stays; deleting the video removes it in any case.
+            self.announce_ready(job, &version, &output)
+                .await
+                .map_err(|e| format!("announcing the version: {e}"))
+                .retry()
+        }
+        .await;
+        if published.is_err() {
+            live.withdraw().await;
+        }
+        published
+    }
+
+    /// Downloads the video's master to `path`, waiting out storage
+    /// outages; a master that is gone fails the job for good.
+    async fn download_master(
+        &self,
+        job: &TranscodeJob,
+        path: &Path,
+        cancel: &Cancel,
+    ) -> Result<(), JobError> {
+        let key = layout::master(job.video_id);
+        let downloaded = self
+            .until_stored(cancel, "downloading the master", || {
+                self.store.download_to(&key, path)
+            })
             .await;
-        let output = match transcoded {
-            Ok(output) => output,
-            Err(outcome) => {
-                live.withdraw().await;
-                return outcome;
-            }
-        };
-        match self
-            .publish_outputs(job, &out_dir, &version, &output, cancel)
-            .await
-        {
-            Ok(()) => match self.announce_ready(job, &version, &output).await {
-                Ok(()) => Outcome::Ready,
-                Err(e) => {
-                    live.withdraw().await;
-                    // The announcement may have arrived all the same, so the
-                    // version stays; deleting the video removes it in any case.
-                    transient(format!("announcing the version: {e}"))
-                }
-            },
-            Err(stop) => {
-                live.withdraw().await;
-                // Leave nothing half-written behind: the version was never referenced.
-                let prefix = layout::version_prefix(job.video_id, &version);
-                if let Err(cleanup) = self.store.delete_prefix(&prefix).await {
-                    tracing::warn!(error = %cleanup, "could not remove unpublished version");
-                }
-                match stop {
-                    Stop::Cancelled => Outcome::Cancelled,
-                    Stop::Failed(e) => transient(e.to_string()),
-                }
-            }
+        match downloaded {
+            Err(Stop::Failed(StoreError::NotFound(_))) => Err(JobError::abort(
+                FailureCode::MasterMissing,
+                "the uploaded master is no longer in storage",
+            )),
+            other => Ok(other?),
+        }
+    }
+
+    /// Removes `version`, whose files could not all be stored: nothing
+    /// ever referenced it, so nothing half-written stays behind.
+    async fn remove_unannounced(&self, job: &TranscodeJob, version: &str) {
+        let prefix = layout::version_prefix(job.video_id, version);
+        if let Err(cleanup) = self.store.delete_prefix(&prefix).await {
+            tracing::warn!(error = %cleanup, "could not remove unpublished version");
         }
     }
 
@@ -474,26 +534,23 @@ impl Worker {
     /// forwarding progress as events and publishing the live copy as it
     /// grows (`video.playable` once every rendition has a segment); the
     /// live playlists are ended when the encode is.
-    #[allow(clippy::too_many_arguments)]
     async fn transcode_isolated(
         &self,
         job: &TranscodeJob,
-        master: &Path,
-        out_dir: &Path,
-        live_dir: &Path,
+        scratch: &Scratch,
         version: &str,
         live: &mut LivePlayback,
         cancel: &Cancel,
-    ) -> Result<TranscodeOutput, Outcome> {
+    ) -> Result<TranscodeOutput, JobError> {
         let (progress_tx, mut progress_rx) = mpsc::channel::<f64>(8);
         let options = TranscodeOptions {
             uri_prefix: format!("{version}/"),
-            live_dir: Some(live_dir.to_path_buf()),
+            live_dir: Some(scratch.live_dir.clone()),
             ..self.options.clone()
         };
         let request = ChildRequest::new(
-            master.to_path_buf(),
-            out_dir.to_path_buf(),
+            scratch.master.clone(),
+            scratch.out_dir.clone(),
             &options,
             self.isolation.limits,
         );
@@ -513,24 +570,16 @@ impl Worker {
             }
         };
         let (end, ()) = tokio::join!(child, forward);
-        if matches!(end, ChildEnd::Done(_)) {
-            // The encode ended: the live playlists get their last segments and ENDLIST.
-            self.sync_live(job, live).await;
+        let output = end?;
+        // The encode ended: the live playlists get their last segments and ENDLIST.
+        self.sync_live(job, live).await;
+        let wall_s = started.elapsed().as_secs_f64();
+        if wall_s > 0.0 {
+            metrics::TRANSCODE_SPEED
+                .histogram(&[])
+                .observe(output.duration_s / wall_s);
         }
-        match end {
-            ChildEnd::Done(output) => {
-                let wall_s = started.elapsed().as_secs_f64();
-                if wall_s > 0.0 {
-                    metrics::TRANSCODE_SPEED
-                        .histogram(&[])
-                        .observe(output.duration_s / wall_s);
-                }
-                Ok(output)
-            }
-            ChildEnd::Cancelled => Err(Outcome::Cancelled),
-            ChildEnd::Rejected { code, message } => Err(Outcome::Rejected { code, message }),
-            ChildEnd::Crashed { code, reason } => Err(Outcome::Transient { code, reason }),
-        }
+        Ok(output)
     }
 
     /// Uploads every file and reports each rendition. Each storage call
@@ -633,5 +682,65 @@ async fn pause(delay: Duration, cancel: &Cancel) -> bool {
 fn finish(result: Result<(), QueueError>) {
     if let Err(e) = result {
         tracing::warn!(error = %e, "could not settle the job with the queue");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_failure_code_is_a_label_of_the_failure_counter() {
+        for code in FailureCode::ALL {
+            count_failure(code);
+        }
+        let exposition = metrics::render();
+        for code in FailureCode::ALL {
+            let series = format!("goflix_jobs_failed_total{{code=\"{code}\"}}");
+            assert!(exposition.contains(&series), "{series} in {exposition}");
+        }
+        assert!(!exposition.contains("goflix_jobs_failed_total{code=\"other\"}"));
+    }
+
+    #[test]
+    fn an_attempt_is_settled_by_how_it_ended_and_who_stopped_it() {
+        let failure = |code| Failure {
+            code,
+            message: "it broke".into(),
+        };
+        let settle = |result, stopper, attempt| Settlement::of(result, stopper, attempt);
+        assert_eq!(settle(Ok(()), Stopper::Operator, 1), Settlement::Done);
+        assert_eq!(
+            settle(Err(JobError::Stopped), Stopper::Operator, 1),
+            Settlement::Cancelled
+        );
+        assert_eq!(
+            settle(Err(JobError::Stopped), Stopper::Shutdown, 1),
+            Settlement::Released
+        );
+        assert_eq!(
+            settle(Err(JobError::Stopped), Stopper::LostLease, 1),
+            Settlement::Abandoned
+        );
+        let missing = failure(FailureCode::MasterMissing);
+        assert_eq!(
+            settle(Err(JobError::Abort(missing.clone())), Stopper::LostLease, 1),
+            Settlement::Rejected(missing)
+        );
+        let stalled = JobError::Retry(failure(FailureCode::Stalled));
+        assert_eq!(
+            settle(Err(stalled.clone()), Stopper::LostLease, 2),
+            Settlement::Retry {
+                reason: "it broke".into(),
+                delay: Duration::from_secs(4),
+            }
+        );
+        assert_eq!(
+            settle(Err(stalled), Stopper::LostLease, MAX_ATTEMPTS),
+            Settlement::Exhausted(Failure {
+                code: FailureCode::Stalled,
+                message: format!("transcoding failed {MAX_ATTEMPTS} times: it broke"),
+            })
+        );
     }
 }

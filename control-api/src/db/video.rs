@@ -1,7 +1,12 @@
 //! The `videos` table: one row per uploaded video with its lifecycle state,
-//! progress, error and published renditions.
+//! progress, error and published renditions. `state` and `visibility`
+//! hold the lowercase wire names of [`VideoState`] and [`Visibility`].
+//! A query that moves a video starts from [`transition`].
 
+use goflix_shared::domain::{Change, VideoState, Visibility};
 use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::{Expr, SimpleExpr};
+use sea_orm::UpdateMany;
 
 /// One video.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -14,10 +19,10 @@ pub struct Model {
     pub owner_id: Uuid,
     /// Display title.
     pub title: String,
-    /// `public`, `unlisted` or `private`.
-    pub visibility: String,
-    /// `uploaded`, `queued`, `processing`, `ready` or `failed`.
-    pub state: String,
+    /// Who may play it.
+    pub visibility: Visibility,
+    /// Where it is in its lifecycle.
+    pub state: VideoState,
     /// Fraction transcoded, 0.0–1.0.
     pub progress: f64,
     /// Stable code of the failure, when `failed`.
@@ -49,3 +54,20 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// Whether the row is in a state `change` applies in ([`Change::applies_in`]).
+pub fn accepts(change: Change) -> SimpleExpr {
+    Column::State.is_in(change.applies_in())
+}
+
+/// The update that makes `change` to the videos it applies to: only rows
+/// in a state it applies in, moved to the state it leads to
+/// ([`VideoState::after`]). Callers narrow it to their video and add their
+/// columns.
+pub fn transition(change: Change) -> UpdateMany<Entity> {
+    let update = Entity::update_many().filter(accepts(change));
+    match change.leads_to() {
+        Some(state) => update.col_expr(Column::State, Expr::value(state)),
+        None => update,
+    }
+}

@@ -8,8 +8,8 @@ use crate::state::AppState;
 use crate::videos::{self, VideoView};
 use actix_web::{web, HttpResponse};
 use bytes::Bytes;
-use goflix_shared::domain::{VideoId, VideoState};
-use goflix_shared::events::{Event, EventKind};
+use goflix_shared::domain::VideoId;
+use goflix_shared::events::Event;
 use tokio::sync::broadcast;
 
 /// Stops the video's job; the video ends `failed` with code `cancelled`
@@ -95,12 +95,11 @@ pub(crate) async fn events(
     let receiver = state.applied.subscribe();
     let readable = caller.read(videos::find(&state, &id).await?)?;
     let row = readable.video();
-    let done =
-        [VideoState::Ready.as_str(), VideoState::Failed.as_str()].contains(&row.state.as_str());
     let video = VideoId(row.id);
-    let stream = futures_util::stream::unfold((!done).then_some(receiver), move |receiver| {
-        next_event(video, receiver)
-    });
+    let stream =
+        futures_util::stream::unfold(row.state.has_job().then_some(receiver), move |receiver| {
+            next_event(video, receiver)
+        });
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(("cache-control", "no-store"))
@@ -116,10 +115,7 @@ async fn next_event(
     loop {
         match receiver.recv().await {
             Ok(event) if event.video_id == video => {
-                let terminal = matches!(
-                    event.kind,
-                    EventKind::Ready { .. } | EventKind::Failed { .. }
-                );
+                let terminal = event.kind.ends_job();
                 let json = serde_json::to_string(&event).expect("events serialise");
                 let message = format!("event: {}\ndata: {json}\n\n", event.kind.name());
                 return Some((Ok(Bytes::from(message)), (!terminal).then_some(receiver)));

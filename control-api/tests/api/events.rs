@@ -3,7 +3,7 @@
 
 use crate::helpers::{spawn_app_on, Backend, TestApp};
 use goflix_control_api::db::{retired_version, video};
-use goflix_shared::domain::{Rendition, RenditionKind, Visibility};
+use goflix_shared::domain::{FailureCode, Rendition, RenditionKind, Visibility};
 use goflix_shared::events::EventKind;
 use goflix_shared::token::Role;
 use reqwest::Method;
@@ -104,7 +104,7 @@ async fn events_move_a_video_from_queued_through_processing_to_ready(backend: Ba
     app.publish(
         id,
         EventKind::Failed {
-            code: "late".into(),
+            code: FailureCode::DecodeFailed,
             message: "too late".into(),
         },
     )
@@ -136,7 +136,7 @@ async fn failed_videos_report_their_error_and_stay_failed(backend: Backend) {
     app.publish(
         id,
         EventKind::Failed {
-            code: "invalid_media".into(),
+            code: FailureCode::InvalidMedia,
             message: "no video stream".into(),
         },
     )

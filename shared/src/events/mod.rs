@@ -8,7 +8,7 @@ pub mod memory;
 
 pub use memory::MemoryBus;
 
-use crate::domain::{Rendition, VideoId};
+use crate::domain::{Change, FailureCode, Rendition, VideoId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures_util::Stream;
@@ -103,7 +103,7 @@ pub enum EventKind {
     #[serde(rename = "video.failed")]
     Failed {
         /// Stable machine-readable code.
-        code: String,
+        code: FailureCode,
         /// Human-readable explanation.
         message: String,
     },
@@ -121,6 +121,24 @@ impl EventKind {
             Self::Ready { .. } => "video.ready",
             Self::Failed { .. } => "video.failed",
         }
+    }
+
+    /// How the event may move its video ([`crate::domain::VideoState::after`]).
+    pub fn change(&self) -> Change {
+        match self {
+            Self::Queued => Change::Enqueued,
+            Self::Processing { .. } => Change::Started,
+            Self::Progress { .. } => Change::Progressed,
+            Self::Playable { .. } | Self::RenditionReady { .. } => Change::Stored,
+            Self::Ready { .. } => Change::Finished,
+            Self::Failed { .. } => Change::Failed,
+        }
+    }
+
+    /// Whether the job sends nothing after this event (`video.ready`,
+    /// `video.failed`).
+    pub fn ends_job(&self) -> bool {
+        matches!(self, Self::Ready { .. } | Self::Failed { .. })
     }
 }
 
@@ -160,5 +178,17 @@ mod tests {
         assert_eq!(json["video_id"], event.video_id.to_string());
         let back: Event = serde_json::from_value(json).unwrap();
         assert_eq!(back, event);
+    }
+
+    #[test]
+    fn a_failure_carries_its_code_as_the_wire_name() {
+        let kind = EventKind::Failed {
+            code: FailureCode::ResourceLimit,
+            message: "out of memory".into(),
+        };
+        let json = serde_json::to_value(Event::now(VideoId::new(), kind.clone())).unwrap();
+        assert_eq!(json["type"], "video.failed");
+        assert_eq!(json["code"], "resource_limit");
+        assert_eq!(serde_json::from_value::<Event>(json).unwrap().kind, kind);
     }
 }

@@ -1,0 +1,166 @@
+//! Why a job failed for good: the [`FailureCode`] a failed video records as
+//! `error.code`, the one list of them. The child process reports one, the
+//! worker carries it in `video.failed` and counts it in
+//! `goflix_jobs_failed_total{code}`, the control plane stores and explains
+//! it. The strings are part of the public interface and never change; new
+//! causes add codes.
+
+use super::wire::wire_name;
+use serde::{Deserialize, Serialize};
+
+/// The stable `error.code` of a failed job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureCode {
+    /// The file is empty, truncated or not media at all.
+    InvalidMedia,
+    /// A container or codec Goflix does not accept.
+    UnsupportedFormat,
+    /// The file has no video stream.
+    NoVideoStream,
+    /// Audio but no video.
+    AudioOnly,
+    /// Longer than the configured limit.
+    SourceTooLong,
+    /// HDR, which this build cannot tone-map.
+    HdrUnsupported,
+    /// The source could not be decoded.
+    DecodeFailed,
+    /// An encoder or muxer failed.
+    EncodeFailed,
+    /// A transcoder bug or an I/O failure around the media.
+    Internal,
+    /// The uploaded master is no longer in storage.
+    MasterMissing,
+    /// Every attempt failed for a reason worth retrying.
+    RetriesExhausted,
+    /// The child ran out of memory, CPU time or wall time.
+    ResourceLimit,
+    /// The child stopped making progress.
+    Stalled,
+    /// An operator cancelled the job.
+    Cancelled,
+    /// The queue gave the job up (its worker died on every delivery, or
+    /// a worker rejected it without reporting why).
+    JobDeadLettered,
+}
+
+impl FailureCode {
+    /// Every code, in the order the API documents them.
+    pub const ALL: [Self; 15] = [
+        Self::InvalidMedia,
+        Self::UnsupportedFormat,
+        Self::NoVideoStream,
+        Self::AudioOnly,
+        Self::SourceTooLong,
+        Self::HdrUnsupported,
+        Self::DecodeFailed,
+        Self::EncodeFailed,
+        Self::Internal,
+        Self::MasterMissing,
+        Self::RetriesExhausted,
+        Self::ResourceLimit,
+        Self::Stalled,
+        Self::Cancelled,
+        Self::JobDeadLettered,
+    ];
+
+    /// The wire name, e.g. `invalid_media`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidMedia => "invalid_media",
+            Self::UnsupportedFormat => "unsupported_format",
+            Self::NoVideoStream => "no_video_stream",
+            Self::AudioOnly => "audio_only",
+            Self::SourceTooLong => "source_too_long",
+            Self::HdrUnsupported => "hdr_unsupported",
+            Self::DecodeFailed => "decode_failed",
+            Self::EncodeFailed => "encode_failed",
+            Self::Internal => "internal",
+            Self::MasterMissing => "master_missing",
+            Self::RetriesExhausted => "retries_exhausted",
+            Self::ResourceLimit => "resource_limit",
+            Self::Stalled => "stalled",
+            Self::Cancelled => "cancelled",
+            Self::JobDeadLettered => "job_dead_lettered",
+        }
+    }
+
+    /// The code named `code`, if it is one Goflix sets.
+    pub fn parse(code: &str) -> Option<Self> {
+        code.parse().ok()
+    }
+
+    /// Whether the cause is transient, so another attempt may succeed: the
+    /// worker retries the job and fails it only once attempts run out
+    /// (with this code, or `retries_exhausted` for an internal error).
+    /// The others are the master's fault or a decision, and fail at once.
+    pub fn retryable(self) -> bool {
+        matches!(
+            self,
+            Self::Internal | Self::RetriesExhausted | Self::ResourceLimit | Self::Stalled
+        )
+    }
+}
+
+wire_name!(FailureCode, FailureCode::ALL, |s| format!(
+    "unknown failure code {s:?}"
+));
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_round_trips_through_its_wire_name_and_json() {
+        for code in FailureCode::ALL {
+            assert_eq!(code.as_str().parse::<FailureCode>(), Ok(code));
+            let json = serde_json::to_value(code).unwrap();
+            assert_eq!(json, code.as_str());
+            assert_eq!(serde_json::from_value::<FailureCode>(json).unwrap(), code);
+        }
+        assert_eq!(FailureCode::parse("ffmpeg: moov atom not found"), None);
+    }
+
+    #[test]
+    fn the_wire_names_are_todays() {
+        let names: Vec<&str> = FailureCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "invalid_media",
+                "unsupported_format",
+                "no_video_stream",
+                "audio_only",
+                "source_too_long",
+                "hdr_unsupported",
+                "decode_failed",
+                "encode_failed",
+                "internal",
+                "master_missing",
+                "retries_exhausted",
+                "resource_limit",
+                "stalled",
+                "cancelled",
+                "job_dead_lettered",
+            ]
+        );
+    }
+
+    #[test]
+    fn only_transient_causes_are_retried() {
+        let retried: Vec<FailureCode> = FailureCode::ALL
+            .into_iter()
+            .filter(|c| c.retryable())
+            .collect();
+        assert_eq!(
+            retried,
+            [
+                FailureCode::Internal,
+                FailureCode::RetriesExhausted,
+                FailureCode::ResourceLimit,
+                FailureCode::Stalled,
+            ]
+        );
+    }
+}
