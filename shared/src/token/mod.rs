@@ -1,5 +1,7 @@
-//! Tokens: what they grant and the API to issue and verify them. Tokens are ed25519-signed
-//! [biscuits](https://www.biscuitsec.org/). The control plane holds the
+//! Tokens: what they grant, and the API that issues and verifies them.
+//! Tokens are ed25519-signed [biscuits](https://www.biscuitsec.org/);
+//! roles and scopes are the domain's ([`Role`] is re-exported here, client
+//! scopes are [`crate::domain::Scope`]). The control plane holds the
 //! private key ([`TokenIssuer`]) and issues these kinds of token:
 //!
 //! - **access** tokens for users: `kind("access")`, `user("<uuid>")`,
@@ -34,10 +36,9 @@
 //! control plane's revocation list; the origin, which has only the public
 //! key, does not consult that list.
 //!
-//! The work is split by concern: [`keys`] (key files and rotation),
-//! [`issue`] (issuing and attenuation), [`verify`] (verification, limits
-//! and the blocking pool) and [`shape`] (the structural check before any
-//! datalog).
+//! The work is split by concern: `keys` (key files and rotation), `issue`
+//! (issuing and attenuation), `verify` (verification, limits and the
+//! blocking pool) and `shape` (the structural check before any datalog).
 
 mod issue;
 mod keys;
