@@ -454,7 +454,7 @@ fn termination_grace_and_prestop_match_each_role() {
 }
 
 /// The `GOFLIX_DRAIN_SECONDS` a role's container sets: how long the code
-/// drains after SIGTERM (`shared/src/config.rs`).
+/// drains after SIGTERM (`shared/src/config/mod.rs`).
 fn drain_seconds(spec: &Value, role: &str) -> i64 {
     array(&spec["containers"][0]["env"])
         .iter()
@@ -685,10 +685,10 @@ fn ingress_autoscalers_and_keda_are_wired() {
     }
 }
 
-/// Every `GOFLIX_*` name that `shared/src/config.rs` knows.
+/// Every `GOFLIX_*` name that `shared/src/config/mod.rs` knows.
 fn known_settings() -> BTreeSet<String> {
     let source =
-        std::fs::read_to_string(root().join("shared/src/config.rs")).expect("shared/src/config.rs");
+        std::fs::read_to_string(root().join("shared/src/config/mod.rs")).expect("shared/src/config/mod.rs");
     source
         .split('"')
         .skip(1)
