@@ -2,11 +2,13 @@
 //! failure codes, renditions, transcode jobs and the playback record the
 //! origin reads.
 
+mod access;
 mod failure;
 mod state;
 mod visibility;
 mod wire;
 
+pub use access::{Role, Scope};
 pub use failure::FailureCode;
 pub use state::{Change, VideoState};
 pub use visibility::Visibility;
