@@ -687,8 +687,8 @@ fn ingress_autoscalers_and_keda_are_wired() {
 
 /// Every `GOFLIX_*` name that `shared/src/config/mod.rs` knows.
 fn known_settings() -> BTreeSet<String> {
-    let source =
-        std::fs::read_to_string(root().join("shared/src/config/mod.rs")).expect("shared/src/config/mod.rs");
+    let source = std::fs::read_to_string(root().join("shared/src/config/mod.rs"))
+        .expect("shared/src/config/mod.rs");
     source
         .split('"')
         .skip(1)
