@@ -5,7 +5,6 @@ use goflix_shared::config::Config;
 use goflix_shared::shutdown;
 use goflix_shared::telemetry::Telemetry;
 use goflix_shared::token::Role;
-use secrecy::ExposeSecret;
 use std::io::Read;
 
 /// The configuration, and telemetry for `role` installed; hold the
@@ -30,7 +29,7 @@ pub async fn serve() -> anyhow::Result<()> {
 /// Runs a started role until SIGINT/SIGTERM, then lets it finish what it holds.
 async fn run_role<F>(name: &str, start: F) -> anyhow::Result<()>
 where
-    F: std::future::Future<Output = anyhow::Result<crate::roles::Running>>,
+    F: std::future::Future<Output = anyhow::Result<crate::running::Running>>,
 {
     let running = start.await?;
     println!("goflix {name} listening on http://{}/", running.addr);
@@ -73,10 +72,7 @@ pub fn transcode_child(video: &str) -> anyhow::Result<()> {
 /// `goflix migrate`: bring the database schema up to date.
 pub async fn migrate() -> anyhow::Result<()> {
     let (config, _telemetry) = config("migrate")?;
-    prepare_data_dir(&config)?;
-    let db = goflix_control_api::connect(config.database_url.expose_secret(), config.database_pool)
-        .await?;
-    goflix_control_api::migrate(&db).await?;
+    crate::parts::open_database(&config).await?;
     println!("database schema is up to date");
     Ok(())
 }
@@ -93,25 +89,8 @@ pub async fn create_user(email: &str, role: &str) -> anyhow::Result<()> {
     if password.is_empty() {
         bail!("no password on standard input");
     }
-    prepare_data_dir(&config)?;
-    let db = goflix_control_api::connect(config.database_url.expose_secret(), config.database_pool)
-        .await?;
-    goflix_control_api::migrate(&db).await?;
+    let db = crate::parts::open_database(&config).await?;
     let id = goflix_control_api::create_user(&db, email, role, password).await?;
     println!("created {} user {email} ({id})", role.as_str());
-    Ok(())
-}
-
-/// Creates the data directory (private to the user) when it is missing.
-pub fn prepare_data_dir(config: &Config) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mut permissions = std::fs::metadata(&config.data_dir)?.permissions();
-        permissions.set_mode(0o700);
-        std::fs::set_permissions(&config.data_dir, permissions)?;
-    }
     Ok(())
 }

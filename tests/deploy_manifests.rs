@@ -454,7 +454,7 @@ fn termination_grace_and_prestop_match_each_role() {
 }
 
 /// The `GOFLIX_DRAIN_SECONDS` a role's container sets: how long the code
-/// drains after SIGTERM (`shared/src/config/mod.rs`).
+/// drains after SIGTERM (`shared/src/config.rs`).
 fn drain_seconds(spec: &Value, role: &str) -> i64 {
     array(&spec["containers"][0]["env"])
         .iter()
@@ -685,20 +685,11 @@ fn ingress_autoscalers_and_keda_are_wired() {
     }
 }
 
-/// Every `GOFLIX_*` name that `shared/src/config/mod.rs` knows.
+/// Every `GOFLIX_*` setting ([`goflix_shared::config::SETTINGS`]).
 fn known_settings() -> BTreeSet<String> {
-    let source = std::fs::read_to_string(root().join("shared/src/config/mod.rs"))
-        .expect("shared/src/config/mod.rs");
-    source
-        .split('"')
-        .skip(1)
-        .step_by(2)
-        .filter(|s| {
-            s.starts_with("GOFLIX_")
-                && s.len() > 7
-                && s.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
-        })
-        .map(str::to_owned)
+    goflix_shared::config::SETTINGS
+        .iter()
+        .map(|setting| setting.name.to_owned())
         .collect()
 }
 

@@ -2,10 +2,11 @@
 //! RabbitMQ and PostgreSQL (see `common::cluster`): a worker killed
 //! mid-job, two workers draining a backlog, force-closed AMQP connections,
 //! a worker losing its channel mid-encode, a poison job, a job whose worker
-//! dies on every delivery, an object-storage outage (a private s3s-fs
-//! stopped and restarted), and a control-api killed before it published
-//! its job. They need `GOFLIX_TEST_AMQP_URL` and `GOFLIX_TEST_POSTGRES_URL`
-//! (and s3s-fs on the `PATH`) and fail without them.
+//! dies on every delivery (also when that worker is `goflix serve` on
+//! RabbitMQ), an object-storage outage (a private s3s-fs stopped and
+//! restarted), and a control-api killed before it published its job. They
+//! need `GOFLIX_TEST_AMQP_URL` and `GOFLIX_TEST_POSTGRES_URL` (and s3s-fs
+//! on the `PATH`) and fail without them.
 
 mod common;
 
@@ -231,6 +232,20 @@ async fn a_poison_job_is_dead_lettered_without_blocking_the_queue() {
     assert!(cluster.versions(&bad).is_empty());
 }
 
+/// Waits until the video of a job that used up its attempts has failed:
+/// RabbitMQ dead-lettered the job at its delivery limit (RabbitMQ 4; the
+/// control plane then fails the video), or handed out the attempt past the
+/// limit, which the worker refused (RabbitMQ 3).
+async fn assert_fails_past_its_attempts(cluster: &Cluster, id: &str) {
+    let video = cluster.wait_settled(id, SETTLE).await;
+    assert_eq!(video["state"], "failed", "{video}");
+    let code = video["error"]["code"].as_str().unwrap_or_default();
+    assert!(
+        ["job_dead_lettered", "retries_exhausted"].contains(&code),
+        "{video}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_whose_worker_dies_on_every_delivery_ends_failed() {
     let mut cluster = Cluster::new().await;
@@ -252,15 +267,7 @@ async fn a_job_whose_worker_dies_on_every_delivery_ends_failed() {
         cluster.workers[worker].kill();
     }
     let survivor = cluster.start_worker().await;
-    let video = cluster.wait_settled(&id, SETTLE).await;
-    assert_eq!(video["state"], "failed", "{video}");
-    // Either the broker dead-letters it at its delivery limit (the control
-    // plane then fails it) or the next worker refuses the over-limit attempt.
-    let code = video["error"]["code"].as_str().unwrap_or_default();
-    assert!(
-        ["job_dead_lettered", "retries_exhausted"].contains(&code),
-        "{video}"
-    );
+    assert_fails_past_its_attempts(&cluster, &id).await;
     assert!(
         !cluster.workers[survivor].log_text().contains("job started"),
         "the job ran more than {MAX_ATTEMPTS} times\n{}",
@@ -271,6 +278,41 @@ async fn a_job_whose_worker_dies_on_every_delivery_ends_failed() {
     let video = cluster.wait_settled(&next, SETTLE).await;
     assert_eq!(video["state"], "ready", "{video}");
     assert_eq!(cluster.job_state(&id).await, "dead");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn goflix_serve_on_rabbitmq_fails_a_job_dead_lettered_after_it_crashed_on_every_delivery() {
+    let mut cluster = Cluster::new().await;
+    let source = clip(cluster.dir.path(), "long.mp4", "640x360", 12, true);
+    cluster.start_serve().await;
+    let id = cluster.upload("crashes goflix serve", &source).await;
+    // As if the master crashed the whole process on every delivery.
+    for attempt in 1..=MAX_ATTEMPTS {
+        let log = cluster.control.as_ref().unwrap().log.clone();
+        let log_text = || read_log(&log);
+        wait_logged(&cluster, log_text, "job started", 1).await;
+        assert!(
+            log_text().contains(&format!("attempt={attempt}")),
+            "{}",
+            cluster.logs()
+        );
+        cluster.control.as_mut().unwrap().kill();
+        cluster.start_serve().await;
+    }
+    // Whichever way the job ended (see `assert_fails_past_its_attempts`),
+    // only the dead-letter follower records it dead: on RabbitMQ 4 it also
+    // is what fails the video.
+    assert_fails_past_its_attempts(&cluster, &id).await;
+    let started = Instant::now();
+    while cluster.job_state(&id).await != "dead" {
+        assert!(
+            started.elapsed() < SETTLE,
+            "the dead letter was never recorded\n{}",
+            cluster.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(cluster.dead_letters().await, 0, "taken off the queue");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -131,7 +131,7 @@ mod tests {
         let db = crate::connect("sqlite::memory:", 1).await.unwrap();
         crate::migrate(&db).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&format!("file://{}", dir.path().display()))
+        let store = Store::open(&goflix_shared::config::Storage::Folder(dir.path().into()))
             .await
             .unwrap();
         (db, store, dir)

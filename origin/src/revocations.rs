@@ -143,7 +143,7 @@ mod tests {
     #[tokio::test]
     async fn unread_fails_closed_then_the_feed_and_its_last_good_copy_apply() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&format!("file://{}", dir.path().display()))
+        let store = Store::open(&goflix_shared::config::Storage::Folder(dir.path().into()))
             .await
             .unwrap();
         let revocations = Revocations::default();

@@ -1,5 +1,5 @@
 //! The RabbitMQ connection shared by the AMQP job queue and event bus
-//! (`GOFLIX_QUEUE=amqp://…`): URL parsing with an optional name prefix,
+//! (`GOFLIX_QUEUE=amqp://…`): [`AmqpUrl`] with its optional name prefix,
 //! one lazily (re)established connection, the topology every role
 //! declares, and publishing with confirms and the `mandatory` flag.
 //!
@@ -18,6 +18,7 @@
 //! A lost connection or channel is replaced on the next call; callers
 //! retry with backoff.
 
+use crate::config::ServiceUrl;
 use crate::queue::MAX_ATTEMPTS;
 use crate::trace_context::TRACEPARENT;
 use lapin::options::{
@@ -37,9 +38,6 @@ const PERSISTENT: u8 = 2;
 /// Why a broker call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum BrokerError {
-    /// `GOFLIX_QUEUE` is not a usable `amqp://` URL.
-    #[error("invalid GOFLIX_QUEUE: {0}")]
-    InvalidUrl(String),
     /// The broker could not be reached or the connection or channel broke.
     #[error("RabbitMQ unavailable: {0}")]
     Unavailable(#[from] lapin::Error),
@@ -54,6 +52,8 @@ pub enum BrokerError {
 /// The queue and exchange names, with the optional prefix applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Names {
+    /// The prefix (`""` for none).
+    pub prefix: String,
     /// The job queue (`goflix.transcode`).
     pub transcode: String,
     /// Its dead-letter queue (`goflix.transcode.dead`).
@@ -67,7 +67,7 @@ pub struct Names {
 }
 
 impl Names {
-    /// The names under `prefix` (`""` for the names of DESIGN.md).
+    /// The names under `prefix` (`""` for the names `docs/interface.md` lists).
     pub fn with_prefix(prefix: &str) -> Self {
         let name = |base: &str| {
             if prefix.is_empty() {
@@ -77,6 +77,7 @@ impl Names {
             }
         };
         Self {
+            prefix: prefix.to_owned(),
             transcode: name("goflix.transcode"),
             dead: name("goflix.transcode.dead"),
             events: name("goflix.events"),
@@ -86,44 +87,70 @@ impl Names {
     }
 }
 
-/// Splits `amqp://…?prefix=p&…` into the URL lapin reads and the name prefix.
-pub fn parse_url(url: &str) -> Result<(String, Names), BrokerError> {
-    if !(url.starts_with("amqp://") || url.starts_with("amqps://")) {
-        return Err(BrokerError::InvalidUrl(
-            "expected amqp://user:password@host:port/vhost".into(),
-        ));
+/// A `GOFLIX_QUEUE=amqp://…?prefix=p&…` URL, parsed: the URL lapin
+/// connects to (without `prefix`) and the names under the prefix. Prints
+/// without its password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AmqpUrl {
+    /// The URL lapin connects to.
+    connect: ServiceUrl,
+    names: Names,
+}
+
+impl AmqpUrl {
+    /// The queue and exchange names of this URL's prefix.
+    pub fn names(&self) -> &Names {
+        &self.names
     }
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, query),
-        None => (url, ""),
-    };
-    let mut prefix = String::new();
-    let mut kept = Vec::new();
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        match pair.strip_prefix("prefix=") {
-            Some(value) => {
-                if !value
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-                {
-                    return Err(BrokerError::InvalidUrl(format!(
-                        "prefix {value:?} may hold only letters, digits, '-', '_' and '.'"
-                    )));
-                }
-                prefix = value.to_owned();
-            }
-            None => kept.push(pair),
+}
+
+impl std::fmt::Debug for AmqpUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AmqpUrl")
+            .field("connect", &self.connect)
+            .field("prefix", &self.names.prefix)
+            .finish()
+    }
+}
+
+impl std::str::FromStr for AmqpUrl {
+    type Err = String;
+
+    /// Splits `amqp://…?prefix=p&…` into the URL lapin reads and the name prefix.
+    fn from_str(url: &str) -> Result<Self, String> {
+        if !(url.starts_with("amqp://") || url.starts_with("amqps://")) {
+            return Err("expected amqp://user:password@host:port/vhost".into());
         }
+        let (base, query) = url.split_once('?').unwrap_or((url, ""));
+        let mut prefix = String::new();
+        let mut kept = Vec::new();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            match pair.strip_prefix("prefix=") {
+                Some(value) => {
+                    if !value
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+                    {
+                        return Err(format!(
+                            "prefix {value:?} may hold only letters, digits, '-', '_' and '.'"
+                        ));
+                    }
+                    prefix = value.to_owned();
+                }
+                None => kept.push(pair),
+            }
+        }
+        let connect = if kept.is_empty() {
+            base.to_owned()
+        } else {
+            format!("{base}?{}", kept.join("&"))
+        };
+        connect.parse::<lapin::uri::AMQPUri>()?;
+        Ok(Self {
+            connect: connect.into(),
+            names: Names::with_prefix(&prefix),
+        })
     }
-    let lapin_url = if kept.is_empty() {
-        base.to_owned()
-    } else {
-        format!("{base}?{}", kept.join("&"))
-    };
-    lapin_url
-        .parse::<lapin::uri::AMQPUri>()
-        .map_err(BrokerError::InvalidUrl)?;
-    Ok((lapin_url, Names::with_prefix(&prefix)))
 }
 
 /// A handle on the broker; cheap to clone, one connection per process.
@@ -141,19 +168,18 @@ struct Inner {
 }
 
 impl Broker {
-    /// A broker for `url` (see [`parse_url`]); connects on first use.
-    /// `connection_name` shows in `rabbitmqctl list_connections name`.
-    pub fn new(url: &str, connection_name: impl Into<String>) -> Result<Self, BrokerError> {
-        let (url, names) = parse_url(url)?;
-        Ok(Self {
+    /// A broker at `url`; connects on first use. `connection_name` shows
+    /// in `rabbitmqctl list_connections name`.
+    pub fn new(url: &AmqpUrl, connection_name: impl Into<String>) -> Self {
+        Self {
             inner: Arc::new(Inner {
-                url: url.into(),
-                names,
+                url: url.connect.as_str().into(),
+                names: url.names.clone(),
                 connection_name: connection_name.into(),
                 connection: Mutex::new(None),
                 publisher: Mutex::new(None),
             }),
-        })
+        }
     }
 
     /// The queue and exchange names.
@@ -365,17 +391,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_are_the_design_names_unless_prefixed() {
-        let (url, names) = parse_url("amqp://guest:guest@127.0.0.1:5672/%2f").unwrap();
-        assert_eq!(url, "amqp://guest:guest@127.0.0.1:5672/%2f");
-        assert_eq!(names.transcode, "goflix.transcode");
-        assert_eq!(names.dead, "goflix.transcode.dead");
-        assert_eq!(names.events, "goflix.events");
-        let (url, names) = parse_url("amqp://h/%2f?heartbeat=10&prefix=t123").unwrap();
-        assert_eq!(url, "amqp://h/%2f?heartbeat=10");
-        assert_eq!(names.transcode, "t123.goflix.transcode");
-        assert_eq!(names.dead, "t123.goflix.transcode.dead");
-        assert!(parse_url("database").is_err());
-        assert!(parse_url("amqp://h/?prefix=a b").is_err());
+    fn names_are_the_documented_names_unless_prefixed() {
+        let url: AmqpUrl = "amqp://guest:guest@127.0.0.1:5672/%2f".parse().unwrap();
+        assert_eq!(url.connect, "amqp://guest:guest@127.0.0.1:5672/%2f");
+        assert_eq!(url.names().transcode, "goflix.transcode");
+        assert_eq!(url.names().dead, "goflix.transcode.dead");
+        assert_eq!(url.names().events, "goflix.events");
+        let url: AmqpUrl = "amqp://h/%2f?heartbeat=10&prefix=t123".parse().unwrap();
+        assert_eq!(url.connect, "amqp://h/%2f?heartbeat=10");
+        assert_eq!(url.names().transcode, "t123.goflix.transcode");
+        assert_eq!(url.names().dead, "t123.goflix.transcode.dead");
+        assert!("database".parse::<AmqpUrl>().is_err());
+        assert!("amqp://h/?prefix=a b".parse::<AmqpUrl>().is_err());
+        let printed = format!(
+            "{:?}",
+            "amqp://u:pw-1@h/%2f?prefix=p".parse::<AmqpUrl>().unwrap()
+        );
+        assert!(!printed.contains("pw-1"), "{printed}");
     }
 }

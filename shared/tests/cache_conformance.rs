@@ -8,6 +8,7 @@ mod common;
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use goflix_shared::cache::{self, ManifestCache, MemoryCache, RedisCache};
+use goflix_shared::config::Cache;
 use goflix_shared::store::StoreError;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -152,13 +153,13 @@ fn test_prefix() -> String {
 
 #[tokio::test]
 async fn memory_conforms() {
-    test_suite(cache::open("memory", "unused").unwrap()).await;
+    test_suite(cache::open(&Cache::Memory, "unused").unwrap()).await;
 }
 
 #[tokio::test]
 async fn memory_in_front_of_redis_conforms() {
     let url = common::service("GOFLIX_TEST_REDIS_URL");
-    let cache = cache::open(&url, &test_prefix()).unwrap();
+    let cache = cache::open(&Cache::Redis(url.into()), &test_prefix()).unwrap();
     test_suite(cache.clone()).await;
     assert_eq!(cache.degraded_total(), 0, "Redis answered throughout");
     cache.invalidate_prefix("").await;
@@ -167,7 +168,11 @@ async fn memory_in_front_of_redis_conforms() {
 #[tokio::test]
 async fn an_unreachable_redis_still_fills_and_counts() {
     // Nothing listens on port 1.
-    let cache = cache::open("redis://127.0.0.1:1", "goflix-test:").unwrap();
+    let cache = cache::open(
+        &Cache::Redis("redis://127.0.0.1:1".to_owned().into()),
+        "goflix-test:",
+    )
+    .unwrap();
     test_suite(cache.clone()).await;
     assert!(cache.degraded_total() > 0, "the outage is counted");
 }
@@ -225,7 +230,7 @@ async fn replicas_share_fills_through_redis() {
 
 #[tokio::test]
 async fn unknown_cache_urls_are_refused() {
-    assert!(cache::open("memcached://127.0.0.1", "p").is_err());
-    let err = cache::open("bogus://user:secret@host", "p").err().unwrap();
-    assert!(!err.to_string().contains("secret"), "{err}");
+    assert!("memcached://127.0.0.1".parse::<Cache>().is_err());
+    let err = "bogus://user:secret@host".parse::<Cache>().unwrap_err();
+    assert!(!err.contains("secret"), "{err}");
 }

@@ -7,6 +7,7 @@ mod common;
 
 use bytes::Bytes;
 use futures_util::{stream, StreamExt};
+use goflix_shared::config::Storage;
 use goflix_shared::store::{
     ByteStream, FsStore, ObjectKey, ObjectStore, S3Options, S3Store, Store, StoreError, PART_SIZE,
 };
@@ -219,8 +220,8 @@ async fn fs_store_conforms() {
 #[tokio::test]
 async fn store_enum_conforms_over_fs() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("file://{}", dir.path().display());
-    Box::pin(test_suite(Store::open(&url).await.unwrap())).await;
+    let storage = Storage::Folder(dir.path().to_owned());
+    Box::pin(test_suite(Store::open(&storage).await.unwrap())).await;
 }
 
 #[tokio::test]
@@ -271,6 +272,7 @@ async fn s3_urls_open_the_s3_backend() {
         common::service("GOFLIX_TEST_S3_BUCKET"),
         common::service("GOFLIX_TEST_S3_ENDPOINT"),
     );
-    assert!(matches!(Store::open(&url).await.unwrap(), Store::S3(_)));
-    assert!(Store::open("s3://bucket?colour=blue").await.is_err());
+    let storage: Storage = url.parse().unwrap();
+    assert!(matches!(Store::open(&storage).await.unwrap(), Store::S3(_)));
+    assert!("s3://bucket?colour=blue".parse::<Storage>().is_err());
 }

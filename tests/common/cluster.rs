@@ -1,10 +1,11 @@
-//! The distributed layout as real `goflix` processes: one control-api and
-//! any number of transcoders on RabbitMQ (`GOFLIX_TEST_AMQP_URL`, queue
-//! names under a prefix of their own) and PostgreSQL
-//! (`GOFLIX_TEST_POSTGRES_URL`, a database of their own), sharing a folder
-//! as object storage, or a private s3s-fs server ([`S3Server`]) that a
-//! test may stop and restart. Each process logs to its own file; dropping
-//! the cluster kills the processes, deletes the queues and drops the database.
+//! The distributed layout as real `goflix` processes: one control-api (or
+//! `goflix serve`) and any number of transcoders on RabbitMQ
+//! (`GOFLIX_TEST_AMQP_URL`, queue names under a prefix of their own) and
+//! PostgreSQL (`GOFLIX_TEST_POSTGRES_URL`, a database of their own),
+//! sharing a folder as object storage, or a private s3s-fs server
+//! ([`S3Server`]) that a test may stop and restart. Each process logs to
+//! its own file; dropping the cluster kills the processes, deletes the
+//! queues and drops the database.
 
 use super::{login, ADMIN_EMAIL, ADMIN_PASSWORD};
 use lapin::options::{ExchangeDeleteOptions, QueueDeclareOptions, QueueDeleteOptions};
@@ -274,6 +275,20 @@ impl Cluster {
 
     /// Starts control-api on `queue_url` (the cluster's unless a test breaks it).
     pub async fn start_control(&mut self, queue_url: &str) {
+        self.start_control_plane("control-api", queue_url).await;
+    }
+
+    /// Starts `goflix serve` (control plane, one worker and the origin in
+    /// one process) on the cluster's RabbitMQ, database and storage, as the
+    /// cluster's control plane: a test may kill it and start it again.
+    pub async fn start_serve(&mut self) {
+        self.start_control_plane("serve", &self.amqp_url.clone())
+            .await;
+    }
+
+    /// Starts `command` as the control plane on `queue_url`, the cluster's
+    /// database and port; returns once it answers and an admin is logged in.
+    async fn start_control_plane(&mut self, command: &str, queue_url: &str) {
         let env = [
             ("GOFLIX_QUEUE", queue_url.to_owned()),
             (
@@ -284,7 +299,7 @@ impl Cluster {
             ("GOFLIX_ADMIN_EMAIL", ADMIN_EMAIL.to_owned()),
             ("GOFLIX_ADMIN_PASSWORD", ADMIN_PASSWORD.to_owned()),
         ];
-        let process = self.spawn(&["control-api"], &env, "control-api");
+        let process = self.spawn(&[command], &env, command);
         self.control = Some(process);
         let started = Instant::now();
         while self
@@ -296,7 +311,7 @@ impl Cluster {
         {
             assert!(
                 started.elapsed() < Duration::from_secs(30),
-                "control-api did not start: {}",
+                "{command} did not start: {}",
                 self.control.as_ref().unwrap().log_text()
             );
             tokio::time::sleep(Duration::from_millis(100)).await;

@@ -58,7 +58,7 @@ async fn renditions_are_published_while_encoding_and_end_as_event_playlists() {
         source.to_str().unwrap(),
     ]);
     let objects = dir.path().join("objects");
-    let store = Store::open(&format!("file://{}", objects.display()))
+    let store = Store::open(&goflix_shared::config::Storage::Folder(objects.clone()))
         .await
         .unwrap();
     let video = VideoId::new();
@@ -185,7 +185,7 @@ async fn renditions_are_published_while_encoding_and_end_as_event_playlists() {
 async fn a_live_playlist_naming_other_files_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let objects = dir.path().join("objects");
-    let store = Store::open(&format!("file://{}", objects.display()))
+    let store = Store::open(&goflix_shared::config::Storage::Folder(objects.clone()))
         .await
         .unwrap();
     let live_dir = dir.path().join("live");

@@ -245,7 +245,6 @@ async fn first_start_without_credentials_generates_an_admin_once() {
     use goflix_shared::config::Config;
     use goflix_shared::events::MemoryBus;
     use goflix_shared::store::Store;
-    use secrecy::ExposeSecret;
     use std::sync::Arc;
 
     let data = tempfile::tempdir().unwrap();
@@ -254,11 +253,11 @@ async fn first_start_without_credentials_generates_an_admin_once() {
         data.path().display().to_string(),
     )])
     .unwrap();
-    let db = goflix_control_api::connect(config.database_url.expose_secret(), config.database_pool)
+    let db = goflix_control_api::connect(config.database.connection_url(), config.database_pool)
         .await
         .unwrap();
     goflix_control_api::migrate(&db).await.unwrap();
-    let store = Store::open(&config.storage_url).await.unwrap();
+    let store = Store::open(&config.storage).await.unwrap();
     let credentials = data.path().join("admin-credentials.txt");
     ControlPlane::start(
         &config,

@@ -11,7 +11,6 @@ use goflix_shared::token::Role;
 use reqwest::multipart::{Form, Part};
 use reqwest::{Response, StatusCode};
 use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait};
-use secrecy::ExposeSecret;
 use serde_json::Value;
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -144,11 +143,11 @@ async fn spawn_app_with(backend: Backend, max_upload_bytes: u64) -> TestApp {
         vars.push(("GOFLIX_DATABASE_URL".to_string(), postgres.url()));
     }
     let config = Config::from_vars(vars).unwrap();
-    let db = goflix_control_api::connect(config.database_url.expose_secret(), config.database_pool)
+    let db = goflix_control_api::connect(config.database.connection_url(), config.database_pool)
         .await
         .unwrap();
     goflix_control_api::migrate(&db).await.unwrap();
-    let store = Store::open(&config.storage_url).await.unwrap();
+    let store = Store::open(&config.storage).await.unwrap();
     let bus = Arc::new(MemoryBus::default());
     let plane = ControlPlane::start(&config, db.clone(), store, bus.clone())
         .await

@@ -7,6 +7,7 @@ use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpServer};
 use goflix_origin::Origin;
 use goflix_shared::cache::{self, ManifestCache};
+use goflix_shared::config::Cache;
 use goflix_shared::domain::VideoId;
 use goflix_shared::layout;
 use goflix_shared::store::{ObjectStore, S3Options, S3Store, Store};
@@ -249,7 +250,11 @@ async fn with_redis_unreachable_everything_is_served_from_storage() {
         .unwrap(),
     );
     // Nothing listens on port 1.
-    let cache = cache::open("redis://127.0.0.1:1", "goflix-test:").unwrap();
+    let cache = cache::open(
+        &Cache::Redis("redis://127.0.0.1:1".to_owned().into()),
+        "goflix-test:",
+    )
+    .unwrap();
     let origin = spawn_origin(store.clone(), cache.clone());
     let published = publish(&store).await;
     assert_serves_everything(&origin, &published).await;
@@ -270,7 +275,11 @@ async fn with_redis_up_everything_is_served_and_nothing_degrades() {
         .unwrap(),
     );
     let prefix = format!("goflix-test-{}:", VideoId::new());
-    let cache = cache::open(&service("GOFLIX_TEST_REDIS_URL"), &prefix).unwrap();
+    let cache = cache::open(
+        &Cache::Redis(service("GOFLIX_TEST_REDIS_URL").into()),
+        &prefix,
+    )
+    .unwrap();
     let origin = spawn_origin(store.clone(), cache.clone());
     let published = publish(&store).await;
     assert_serves_everything(&origin, &published).await;
@@ -351,7 +360,7 @@ async fn with_s3_gone_the_origin_answers_503_with_retry_after() {
             .await
             .unwrap(),
     );
-    let cache = cache::open("memory", "").unwrap();
+    let cache = cache::open(&Cache::Memory, "").unwrap();
     let origin = spawn_origin(store.clone(), cache);
     let published = publish(&store).await;
     assert_serves_everything(&origin, &published).await;
@@ -382,7 +391,7 @@ async fn with_s3_on_a_closed_port_the_origin_answers_503() {
         .await
         .unwrap(),
     );
-    let origin = spawn_origin(store, cache::open("memory", "").unwrap());
+    let origin = spawn_origin(store, cache::open(&Cache::Memory, "").unwrap());
     let video = VideoId::new();
     let master = origin.get(&format!("/v/{video}/master.m3u8"), &[]).await;
     assert_unavailable(&master, "manifest");

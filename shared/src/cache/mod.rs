@@ -3,8 +3,8 @@
 //! missing entry once however many requests in the process miss at the
 //! same time (single flight).
 //!
-//! Two tiers, chosen by `GOFLIX_CACHE` through [`open`]: the in-process
-//! [`MemoryCache`] (`memory`), and the same in front of Redis
+//! Two tiers, chosen by `GOFLIX_CACHE` ([`Cache`]) through [`open`]: the
+//! in-process [`MemoryCache`] (`memory`), and the same in front of Redis
 //! ([`RedisCache`], `redis://…`) so that every origin replica shares fills.
 //! The cache is an accelerator: when Redis is down, values come from the
 //! fill (storage) and the outage is only logged and counted.
@@ -15,6 +15,7 @@ mod redis;
 pub use self::memory::MemoryCache;
 pub use self::redis::RedisCache;
 
+use crate::config::{Cache, ServiceUrl};
 use crate::metrics::{Counter, CACHE_DEGRADED, CACHE_REQUESTS};
 use crate::store::StoreError;
 use async_trait::async_trait;
@@ -64,46 +65,28 @@ pub(crate) fn count_lookup(tier: Tier, hit: bool) {
     LOOKUPS[tier as usize][usize::from(!hit)].inc();
 }
 
-/// A `GOFLIX_CACHE` value that names no cache.
+/// A Redis URL that deadpool-redis cannot use.
 #[derive(Debug, thiserror::Error)]
 #[error("GOFLIX_CACHE {url:?}: {message}")]
 pub struct CacheError {
-    url: String,
+    url: ServiceUrl,
     message: String,
 }
 
-/// Opens the cache named by a `GOFLIX_CACHE` URL: `memory`, or
-/// `redis://…`/`rediss://…` (memory in front of Redis, every Redis key
-/// starting with `prefix`). Redis is not contacted yet, so an origin starts
-/// and serves while Redis is down.
-pub fn open(url: &str, prefix: &str) -> Result<Arc<dyn ManifestCache>, CacheError> {
+/// Opens the configured cache: in-process only, or in front of Redis with
+/// every Redis key starting with `prefix`. Redis is not contacted yet, so
+/// an origin starts and serves while Redis is down.
+pub fn open(cache: &Cache, prefix: &str) -> Result<Arc<dyn ManifestCache>, CacheError> {
     // Exported from the start, so "never degraded" reads as 0, not as absent.
     CACHE_DEGRADED.counter(&[]);
-    if url == "memory" {
-        return Ok(Arc::new(MemoryCache::new(MEMORY_TIER_BYTES)));
-    }
-    if url.starts_with("redis://") || url.starts_with("rediss://") {
-        let cache = RedisCache::open(url, prefix, MemoryCache::new(MEMORY_TIER_BYTES)).map_err(
-            |message| CacheError {
-                url: redacted(url),
+    let memory = MemoryCache::new(MEMORY_TIER_BYTES);
+    match cache {
+        Cache::Memory => Ok(Arc::new(memory)),
+        Cache::Redis(url) => RedisCache::open(url, prefix, memory)
+            .map(|redis| Arc::new(redis) as Arc<dyn ManifestCache>)
+            .map_err(|message| CacheError {
+                url: url.clone(),
                 message,
-            },
-        )?;
-        return Ok(Arc::new(cache));
-    }
-    Err(CacheError {
-        url: redacted(url),
-        message: "expected memory or redis://host:port".into(),
-    })
-}
-
-/// `url` without a password, for error messages.
-fn redacted(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
-        }
-        _ => url.to_string(),
+            }),
     }
 }

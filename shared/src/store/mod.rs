@@ -11,6 +11,7 @@ pub use fs::FsStore;
 pub use key::{InvalidKey, ObjectKey};
 pub use s3::{S3Options, S3Store, StaticCredentials, PART_SIZE};
 
+use crate::config::Storage;
 use bytes::Bytes;
 use futures_util::Stream;
 use std::future::Future;
@@ -143,19 +144,13 @@ pub enum Store {
 }
 
 impl Store {
-    /// Opens the store named by a `GOFLIX_STORAGE` URL: `file:///path`, or
-    /// `s3://bucket?…` (see [`S3Options::from_url`]) with credentials from
+    /// Opens the configured store; S3 credentials come from
     /// `AWS_ACCESS_KEY_ID_FILE`/`AWS_SECRET_ACCESS_KEY_FILE` or the AWS chain.
-    pub async fn open(url: &str) -> Result<Self, StoreError> {
-        if let Some(path) = url.strip_prefix("file://") {
-            return Ok(Self::Fs(FsStore::open(Path::new(path)).await?));
-        }
-        if url.starts_with("s3://") {
-            return Ok(Self::S3(S3Store::open(S3Options::from_url(url)?).await?));
-        }
-        Err(StoreError::Unavailable(format!(
-            "unsupported storage URL {url:?}: expected file:///path or s3://bucket?…"
-        )))
+    pub async fn open(storage: &Storage) -> Result<Self, StoreError> {
+        Ok(match storage {
+            Storage::Folder(path) => Self::Fs(FsStore::open(path).await?),
+            Storage::S3(options) => Self::S3(S3Store::open(options.clone()).await?),
+        })
     }
 }
 

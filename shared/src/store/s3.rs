@@ -18,6 +18,7 @@
 //! (environment, profile, web identity, container and instance metadata).
 
 use super::{ByteStream, LocalFile, ObjectKey, ObjectMeta, ObjectStore, StoreError};
+use crate::config::redact_url;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
@@ -59,8 +60,9 @@ const FILE_CHUNK: usize = 256 * 1024;
 const DEFAULT_REGION: &str = "us-east-1";
 
 /// Where and how to reach a bucket: parsed from a `GOFLIX_STORAGE` URL
-/// `s3://bucket?endpoint=…&region=…&path_style=true&prefix=…`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// `s3://bucket?endpoint=…&region=…&path_style=true&prefix=…`. Prints
+/// without the endpoint's password or the secret key.
+#[derive(Clone, PartialEq, Eq)]
 pub struct S3Options {
     /// The bucket.
     pub bucket: String,
@@ -83,6 +85,19 @@ pub struct StaticCredentials {
     pub access_key_id: String,
     /// The secret access key.
     pub secret_access_key: String,
+}
+
+impl std::fmt::Debug for S3Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Options")
+            .field("bucket", &self.bucket)
+            .field("prefix", &self.prefix)
+            .field("endpoint", &self.endpoint.as_deref().map(redact_url))
+            .field("region", &self.region)
+            .field("path_style", &self.path_style)
+            .field("credentials", &self.credentials)
+            .finish()
+    }
 }
 
 impl std::fmt::Debug for StaticCredentials {

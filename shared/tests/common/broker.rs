@@ -25,7 +25,10 @@ impl TestBroker {
 
     /// A broker handle with a connection of its own.
     pub fn connect(&self, name: &str) -> Broker {
-        Broker::new(&self.url, format!("goflix-conformance-{name}")).unwrap()
+        Broker::new(
+            &self.url.parse().unwrap(),
+            format!("goflix-conformance-{name}"),
+        )
     }
 }
 
