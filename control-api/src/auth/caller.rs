@@ -327,7 +327,7 @@ impl Caller {
         let (id, role) = self
             .video_role()
             .ok_or_else(|| ApiError::forbidden("this client has no video scope"))?;
-        let shared = video.visibility != Visibility::Private.as_str();
+        let shared = video.visibility != Visibility::Private;
         if shared || role == Role::Admin || video.owner_id == id {
             Ok(ReadableVideo(video))
         } else {

@@ -1,7 +1,7 @@
 //! The token endpoint, bearer authentication and `/users/me`.
 
 use crate::helpers::{error_code, spawn_app, ADMIN_EMAIL, ADMIN_PASSWORD};
-use goflix_shared::token::{Role, TokenIssuer};
+use goflix_shared::token::{Operation, Role, TokenIssuer, TokenVerifier};
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::time::Duration;
@@ -9,6 +9,7 @@ use std::time::Duration;
 #[tokio::test]
 async fn password_grant_issues_bearer_tokens() {
     let app = spawn_app().await;
+    let asked = unix_now();
     let response = app
         .token_request(&[
             ("grant_type", "password"),
@@ -20,9 +21,26 @@ async fn password_grant_issues_bearer_tokens() {
     assert_eq!(response.headers()["cache-control"], "no-store");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["token_type"], "Bearer");
-    assert_eq!(body["expires_in"], 900);
     assert!(body["refresh_token"].as_str().unwrap().len() >= 32);
     let token = body["access_token"].as_str().unwrap();
+    // The token itself ends fifteen minutes after it was issued, and
+    // `expires_in` says when (expiry times are whole seconds).
+    let answered = unix_now();
+    let expires_at = TokenVerifier::load(&app.data.path().join("token.pub"))
+        .unwrap()
+        .verify_access(token, Operation::Api)
+        .unwrap()
+        .expires_at
+        .timestamp();
+    assert!(
+        (asked + 900..=answered + 900).contains(&expires_at),
+        "expires at {expires_at}, asked at {asked}"
+    );
+    let expires_in = body["expires_in"].as_i64().unwrap();
+    assert!(
+        (expires_at - answered - 1..=expires_at - asked).contains(&expires_in),
+        "expires_in {expires_in} for a token expiring at {expires_at}"
+    );
     let me: Value = app
         .get(Some(token), "/users/me")
         .await
@@ -289,4 +307,12 @@ async fn first_start_without_credentials_generates_an_admin_once() {
         .await
         .unwrap();
     assert_eq!(std::fs::read_to_string(&credentials).unwrap(), first);
+}
+
+/// Now, in whole seconds since the epoch.
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }

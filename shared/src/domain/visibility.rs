@@ -38,14 +38,6 @@ impl Visibility {
     }
 }
 
-/// Compares with a wire name, as code written when the column was a
-/// string still does (`video.visibility != Visibility::Private.as_str()`).
-impl PartialEq<&str> for Visibility {
-    fn eq(&self, name: &&str) -> bool {
-        self.as_str() == *name
-    }
-}
-
 wire_name!(Visibility, Visibility::iter(), |s| format!(
     "visibility must be public, unlisted or private, not {s:?}"
 ));
