@@ -13,8 +13,8 @@ use goflix_shared::config::Config;
 use goflix_shared::shutdown::Shutdown;
 use goflix_shared::store::Store;
 use goflix_shared::token::TokenVerifier;
-use goflix_transcoder::supervise::Isolation;
-use goflix_transcoder::worker::{RunningJobs, Worker};
+use goflix_transcoder::runtime::supervise::Isolation;
+use goflix_transcoder::runtime::worker::{RunningJobs, Worker};
 use goflix_transcoder::TranscodeOptions;
 use sea_orm::DatabaseConnection;
 
@@ -113,34 +113,36 @@ pub(crate) fn spawn_control_loops(
     messaging: &Messaging,
     shutdown: &Shutdown,
 ) {
-    let mut spawn = |work: ControlLoop| {
-        let task = work(control.clone(), shutdown.clone());
+    let loops: [ControlLoop; 3] = [
+        |c, s| Box::pin(async move { c.deliver_notifications(s).await }),
+        |c, s| Box::pin(async move { c.retire_versions(s).await }),
+        |c, s| Box::pin(async move { c.publish_playback_revocations(s).await }),
+    ];
+    let mut tasks: Vec<BoxFuture<'static, ()>> = loops
+        .into_iter()
+        .map(|start| start(control.clone(), shutdown.clone()))
+        .collect();
+    if let Some(broker) = &messaging.broker {
+        let (c, s, publisher) = (control.clone(), shutdown.clone(), broker.publisher.clone());
+        tasks.push(Box::pin(async move { c.relay_jobs(publisher, s).await }));
+        let (c, s, dead) = (
+            control.clone(),
+            shutdown.clone(),
+            broker.dead_letters.clone(),
+        );
+        tasks.push(Box::pin(
+            async move { c.follow_dead_letters(dead, s).await },
+        ));
+    }
+    for task in tasks {
         running.spawn(async move {
             task.await;
             Ok(())
         });
-    };
-    spawn(Box::new(|c, s| {
-        Box::pin(async move { c.deliver_notifications(s).await })
-    }));
-    spawn(Box::new(|c, s| {
-        Box::pin(async move { c.retire_versions(s).await })
-    }));
-    spawn(Box::new(|c, s| {
-        Box::pin(async move { c.publish_playback_revocations(s).await })
-    }));
-    if let Some(broker) = &messaging.broker {
-        let (publisher, dead_letters) = (broker.publisher.clone(), broker.dead_letters.clone());
-        spawn(Box::new(|c, s| {
-            Box::pin(async move { c.relay_jobs(publisher, s).await })
-        }));
-        spawn(Box::new(|c, s| {
-            Box::pin(async move { c.follow_dead_letters(dead_letters, s).await })
-        }));
     }
     let (control, shutdown) = (control.clone(), shutdown.clone());
     running.spawn(async move { Ok(control.follow_events(shutdown).await?) });
 }
 
 /// Starts one background loop of the control plane.
-type ControlLoop = Box<dyn FnOnce(ControlPlane, Shutdown) -> BoxFuture<'static, ()>>;
+type ControlLoop = fn(ControlPlane, Shutdown) -> BoxFuture<'static, ()>;
