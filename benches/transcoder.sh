@@ -31,7 +31,7 @@ goflix="${CARGO_TARGET_DIR:-target}/release/examples/transcode_file"
 server="${CARGO_TARGET_DIR:-target}/release/goflix"
 
 # The ladder Goflix plans for 1080p: height, bitrate (kbit/s). Keep in step with
-# DEFAULT_RUNGS in transcoder/src/ladder.rs (Goflix caps rungs at the source's
+# DEFAULT_RUNGS in transcoder/src/media/ladder.rs (Goflix caps rungs at the source's
 # bitrate; this source carries far more, so no cap applies).
 rungs=("1080 5000" "720 2800" "480 1400" "360 800" "240 400")
 gop=60   # 2 s segments at 30 fps

@@ -63,9 +63,9 @@ pub async fn transcoder(concurrency: usize) -> anyhow::Result<()> {
 
 /// `goflix transcode-child` (hidden): one job's media work in a limited
 /// process, JSON request on standard input, reports on standard output
-/// (see [`goflix_transcoder::child`]).
+/// (see [`goflix_transcoder::runtime::child`]).
 pub fn transcode_child(video: &str) -> anyhow::Result<()> {
-    goflix_transcoder::child::run(std::io::stdin().lock(), std::io::stdout().lock())
+    goflix_transcoder::runtime::child::run(std::io::stdin().lock(), std::io::stdout().lock())
         .with_context(|| format!("transcoding video {video}"))
 }
 

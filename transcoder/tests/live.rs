@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use goflix_shared::domain::VideoId;
 use goflix_shared::store::Store;
-use goflix_transcoder::live::{LiveError, LivePublisher};
+use goflix_transcoder::media::live::{LiveError, LivePublisher};
 use goflix_transcoder::{transcode, TranscodeOptions};
 use m3u8_rs::MediaPlaylist;
 
@@ -66,7 +66,7 @@ async fn renditions_are_published_while_encoding_and_end_as_event_playlists() {
     let mut publisher = LivePublisher::new(store, video, "live1".into(), live_dir.clone());
     let options = TranscodeOptions {
         x264_preset: "superfast".into(),
-        ladder: goflix_transcoder::ladder::default_rungs()[3..].to_vec(),
+        ladder: goflix_transcoder::media::ladder::default_rungs()[3..].to_vec(),
         live_dir: Some(live_dir),
         ..TranscodeOptions::default()
     };

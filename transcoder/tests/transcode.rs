@@ -581,7 +581,7 @@ fn video_shape(path: &Path) -> (u64, u64, String) {
 /// Only the two smallest rungs, to keep tests of large sources quick.
 fn small_ladder() -> TranscodeOptions {
     TranscodeOptions {
-        ladder: goflix_transcoder::ladder::default_rungs()[3..].to_vec(),
+        ladder: goflix_transcoder::media::ladder::default_rungs()[3..].to_vec(),
         ..options()
     }
 }

@@ -1,7 +1,7 @@
 //! Opening untrusted input safely and describing its streams.
 //!
 //! The input is opened with the protocols, demuxers and decoders of
-//! [`crate::allow_list`] only, so a playlist or concat script disguised as
+//! [`crate::media::allow_list`] only, so a playlist or concat script disguised as
 //! `.mp4` cannot make libavformat read other files or URLs, and probing
 //! opens no decoder outside the list.
 //! Besides geometry it reports what the ladder and the filter graph must
@@ -15,8 +15,8 @@ use ffmpeg_next::codec::packet::side_data;
 use ffmpeg_next::color::{Primaries, TransferCharacteristic};
 use ffmpeg_next::{self as ffmpeg, format, media, Rational};
 
-use crate::error::MediaError;
-use crate::ladder::SourceVideo;
+use crate::media::error::MediaError;
+use crate::media::ladder::SourceVideo;
 
 /// How many bytes libavformat may read to identify streams.
 const PROBE_SIZE: &str = "20000000";
@@ -68,7 +68,7 @@ pub fn open(path: &Path, max_duration_s: f64) -> Result<Probe, MediaError> {
     let path = path
         .to_str()
         .ok_or_else(|| MediaError::Internal("input path is not UTF-8".into()))?;
-    let mut options = crate::allow_list::format_options();
+    let mut options = crate::media::allow_list::format_options();
     options.set("probesize", PROBE_SIZE);
     // `file:` keeps a colon in the path from being read as a protocol name.
     let input =

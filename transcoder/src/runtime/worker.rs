@@ -16,24 +16,24 @@
 //! another worker, or RabbitMQ closed the channel) has its child
 //! process killed and is abandoned unsettled, so no job is completed twice.
 //!
-//! The media work runs in a child process ([`crate::supervise`]) with
+//! The media work runs in a child process ([`crate::runtime::supervise`]) with
 //! memory, CPU and wall-time limits; a child that crashes, hits a limit or
 //! stops making progress is killed and its job retried, and the worker goes
 //! on serving. A job cancelled by an operator ([`Worker::cancel_job`]) has its
 //! child killed and fails with `cancelled`, without a retry.
 //!
 //! While encoding, the live copy of every rendition is published under a
-//! live version ([`crate::live`]): once every rendition has a segment
+//! live version ([`crate::media::live`]): once every rendition has a segment
 //! `video.playable` announces it (the control plane points playback at
 //! it); a job that then fails removes it.
 
-use crate::child::ChildRequest;
-use crate::error::{Failure, JobError, JobResult};
-use crate::live::{LivePlayback, LivePublisher};
-use crate::pipeline::Cancel;
-pub use crate::running::RunningJobs;
-use crate::supervise::{self, Isolation};
-use crate::{TranscodeOptions, TranscodeOutput};
+use crate::media::error::{Failure, JobError, JobResult};
+use crate::media::live::{LivePlayback, LivePublisher};
+use crate::media::pipeline::Cancel;
+use crate::media::{TranscodeOptions, TranscodeOutput};
+use crate::runtime::child::ChildRequest;
+pub use crate::runtime::running::RunningJobs;
+use crate::runtime::supervise::{self, Isolation};
 use futures_util::StreamExt;
 use goflix_shared::command::{Command, CommandBus};
 use goflix_shared::domain::{FailureCode, TranscodeJob};

@@ -26,7 +26,7 @@
 mod landlock;
 mod seccomp;
 
-use crate::child::ChildRequest;
+use crate::runtime::child::ChildRequest;
 use landlock::Access;
 use std::io;
 use std::os::fd::OwnedFd;
@@ -264,7 +264,7 @@ fn effective_capabilities() -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::TranscodeOptions;
+    use crate::media::TranscodeOptions;
     use std::os::unix::fs::PermissionsExt;
 
     /// A scratch folder under a folder closed to other users would make
@@ -299,7 +299,7 @@ mod tests {
             master.clone(),
             dir.path().join("out"),
             &TranscodeOptions::default(),
-            crate::child::Limits {
+            crate::runtime::child::Limits {
                 memory_bytes: 1 << 30,
                 cpu_seconds: 60,
             },

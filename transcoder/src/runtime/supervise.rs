@@ -1,14 +1,14 @@
-//! The worker's side of a job's child process ([`crate::child`]): start it
+//! The worker's side of a job's child process ([`crate::runtime::child`]): start it
 //! in its own process group, hand it the request, follow its reports, and
 //! kill the whole group when the job is cancelled, when it overruns the wall
 //! time, or when it stops making progress; the child is always reaped.
-//! The child starts inside its sandbox ([`crate::sandbox`]).
+//! The child starts inside its sandbox ([`crate::runtime::sandbox`]).
 
-use crate::child::{ChildRequest, Limits, Report};
-use crate::error::{JobError, JobResult};
-use crate::pipeline::Cancel;
-use crate::sandbox::Sandbox;
-use crate::TranscodeOutput;
+use crate::media::error::{JobError, JobResult};
+use crate::media::pipeline::Cancel;
+use crate::media::TranscodeOutput;
+use crate::runtime::child::{ChildRequest, Limits, Report};
+use crate::runtime::sandbox::Sandbox;
 use goflix_shared::config::Config;
 use goflix_shared::domain::{FailureCode, VideoId};
 use std::path::{Path, PathBuf};
@@ -258,7 +258,7 @@ fn reported(code: FailureCode, message: String, stderr: &str) -> JobError {
 }
 
 /// Starts the child in a process group of its own, inside its sandbox
-/// ([`crate::sandbox`]), and writes the request.
+/// ([`crate::runtime::sandbox`]), and writes the request.
 async fn spawn(
     isolation: &Isolation,
     video_id: VideoId,
@@ -353,7 +353,7 @@ fn folder_bytes(dir: &Path) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::Failure;
+    use crate::media::error::Failure;
     use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::ExitStatusExt;
 
@@ -382,7 +382,7 @@ mod tests {
         ChildRequest::new(
             dir.join("master"),
             dir.join("out"),
-            &crate::TranscodeOptions::default(),
+            &crate::media::TranscodeOptions::default(),
             Limits {
                 memory_bytes: 1 << 30,
                 cpu_seconds: 60,

@@ -4,7 +4,7 @@
 //! here are remembered, so such a job is dropped if it arrives later (a
 //! RabbitMQ message cannot be taken back out of the queue).
 
-use crate::pipeline::Cancel;
+use crate::media::pipeline::Cancel;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use uuid::Uuid;

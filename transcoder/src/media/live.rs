@@ -5,7 +5,7 @@
 //! complete), and a [`LivePublisher`] in the worker copies what is new to
 //! the object store under the job's live version. Once every rendition has
 //! a segment it writes the live master playlist and a dynamic DASH MPD
-//! ([`crate::live_dash`]): from then on the video is playable. The
+//! ([`crate::media::live_dash`]): from then on the video is playable. The
 //! playlists end with `EXT-X-ENDLIST` when the encode does, and the MPD
 //! turns static. See `docs/design/progressive-publishing.md`.
 
@@ -19,14 +19,14 @@ use goflix_shared::layout;
 use goflix_shared::store::{ObjectStore, Store, StoreError};
 use serde::{Deserialize, Serialize};
 
-use crate::error::MediaError;
-use crate::hls;
-use crate::ladder::Ladder;
-use crate::live_dash::{self, Phase, Timeline, Track};
-use crate::package::codecs::{self, AAC_LC};
-use crate::package::index::ByteRange;
-use crate::package::AUDIO_NAME;
-use crate::{DASH_MANIFEST, MASTER_PLAYLIST};
+use crate::media::error::MediaError;
+use crate::media::hls;
+use crate::media::ladder::Ladder;
+use crate::media::live_dash::{self, Phase, Timeline, Track};
+use crate::media::package::codecs::{self, AAC_LC};
+use crate::media::package::index::ByteRange;
+use crate::media::package::AUDIO_NAME;
+use crate::media::{DASH_MANIFEST, MASTER_PLAYLIST};
 
 /// The renditions the live folder will hold, written before the first frame.
 const PLAN: &str = "plan.json";

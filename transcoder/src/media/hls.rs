@@ -18,8 +18,8 @@ use m3u8_rs::{
 
 use goflix_shared::domain::Rendition;
 
-use crate::package::index::{self, TrackIndex};
-use crate::package::Packaged;
+use crate::media::package::index::{self, TrackIndex};
+use crate::media::package::Packaged;
 
 /// Byte-range `EXT-X-MAP` and fragmented MP4 need protocol version 7 at most.
 const VERSION: usize = 7;
@@ -299,7 +299,7 @@ fn iframe_bandwidth(track: &Packaged) -> (u64, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::package::index::{ByteRange as Range, Segment};
+    use crate::media::package::index::{ByteRange as Range, Segment};
     use goflix_shared::domain::RenditionKind;
     use proptest::prelude::*;
 

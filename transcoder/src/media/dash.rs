@@ -6,7 +6,7 @@ use std::fmt::{self, Write};
 
 use goflix_shared::domain::Rendition;
 
-use crate::package::Packaged;
+use crate::media::package::Packaged;
 
 const PROFILE: &str = "urn:mpeg:dash:profile:isoff-on-demand:2011";
 const CHANNEL_SCHEME: &str = "urn:mpeg:dash:23003:3:audio_channel_configuration:2011";
@@ -173,7 +173,7 @@ pub(crate) fn escape(text: &str) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::package::index::{ByteRange, Segment, TrackIndex};
+    use crate::media::package::index::{ByteRange, Segment, TrackIndex};
     use goflix_shared::domain::RenditionKind;
 
     /// A 640x360 video or stereo audio rendition named `name`.

@@ -7,10 +7,10 @@
 //! one `done` or `failed` at the end. Before reading any media the child
 //! caps its own address space and CPU time and disables core dumps
 //! ([`Limits::apply`]); the worker enforces the wall time and stall timeout
-//! from outside ([`crate::supervise`]).
+//! from outside ([`crate::runtime::supervise`]).
 
-use crate::ladder::RungSpec;
-use crate::{transcode, TranscodeOptions, TranscodeOutput};
+use crate::media::ladder::RungSpec;
+use crate::media::{transcode, TranscodeOptions, TranscodeOutput};
 use goflix_shared::domain::FailureCode;
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Write};
@@ -146,7 +146,7 @@ pub enum Report {
         /// What it produced.
         output: TranscodeOutput,
     },
-    /// The transcode failed with a [`crate::MediaError`].
+    /// The transcode failed with a [`MediaError`](crate::media::error::MediaError).
     Failed {
         /// The error's stable code.
         code: FailureCode,

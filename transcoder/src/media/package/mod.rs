@@ -10,8 +10,8 @@ use std::path::Path;
 
 use goflix_shared::domain::{Rendition, RenditionKind};
 
-use crate::error::MediaError;
-use crate::ladder::Rung;
+use crate::media::error::MediaError;
+use crate::media::ladder::Rung;
 use index::{ByteRange, TrackIndex};
 
 /// The name (and file stem) of the audio rendition.

@@ -1,16 +1,18 @@
 //! The transcoder's entry point: probe → ladder → pipeline → packaging →
 //! HLS (media, I-frame and master playlists) and DASH manifests, plus the
-//! poster and storyboard, all into one flat output folder.
+//! poster and storyboard, all into one flat output folder. Given a live
+//! folder, it writes the live plan ([`crate::media::live::write_plan`])
+//! once the pipeline is open and before it runs.
 
 use std::path::Path;
 
 use goflix_shared::domain::Rendition;
 
-use crate::error::MediaError;
-use crate::ladder::RungSpec;
-use crate::package::{self, Packaged};
-use crate::pipeline::{self, Cancel, Settings};
-use crate::{dash, hls, ladder, probe};
+use crate::media::error::MediaError;
+use crate::media::ladder::RungSpec;
+use crate::media::package::{self, Packaged};
+use crate::media::pipeline::{self, Cancel, Settings};
+use crate::media::{dash, hls, ladder, live, probe};
 
 /// Name of the HLS multivariant playlist in the output folder.
 pub const MASTER_PLAYLIST: &str = "master.m3u8";
@@ -41,7 +43,7 @@ pub struct TranscodeOptions {
     /// then fails with an internal error); never set by default.
     pub cancel: Cancel,
     /// Where to write a live copy of every rendition while encoding, for
-    /// progressive publishing ([`crate::live`]); none by default.
+    /// progressive publishing ([`crate::media::live`]); none by default.
     pub live_dir: Option<std::path::PathBuf>,
 }
 
@@ -93,20 +95,21 @@ pub fn transcode(
         .map_err(|e| MediaError::internal(&format!("creating {}", out_dir.display()), e))?;
     let probe = probe::open(input, opts.max_duration_s)?;
     let ladder = ladder::plan(&probe.video.source, &opts.ladder, &opts.x264_preset);
-    let encoded = pipeline::run(
-        probe,
-        &ladder,
-        out_dir,
-        &Settings {
-            segment_seconds: opts.segment_seconds,
-            max_duration_s: opts.max_duration_s,
-            x264_threads: opts.x264_threads,
-            storyboard_interval_s: opts.storyboard_interval_s,
-            cancel: opts.cancel.clone(),
-            live_dir: opts.live_dir.clone(),
-        },
-        progress,
-    )?;
+    let settings = Settings {
+        segment_seconds: opts.segment_seconds,
+        max_duration_s: opts.max_duration_s,
+        x264_threads: opts.x264_threads,
+        storyboard_interval_s: opts.storyboard_interval_s,
+        cancel: opts.cancel.clone(),
+        live_dir: opts.live_dir.clone(),
+    };
+    let pipeline = pipeline::open(probe, &ladder, out_dir, &settings)?;
+    if let Some(dir) = &opts.live_dir {
+        // The publisher waits for the plan: written once every rendition's
+        // live copy is open, before the first segment is.
+        live::write_plan(dir, &ladder, pipeline.has_audio())?;
+    }
+    let encoded = pipeline.run(progress)?;
 
     let video = ladder
         .rungs

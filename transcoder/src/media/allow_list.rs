@@ -14,7 +14,7 @@
 //!   while probing streams ([`format_options`]), and the pipeline refuses
 //!   to open any other ([`check_decoder`]).
 
-use crate::error::MediaError;
+use crate::media::error::MediaError;
 use ffmpeg_next::{self as ffmpeg, codec};
 use std::sync::OnceLock;
 

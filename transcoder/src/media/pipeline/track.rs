@@ -11,8 +11,8 @@ use ffmpeg_next::{
 };
 
 use super::graph::AUDIO_RATE;
-use crate::error::MediaError;
-use crate::ladder::Rung;
+use crate::media::error::MediaError;
+use crate::media::ladder::Rung;
 
 /// `ftyp, moov, sidx, (moof, mdat)*`: fragments start at keyframes, one
 /// global `sidx` indexes them, no `mfra` trailer.

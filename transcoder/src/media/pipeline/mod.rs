@@ -10,8 +10,11 @@
 //! each rung's share of the pixels ([`encoder_threads`]). The poster and the
 //! storyboard are taken from frames on their way to the encoders.
 //!
-//! A [`Cancel`] flag set from another thread stops the run between packets
-//! (the encoder threads are then joined before it returns).
+//! [`open`] opens every decoder, graph, encoder and output without reading
+//! a packet, so the caller can act on what was opened ([`Pipeline::has_audio`])
+//! before [`Pipeline::run`] encodes the first frame. A [`Cancel`] flag set
+//! from another thread stops the run between packets (the encoder threads
+//! are then joined before it returns).
 
 mod graph;
 mod track;
@@ -24,10 +27,10 @@ use std::time::{Duration, Instant};
 
 use ffmpeg_next::{self as ffmpeg, codec, decoder, frame, picture, Packet, Rational, Rescale};
 
-use crate::assets::{Poster, Storyboard};
-use crate::error::MediaError;
-use crate::ladder::Ladder;
-use crate::probe::{DynamicRange, Probe};
+use crate::media::assets::{Poster, Storyboard};
+use crate::media::error::MediaError;
+use crate::media::ladder::Ladder;
+use crate::media::probe::{DynamicRange, Probe};
 use graph::Graph;
 use track::{LiveTarget, Track, VideoSettings};
 
@@ -75,8 +78,8 @@ pub struct Settings {
     pub storyboard_interval_s: f64,
     /// Stops the run between packets when set.
     pub cancel: Cancel,
-    /// Where to write the live copy of every rendition (segments and
-    /// growing playlists, plus the plan), if anywhere.
+    /// Where to write the live copy of every rendition (init segment,
+    /// segments and growing playlist), if anywhere.
     pub live_dir: Option<std::path::PathBuf>,
 }
 
@@ -103,7 +106,7 @@ pub fn encoder_threads(ladder: &Ladder, configured: usize) -> Vec<usize> {
 
 /// `cores` shared out by pixel count, rounded up, at least one per rung.
 fn shared_threads(ladder: &Ladder, cores: usize) -> Vec<usize> {
-    let pixels = |r: &crate::ladder::Rung| f64::from(r.width) * f64::from(r.height);
+    let pixels = |r: &crate::media::ladder::Rung| f64::from(r.width) * f64::from(r.height);
     let total: f64 = ladder.rungs.iter().map(pixels).sum();
     ladder
         .rungs
@@ -112,17 +115,18 @@ fn shared_threads(ladder: &Ladder, cores: usize) -> Vec<usize> {
         .collect()
 }
 
-/// Runs the whole transcode; rung `i` is written to `{out_dir}/{name}.mp4`,
-/// audio (if any) to `{out_dir}/audio.mp4`.
-pub fn run(
+/// Opens the whole transcode without reading a packet: the decoders, the
+/// filter graphs, every rendition's output and live copy (rung `i` is
+/// written to `{out_dir}/{name}.mp4`, audio, if any, to `{out_dir}/audio.mp4`)
+/// and the encoder threads. [`Pipeline::run`] then runs it.
+pub fn open<'a>(
     probe: Probe,
     ladder: &Ladder,
-    out_dir: &Path,
-    settings: &Settings,
-    progress: &mut dyn FnMut(f64),
-) -> Result<Encoded, MediaError> {
+    out_dir: &'a Path,
+    settings: &'a Settings,
+) -> Result<Pipeline<'a>, MediaError> {
     let Probe {
-        mut input,
+        input,
         video,
         audio_index,
         duration_s,
@@ -178,7 +182,7 @@ pub fn run(
     }
     let expected_frames = duration_s.or(video.duration_s).map(|d| d * fps);
     let smallest = &ladder.rungs[ladder.rungs.len() - 1];
-    let mut video_lane = VideoLane {
+    let video_lane = VideoLane {
         decoder: video_decoder,
         graph: video_graph,
         encoders,
@@ -200,7 +204,7 @@ pub fn run(
             .max(1),
     };
 
-    let mut audio_lane = match audio_index {
+    let audio_lane = match audio_index {
         Some(index) => {
             let stream = input
                 .stream(index)
@@ -218,7 +222,7 @@ pub fn run(
             let track = Track::audio(
                 &out_dir.join("audio.mp4"),
                 settings.segment_seconds,
-                live(crate::package::AUDIO_NAME).as_ref(),
+                live(crate::media::package::AUDIO_NAME).as_ref(),
             )?;
             Some(AudioLane {
                 index,
@@ -232,71 +236,117 @@ pub fn run(
         }
         None => None,
     };
-    if let Some(dir) = &settings.live_dir {
-        crate::live::write_plan(dir, ladder, audio_lane.is_some())?;
+    Ok(Pipeline {
+        audio_lane,
+        video_lane,
+        input,
+        video_index: video.index,
+        stated_duration_s: video.duration_s,
+        fps,
+        expected_frames,
+        out_dir,
+        settings,
+    })
+}
+
+/// A transcode opened by [`open`], every output ready for its first frame.
+/// Dropped unrun, it stops its encoder threads.
+pub struct Pipeline<'a> {
+    // The lanes first, so an unrun pipeline stops its encoders before it
+    // closes the input, as a failed run does.
+    audio_lane: Option<AudioLane>,
+    video_lane: VideoLane,
+    input: ffmpeg::format::context::Input,
+    video_index: usize,
+    /// The video stream's duration as the container states it.
+    stated_duration_s: Option<f64>,
+    fps: f64,
+    expected_frames: Option<f64>,
+    out_dir: &'a Path,
+    settings: &'a Settings,
+}
+
+impl Pipeline<'_> {
+    /// Whether the source's audio is encoded too (into `audio.mp4`).
+    pub fn has_audio(&self) -> bool {
+        self.audio_lane.is_some()
     }
 
-    let max_frames = (settings.max_duration_s * fps).ceil() as u64;
-    let mut last_progress = Instant::now();
-    let mut packet = Packet::empty();
-    let mut corrupt = 0;
-    loop {
-        if settings.cancel.is_cancelled() {
-            return Err(MediaError::Internal("the transcode was cancelled".into()));
-        }
-        match packet.read(&mut input) {
-            Ok(()) => {}
-            Err(ffmpeg::Error::Eof) => break,
-            Err(ffmpeg::Error::InvalidData) => {
-                corrupt += 1;
-                if corrupt > MAX_CORRUPT_PACKETS {
-                    return Err(MediaError::DecodeFailed("too many corrupt packets".into()));
+    /// Decodes the whole source through every output and finalises them.
+    pub fn run(self, progress: &mut dyn FnMut(f64)) -> Result<Encoded, MediaError> {
+        let Self {
+            mut input,
+            video_index,
+            stated_duration_s,
+            fps,
+            expected_frames,
+            mut video_lane,
+            mut audio_lane,
+            out_dir,
+            settings,
+        } = self;
+        let max_frames = (settings.max_duration_s * fps).ceil() as u64;
+        let mut last_progress = Instant::now();
+        let mut packet = Packet::empty();
+        let mut corrupt = 0;
+        loop {
+            if settings.cancel.is_cancelled() {
+                return Err(MediaError::Internal("the transcode was cancelled".into()));
+            }
+            match packet.read(&mut input) {
+                Ok(()) => {}
+                Err(ffmpeg::Error::Eof) => break,
+                Err(ffmpeg::Error::InvalidData) => {
+                    corrupt += 1;
+                    if corrupt > MAX_CORRUPT_PACKETS {
+                        return Err(MediaError::DecodeFailed("too many corrupt packets".into()));
+                    }
+                    continue;
                 }
-                continue;
+                Err(e) => return Err(MediaError::decode("reading the source", e)),
             }
-            Err(e) => return Err(MediaError::decode("reading the source", e)),
-        }
-        if packet.stream() == video.index {
-            video_lane.decode(&packet)?;
-        } else if let Some(lane) = audio_lane.as_mut().filter(|l| l.index == packet.stream()) {
-            lane.decode(&packet)?;
-        }
-        if video_lane.frames > max_frames {
-            return Err(MediaError::SourceTooLong {
-                actual_s: video_lane.frames as f64 / fps,
-                limit_s: settings.max_duration_s,
-            });
-        }
-        if let Some(expected) = expected_frames.filter(|e| *e > 0.0) {
-            if last_progress.elapsed() >= PROGRESS_INTERVAL {
-                progress((video_lane.frames as f64 / expected).clamp(0.0, 0.99));
-                last_progress = Instant::now();
+            if packet.stream() == video_index {
+                video_lane.decode(&packet)?;
+            } else if let Some(lane) = audio_lane.as_mut().filter(|l| l.index == packet.stream()) {
+                lane.decode(&packet)?;
+            }
+            if video_lane.frames > max_frames {
+                return Err(MediaError::SourceTooLong {
+                    actual_s: video_lane.frames as f64 / fps,
+                    limit_s: settings.max_duration_s,
+                });
+            }
+            if let Some(expected) = expected_frames.filter(|e| *e > 0.0) {
+                if last_progress.elapsed() >= PROGRESS_INTERVAL {
+                    progress((video_lane.frames as f64 / expected).clamp(0.0, 0.99));
+                    last_progress = Instant::now();
+                }
             }
         }
-    }
 
-    let (frames, poster, storyboard) = video_lane.finish()?;
-    if frames == 0 {
-        return Err(MediaError::InvalidMedia("no decodable video frames".into()));
-    }
-    let decoded_s = frames as f64 / fps;
-    if let Some(stated) = video.duration_s.filter(|&d| decoded_s < d * 0.9 - 1.0) {
-        return Err(MediaError::InvalidMedia(format!(
-            "the file is truncated: {decoded_s:.1} s of {stated:.1} s decoded"
-        )));
-    }
-    let has_audio = match audio_lane {
-        Some(lane) => {
-            lane.finish()?;
-            true
+        let (frames, poster, storyboard) = video_lane.finish()?;
+        if frames == 0 {
+            return Err(MediaError::InvalidMedia("no decodable video frames".into()));
         }
-        None => false,
-    };
-    let mut assets = storyboard.write(out_dir)?;
-    if poster.write(out_dir)? {
-        assets.insert(0, crate::assets::POSTER.to_owned());
+        let decoded_s = frames as f64 / fps;
+        if let Some(stated) = stated_duration_s.filter(|&d| decoded_s < d * 0.9 - 1.0) {
+            return Err(MediaError::InvalidMedia(format!(
+                "the file is truncated: {decoded_s:.1} s of {stated:.1} s decoded"
+            )));
+        }
+        let has_audio = match audio_lane {
+            Some(lane) => {
+                lane.finish()?;
+                true
+            }
+            None => false,
+        };
+        let mut assets = storyboard.write(out_dir)?;
+        if poster.write(out_dir)? {
+            assets.insert(0, crate::media::assets::POSTER.to_owned());
+        }
+        Ok(Encoded { has_audio, assets })
     }
-    Ok(Encoded { has_audio, assets })
 }
 
 /// One source frame as a time base (`1/fps`), falling back to the output rate.
@@ -317,7 +367,7 @@ fn open_decoder(
     let stream = input
         .stream(index)
         .ok_or_else(|| MediaError::Internal(format!("stream {index} vanished")))?;
-    crate::allow_list::check_decoder(stream.parameters().id())?;
+    crate::media::allow_list::check_decoder(stream.parameters().id())?;
     let mut ctx = codec::context::Context::from_parameters(stream.parameters())
         .map_err(|e| MediaError::decode("reading codec parameters", e))?;
     ctx.set_threading(codec::threading::Config {
@@ -576,7 +626,7 @@ impl AudioLane {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ladder::Rung;
+    use crate::media::ladder::Rung;
 
     fn ladder(heights: &[u32]) -> Ladder {
         Ladder {

@@ -54,7 +54,7 @@ fn find(data: &[u8], from: u64, to: u64, kind: &[u8; 4]) -> Result<BoxHeader, In
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::package::index::tests::bmff_box;
+    use crate::media::package::index::tests::bmff_box;
 
     #[test]
     fn reads_profile_compatibility_and_level_from_avcc() {

@@ -11,9 +11,9 @@
 
 use ffmpeg_next::{self as ffmpeg, filter, format, ChannelLayout, Rational};
 
-use crate::error::MediaError;
-use crate::ladder::Ladder;
-use crate::probe::DynamicRange;
+use crate::media::error::MediaError;
+use crate::media::ladder::Ladder;
+use crate::media::probe::DynamicRange;
 
 /// A rung is scaled from a larger rung only if that one is at least this much bigger.
 pub const CASCADE_RATIO: u32 = 2;

@@ -13,7 +13,7 @@ use std::path::Path;
 use ffmpeg_next::software::scaling;
 use ffmpeg_next::{self as ffmpeg, codec, color, encoder, format, frame, Rational};
 
-use crate::error::MediaError;
+use crate::media::error::MediaError;
 
 pub use goflix_shared::layout::{POSTER, STORYBOARD_CUES, STORYBOARD_IMAGE};
 

@@ -12,7 +12,7 @@ use std::fmt::{self, Write};
 use chrono::{DateTime, SecondsFormat, Utc};
 use goflix_shared::domain::Rendition;
 
-use crate::dash::{duration, escape, open_audio_set, open_video_set, video_representation};
+use crate::media::dash::{duration, escape, open_audio_set, open_video_set, video_representation};
 
 const PROFILE: &str = "urn:mpeg:dash:profile:isoff-live:2011";
 const UTC_DIRECT: &str = "urn:mpeg:dash:utc:direct:2014";
@@ -212,7 +212,7 @@ fn instant(at: DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dash::tests::rendition;
+    use crate::media::dash::tests::rendition;
     use goflix_shared::domain::RenditionKind;
 
     fn at(seconds: i64) -> DateTime<Utc> {

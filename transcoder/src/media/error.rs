@@ -16,7 +16,7 @@ pub enum MediaError {
     /// The container is media, but not one Goflix accepts (e.g. a playlist).
     #[error("unsupported container format: {0}")]
     UnsupportedFormat(String),
-    /// A stream's codec is not on the allow-list ([`crate::allow_list`]);
+    /// A stream's codec is not on the allow-list ([`crate::media::allow_list`]);
     /// to uploaders an unsupported format like any other.
     #[error("unsupported codec: {0}")]
     UnsupportedCodec(String),
