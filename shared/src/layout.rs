@@ -67,8 +67,78 @@ pub fn new_version() -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// `docs/interface.md`, the public interface the tests below hold to the code.
+    const INTERFACE: &str =
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/interface.md"));
+
+    /// The body rows of the table between `<!-- {name} -->` and
+    /// `<!-- end of {name} -->` in `docs/interface.md`, as trimmed cells.
+    pub(crate) fn interface_table(name: &str) -> Vec<Vec<String>> {
+        let (start, end) = (
+            format!("<!-- {name} -->\n"),
+            format!("<!-- end of {name} -->"),
+        );
+        let from = INTERFACE
+            .find(&start)
+            .unwrap_or_else(|| panic!("docs/interface.md has no line {start:?}"))
+            + start.len();
+        let to = from
+            + INTERFACE[from..]
+                .find(&end)
+                .unwrap_or_else(|| panic!("docs/interface.md has no line {end:?}"));
+        let rows = INTERFACE[from..to].lines().skip(2); // the header and |---|
+        rows.map(|row| {
+            let cells = row.trim().trim_matches('|').split('|');
+            cells.map(|cell| cell.trim().to_owned()).collect()
+        })
+        .collect()
+    }
+
+    /// The `code spans` of a table cell, in order.
+    pub(crate) fn code_spans(cell: &str) -> Vec<&str> {
+        cell.split('`').skip(1).step_by(2).collect()
+    }
+
+    #[test]
+    fn the_storage_section_names_every_key_the_layout_makes() {
+        let (video, version) = (VideoId::new(), new_version());
+        let documented: Vec<String> = interface_table("object keys")
+            .iter()
+            .map(|row| {
+                code_spans(&row[0])[0]
+                    .replace("{video_id}", &video.to_string())
+                    .replace("{version}", &version)
+                    .replace("{rung}", "720p")
+            })
+            .collect();
+        let fixed = [
+            master(video),
+            playback_record(video),
+            playback_revocations(),
+        ];
+        for key in &documented {
+            let made = match key.strip_prefix(&version_prefix(video, &version)) {
+                Some(name) => media_file(video, &version, name),
+                None => fixed.iter().find(|k| k.as_str() == key).cloned(),
+            };
+            assert_eq!(
+                made.as_ref().map(ObjectKey::as_str),
+                Some(key.as_str()),
+                "docs/interface.md (Storage layout) names a key no layout function makes"
+            );
+        }
+        let assets = [POSTER, STORYBOARD_IMAGE, STORYBOARD_CUES]
+            .map(|name| media_file(video, &version, name).unwrap());
+        for key in fixed.iter().chain(&assets) {
+            assert!(
+                documented.iter().any(|d| d == key.as_str()),
+                "docs/interface.md (Storage layout) does not name {key:?}"
+            );
+        }
+    }
 
     #[test]
     fn versions_are_safe_path_segments() {

@@ -142,3 +142,107 @@ pub(crate) async fn document() -> HttpResponse {
         .content_type(ContentType::json())
         .body(body.as_str())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ApiDoc;
+    use crate::notify::catalog::EventKind;
+    use std::collections::BTreeMap;
+    use utoipa::OpenApi;
+
+    /// `docs/interface.md`, which lists the routes and notification events.
+    const INTERFACE: &str =
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/interface.md"));
+
+    /// The body rows of the table between `<!-- {name} -->` and
+    /// `<!-- end of {name} -->`, each a list of trimmed cells.
+    fn table(name: &str) -> Vec<Vec<String>> {
+        let start = format!("<!-- {name} -->\n");
+        let body = INTERFACE
+            .split_once(&start)
+            .and_then(|(_, after)| after.split_once(&format!("<!-- end of {name} -->")))
+            .unwrap_or_else(|| panic!("docs/interface.md has no table marked {name:?}"))
+            .0;
+        let rows = body.lines().skip(2); // the header and |---|
+        rows.map(|row| {
+            row.trim()
+                .trim_matches('|')
+                .split('|')
+                .map(|c| c.trim().to_owned())
+                .collect()
+        })
+        .collect()
+    }
+
+    /// A cell's text without its backticks.
+    fn plain(cell: &str) -> String {
+        cell.replace('`', "")
+    }
+
+    #[test]
+    fn the_routes_section_is_the_openapi_document() {
+        // (METHOD, /api/v1 path) → whether the route takes no credentials.
+        let documented: BTreeMap<(String, String), bool> = table("control-api routes")
+            .iter()
+            .map(|row| {
+                let anyone = row[2].contains("anyone");
+                ((plain(&row[0]), plain(&row[1])), anyone)
+            })
+            .collect();
+        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let mut served = BTreeMap::new();
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                if ["get", "put", "post", "delete", "patch", "head", "options"]
+                    .contains(&method.as_str())
+                {
+                    let requirements = operation["security"].as_array();
+                    let anyone =
+                        requirements.is_some_and(|r| r.iter().any(|r| r == &serde_json::json!({})));
+                    served.insert((method.to_uppercase(), format!("/api/v1{path}")), anyone);
+                }
+            }
+        }
+        assert_eq!(
+            documented, served,
+            "docs/interface.md (Control API) must list every method and path of the OpenAPI \
+             document and no other, its `who` saying \"anyone\" exactly where no credentials are needed"
+        );
+    }
+
+    #[test]
+    fn the_notification_events_are_the_catalog() {
+        let documented: Vec<Vec<String>> = table("notification events")
+            .iter()
+            .map(|row| vec![plain(&row[0]), row[1].clone(), row[2].clone()])
+            .collect();
+        let catalog: Vec<Vec<String>> = EventKind::ALL
+            .iter()
+            .map(|kind| {
+                let mut channels: Vec<&str> = kind
+                    .user_channels()
+                    .iter()
+                    .map(|c| match c.name() {
+                        "email" => "e-mail",
+                        "sms" => "SMS",
+                        other => other,
+                    })
+                    .collect();
+                if kind.mandatory() {
+                    channels.push("always");
+                }
+                let webhook = if kind.webhook() { "yes" } else { "no" };
+                vec![
+                    kind.name().to_owned(),
+                    channels.join(", "),
+                    webhook.to_owned(),
+                ]
+            })
+            .collect();
+        assert_eq!(
+            documented, catalog,
+            "docs/interface.md (Notifications and webhooks) must list notify::catalog's events in order, \
+             with their user channels (\"always\" when mandatory) and webhook eligibility"
+        );
+    }
+}

@@ -148,6 +148,28 @@ mod tests {
     }
 
     #[test]
+    fn the_failure_codes_section_is_failure_code_all() {
+        use crate::layout::tests::{code_spans, interface_table};
+        let documented: Vec<(String, String)> = interface_table("failure codes")
+            .into_iter()
+            .map(|row| (code_spans(&row[0]).concat(), row[1].clone()))
+            .collect();
+        let codes: Vec<(String, String)> = FailureCode::ALL
+            .iter()
+            .map(|c| {
+                (
+                    c.as_str().to_owned(),
+                    (if c.retryable() { "yes" } else { "no" }).to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            documented, codes,
+            "docs/interface.md (Failure codes) must list FailureCode::ALL in order, with `retried`"
+        );
+    }
+
+    #[test]
     fn only_transient_causes_are_retried() {
         let retried: Vec<FailureCode> = FailureCode::ALL
             .into_iter()

@@ -180,6 +180,82 @@ mod tests {
         assert_eq!(back, event);
     }
 
+    /// One event of every kind. The match has no wildcard, so a new kind
+    /// does not compile until it has an arm here; give it a sample too.
+    fn one_of_each_kind() -> Vec<EventKind> {
+        let rendition: Rendition = serde_json::from_value(serde_json::json!({
+            "name": "audio", "kind": "audio", "width": null, "height": null, "frame_rate": null,
+            "codecs": "mp4a.40.2", "bandwidth": 1, "average_bandwidth": 1,
+        }))
+        .unwrap();
+        let samples = vec![
+            EventKind::Queued,
+            EventKind::Processing { attempt: 1 },
+            EventKind::Progress { progress: 0.5 },
+            EventKind::Playable {
+                version: "v1".into(),
+            },
+            EventKind::RenditionReady {
+                rendition: rendition.clone(),
+            },
+            EventKind::Ready {
+                version: "v1".into(),
+                duration_s: 1.0,
+                renditions: vec![rendition],
+            },
+            EventKind::Failed {
+                code: FailureCode::Stalled,
+                message: "stalled".into(),
+            },
+        ];
+        for kind in &samples {
+            match kind {
+                EventKind::Queued
+                | EventKind::Processing { .. }
+                | EventKind::Progress { .. }
+                | EventKind::Playable { .. }
+                | EventKind::RenditionReady { .. }
+                | EventKind::Ready { .. }
+                | EventKind::Failed { .. } => {}
+            }
+        }
+        samples
+    }
+
+    #[test]
+    fn the_events_section_lists_every_event_kind_and_its_fields() {
+        use crate::layout::tests::{code_spans, interface_table};
+        let documented: Vec<(String, Vec<String>)> = interface_table("worker events")
+            .iter()
+            .map(|row| {
+                let fields = code_spans(&row[1]).into_iter().map(str::to_owned);
+                (code_spans(&row[0]).concat(), fields.collect())
+            })
+            .collect();
+        let envelope = ["type", "video_id", "at", "traceparent", "job_id"];
+        let kinds: Vec<(String, Vec<String>)> = one_of_each_kind()
+            .into_iter()
+            .map(|kind| {
+                let json = serde_json::to_value(Event::now(VideoId::new(), kind.clone())).unwrap();
+                let fields = json
+                    .as_object()
+                    .unwrap()
+                    .keys()
+                    .filter(|k| !envelope.contains(&k.as_str()));
+                (kind.name().to_owned(), fields.cloned().collect())
+            })
+            .collect();
+        let sorted = |mut rows: Vec<(String, Vec<String>)>| {
+            rows.iter_mut().for_each(|(_, fields)| fields.sort());
+            rows
+        };
+        assert_eq!(
+            sorted(documented),
+            sorted(kinds),
+            "docs/interface.md (Worker events) must list every event type with its fields, in EventKind's order"
+        );
+    }
+
     #[test]
     fn a_failure_carries_its_code_as_the_wire_name() {
         let kind = EventKind::Failed {
