@@ -6,8 +6,9 @@
 
 mod common;
 
-use common::cluster::{goflix, required_env, Cluster, Process};
+use common::cluster::{goflix, Cluster, Process};
 use common::{clip, spawn_app};
+use goflix_testkit::free_port;
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -326,14 +327,6 @@ async fn serve_exposes_every_series_with_bounded_labels() {
     assert_labels_bounded(&app.client, &app.base).await;
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Starts `goflix {args}` on the cluster's storage; returns it and its base URL once ready.
 async fn start_role(cluster: &Cluster, args: &[&str], env: &[(&str, String)]) -> (Process, String) {
     let port = free_port();
@@ -374,7 +367,7 @@ async fn start_role(cluster: &Cluster, args: &[&str], env: &[(&str, String)]) ->
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_distributed_role_exposes_its_series() {
-    let redis = required_env("GOFLIX_TEST_REDIS_URL", "redis://127.0.0.1:6379");
+    let redis = goflix_testkit::var("GOFLIX_TEST_REDIS_URL");
     let mut cluster = Cluster::new().await;
     cluster.start_control(&cluster.amqp_url.clone()).await;
     let (mut worker, worker_base) = start_role(

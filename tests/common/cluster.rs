@@ -4,24 +4,19 @@
 //! PostgreSQL (`GOFLIX_TEST_POSTGRES_URL`, a database of their own),
 //! sharing a folder as object storage, or a private s3s-fs server
 //! ([`S3Server`]) that a test may stop and restart. Each process logs to
-//! its own file; dropping the cluster kills the processes, deletes the
-//! queues and drops the database.
+//! its own file; dropping the cluster kills the processes, then deletes
+//! the queues and drops the database (`goflix-testkit` guards).
 
-use super::{login, ADMIN_EMAIL, ADMIN_PASSWORD};
-use lapin::options::{ExchangeDeleteOptions, QueueDeclareOptions, QueueDeleteOptions};
-use lapin::types::FieldTable;
+use super::{ffprobe, login, wait_healthy, Api, ADMIN_EMAIL, ADMIN_PASSWORD};
+use goflix_testkit::free_port;
+use goflix_testkit::postgres::TestDatabase;
+use goflix_testkit::rabbitmq::TestBroker;
+use goflix_testkit::s3::S3sFs;
 use sea_orm::ConnectionTrait;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// `NAME` from the environment, or a clear failure (these tests never skip).
-pub fn required_env(name: &str, example: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} must be set for the distributed tests (e.g. {example}); scripts/test.sh sets it")
-    })
-}
 
 /// The `goflix` binary with no `GOFLIX_*` setting inherited from the test
 /// environment (an unknown one, such as the e2e folder, is a config error),
@@ -33,14 +28,6 @@ pub fn goflix() -> Command {
         command.env_remove(name);
     }
     command
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// One `goflix` process of the cluster.
@@ -76,11 +63,7 @@ pub fn read_log(path: &Path) -> String {
 /// A private s3s-fs S3 server on a port and folder of its own, so a test
 /// can stop and restart it without touching the shared test server.
 pub struct S3Server {
-    pub port: u16,
-    /// Its root folder: one subfolder per bucket, objects as files.
-    pub root: PathBuf,
-    log: PathBuf,
-    child: Option<Child>,
+    server: S3sFs,
 }
 
 impl S3Server {
@@ -92,85 +75,44 @@ impl S3Server {
     pub fn start(dir: &Path) -> Self {
         let root = dir.join("s3");
         std::fs::create_dir_all(root.join(Self::BUCKET)).unwrap();
-        let mut server = Self {
-            port: free_port(),
-            root,
-            log: dir.join("s3s-fs.log"),
-            child: None,
-        };
-        server.restart();
-        server
+        let log = dir.join("s3s-fs.log");
+        Self {
+            server: S3sFs::start(&root, Self::ACCESS_KEY, Self::SECRET_KEY, Some(&log)),
+        }
     }
 
     /// The `GOFLIX_STORAGE` URL of the bucket.
     pub fn storage_url(&self) -> String {
         format!(
-            "s3://{}?endpoint=http://127.0.0.1:{}&region=us-east-1&path_style=true",
+            "s3://{}?endpoint={}&region=us-east-1&path_style=true",
             Self::BUCKET,
-            self.port
+            self.server.endpoint()
         )
     }
 
     /// Where the bucket's objects are, as files.
     pub fn objects(&self) -> PathBuf {
-        self.root.join(Self::BUCKET)
+        self.server.root.join(Self::BUCKET)
     }
 
     /// Kills the server (SIGKILL: an outage, not a shutdown).
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.server.stop();
     }
 
     /// Starts the server again on the same port and folder; returns once it accepts connections.
     pub fn restart(&mut self) {
-        self.stop();
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .unwrap();
-        let child = Command::new("s3s-fs")
-            .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
-            .args([
-                "--access-key",
-                Self::ACCESS_KEY,
-                "--secret-key",
-                Self::SECRET_KEY,
-            ])
-            .arg(&self.root)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("s3s-fs (scripts/test-services.sh installs it)");
-        self.child = Some(child);
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "s3s-fs did not start: {}",
-                std::fs::read_to_string(&self.log).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for S3Server {
-    fn drop(&mut self) {
-        self.stop();
+        self.server.restart();
     }
 }
 
 pub struct Cluster {
     pub dir: tempfile::TempDir,
     pub amqp_url: String,
-    pub prefix: String,
-    broker_url: String,
-    postgres_server: String,
-    pub database: String,
+    /// The queue and exchange names of this cluster's own (deleted when dropped).
+    pub broker: TestBroker,
+    /// The database of this cluster's own (dropped when the cluster is).
+    pub database: TestDatabase,
     pub base: String,
     port: u16,
     pub control: Option<Process>,
@@ -188,28 +130,8 @@ pub struct Cluster {
 impl Cluster {
     /// A database and queue prefix of its own; no process started yet.
     pub async fn new() -> Self {
-        let broker_url = required_env(
-            "GOFLIX_TEST_AMQP_URL",
-            "amqp://guest:guest@127.0.0.1:5672/%2f",
-        );
-        let postgres_server = required_env(
-            "GOFLIX_TEST_POSTGRES_URL",
-            "postgres://postgres@127.0.0.1:5432",
-        )
-        .trim_end_matches('/')
-        .to_owned();
-        let id = uuid::Uuid::new_v4().simple().to_string();
-        let prefix = format!("t{}", &id[..12]);
-        let database = format!("goflix_test_{id}");
-        let admin = sea_orm::Database::connect(format!("{postgres_server}/postgres"))
-            .await
-            .expect("connecting to GOFLIX_TEST_POSTGRES_URL");
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {database}"))
-            .await
-            .unwrap();
-        admin.close().await.unwrap();
-        let separator = if broker_url.contains('?') { '&' } else { '?' };
+        let broker = TestBroker::new("t");
+        let database = TestDatabase::create().await;
         let port = free_port();
         let dir = tempfile::tempdir().unwrap();
         let objects = dir.path().join("objects");
@@ -217,10 +139,8 @@ impl Cluster {
             storage: (format!("file://{}", objects.display()), objects),
             env: Vec::new(),
             dir,
-            amqp_url: format!("{broker_url}{separator}prefix={prefix}"),
-            prefix,
-            broker_url,
-            postgres_server,
+            amqp_url: broker.url(),
+            broker,
             database,
             base: format!("http://127.0.0.1:{port}"),
             port,
@@ -291,31 +211,18 @@ impl Cluster {
     async fn start_control_plane(&mut self, command: &str, queue_url: &str) {
         let env = [
             ("GOFLIX_QUEUE", queue_url.to_owned()),
-            (
-                "GOFLIX_DATABASE_URL",
-                format!("{}/{}", self.postgres_server, self.database),
-            ),
+            ("GOFLIX_DATABASE_URL", self.database.url()),
             ("GOFLIX_LISTEN", format!("127.0.0.1:{}", self.port)),
             ("GOFLIX_ADMIN_EMAIL", ADMIN_EMAIL.to_owned()),
             ("GOFLIX_ADMIN_PASSWORD", ADMIN_PASSWORD.to_owned()),
         ];
         let process = self.spawn(&[command], &env, command);
         self.control = Some(process);
-        let started = Instant::now();
-        while self
-            .client
-            .get(format!("{}/healthz", self.base))
-            .send()
-            .await
-            .is_err()
-        {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "{command} did not start: {}",
-                self.control.as_ref().unwrap().log_text()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let control = self.control.as_ref().unwrap();
+        wait_healthy(&self.client, &self.base, Duration::from_secs(30), || {
+            control.log_text()
+        })
+        .await;
         self.token = Some(login(&self.client, &self.base, ADMIN_EMAIL, ADMIN_PASSWORD).await);
     }
 
@@ -355,27 +262,13 @@ impl Cluster {
         let process = self.spawn(&["origin"], &env, "origin");
         self.origins.push(process);
         let base = format!("http://127.0.0.1:{port}");
-        let started = Instant::now();
-        while self
-            .client
-            .get(format!("{base}/healthz"))
-            .send()
-            .await
-            .is_err()
-        {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "origin did not start: {}",
-                self.logs()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        wait_healthy(&self.client, &base, Duration::from_secs(30), || self.logs()).await;
         base
     }
 
     /// The state of the video's newest row in the `jobs` table.
     pub async fn job_state(&self, video_id: &str) -> String {
-        let db = sea_orm::Database::connect(format!("{}/{}", self.postgres_server, self.database))
+        let db = sea_orm::Database::connect(self.database.url())
             .await
             .unwrap();
         let row = db
@@ -416,33 +309,22 @@ impl Cluster {
         body["id"].as_str().unwrap().to_owned()
     }
 
+    /// The API as the admin (once control-api started).
+    pub fn api(&self) -> Api<'_> {
+        Api {
+            client: &self.client,
+            base: &self.base,
+            token: self.token(),
+        }
+    }
+
     pub async fn video(&self, id: &str) -> Value {
-        self.client
-            .get(format!("{}/api/v1/videos/{id}", self.base))
-            .bearer_auth(self.token())
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        self.api().video(id).await
     }
 
     /// Polls until the video is `ready` or `failed`.
     pub async fn wait_settled(&self, id: &str, limit: Duration) -> Value {
-        let started = Instant::now();
-        loop {
-            let video = self.video(id).await;
-            if matches!(video["state"].as_str(), Some("ready" | "failed")) {
-                return video;
-            }
-            assert!(
-                started.elapsed() < limit,
-                "video {id} not settled after {limit:?}: {video}\n{}",
-                self.logs()
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        self.api().wait_settled(id, limit, || self.logs()).await
     }
 
     /// Every process's log, for failure messages.
@@ -468,6 +350,28 @@ impl Cluster {
             .unwrap_or_default()
     }
 
+    /// Exactly one published version of the video, whose media files
+    /// (video and audio at least) each open in ffprobe with one stream.
+    pub fn assert_outputs_valid(&self, id: &str) {
+        let versions = self.versions(id);
+        assert_eq!(
+            versions.len(),
+            1,
+            "exactly one published version: {versions:?}"
+        );
+        let folder = self.objects().join("media").join(id).join(&versions[0]);
+        let mut media = 0;
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "mp4") {
+                let probed = ffprobe(&path, &["-show_streams"]);
+                assert_eq!(probed["streams"].as_array().unwrap().len(), 1, "{path:?}");
+                media += 1;
+            }
+        }
+        assert!(media >= 2, "expected video and audio files in {folder:?}");
+    }
+
     /// How many times any worker logged `job done` for the video.
     pub fn completions(&self, id: &str) -> usize {
         self.workers
@@ -484,28 +388,7 @@ impl Cluster {
 
     /// Messages waiting in `goflix.transcode.dead` of this cluster.
     pub async fn dead_letters(&self) -> u32 {
-        let connection = lapin::Connection::connect(
-            &self.broker_url,
-            lapin::ConnectionProperties::default()
-                .with_executor(tokio_executor_trait::Tokio::current())
-                .with_reactor(tokio_reactor_trait::Tokio),
-        )
-        .await
-        .unwrap();
-        let channel = connection.create_channel().await.unwrap();
-        let queue = channel
-            .queue_declare(
-                &format!("{}.goflix.transcode.dead", self.prefix),
-                QueueDeclareOptions {
-                    passive: true,
-                    ..QueueDeclareOptions::default()
-                },
-                FieldTable::default(),
-            )
-            .await
-            .unwrap();
-        let _ = connection.close(200, "done").await;
-        queue.message_count()
+        self.broker.message_count(&self.broker.names().dead).await
     }
 
     /// Force-closes the RabbitMQ connections of the given processes.
@@ -563,61 +446,6 @@ impl Drop for Cluster {
         {
             process.kill();
         }
-        let (broker, prefix) = (self.broker_url.clone(), self.prefix.clone());
-        let (admin, database) = (
-            format!("{}/postgres", self.postgres_server),
-            self.database.clone(),
-        );
-        let cleaned = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(async move {
-                    let connection = lapin::Connection::connect(
-                        &broker,
-                        lapin::ConnectionProperties::default()
-                            .with_executor(tokio_executor_trait::Tokio::current())
-                            .with_reactor(tokio_reactor_trait::Tokio),
-                    )
-                    .await?;
-                    let channel = connection.create_channel().await?;
-                    for queue in [
-                        "goflix.transcode",
-                        "goflix.transcode.dead",
-                        "goflix.events.control-api",
-                    ] {
-                        channel
-                            .queue_delete(
-                                &format!("{prefix}.{queue}"),
-                                QueueDeleteOptions::default(),
-                            )
-                            .await?;
-                    }
-                    for exchange in ["goflix.events", "goflix.commands"] {
-                        channel
-                            .exchange_delete(
-                                &format!("{prefix}.{exchange}"),
-                                ExchangeDeleteOptions::default(),
-                            )
-                            .await?;
-                    }
-                    let _ = connection.close(200, "done").await;
-                    let admin = sea_orm::Database::connect(admin)
-                        .await
-                        .map_err(|e| std::io::Error::other(e.to_string()))?;
-                    admin
-                        .execute_unprepared(&format!(
-                            "DROP DATABASE IF EXISTS {database} WITH (FORCE)"
-                        ))
-                        .await
-                        .map_err(|e| std::io::Error::other(e.to_string()))?;
-                    Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
-                })
-        })
-        .join();
-        if !matches!(cleaned, Ok(Ok(()))) {
-            eprintln!("could not clean up cluster {}: {cleaned:?}", self.prefix);
-        }
+        // The broker's and the database's guards go next, with the fields.
     }
 }

@@ -88,6 +88,112 @@ pub async fn login(client: &reqwest::Client, base: &str, email: &str, password: 
     body["access_token"].as_str().unwrap().to_string()
 }
 
+/// The HTTP API at `base` as the holder of `token`.
+#[derive(Clone, Copy)]
+pub struct Api<'a> {
+    pub client: &'a reqwest::Client,
+    pub base: &'a str,
+    pub token: &'a str,
+}
+
+impl Api<'_> {
+    /// `GET /api/v1/videos/{id}`.
+    pub async fn video(&self, id: &str) -> Value {
+        self.client
+            .get(format!("{}/api/v1/videos/{id}", self.base))
+            .bearer_auth(self.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Polls the video every 100 ms until `done` holds; returns it. Fails
+    /// after `limit`, saying it was not `what`, with `context()` (say, the
+    /// servers' logs).
+    pub async fn wait_for(
+        &self,
+        id: &str,
+        (what, limit): (&str, Duration),
+        done: impl Fn(&Value) -> bool,
+        context: impl Fn() -> String,
+    ) -> Value {
+        let started = Instant::now();
+        loop {
+            let video = self.video(id).await;
+            if done(&video) {
+                return video;
+            }
+            assert!(
+                started.elapsed() < limit,
+                "video {id}: not {what} after {limit:?}: {video}\n{}",
+                context()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Polls until the video is `ready` or `failed`; returns its last state.
+    pub async fn wait_settled(
+        &self,
+        id: &str,
+        limit: Duration,
+        context: impl Fn() -> String,
+    ) -> Value {
+        let settled = |v: &Value| matches!(v["state"].as_str(), Some("ready" | "failed"));
+        self.wait_for(id, ("settled", limit), settled, context)
+            .await
+    }
+
+    /// The id of the account the token belongs to.
+    pub async fn own_id(&self) -> String {
+        let me: Value = self
+            .client
+            .get(format!("{}/api/v1/users/me", self.base))
+            .bearer_auth(self.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        me["id"].as_str().unwrap().to_owned()
+    }
+
+    /// `PATCH /api/v1/users/{id}` with `change`; returns the status.
+    pub async fn patch_user(&self, id: &str, change: &Value) -> u16 {
+        self.client
+            .patch(format!("{}/api/v1/users/{id}", self.base))
+            .bearer_auth(self.token)
+            .json(change)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+}
+
+/// Waits until `{base}/healthz` answers; panics after `limit` with `log()`.
+pub async fn wait_healthy(
+    client: &reqwest::Client,
+    base: &str,
+    limit: Duration,
+    log: impl Fn() -> String,
+) {
+    let started = Instant::now();
+    while client.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(
+            started.elapsed() < limit,
+            "{base} did not answer within {limit:?}: {}",
+            log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 impl TestApp {
     /// Uploads `file` streamed from disk; returns the response status and body.
     pub async fn upload(&self, title: &str, file: &Path) -> (u16, Value) {
@@ -128,32 +234,34 @@ impl TestApp {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// The API as the admin.
+    pub fn api(&self) -> Api<'_> {
+        Api {
+            client: &self.client,
+            base: &self.base,
+            token: &self.token,
+        }
+    }
+
     pub async fn video(&self, id: &str) -> Value {
-        self.client
-            .get(format!("{}/api/v1/videos/{id}", self.base))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        self.api().video(id).await
     }
 
     /// Polls until the video is `ready` or `failed`; returns its last state.
     pub async fn wait_settled(&self, id: &str, limit: Duration) -> Value {
-        let started = Instant::now();
-        loop {
-            let video = self.video(id).await;
-            if matches!(video["state"].as_str(), Some("ready" | "failed")) {
-                return video;
-            }
-            assert!(
-                started.elapsed() < limit,
-                "video {id} not settled after {limit:?}: {video}"
-            );
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
+        self.api().wait_settled(id, limit, String::new).await
+    }
+
+    /// Polls the video until `done` holds; returns it.
+    pub async fn wait_for(
+        &self,
+        id: &str,
+        (what, limit): (&str, Duration),
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        self.api()
+            .wait_for(id, (what, limit), done, String::new)
+            .await
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {

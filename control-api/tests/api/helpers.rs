@@ -8,9 +8,10 @@ use goflix_shared::events::{Event, EventBus, EventKind, MemoryBus};
 use goflix_shared::shutdown::Shutdown;
 use goflix_shared::store::Store;
 use goflix_shared::token::Role;
+use goflix_testkit::postgres::TestDatabase;
 use reqwest::multipart::{Form, Part};
 use reqwest::{Response, StatusCode};
-use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait};
+use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
 use serde_json::Value;
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -31,62 +32,6 @@ pub enum Backend {
     Postgres,
 }
 
-/// A PostgreSQL database created for one test and dropped with it.
-pub struct PostgresDatabase {
-    server: String,
-    name: String,
-}
-
-impl PostgresDatabase {
-    /// Creates `goflix_test_<uuid>` on the server named by `GOFLIX_TEST_POSTGRES_URL`.
-    pub async fn create() -> Self {
-        let server = std::env::var("GOFLIX_TEST_POSTGRES_URL").expect(
-            "GOFLIX_TEST_POSTGRES_URL must name a PostgreSQL server for this test \
-             (e.g. postgres://postgres@127.0.0.1:5432; scripts/test.sh sets it)",
-        );
-        let server = server.trim_end_matches('/').to_owned();
-        let name = format!("goflix_test_{}", uuid::Uuid::new_v4().simple());
-        let admin = sea_orm::Database::connect(format!("{server}/postgres"))
-            .await
-            .expect("connecting to GOFLIX_TEST_POSTGRES_URL");
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .unwrap();
-        admin.close().await.unwrap();
-        Self { server, name }
-    }
-
-    /// The database's URL.
-    pub fn url(&self) -> String {
-        format!("{}/{}", self.server, self.name)
-    }
-}
-
-impl Drop for PostgresDatabase {
-    fn drop(&mut self) {
-        let (admin, name) = (format!("{}/postgres", self.server), self.name.clone());
-        // Drop runs inside the test's runtime: use a runtime of our own on another thread.
-        let dropped = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(async {
-                    let admin = sea_orm::Database::connect(admin).await?;
-                    admin
-                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .await?;
-                    admin.close().await
-                })
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!("could not drop test database {}", self.name);
-        }
-    }
-}
-
 /// A control plane serving on a random port, with its own data dir.
 pub struct TestApp {
     pub address: String,
@@ -96,7 +41,7 @@ pub struct TestApp {
     pub bus: Arc<MemoryBus>,
     shutdown: Shutdown,
     /// Dropped after the server stopped (fields drop in order).
-    _postgres: Option<PostgresDatabase>,
+    _postgres: Option<TestDatabase>,
 }
 
 impl Drop for TestApp {
@@ -122,7 +67,7 @@ async fn spawn_app_with(backend: Backend, max_upload_bytes: u64) -> TestApp {
     let data = tempfile::tempdir().unwrap();
     let postgres = match backend {
         Backend::Sqlite => None,
-        Backend::Postgres => Some(PostgresDatabase::create().await),
+        Backend::Postgres => Some(TestDatabase::create().await),
     };
     let mut vars = vec![
         (

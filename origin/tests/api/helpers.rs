@@ -203,18 +203,7 @@ impl Published {
     }
 }
 
-/// `len` deterministic pseudo-random bytes.
-pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 32) as u8
-        })
-        .collect()
-}
+pub use goflix_testkit::data::pseudo_random;
 
 impl TestApp {
     pub fn lookups(&self) -> usize {

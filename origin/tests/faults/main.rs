@@ -10,38 +10,14 @@ use goflix_shared::cache::{self, ManifestCache};
 use goflix_shared::config::Cache;
 use goflix_shared::domain::VideoId;
 use goflix_shared::layout;
-use goflix_shared::store::{ObjectStore, S3Options, S3Store, Store};
+use goflix_shared::store::{ObjectStore, S3Store, Store};
+use goflix_testkit::data::pseudo_random;
+use goflix_testkit::s3::{s3_options, s3_options_at, S3sFs};
+use goflix_testkit::var;
 use std::net::{SocketAddr, TcpListener};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// The value of a `GOFLIX_TEST_*` variable, or a failure saying how to set it.
-fn service(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!(
-            "{name} is not set: start the test services with \
-             `env=$(scripts/test-services.sh) && eval \"$env\"` (scripts/test.sh does this)"
-        )
-    })
-}
-
-/// Options for an S3 server at `endpoint`, under a prefix of this test's own.
-fn s3_options(endpoint: String, bucket: String) -> S3Options {
-    S3Options {
-        bucket,
-        prefix: format!("test-{}/", VideoId::new()),
-        endpoint: Some(endpoint),
-        region: Some("us-east-1".into()),
-        path_style: true,
-        credentials: None,
-    }
-    .with_credentials(
-        &service("GOFLIX_TEST_S3_ACCESS_KEY"),
-        &service("GOFLIX_TEST_S3_SECRET_KEY"),
-    )
-}
 
 /// An origin on port 0, in its own actix system on a thread.
 struct TestOrigin {
@@ -129,19 +105,6 @@ impl TestOrigin {
             body: bytes[split + 4..].to_vec(),
         }
     }
-}
-
-/// `len` deterministic pseudo-random bytes.
-fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 32) as u8
-        })
-        .collect()
 }
 
 /// A public video as the transcoder lays it out.
@@ -241,14 +204,7 @@ async fn assert_serves_everything(origin: &TestOrigin, p: &Published) {
 
 #[tokio::test]
 async fn with_redis_unreachable_everything_is_served_from_storage() {
-    let store = Store::S3(
-        S3Store::open(s3_options(
-            service("GOFLIX_TEST_S3_ENDPOINT"),
-            service("GOFLIX_TEST_S3_BUCKET"),
-        ))
-        .await
-        .unwrap(),
-    );
+    let store = Store::S3(S3Store::open(s3_options()).await.unwrap());
     // Nothing listens on port 1.
     let cache = cache::open(
         &Cache::Redis("redis://127.0.0.1:1".to_owned().into()),
@@ -266,20 +222,9 @@ async fn with_redis_unreachable_everything_is_served_from_storage() {
 
 #[tokio::test]
 async fn with_redis_up_everything_is_served_and_nothing_degrades() {
-    let store = Store::S3(
-        S3Store::open(s3_options(
-            service("GOFLIX_TEST_S3_ENDPOINT"),
-            service("GOFLIX_TEST_S3_BUCKET"),
-        ))
-        .await
-        .unwrap(),
-    );
+    let store = Store::S3(S3Store::open(s3_options()).await.unwrap());
     let prefix = format!("goflix-test-{}:", VideoId::new());
-    let cache = cache::open(
-        &Cache::Redis(service("GOFLIX_TEST_REDIS_URL").into()),
-        &prefix,
-    )
-    .unwrap();
+    let cache = cache::open(&Cache::Redis(var("GOFLIX_TEST_REDIS_URL").into()), &prefix).unwrap();
     let origin = spawn_origin(store.clone(), cache.clone());
     let published = publish(&store).await;
     assert_serves_everything(&origin, &published).await;
@@ -288,58 +233,19 @@ async fn with_redis_up_everything_is_served_and_nothing_degrades() {
     store.delete_prefix("").await.unwrap();
 }
 
-/// An s3s-fs of this test's own, killed when dropped (or by [`PrivateS3::stop`]).
-struct PrivateS3 {
-    child: Child,
-    endpoint: String,
-    _dir: tempfile::TempDir,
-}
-
+/// The bucket of the private s3s-fs server.
 const PRIVATE_BUCKET: &str = "private";
 
-impl PrivateS3 {
-    fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join(PRIVATE_BUCKET)).unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("s3s-fs")
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--access-key", &service("GOFLIX_TEST_S3_ACCESS_KEY")])
-            .args(["--secret-key", &service("GOFLIX_TEST_S3_SECRET_KEY")])
-            .arg(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("s3s-fs on PATH (scripts/test-services.sh installs it)");
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "s3s-fs did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Self {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-            _dir: dir,
-        }
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for PrivateS3 {
-    fn drop(&mut self) {
-        self.stop();
-    }
+/// An s3s-fs of this test's own (killed when dropped, or by `stop`), with
+/// the test server's credentials and the bucket [`PRIVATE_BUCKET`].
+fn private_s3(dir: &tempfile::TempDir) -> S3sFs {
+    std::fs::create_dir(dir.path().join(PRIVATE_BUCKET)).unwrap();
+    S3sFs::start(
+        dir.path(),
+        &var("GOFLIX_TEST_S3_ACCESS_KEY"),
+        &var("GOFLIX_TEST_S3_SECRET_KEY"),
+        None,
+    )
 }
 
 fn assert_unavailable(response: &Response, what: &str) {
@@ -354,9 +260,10 @@ fn assert_unavailable(response: &Response, what: &str) {
 
 #[tokio::test]
 async fn with_s3_gone_the_origin_answers_503_with_retry_after() {
-    let mut s3 = PrivateS3::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut s3 = private_s3(&dir);
     let store = Store::S3(
-        S3Store::open(s3_options(s3.endpoint.clone(), PRIVATE_BUCKET.into()))
+        S3Store::open(s3_options_at(s3.endpoint(), PRIVATE_BUCKET.into()))
             .await
             .unwrap(),
     );
@@ -384,9 +291,9 @@ async fn with_s3_gone_the_origin_answers_503_with_retry_after() {
 #[tokio::test]
 async fn with_s3_on_a_closed_port_the_origin_answers_503() {
     let store = Store::S3(
-        S3Store::open(s3_options(
+        S3Store::open(s3_options_at(
             "http://127.0.0.1:1".into(),
-            service("GOFLIX_TEST_S3_BUCKET"),
+            var("GOFLIX_TEST_S3_BUCKET"),
         ))
         .await
         .unwrap(),
