@@ -1,5 +1,5 @@
 //! The media library: everything that turns a local master into the files
-//! of one version, in process and without a job around it. [`transcode`] is
+//! of one version, in process and without a job around it. [`transcode()`] is
 //! the whole of it — [`probe`] opens the upload safely (within the
 //! [`allow_list`] of protocols, demuxers and decoders), [`ladder`] plans the
 //! renditions, [`pipeline`] decodes once and encodes every rung, [`package`]
