@@ -91,3 +91,59 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::TranscodeChild { video } => goflix::cli::transcode_child(&video),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+    use std::collections::BTreeMap;
+
+    /// `docs/interface.md`, whose CLI section lists every command.
+    const INTERFACE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/interface.md"));
+
+    /// Each command without subcommands, as `goflix user create`, with its
+    /// arguments: `--long` flags and upper-case positionals (`URL`).
+    fn commands(command: &clap::Command, path: String, out: &mut BTreeMap<String, Vec<String>>) {
+        if command.has_subcommands() {
+            for sub in command.get_subcommands() {
+                commands(sub, format!("{path} {}", sub.get_name()), out);
+            }
+            return;
+        }
+        let arguments = command
+            .get_arguments()
+            .filter(|a| !["help", "version"].contains(&a.get_id().as_str()))
+            .map(|a| match a.get_long() {
+                Some(long) => format!("--{long}"),
+                None => a.get_id().as_str().to_uppercase(),
+            });
+        out.insert(path, arguments.collect());
+    }
+
+    #[test]
+    fn the_cli_section_lists_every_subcommand_and_argument() {
+        let section = INTERFACE
+            .split_once("<!-- cli -->\n")
+            .and_then(|(_, rest)| rest.split_once("<!-- end of cli -->"))
+            .expect("docs/interface.md has a table between <!-- cli --> and <!-- end of cli -->")
+            .0;
+        let mut documented = BTreeMap::new();
+        for row in section.lines().skip(2) {
+            let cells: Vec<&str> = row.split('|').collect();
+            let spans = |cell: &str| -> Vec<String> {
+                let spans = cell.split('`').skip(1).step_by(2);
+                spans
+                    .map(|s| s.split(' ').next().unwrap_or("").to_owned())
+                    .collect()
+            };
+            let command = cells[1].trim().trim_matches('`').to_owned();
+            documented.insert(command, spans(cells[2]));
+        }
+        let mut defined = BTreeMap::new();
+        commands(&Cli::command(), "goflix".into(), &mut defined);
+        assert_eq!(
+            documented, defined,
+            "docs/interface.md (CLI) must list every subcommand of src/main.rs with its arguments, and no other"
+        );
+    }
+}
