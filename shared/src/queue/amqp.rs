@@ -261,13 +261,25 @@ struct AmqpLease {
 }
 
 impl AmqpLease {
-    fn settled(&self, result: Result<(), lapin::Error>) -> Result<(), QueueError> {
-        match result {
-            Ok(()) => Ok(()),
-            Err(_) if !self.channel.status().connected() => {
-                Err(QueueError::LeaseLost(self.job.job_id))
-            }
-            Err(e) => Err(unavailable(e)),
+    /// Sends one settlement (ack or nack) and waits for lapin to hand it to
+    /// the channel, unless the channel is or becomes closed first: a lost
+    /// holder's settlement would otherwise wait for an answer that never
+    /// comes, and RabbitMQ has already given the job to someone else.
+    async fn settle(
+        &self,
+        settlement: impl std::future::Future<Output = Result<(), lapin::Error>>,
+    ) -> Result<(), QueueError> {
+        let lost = || QueueError::LeaseLost(self.job.job_id);
+        if !self.channel.status().connected() {
+            return Err(lost());
+        }
+        tokio::select! {
+            result = settlement => match result {
+                Ok(()) => Ok(()),
+                Err(_) if !self.channel.status().connected() => Err(lost()),
+                Err(e) => Err(unavailable(e)),
+            },
+            _ = self.lost() => Err(lost()),
         }
     }
 }
@@ -297,8 +309,8 @@ impl Lease for AmqpLease {
     }
 
     async fn ack(self: Box<Self>) -> Result<(), QueueError> {
-        let result = self.acker.ack(BasicAckOptions::default()).await;
-        self.settled(result)
+        self.settle(self.acker.ack(BasicAckOptions::default()))
+            .await
     }
 
     async fn retry(self: Box<Self>, delay: Duration) -> Result<(), QueueError> {
@@ -311,13 +323,11 @@ impl Lease for AmqpLease {
             requeue: true,
             ..BasicNackOptions::default()
         };
-        let result = self.acker.nack(requeue).await;
-        self.settled(result)
+        self.settle(self.acker.nack(requeue)).await
     }
 
     async fn reject(self: Box<Self>) -> Result<(), QueueError> {
-        let result = self.acker.nack(dead_letter_options()).await;
-        self.settled(result)
+        self.settle(self.acker.nack(dead_letter_options())).await
     }
 }
 
