@@ -10,9 +10,7 @@
 //! RabbitMQ keeps events for the control plane while no subscriber runs
 //! and delivers again an event whose subscriber died while applying it.
 
-mod common;
-
-use common::broker::TestBroker;
+use goflix_testkit::rabbitmq::TestBroker;
 
 use futures_util::StreamExt;
 use goflix_shared::domain::{FailureCode, Rendition, RenditionKind, VideoId};

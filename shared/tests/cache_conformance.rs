@@ -3,8 +3,6 @@
 //! test), and memory in front of an unreachable Redis, which must still
 //! fill correctly.
 
-mod common;
-
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use goflix_shared::cache::{self, ManifestCache, MemoryCache, RedisCache};
@@ -143,7 +141,7 @@ async fn test_suite(cache: Arc<dyn ManifestCache>) {
 }
 
 fn redis_cache(prefix: &str) -> RedisCache {
-    let url = common::service("GOFLIX_TEST_REDIS_URL");
+    let url = goflix_testkit::var("GOFLIX_TEST_REDIS_URL");
     RedisCache::open(&url, prefix, MemoryCache::new(1 << 20)).unwrap()
 }
 
@@ -158,7 +156,7 @@ async fn memory_conforms() {
 
 #[tokio::test]
 async fn memory_in_front_of_redis_conforms() {
-    let url = common::service("GOFLIX_TEST_REDIS_URL");
+    let url = goflix_testkit::var("GOFLIX_TEST_REDIS_URL");
     let cache = cache::open(&Cache::Redis(url.into()), &test_prefix()).unwrap();
     test_suite(cache.clone()).await;
     assert_eq!(cache.degraded_total(), 0, "Redis answered throughout");

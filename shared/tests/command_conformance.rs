@@ -6,9 +6,7 @@
 //! after it started listening, intact; a command sent before a listener
 //! started is not delivered to it.
 
-mod common;
-
-use common::broker::TestBroker;
+use goflix_testkit::rabbitmq::TestBroker;
 
 use futures_util::StreamExt;
 use goflix_shared::command::{Command, CommandBus, CommandStream};

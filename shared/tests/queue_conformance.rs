@@ -15,9 +15,8 @@
 //! `tests/distributed_faults.rs` kills real processes) and dead-letters a
 //! job delivered past its limit by itself.
 
-mod common;
-
-use common::broker::TestBroker;
+use goflix_testkit::postgres::TestDatabase;
+use goflix_testkit::rabbitmq::TestBroker;
 
 use goflix_shared::broker::Broker;
 use goflix_shared::domain::{TranscodeJob, VideoId};
@@ -39,33 +38,7 @@ const PATIENCE: Duration = Duration::from_secs(30);
 /// Keeps a test's database alive; removes it when dropped.
 enum TestDb {
     Sqlite { _dir: tempfile::TempDir },
-    Postgres { server: String, name: String },
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let Self::Postgres { server, name } = self else {
-            return;
-        };
-        // Drop runs inside the test's runtime: drop the database from a
-        // thread with a runtime of its own.
-        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-        let admin_url = format!("{server}/postgres");
-        let dropped = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(async {
-                    let admin = Database::connect(admin_url).await?;
-                    admin.execute_unprepared(&sql).await.map(drop)
-                })
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!("could not drop test database {name}: {dropped:?}");
-        }
-    }
+    Postgres { _database: TestDatabase },
 }
 
 async fn create_table(db: &DatabaseConnection) {
@@ -84,24 +57,15 @@ async fn sqlite() -> (TestDb, DatabaseConnection) {
 
 /// A fresh database `goflix_test_<uuid>` on the test PostgreSQL.
 async fn postgres() -> (TestDb, DatabaseConnection) {
-    let server = common::service("GOFLIX_TEST_POSTGRES_URL");
-    let server = server.trim_end_matches('/').to_string();
-    let name = format!("goflix_test_{}", uuid::Uuid::new_v4().simple());
-    let admin = Database::connect(format!("{server}/postgres"))
-        .await
-        .unwrap();
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap();
-    admin.close().await.unwrap();
-    let guard = TestDb::Postgres {
-        server: server.clone(),
-        name: name.clone(),
-    };
-    let db = Database::connect(format!("{server}/{name}")).await.unwrap();
+    let database = TestDatabase::create().await;
+    let db = Database::connect(database.url()).await.unwrap();
     create_table(&db).await;
-    (guard, db)
+    (
+        TestDb::Postgres {
+            _database: database,
+        },
+        db,
+    )
 }
 
 /// One queue implementation under test and what the suite does to it.

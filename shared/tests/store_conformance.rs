@@ -3,8 +3,6 @@
 //! test under its own key prefix). Every implementation must pass it
 //! unchanged.
 
-mod common;
-
 use bytes::Bytes;
 use futures_util::{stream, StreamExt};
 use goflix_shared::config::Storage;
@@ -226,14 +224,14 @@ async fn store_enum_conforms_over_fs() {
 
 #[tokio::test]
 async fn s3_store_conforms() {
-    let store = common::s3_store().await;
+    let store = goflix_testkit::s3::s3_store().await;
     Box::pin(test_suite(store.clone())).await;
     store.delete_prefix("").await.unwrap();
 }
 
 #[tokio::test]
 async fn store_enum_conforms_over_s3() {
-    let store = Store::S3(common::s3_store().await);
+    let store = Store::S3(goflix_testkit::s3::s3_store().await);
     Box::pin(test_suite(store.clone())).await;
     store.delete_prefix("").await.unwrap();
 }
@@ -243,7 +241,7 @@ async fn an_unreachable_s3_is_unavailable_not_missing() {
     // Nothing listens on port 1: every call fails fast with Unavailable.
     let options = S3Options {
         endpoint: Some("http://127.0.0.1:1".into()),
-        ..common::s3_options()
+        ..goflix_testkit::s3::s3_options()
     };
     let store = S3Store::open(options).await.unwrap();
     let k = key("media/v/playback.json");
@@ -269,8 +267,8 @@ async fn an_unreachable_s3_is_unavailable_not_missing() {
 async fn s3_urls_open_the_s3_backend() {
     let url = format!(
         "s3://{}?endpoint={}&region=us-east-1&path_style=true&prefix=test-url",
-        common::service("GOFLIX_TEST_S3_BUCKET"),
-        common::service("GOFLIX_TEST_S3_ENDPOINT"),
+        goflix_testkit::var("GOFLIX_TEST_S3_BUCKET"),
+        goflix_testkit::var("GOFLIX_TEST_S3_ENDPOINT"),
     );
     let storage: Storage = url.parse().unwrap();
     assert!(matches!(Store::open(&storage).await.unwrap(), Store::S3(_)));
