@@ -204,38 +204,13 @@ pub fn open<'a>(
             .max(1),
     };
 
-    let audio_lane = match audio_index {
-        Some(index) => {
-            let stream = input
-                .stream(index)
-                .ok_or_else(|| MediaError::Internal("the audio stream vanished".into()))?;
-            let time_base = stream.time_base();
-            let decoder = open_decoder(&input, index)?
-                .audio()
-                .map_err(|e| MediaError::decode("opening the audio decoder", e))?;
-            let graph = graph::audio(&graph::AudioInput {
-                rate: decoder.rate(),
-                format: decoder.format(),
-                layout: decoder.channel_layout(),
-                time_base,
-            })?;
-            let track = Track::audio(
-                &out_dir.join("audio.mp4"),
-                settings.segment_seconds,
-                live(crate::media::package::AUDIO_NAME).as_ref(),
-            )?;
-            Some(AudioLane {
-                index,
-                decoder,
-                graph,
-                track,
-                start_time: video.start_time.rescale(video.time_base, time_base),
-                next_pts: 0,
-                time_base,
-            })
-        }
-        None => None,
-    };
+    let audio_lane = audio_index
+        .map(|index| {
+            let video_start = (video.start_time, video.time_base);
+            let live = live(crate::media::package::AUDIO_NAME);
+            AudioLane::open(&input, index, video_start, out_dir, settings, live.as_ref())
+        })
+        .transpose()?;
     Ok(Pipeline {
         audio_lane,
         video_lane,
@@ -560,6 +535,42 @@ struct AudioLane {
 }
 
 impl AudioLane {
+    /// Opens the decoder, the filter graph and the output (with its live
+    /// copy) of audio stream `index`; `video_start` is the video stream's
+    /// start time in its time base, where the audio's timeline starts too.
+    fn open(
+        input: &ffmpeg::format::context::Input,
+        index: usize,
+        (video_start, video_time_base): (i64, Rational),
+        out_dir: &Path,
+        settings: &Settings,
+        live: Option<&LiveTarget>,
+    ) -> Result<Self, MediaError> {
+        let stream = input
+            .stream(index)
+            .ok_or_else(|| MediaError::Internal("the audio stream vanished".into()))?;
+        let time_base = stream.time_base();
+        let decoder = open_decoder(input, index)?
+            .audio()
+            .map_err(|e| MediaError::decode("opening the audio decoder", e))?;
+        let graph = graph::audio(&graph::AudioInput {
+            rate: decoder.rate(),
+            format: decoder.format(),
+            layout: decoder.channel_layout(),
+            time_base,
+        })?;
+        let track = Track::audio(&out_dir.join("audio.mp4"), settings.segment_seconds, live)?;
+        Ok(Self {
+            index,
+            decoder,
+            graph,
+            track,
+            start_time: video_start.rescale(video_time_base, time_base),
+            next_pts: 0,
+            time_base,
+        })
+    }
+
     fn decode(&mut self, packet: &Packet) -> Result<(), MediaError> {
         match self.decoder.send_packet(packet) {
             Ok(()) | Err(ffmpeg::Error::InvalidData) => {}
