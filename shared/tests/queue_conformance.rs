@@ -12,7 +12,7 @@
 //! reject, and ends dead. How a holder is lost differs: the database queue
 //! lets its lease run out; RabbitMQ returns the deliveries of a closed
 //! connection (here the holder's own connection is closed;
-//! `tests/distributed_faults.rs` kills real processes) and dead-letters a
+//! `tests/suite/distributed_faults.rs` kills real processes) and dead-letters a
 //! job delivered past its limit by itself.
 
 use goflix_testkit::postgres::TestDatabase;

@@ -1026,7 +1026,7 @@ async fn login_attempts_are_rate_limited_per_account_and_address() {
         "rate_limited"
     );
     // Even the right password waits now, from this address; other accounts
-    // are unaffected (tests/hostile/lockout.rs: other addresses too).
+    // are unaffected (tests/suite/hostile/lockout.rs: other addresses too).
     assert_eq!(
         password_login(&app, "target@example.com", PASSWORD)
             .await
