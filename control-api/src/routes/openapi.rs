@@ -4,8 +4,8 @@
 //!
 //! A new handler gets a `#[utoipa::path]` (every status it can answer, with
 //! [`ErrorBody`] for errors) and a line in [`ApiDoc`]'s `paths(...)`; the
-//! root crate's `tests/access_matrix.rs` fails when a registered route is
-//! missing from the document, and `tests/openapi_schemathesis.rs` when a
+//! root crate's `tests/suite/access_matrix.rs` fails when a registered route is
+//! missing from the document, and `tests/suite/openapi_schemathesis.rs` when a
 //! response differs from it. Schema names are global: a type whose name
 //! another already uses is renamed with `#[schema(as = ...)]`.
 
