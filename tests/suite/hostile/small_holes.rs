@@ -178,12 +178,23 @@ async fn enabled_admins(client: &reqwest::Client, base: &str, token: &str) -> Ve
         .collect()
 }
 
+/// The warning and error lines of `server`'s log.
+fn server_errors(server: &ServeProcess) -> String {
+    server
+        .log_text()
+        .lines()
+        .filter(|line| line.contains("WARN") || line.contains("ERROR"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Two admins demote (or disable) each other at the same moment, round
 /// after round; after every round an enabled admin remains, who restores
 /// the other. (A demoted or disabled admin's tokens stop working, so the
 /// survivor is the one whose token still lists the users; one sign-in per
 /// round stays within the per-address rate limit.)
-async fn race_two_admins(base: &str) {
+async fn race_two_admins(server: &ServeProcess) {
+    let base = server.base.as_str();
     let client = reqwest::Client::new();
     let first_token = login(&client, base, ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let first_id = Api {
@@ -226,7 +237,8 @@ async fn race_two_admins(base: &str) {
         let statuses = futures_util::future::join_all(attempts).await;
         assert!(
             statuses.iter().all(|s| matches!(s, 200 | 401 | 403 | 409)),
-            "round {round}: {statuses:?}"
+            "round {round}: {statuses:?}; the server's errors:\n{}",
+            server_errors(server)
         );
         let mut survivor = None;
         for (i, token) in tokens.iter().enumerate() {
@@ -252,7 +264,7 @@ async fn race_two_admins(base: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_admins_demoting_each_other_at_once_leave_an_admin_on_sqlite() {
     let server = ServeProcess::start(&[]).await;
-    race_two_admins(&server.base).await;
+    race_two_admins(&server).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -260,7 +272,7 @@ async fn two_admins_demoting_each_other_at_once_leave_an_admin_on_postgres() {
     let database = TestDatabase::create().await;
     let url = database.url();
     let server = ServeProcess::start(&[("GOFLIX_DATABASE_URL", url.as_str())]).await;
-    race_two_admins(&server.base).await;
+    race_two_admins(&server).await;
     // The server stops before its database is dropped.
     drop(server);
     drop(database);
