@@ -18,9 +18,9 @@ use goflix_shared::token::Role;
 use rand::distributions::{Alphanumeric, DistString};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    DbBackend, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    Set, SqlErr, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
+    DatabaseTransaction, DbBackend, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
 };
 use secrecy::ExposeSecret;
 use serde::Serialize;
@@ -222,37 +222,51 @@ pub struct UserChanges {
 
 /// Holds the enabled admins for the rest of `txn` and refuses to take
 /// `target` out of them when it is the last one; returns `target` as it is
-/// now. Every enabled admin row is written before anything is read, so
-/// PostgreSQL row-locks them all (a concurrent demotion waits, then counts
-/// without the admin this one took out) and SQLite takes its write lock
-/// (see `events::claim_row`): two admins demoting each other at once
-/// cannot both pass. On PostgreSQL the rows are first locked in id order:
-/// an UPDATE locks them in whatever order it scans them, and two demotions
-/// scanning in different orders deadlocked (one answered 500).
+/// now. Two admins demoting each other at once cannot both pass:
+///
+/// - On PostgreSQL the enabled admins *and* `target` are row-locked in one
+///   statement, in id order, before anything is counted or written; a
+///   concurrent demotion waits, then counts without the admin this one took
+///   out. Every row the transaction later writes is among them, so no lock
+///   is taken out of order. (Locking only the admins deadlocked: a row that
+///   stopped being an admin while a demotion waited for it stays locked by
+///   that demotion without being returned, while another demotion that had
+///   skipped it wrote it as its target.)
+/// - On SQLite every enabled admin row is written first, which takes the
+///   database's write lock (see `events::claim_row`).
 async fn keep_an_admin(txn: &DatabaseTransaction, target: Uuid) -> Result<user::Model, ApiError> {
-    if txn.get_database_backend() == DbBackend::Postgres {
-        user::Entity::find()
-            .select_only()
-            .column(user::Column::Id)
-            .filter(user::Column::Role.eq(Role::Admin.as_str()))
-            .filter(user::Column::Disabled.eq(false))
+    let active_admin = Condition::all()
+        .add(user::Column::Role.eq(Role::Admin.as_str()))
+        .add(user::Column::Disabled.eq(false));
+    let (enabled_admins, target) = if txn.get_database_backend() == DbBackend::Postgres {
+        let locked = user::Entity::find()
+            .filter(
+                Condition::any()
+                    .add(active_admin)
+                    .add(user::Column::Id.eq(target)),
+            )
             .order_by_asc(user::Column::Id)
             .lock_exclusive()
-            .into_tuple::<Uuid>()
             .all(txn)
             .await?;
-    }
-    let enabled_admins = user::Entity::update_many()
-        .col_expr(user::Column::Role, Expr::col(user::Column::Role).into())
-        .filter(user::Column::Role.eq(Role::Admin.as_str()))
-        .filter(user::Column::Disabled.eq(false))
-        .exec(txn)
-        .await?
-        .rows_affected;
-    let target = user::Entity::find_by_id(target)
-        .one(txn)
-        .await?
-        .ok_or_else(|| ApiError::not_found("no such user"))?;
+        let enabled_admins = locked.iter().filter(|row| is_active_admin(row)).count() as u64;
+        (
+            enabled_admins,
+            locked.into_iter().find(|row| row.id == target),
+        )
+    } else {
+        let enabled_admins = user::Entity::update_many()
+            .col_expr(user::Column::Role, Expr::col(user::Column::Role).into())
+            .filter(active_admin)
+            .exec(txn)
+            .await?
+            .rows_affected;
+        (
+            enabled_admins,
+            user::Entity::find_by_id(target).one(txn).await?,
+        )
+    };
+    let target = target.ok_or_else(|| ApiError::not_found("no such user"))?;
     if is_active_admin(&target) && enabled_admins <= 1 {
         return Err(ApiError::conflict(
             "last_admin",
