@@ -4,10 +4,10 @@
 //! time, or when it stops making progress; the child is always reaped.
 //! The child starts inside its sandbox ([`crate::runtime::sandbox`]).
 
-use crate::media::error::{JobError, JobResult};
 use crate::media::pipeline::Cancel;
 use crate::media::TranscodeOutput;
 use crate::runtime::child::{ChildRequest, Limits, Report};
+use crate::runtime::job_error::{JobError, JobResult};
 use crate::runtime::sandbox::Sandbox;
 use goflix_shared::config::Config;
 use goflix_shared::domain::{FailureCode, VideoId};
@@ -353,7 +353,7 @@ fn folder_bytes(dir: &Path) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::media::error::Failure;
+    use crate::runtime::job_error::Failure;
     use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::ExitStatusExt;
 

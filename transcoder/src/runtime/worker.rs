@@ -27,11 +27,11 @@
 //! `video.playable` announces it (the control plane points playback at
 //! it); a job that then fails removes it.
 
-use crate::media::error::{Failure, JobError, JobResult};
 use crate::media::live::{LivePlayback, LivePublisher};
 use crate::media::pipeline::Cancel;
 use crate::media::{TranscodeOptions, TranscodeOutput};
 use crate::runtime::child::ChildRequest;
+use crate::runtime::job_error::{Failure, JobError, JobResult};
 pub use crate::runtime::running::RunningJobs;
 use crate::runtime::supervise::{self, Isolation};
 use futures_util::StreamExt;
