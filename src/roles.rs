@@ -1,11 +1,9 @@
 //! The distributed roles — `goflix control-api`, `goflix origin` and
-//! `goflix transcoder` — each started from the same [`parts`] and
-//! [`Messaging`] stack as `goflix serve`.
+//! `goflix transcoder` — each started from the same parts (`parts.rs`) and
+//! messaging stack (`messaging.rs`) as `goflix serve`.
 //!
 //! Only control-api talks to the database: the origin needs object storage
 //! and the token public key, the transcoder object storage and RabbitMQ.
-//!
-//! [`parts`]: crate::parts
 
 use crate::messaging::{Messaging, Process};
 use crate::parts::{self, open_database, open_store, spawn_control_loops};

@@ -3,7 +3,7 @@
 //! the database as queue, an in-process bus and cache) unless configured
 //! otherwise. With `GOFLIX_QUEUE=amqp://…` the jobs, events and dead
 //! letters go through RabbitMQ exactly as between the separate roles: the
-//! same [`Messaging`] stack and the same control-plane loops.
+//! same messaging stack (`messaging.rs`) and control-plane loops.
 
 use crate::messaging::{Messaging, Process};
 use crate::parts::{self, open_database, open_store, spawn_control_loops};

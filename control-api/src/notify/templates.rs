@@ -6,7 +6,7 @@
 //! variables are errors and rendering runs on a fuel budget, so an
 //! override that fails against the sample context (or loops forever) is
 //! refused when it is saved, never discovered at send time. Listing and
-//! saving overrides ([`list`], [`find`], [`save`]) take the `Admin`
+//! saving overrides (`list`, `find`, `save`) take the `Admin`
 //! capability.
 
 use super::catalog::{Channel, EventKind};

@@ -6,7 +6,7 @@
 //! master fails its job for good with a stable error code; an
 //! infrastructure failure is retried with backoff. Each failure says where
 //! it happens whether it is retried or aborts the job ([`JobError`]), and
-//! [`Settlement::of`] turns how an attempt ended into its one settlement
+//! `Settlement::of` turns how an attempt ended into its one settlement
 //! (event, metric outcome, queue call). Nothing a job does can stop the loop.
 //!
 //! Object storage being unavailable is not a failure of the job: the worker

@@ -1,7 +1,7 @@
 //! The one-decode pipeline: demux, decode the video once, fan it out through
 //! one filter graph (rungs scaled in cascade) to every rung's encoder, and
 //! carry the audio through its own graph to the AAC encoder. Each rendition
-//! is written as its own CMAF file by [`track::Track`].
+//! is written as its own CMAF file by `track::Track`.
 //!
 //! The demuxer, decoders and filter graphs run on the calling thread; each
 //! video encoder runs on its own thread, fed filtered frames (moved, never

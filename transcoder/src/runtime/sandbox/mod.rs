@@ -13,11 +13,11 @@
 //!   the job's scratch folder and output folders, nothing else.
 //! - **No new privileges** (`PR_SET_NO_NEW_PRIVS`): no set-uid binary or
 //!   file capability gives any back.
-//! - **Landlock** where the kernel has it ([`landlock`]): the file system
+//! - **Landlock** where the kernel has it (`landlock`): the file system
 //!   shrinks to the executable and system libraries, `/dev/null`, the
 //!   master (read) and the output folders; TCP refused, no signals to
 //!   processes outside.
-//! - **seccomp** ([`seccomp`]): no sockets but `AF_UNIX`, no io_uring, no
+//! - **seccomp** (`seccomp`): no sockets but `AF_UNIX`, no io_uring, no
 //!   links or device nodes, no ptrace.
 //!
 //! [`Layers`] says which of these hold on this machine; see
