@@ -72,7 +72,13 @@ pub async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
     }
 }
 
-pub async fn login(client: &reqwest::Client, base: &str, email: &str, password: &str) -> String {
+/// Signs in with the `password` grant; the token endpoint's answer.
+pub async fn password_grant(
+    client: &reqwest::Client,
+    base: &str,
+    email: &str,
+    password: &str,
+) -> Value {
     let response = client
         .post(format!("{base}/api/v1/auth/token"))
         .form(&[
@@ -83,9 +89,16 @@ pub async fn login(client: &reqwest::Client, base: &str, email: &str, password: 
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 200, "login failed");
-    let body: Value = response.json().await.unwrap();
-    body["access_token"].as_str().unwrap().to_string()
+    assert_eq!(response.status(), 200, "sign-in of {email} failed");
+    response.json().await.unwrap()
+}
+
+/// Signs in with the `password` grant; the access token.
+pub async fn login(client: &reqwest::Client, base: &str, email: &str, password: &str) -> String {
+    password_grant(client, base, email, password).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 /// The HTTP API at `base` as the holder of `token`.

@@ -8,7 +8,7 @@
 //! the `Authorization` header is never written into manifest URIs.
 
 use crate::common::cluster::Cluster;
-use crate::common::{clip, spawn_app, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD};
+use crate::common::{clip, password_grant, spawn_app, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -25,18 +25,7 @@ struct Session {
 
 /// Signs in with the `password` grant.
 async fn sign_in(client: &reqwest::Client, base: &str, email: &str, password: &str) -> Session {
-    let response = client
-        .post(format!("{base}/api/v1/auth/token"))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", email),
-            ("password", password),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "sign-in of {email}");
-    let body: Value = response.json().await.unwrap();
+    let body = password_grant(client, base, email, password).await;
     Session {
         access: body["access_token"].as_str().unwrap().to_owned(),
         refresh: body["refresh_token"].as_str().unwrap().to_owned(),
