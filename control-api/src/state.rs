@@ -28,6 +28,15 @@ pub(crate) struct AppState {
     pub verifier: TokenVerifier,
     /// Largest accepted master, in bytes.
     pub max_upload_bytes: u64,
+    /// `GOFLIX_PUBLIC_URL`: the base of the URLs handed to clients (tus
+    /// `Location`, direct-upload `upload_url`); `None`: each request's own.
+    pub public_url: Option<url::Url>,
+    /// How long an unfinished tus upload lives (`GOFLIX_UPLOAD_EXPIRY_HOURS`).
+    pub upload_expiry: std::time::Duration,
+    /// Whether URL imports may fetch from private addresses (tests only).
+    pub import_allow_private: bool,
+    /// Longest a URL import may take.
+    pub import_timeout: std::time::Duration,
     /// Wakes the outbox relay after an upload committed its job.
     pub outbox: Arc<Notify>,
     /// Revoked token ids, checked on every request.

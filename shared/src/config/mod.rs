@@ -56,6 +56,14 @@ pub struct Config {
     pub admin_password: Option<SecretString>,
     /// `GOFLIX_MAX_UPLOAD_BYTES`.
     pub max_upload_bytes: u64,
+    /// `GOFLIX_PUBLIC_URL` (no trailing slash).
+    pub public_url: Option<url::Url>,
+    /// `GOFLIX_UPLOAD_EXPIRY_HOURS`.
+    pub upload_expiry: Duration,
+    /// `GOFLIX_IMPORT_ALLOW_PRIVATE` is `true`.
+    pub import_allow_private: bool,
+    /// `GOFLIX_IMPORT_TIMEOUT_SECONDS`.
+    pub import_timeout: Duration,
     /// `GOFLIX_SMTP_URL`: `smtp://…`, `smtp://…?tls=starttls` or `smtps://…`.
     pub smtp_url: Option<SecretString>,
     /// `GOFLIX_SMTP_FROM`.
@@ -142,6 +150,10 @@ impl Config {
             admin_email: env.optional(&ADMIN_EMAIL, text)?,
             admin_password: env.optional(&ADMIN_PASSWORD, secret)?,
             max_upload_bytes: env.number(&MAX_UPLOAD_BYTES)?,
+            public_url: env.optional(&PUBLIC_URL, public_url)?,
+            upload_expiry: Duration::from_secs(3600 * env.number(&UPLOAD_EXPIRY_HOURS)?),
+            import_allow_private: env.choice(&IMPORT_ALLOW_PRIVATE)? == "true",
+            import_timeout: Duration::from_secs(env.number(&IMPORT_TIMEOUT_SECONDS)?),
             smtp_url: env.optional(&SMTP_URL, secret)?,
             smtp_from: env.optional(&SMTP_FROM, text)?,
             sms_url: env.optional(&SMS_URL, secret)?,
@@ -166,6 +178,20 @@ fn address(value: &str) -> Result<SocketAddr, String> {
     value
         .parse()
         .map_err(|_| format!("{value:?} is not an address like 127.0.0.1:8080"))
+}
+
+/// An `http` or `https` base URL without query or fragment; a trailing
+/// slash is dropped so paths can be appended.
+fn public_url(value: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(value.trim_end_matches('/'))
+        .map_err(|e| format!("{value:?} is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(format!("{value:?} is not an http or https URL with a host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(format!("{value:?} must not carry credentials, a query or a fragment"));
+    }
+    Ok(url)
 }
 
 fn path(value: &str) -> Result<PathBuf, String> {
@@ -227,6 +253,8 @@ mod tests {
         assert_eq!(config.drain, Duration::from_secs(25));
         assert_eq!(config.notify_retry_max, Duration::from_secs(3600));
         assert!(!config.log_json && !config.webhook_allow_private);
+        assert!(!config.import_allow_private && config.public_url.is_none());
+        assert_eq!(config.upload_expiry, Duration::from_secs(24 * 3600));
         assert_eq!(config.trusted_proxies, TrustedProxies::default());
         assert_eq!(config.database_pool, 10);
         assert!(!config.signup_open);
@@ -319,6 +347,10 @@ mod tests {
         assert!(Config::from_vars(vars(&[("GOFLIX_JOB_WALL_SECONDS", "-5")])).is_err());
         assert!(Config::from_vars(vars(&[("GOFLIX_DRAIN_SECONDS", "86401")])).is_err());
         assert!(Config::from_vars(vars(&[("GOFLIX_LOG_FORMAT", "xml")])).is_err());
+        assert!(Config::from_vars(vars(&[("GOFLIX_PUBLIC_URL", "ftp://media")])).is_err());
+        assert!(Config::from_vars(vars(&[("GOFLIX_PUBLIC_URL", "https://m/?a=1")])).is_err());
+        assert!(Config::from_vars(vars(&[("GOFLIX_UPLOAD_EXPIRY_HOURS", "0")])).is_err());
+        assert!(Config::from_vars(vars(&[("GOFLIX_IMPORT_ALLOW_PRIVATE", "1")])).is_err());
         assert!(Config::from_vars(vars(&[("GOFLIX_QUEUE", "kafka://broker")])).is_err());
         assert!(Config::from_vars(vars(&[("GOFLIX_CACHE", "memcached://m")])).is_err());
         assert!(Config::from_vars(vars(&[("GOFLIX_STORAGE", "ftp://host/objects")])).is_err());

@@ -172,6 +172,34 @@ pub(super) const MAX_UPLOAD_BYTES: Setting = plain(
     Value("8589934592"),
     "largest accepted master, 8 GiB by default (413 beyond)",
 );
+pub(super) const PUBLIC_URL: Setting = plain(
+    "GOFLIX_PUBLIC_URL",
+    Kind::Url,
+    Described("unset: each request's scheme and `Host`"),
+    "the public base URL of the API behind a proxy (`https://media.example.com`), used in tus `Location` headers and the `upload_url` of direct uploads",
+);
+pub(super) const UPLOAD_EXPIRY_HOURS: Setting = plain(
+    "GOFLIX_UPLOAD_EXPIRY_HOURS",
+    Kind::Number {
+        unit: "hours",
+        min: 1,
+        max: Some(24 * 30),
+    },
+    Value("24"),
+    "how long an unfinished tus upload (and its direct-upload token) lives after creation; then its bytes are removed and S3 multipart uploads aborted",
+);
+pub(super) const IMPORT_ALLOW_PRIVATE: Setting = plain(
+    "GOFLIX_IMPORT_ALLOW_PRIVATE",
+    Kind::Choice(&["false", "true"]),
+    Value("false"),
+    "for tests only: `true` lets URL imports fetch from loopback, private and link-local addresses (refused by default against SSRF)",
+);
+pub(super) const IMPORT_TIMEOUT_SECONDS: Setting = plain(
+    "GOFLIX_IMPORT_TIMEOUT_SECONDS",
+    seconds(1, DAY),
+    Value("3600"),
+    "longest a URL import may take from connecting to its last byte (`import_timeout` beyond); a connection or a read that stalls for 30 s fails it sooner",
+);
 pub(super) const SMTP_URL: Setting = secret(
     "GOFLIX_SMTP_URL",
     Kind::Url,
@@ -283,6 +311,10 @@ pub const SETTINGS: &[&Setting] = &[
     &SIGNUP,
     &TRUSTED_PROXIES,
     &MAX_UPLOAD_BYTES,
+    &PUBLIC_URL,
+    &UPLOAD_EXPIRY_HOURS,
+    &IMPORT_TIMEOUT_SECONDS,
+    &IMPORT_ALLOW_PRIVATE,
     &DRAIN_SECONDS,
     &STALL_TIMEOUT_SECONDS,
     &JOB_MEMORY_MB,
