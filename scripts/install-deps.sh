@@ -41,6 +41,8 @@ if [[ "${1:-}" == "--test" ]]; then
   python3 -c 'import aiosmtpd' 2>/dev/null || python_tools+=(aiosmtpd==1.4.6)
   # Property-based checks of the control API against its OpenAPI document (tests/suite/openapi_schemathesis.rs).
   python3 -c 'import schemathesis' 2>/dev/null || python_tools+=(schemathesis==4.32.5)
+  # A tus client nobody here wrote, for the resumable upload tests (tests/suite/tus).
+  python3 -c 'import tusclient' 2>/dev/null || python_tools+=(tuspy==1.1.0)
   if ((${#python_tools[@]})); then
     command -v pip3 >/dev/null || { $sudo apt-get update -qq; $sudo apt-get install -y -qq python3-pip; }
     echo "installing: ${python_tools[*]}"

@@ -113,8 +113,9 @@ pub(crate) fn spawn_control_loops(
     messaging: &Messaging,
     shutdown: &Shutdown,
 ) {
-    let loops: [ControlLoop; 3] = [
+    let loops: [ControlLoop; 4] = [
         |c, s| Box::pin(async move { c.deliver_notifications(s).await }),
+        |c, s| Box::pin(async move { c.sweep_uploads(s).await }),
         |c, s| Box::pin(async move { c.retire_versions(s).await }),
         |c, s| Box::pin(async move { c.publish_playback_revocations(s).await }),
     ];

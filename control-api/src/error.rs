@@ -71,6 +71,12 @@ impl ApiError {
         }
     }
 
+    /// A client error with a status of its own (the tus protocol's 410,
+    /// 412 and 460).
+    pub fn with_status(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self::client(status, code, message)
+    }
+
     /// 400 with `code`.
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::client(StatusCode::BAD_REQUEST, code, message)

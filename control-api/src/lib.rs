@@ -30,6 +30,7 @@ pub mod notify;
 mod outbox;
 mod routes;
 mod state;
+mod tus;
 mod users;
 mod versions;
 mod videos;
@@ -125,6 +126,7 @@ impl ControlPlane {
                 upload_expiry: config.upload_expiry,
                 import_allow_private: config.import_allow_private,
                 import_timeout: config.import_timeout,
+                upload_locks: Default::default(),
                 outbox: Arc::default(),
                 revocations: Default::default(),
                 playback_revocations,
@@ -165,6 +167,13 @@ impl ControlPlane {
     /// superseded, until `shutdown`; safe to run in every replica.
     pub async fn retire_versions(&self, shutdown: Shutdown) {
         versions::run(&self.state.db, &self.state.store, shutdown).await;
+    }
+
+    /// Finishes tus uploads whose process died after their last byte and
+    /// removes expired unfinished ones with their bytes, until `shutdown`;
+    /// safe to run in every replica.
+    pub async fn sweep_uploads(&self, shutdown: Shutdown) {
+        tus::uploads::run(&self.state, shutdown).await;
     }
 
     /// Keeps the playback revocation feed in storage in step with the

@@ -37,6 +37,8 @@ pub(crate) struct AppState {
     pub import_allow_private: bool,
     /// Longest a URL import may take.
     pub import_timeout: std::time::Duration,
+    /// The in-process locks of tus uploads being changed.
+    pub upload_locks: crate::tus::UploadLocks,
     /// Wakes the outbox relay after an upload committed its job.
     pub outbox: Arc<Notify>,
     /// Revoked token ids, checked on every request.

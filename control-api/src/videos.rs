@@ -76,12 +76,29 @@ pub async fn register(
     title: String,
     visibility: Visibility,
 ) -> Result<(), ApiError> {
+    let txn = state.db.begin().await?;
+    let job = insert_queued(&txn, uploader.owner_id(), id, title, visibility).await?;
+    txn.commit().await?;
+    queued(state, &job);
+    Ok(())
+}
+
+/// Inserts video `id` of `owner_id` as `queued` with its transcode job, in
+/// the caller's transaction (a finished tus upload registers its video in
+/// the transaction that marks it done; its creation checked the upload
+/// right). Call [`queued`] with the job once committed.
+pub(crate) async fn insert_queued(
+    txn: &impl ConnectionTrait,
+    owner_id: Uuid,
+    id: VideoId,
+    title: String,
+    visibility: Visibility,
+) -> Result<TranscodeJob, ApiError> {
     let now = now_ms();
     let job = new_job(id);
-    let txn = state.db.begin().await?;
     video::ActiveModel {
         id: Set(id.0),
-        owner_id: Set(uploader.owner_id()),
+        owner_id: Set(owner_id),
         title: Set(title),
         visibility: Set(visibility),
         state: Set(VideoState::Queued),
@@ -98,12 +115,10 @@ pub async fn register(
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(&txn)
+    .insert(txn)
     .await?;
-    enqueue(&txn, &job).await?;
-    txn.commit().await?;
-    queued(state, &job);
-    Ok(())
+    enqueue(txn, &job).await?;
+    Ok(job)
 }
 
 /// A new job for video `id`, in the trace of the current span.
@@ -118,7 +133,7 @@ fn new_job(id: VideoId) -> TranscodeJob {
 /// After a job was committed: wakes the outbox relay and publishes
 /// `video.queued`. The row already says `queued`, so the event is only news
 /// for other listeners and the response does not wait for the bus.
-fn queued(state: &AppState, job: &TranscodeJob) {
+pub(crate) fn queued(state: &AppState, job: &TranscodeJob) {
     state.outbox.notify_one();
     let (id, job_id) = (job.video_id, job.job_id);
     tracing::info!(video_id = %id, %job_id, "video queued");

@@ -2,11 +2,20 @@
 //! control plane, the transcoder and the origin agree.
 
 use crate::domain::VideoId;
-use crate::store::ObjectKey;
+use crate::store::{ObjectKey, ResumableObject};
 
 /// The uploaded master of a video.
 pub fn master(video: VideoId) -> ObjectKey {
     ObjectKey::new(format!("masters/{video}")).expect("video ids are valid keys")
+}
+
+/// A tus upload of video `video`'s master: the master itself once
+/// complete, its bytes staged under `uploads/{video}` meanwhile.
+pub fn upload(video: VideoId) -> ResumableObject {
+    ResumableObject {
+        target: master(video),
+        staging: ObjectKey::new(format!("uploads/{video}")).expect("video ids are valid keys"),
+    }
 }
 
 /// Everything published for a video (every version and the playback record).

@@ -30,4 +30,5 @@ mod openapi_schemathesis;
 mod private_playback;
 mod progressive;
 mod tracing;
+mod tus;
 mod uploads;

@@ -77,7 +77,7 @@ pub async fn authenticate_bearer(
     }
 }
 
-async fn authenticate_request(req: &HttpRequest) -> Result<Caller, ApiError> {
+pub(super) async fn authenticate_request(req: &HttpRequest) -> Result<Caller, ApiError> {
     let (state, token) = bearer(req)?;
     let claims = state
         .verifier
@@ -171,7 +171,7 @@ pub(crate) fn presented_token(req: &HttpRequest) -> Result<String, ApiError> {
 }
 
 /// The app state and the bearer token of `req`.
-fn bearer(req: &HttpRequest) -> Result<(web::Data<AppState>, String), ApiError> {
+pub(super) fn bearer(req: &HttpRequest) -> Result<(web::Data<AppState>, String), ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .cloned()

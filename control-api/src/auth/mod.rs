@@ -6,7 +6,8 @@
 //! ([`account_token`]), rate limits on secret-checking endpoints
 //! ([`rate_limit`]), and the [`Caller`] extractor whose capabilities are the
 //! only way to obtain the typed handles that privileged operations require
-//! ([`caller`]).
+//! ([`caller`]), and the callers of tus uploads, direct-upload tokens
+//! included ([`upload_access`]).
 
 pub mod account_token;
 pub mod caller;
@@ -16,6 +17,7 @@ pub mod playback_revocations;
 pub mod rate_limit;
 pub mod revocation;
 pub mod session;
+pub mod upload_access;
 
 pub use caller::{
     authenticate_bearer, Admin, Caller, ManageClients, ManageUsers, ManagedVideo, OwnAccount,

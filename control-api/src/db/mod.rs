@@ -15,6 +15,7 @@ pub mod refresh_token;
 pub mod retired_version;
 pub mod revoked_token;
 pub mod single_use_token;
+pub mod upload;
 pub mod user;
 pub mod video;
 pub mod webhook;

@@ -8,6 +8,7 @@ mod jobs;
 mod openapi;
 mod preferences;
 mod templates;
+mod tus;
 mod upload;
 mod users;
 mod videos;
@@ -56,6 +57,8 @@ pub(crate) fn configure(state: web::Data<AppState>, cfg: &mut ServiceConfig) {
             .service(
                 resource("/uploads/token").route(authenticated(web::post().to(auth::upload_token))),
             )
+            .service(resource("/uploads").route(authenticated(web::post().to(tus::direct))))
+            .service(tus::scope())
             .service(
                 resource("/users")
                     .route(authenticated(web::get().to(users::list)))

@@ -9,7 +9,9 @@
 //! response differs from it. Schema names are global: a type whose name
 //! another already uses is renamed with `#[schema(as = ...)]`.
 
-use super::{auth, clients, jobs, preferences, templates, upload, users, videos, webhooks};
+use super::{
+    auth, clients, jobs, preferences, templates, tus, upload, users, videos, webhooks,
+};
 use crate::error::{ErrorBody, OAuthErrorBody};
 use actix_web::http::header::ContentType;
 use actix_web::HttpResponse;
@@ -42,6 +44,14 @@ use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
         auth::password_reset_request,
         auth::password_reset,
         auth::upload_token,
+        tus::direct,
+        tus::options_collection,
+        tus::create,
+        tus::options_upload,
+        tus::head,
+        tus::patch,
+        tus::terminate,
+        tus::method_override,
         users::list,
         users::create,
         users::me,

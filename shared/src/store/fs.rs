@@ -43,7 +43,7 @@ impl FsStore {
             .join(uuid::Uuid::new_v4().simple().to_string())
     }
 
-    async fn commit(&self, temp: &Path, key: &ObjectKey) -> Result<(), StoreError> {
+    pub(super) async fn commit(&self, temp: &Path, key: &ObjectKey) -> Result<(), StoreError> {
         let target = self.path_of(key);
         if let Some(parent) = target.parent() {
             fs::create_dir_all(parent).await?;

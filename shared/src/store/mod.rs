@@ -4,11 +4,13 @@
 
 mod fs;
 mod key;
+mod resumable;
 mod s3;
 mod timed;
 
 pub use fs::FsStore;
 pub use key::{InvalidKey, ObjectKey};
+pub use resumable::{Appended, Multipart, ResumableObject, Staged, StagedPart, Tail};
 pub use s3::{S3Options, S3Store, StaticCredentials, PART_SIZE};
 
 use crate::config::Storage;

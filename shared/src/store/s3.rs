@@ -206,8 +206,8 @@ fn secret_file(name: &str) -> Result<Option<String>, StoreError> {
 /// Objects in one S3 bucket, under one prefix.
 #[derive(Clone, Debug)]
 pub struct S3Store {
-    client: Client,
-    bucket: Arc<str>,
+    pub(super) client: Client,
+    pub(super) bucket: Arc<str>,
     prefix: Arc<str>,
 }
 
@@ -267,7 +267,7 @@ impl S3Store {
         })
     }
 
-    fn full_key(&self, key: &ObjectKey) -> String {
+    pub(super) fn full_key(&self, key: &ObjectKey) -> String {
         format!("{}{}", self.prefix, key)
     }
 
@@ -285,7 +285,7 @@ impl S3Store {
             .await
     }
 
-    async fn put_object(&self, key: &str, body: Bytes) -> Result<(), StoreError> {
+    pub(super) async fn put_object(&self, key: &str, body: Bytes) -> Result<(), StoreError> {
         self.client
             .put_object()
             .bucket(&*self.bucket)
@@ -464,7 +464,7 @@ impl Drop for Upload<'_> {
     }
 }
 
-async fn abort_request(
+pub(super) async fn abort_request(
     client: &Client,
     bucket: &str,
     key: &str,
@@ -533,7 +533,7 @@ fn meta(
 }
 
 /// Maps an SDK failure on `key` to the store's errors (see the module docs).
-fn map_error<E>(error: SdkError<E>, key: &str) -> StoreError
+pub(super) fn map_error<E>(error: SdkError<E>, key: &str) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
