@@ -121,12 +121,16 @@ pub(crate) mod tests {
                     .replace("{video_id}", &video.to_string())
                     .replace("{version}", &version)
                     .replace("{rung}", "720p")
+                    .replace("{n}", "0000000007")
             })
             .collect();
+        let staged = upload(video);
         let fixed = [
             master(video),
             playback_record(video),
             playback_revocations(),
+            staged.folder_data(),
+            staged.tail(7),
         ];
         for key in &documented {
             let made = match key.strip_prefix(&version_prefix(video, &version)) {

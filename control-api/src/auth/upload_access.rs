@@ -82,7 +82,8 @@ impl FromRequest for UploadAccess {
                 .await?
                 .is_some_and(|owner| {
                     !owner.disabled
-                        && [Role::Admin.as_str(), Role::Uploader.as_str()].contains(&owner.role.as_str())
+                        && [Role::Admin.as_str(), Role::Uploader.as_str()]
+                            .contains(&owner.role.as_str())
                 });
             if !owner_may_upload {
                 return Err(spent());

@@ -9,9 +9,7 @@
 //! response differs from it. Schema names are global: a type whose name
 //! another already uses is renamed with `#[schema(as = ...)]`.
 
-use super::{
-    auth, clients, jobs, preferences, templates, tus, upload, users, videos, webhooks,
-};
+use super::{auth, clients, jobs, preferences, templates, tus, upload, users, videos, webhooks};
 use crate::error::{ErrorBody, OAuthErrorBody};
 use actix_web::http::header::ContentType;
 use actix_web::HttpResponse;

@@ -15,10 +15,10 @@ use crate::state::AppState;
 use crate::tus::protocol::{self as tus, ExpectedChecksum, Metadata, ProtocolError};
 use crate::tus::uploads::{self, NewUpload, Patch};
 use crate::videos;
+use actix_web::dev::HttpServiceFactory;
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::http::StatusCode;
 use actix_web::middleware::DefaultHeaders;
-use actix_web::dev::HttpServiceFactory;
 use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -97,7 +97,10 @@ fn require_version(req: &HttpRequest) -> Result<(), ApiError> {
         Some(other) => Err(ApiError::with_status(
             StatusCode::PRECONDITION_FAILED,
             "unsupported_tus_version",
-            format!("Tus-Resumable {other:?} is not supported; this server speaks {}", tus::VERSION),
+            format!(
+                "Tus-Resumable {other:?} is not supported; this server speaks {}",
+                tus::VERSION
+            ),
         )),
         None => Err(ApiError::with_status(
             StatusCode::PRECONDITION_FAILED,
@@ -135,7 +138,10 @@ fn expires(row: &upload::Model) -> Option<String> {
 }
 
 /// Adds `Upload-Offset` and, while it runs, `Upload-Expires`.
-fn progress_headers<'a>(response: &'a mut HttpResponseBuilder, row: &upload::Model) -> &'a mut HttpResponseBuilder {
+fn progress_headers<'a>(
+    response: &'a mut HttpResponseBuilder,
+    row: &upload::Model,
+) -> &'a mut HttpResponseBuilder {
     response.insert_header((tus::UPLOAD_OFFSET, row.offset.to_string()));
     if let Some(at) = expires(row) {
         response.insert_header((tus::UPLOAD_EXPIRES, at));
@@ -185,7 +191,10 @@ pub(crate) async fn options_upload(state: web::Data<AppState>) -> HttpResponse {
 /// `visibility` and `filename`.
 fn video_fields(metadata: &Metadata) -> Result<(String, Visibility, Option<String>), ApiError> {
     let filename = metadata.text("filename")?.or(metadata.text("name")?);
-    if filename.as_ref().is_some_and(|f| f.chars().count() > MAX_FILENAME_CHARS) {
+    if filename
+        .as_ref()
+        .is_some_and(|f| f.chars().count() > MAX_FILENAME_CHARS)
+    {
         return Err(ApiError::bad_request(
             "invalid_upload_metadata",
             format!("filename is longer than {MAX_FILENAME_CHARS} characters"),
@@ -195,7 +204,10 @@ fn video_fields(metadata: &Metadata) -> Result<(String, Visibility, Option<Strin
         .text("title")?
         .or_else(|| filename.clone())
         .ok_or_else(|| {
-            ApiError::bad_request("missing_title", "Upload-Metadata needs a title (or a filename)")
+            ApiError::bad_request(
+                "missing_title",
+                "Upload-Metadata needs a title (or a filename)",
+            )
         })?;
     let visibility = match metadata.text("visibility")? {
         Some(value) => videos::parse_visibility(&value)?,
@@ -206,7 +218,8 @@ fn video_fields(metadata: &Metadata) -> Result<(String, Visibility, Option<Strin
 
 /// Whether the request carries a body (`creation-with-upload`).
 fn has_body(req: &HttpRequest) -> bool {
-    declared_length(req).is_some_and(|n| n > 0) || req.headers().contains_key(header::TRANSFER_ENCODING)
+    declared_length(req).is_some_and(|n| n > 0)
+        || req.headers().contains_key(header::TRANSFER_ENCODING)
 }
 
 fn declared_length(req: &HttpRequest) -> Option<u64> {
@@ -258,7 +271,9 @@ pub(crate) async fn create(
 ) -> Result<HttpResponse, ApiError> {
     require_version(&req)?;
     let UploadAccess::Owner(uploader) = &access else {
-        return Err(ApiError::forbidden("a direct-upload token opens only its own upload"));
+        return Err(ApiError::forbidden(
+            "a direct-upload token opens only its own upload",
+        ));
     };
     let headers = req.headers();
     if headers.contains_key(tus::UPLOAD_DEFER_LENGTH) {
@@ -267,9 +282,8 @@ pub(crate) async fn create(
             "send Upload-Length; a deferred length is not supported",
         ));
     }
-    let length = text(headers, tus::UPLOAD_LENGTH)?.ok_or_else(|| {
-        ApiError::bad_request("missing_upload_length", "send Upload-Length")
-    })?;
+    let length = text(headers, tus::UPLOAD_LENGTH)?
+        .ok_or_else(|| ApiError::bad_request("missing_upload_length", "send Upload-Length"))?;
     let length = tus::parse_size("Upload-Length", length)?;
     if length > state.max_upload_bytes {
         return Err(ApiError::too_large(state.max_upload_bytes));
@@ -333,7 +347,10 @@ pub(crate) async fn head(
 ) -> Result<HttpResponse, ApiError> {
     require_version(&req)?;
     let row = uploads::find(&state, &access, upload_id(&path)?).await?;
-    let mut metadata = vec![("title", row.title.as_str()), ("visibility", row.visibility.as_str())];
+    let mut metadata = vec![
+        ("title", row.title.as_str()),
+        ("visibility", row.visibility.as_str()),
+    ];
     if let Some(filename) = &row.filename {
         metadata.push(("filename", filename));
     }
@@ -388,7 +405,8 @@ async fn receive(
     };
     let pump = async move {
         while let Some(chunk) = payload.next().await {
-            let chunk = chunk.map_err(|e| io::Error::other(format!("the request body broke off: {e}")));
+            let chunk =
+                chunk.map_err(|e| io::Error::other(format!("the request body broke off: {e}")));
             let failed = chunk.is_err();
             if sender.send(chunk).await.is_err() || failed {
                 return;
@@ -571,7 +589,11 @@ pub(crate) async fn direct(
     if body.length > state.max_upload_bytes {
         return Err(ApiError::too_large(state.max_upload_bytes));
     }
-    if body.filename.as_ref().is_some_and(|f| f.chars().count() > MAX_FILENAME_CHARS) {
+    if body
+        .filename
+        .as_ref()
+        .is_some_and(|f| f.chars().count() > MAX_FILENAME_CHARS)
+    {
         return Err(ApiError::bad_request(
             "invalid_upload_metadata",
             format!("filename is longer than {MAX_FILENAME_CHARS} characters"),

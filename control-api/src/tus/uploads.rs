@@ -10,8 +10,8 @@
 use super::locks::{lock, Locked};
 use super::protocol::{ExpectedChecksum, Hasher};
 use crate::auth::upload_access::{self, UploadAccess};
-use crate::db::upload::{self, UploadState};
 use crate::db::now_ms;
+use crate::db::upload::{self, UploadState};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::videos;
@@ -69,8 +69,12 @@ pub struct Patch {
 }
 
 fn staged_of(row: &upload::Model) -> Result<Staged, ApiError> {
-    serde_json::from_value(row.staged.clone())
-        .map_err(|e| ApiError::Internal(format!("upload {} has a malformed staging record: {e}", row.id)))
+    serde_json::from_value(row.staged.clone()).map_err(|e| {
+        ApiError::Internal(format!(
+            "upload {} has a malformed staging record: {e}",
+            row.id
+        ))
+    })
 }
 
 fn not_found() -> ApiError {
@@ -91,7 +95,11 @@ fn expired(row: &upload::Model) -> bool {
 }
 
 fn gone() -> ApiError {
-    ApiError::with_status(StatusCode::GONE, "upload_expired", "the upload expired and its bytes are removed")
+    ApiError::with_status(
+        StatusCode::GONE,
+        "upload_expired",
+        "the upload expired and its bytes are removed",
+    )
 }
 
 /// Creates an upload: allocates the video id, starts its staging area and
@@ -109,7 +117,8 @@ pub async fn create(state: &AppState, new: NewUpload) -> Result<Created, ApiErro
     };
     let now = now_ms();
     let expiry = i64::try_from(state.upload_expiry.as_millis()).unwrap_or(i64::MAX);
-    let length = i64::try_from(new.length).map_err(|_| ApiError::too_large(state.max_upload_bytes))?;
+    let length =
+        i64::try_from(new.length).map_err(|_| ApiError::too_large(state.max_upload_bytes))?;
     let row = upload::ActiveModel {
         id: Set(id.0),
         owner_id: Set(new.owner_id),
@@ -119,7 +128,11 @@ pub async fn create(state: &AppState, new: NewUpload) -> Result<Created, ApiErro
         length: Set(length),
         offset: Set(0),
         staged: Set(serde_json::to_value(&staged).map_err(|e| ApiError::Internal(e.to_string()))?),
-        state: Set(if length == 0 { UploadState::Stored } else { UploadState::Receiving }),
+        state: Set(if length == 0 {
+            UploadState::Stored
+        } else {
+            UploadState::Receiving
+        }),
         token_hash: Set(token_hash),
         expires_at: Set(now.saturating_add(expiry)),
         created_at: Set(now),
@@ -143,7 +156,11 @@ pub async fn create(state: &AppState, new: NewUpload) -> Result<Created, ApiErro
 
 /// The upload `id` as `access` may see it: 404 when it does not exist or
 /// belongs to someone else, 410 once it expired unfinished.
-pub async fn find(state: &AppState, access: &UploadAccess, id: Uuid) -> Result<upload::Model, ApiError> {
+pub async fn find(
+    state: &AppState,
+    access: &UploadAccess,
+    id: Uuid,
+) -> Result<upload::Model, ApiError> {
     let row = upload::Entity::find_by_id(id)
         .one(&state.db)
         .await?
@@ -176,7 +193,10 @@ async fn lock_for(state: &AppState, access: &UploadAccess, id: Uuid) -> Result<L
 fn digesting(body: ByteStream, hasher: Arc<Mutex<Hasher>>) -> ByteStream {
     Box::pin(body.inspect(move |chunk| {
         if let Ok(bytes) = chunk {
-            hasher.lock().unwrap_or_else(|p| p.into_inner()).update(bytes);
+            hasher
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .update(bytes);
         }
     }))
 }
@@ -240,7 +260,10 @@ pub async fn append(
         }
         let hasher = Arc::try_unwrap(hasher)
             .map_err(|_| ApiError::Internal("the body digest is still shared".into()))?;
-        let actual = hasher.into_inner().unwrap_or_else(|p| p.into_inner()).finish();
+        let actual = hasher
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner())
+            .finish();
         if actual != expected.digest {
             return Err(ApiError::with_status(
                 StatusCode::from_u16(460).expect("460 is a valid status"),
@@ -254,7 +277,8 @@ pub async fn append(
         true => UploadState::Stored,
         false => UploadState::Receiving,
     };
-    let staged = serde_json::to_value(&appended.staged).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let staged =
+        serde_json::to_value(&appended.staged).map_err(|e| ApiError::Internal(e.to_string()))?;
     let txn = locked.transaction(&state.db).await?;
     let changed = upload::Entity::update_many()
         .col_expr(upload::Column::Offset, Expr::value(new_offset as i64))
@@ -268,7 +292,10 @@ pub async fn append(
         .await?
         .rows_affected;
     if changed != 1 {
-        return Err(ApiError::conflict("offset_mismatch", "the upload changed meanwhile"));
+        return Err(ApiError::conflict(
+            "offset_mismatch",
+            "the upload changed meanwhile",
+        ));
     }
     txn.commit().await?;
     drop(locked);
@@ -314,7 +341,10 @@ pub async fn complete(state: &AppState, id: Uuid) -> Result<(), ApiError> {
     let txn = locked.transaction(&state.db).await?;
     let changed = upload::Entity::update_many()
         .col_expr(upload::Column::State, Expr::value(UploadState::Done))
-        .col_expr(upload::Column::TokenHash, Expr::value(Option::<String>::None))
+        .col_expr(
+            upload::Column::TokenHash,
+            Expr::value(Option::<String>::None),
+        )
         .col_expr(upload::Column::UpdatedAt, Expr::value(now_ms()))
         .filter(upload::Column::Id.eq(id))
         .filter(upload::Column::State.eq(UploadState::Stored))
@@ -376,15 +406,14 @@ async fn sweep(state: &AppState) -> Result<(), ApiError> {
             .all(&state.db)
     };
     let now = now_ms();
-    let stored = ids(sea_orm::Condition::all().add(upload::Column::State.eq(UploadState::Stored))).await?;
+    let stored =
+        ids(sea_orm::Condition::all().add(upload::Column::State.eq(UploadState::Stored))).await?;
     for id in stored {
         complete(state, id).await?;
     }
-    let expired_ids = ids(
-        sea_orm::Condition::all()
-            .add(upload::Column::State.eq(UploadState::Receiving))
-            .add(upload::Column::ExpiresAt.lte(now)),
-    )
+    let expired_ids = ids(sea_orm::Condition::all()
+        .add(upload::Column::State.eq(UploadState::Receiving))
+        .add(upload::Column::ExpiresAt.lte(now)))
     .await?;
     for id in expired_ids {
         let Some(mut locked) = lock(&state.upload_locks, &state.db, id).await? else {

@@ -189,7 +189,9 @@ fn public_url(value: &str) -> Result<url::Url, String> {
         return Err(format!("{value:?} is not an http or https URL with a host"));
     }
     if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
-        return Err(format!("{value:?} must not carry credentials, a query or a fragment"));
+        return Err(format!(
+            "{value:?} must not carry credentials, a query or a fragment"
+        ));
     }
     Ok(url)
 }

@@ -16,7 +16,14 @@ async fn upload_and_check(api: Api<'_>, objects: &Path, file: &Path, client: Tus
     let endpoint = format!("{}/api/v1/uploads/tus", api.base);
     let (file_owned, token) = (file.to_owned(), api.token.to_owned());
     let report = tokio::task::spawn_blocking(move || {
-        upload_with(client, &file_owned, &token, Target::Create(&endpoint), CHUNK, &[])
+        upload_with(
+            client,
+            &file_owned,
+            &token,
+            Target::Create(&endpoint),
+            CHUNK,
+            &[],
+        )
     })
     .await
     .unwrap()

@@ -81,7 +81,14 @@ async fn a_direct_upload_token_opens_its_one_upload_until_it_completes() {
     // A tus client nobody here wrote uploads with the URL and the token.
     let (file_owned, token_owned, url_owned) = (file.clone(), token.clone(), url.clone());
     let report = tokio::task::spawn_blocking(move || {
-        upload_with(TusClient::TusJs, &file_owned, &token_owned, Target::Resume(&url_owned), 64 << 10, &[])
+        upload_with(
+            TusClient::TusJs,
+            &file_owned,
+            &token_owned,
+            Target::Resume(&url_owned),
+            64 << 10,
+            &[],
+        )
     })
     .await
     .unwrap()

@@ -138,8 +138,19 @@ async fn tus_protocol_errors_answer_their_status_and_store_nothing() {
     assert_eq!(options.status(), 204);
     assert_eq!(header(&options, "tus-version"), "1.0.0");
     assert_eq!(header(&options, "tus-max-size"), limit);
-    for extension in ["creation", "creation-with-upload", "termination", "expiration", "checksum"] {
-        assert!(header(&options, "tus-extension").split(',').any(|e| e == extension), "{extension}");
+    for extension in [
+        "creation",
+        "creation-with-upload",
+        "termination",
+        "expiration",
+        "checksum",
+    ] {
+        assert!(
+            header(&options, "tus-extension")
+                .split(',')
+                .any(|e| e == extension),
+            "{extension}"
+        );
     }
     assert!(header(&options, "tus-checksum-algorithm").contains("sha1"));
     assert_eq!(header(&options, "access-control-allow-origin"), "*");
@@ -195,7 +206,10 @@ async fn tus_protocol_errors_answer_their_status_and_store_nothing() {
 
     // A created upload: absolute Location, expiry a day ahead, CORS exposure.
     let url = tus.create(100, token).await;
-    assert!(url.starts_with(&format!("{}/api/v1/uploads/tus/", app.base)), "{url}");
+    assert!(
+        url.starts_with(&format!("{}/api/v1/uploads/tus/", app.base)),
+        "{url}"
+    );
     let head = tus.request(Method::HEAD, &url, token).send().await.unwrap();
     assert_eq!(head.status(), 200);
     assert_eq!(header(&head, "upload-length"), "100");
@@ -203,8 +217,13 @@ async fn tus_protocol_errors_answer_their_status_and_store_nothing() {
     assert_eq!(header(&head, "cache-control"), "no-store");
     assert!(header(&head, "access-control-expose-headers").contains("Upload-Offset"));
     let expires = httpdate::parse_http_date(&header(&head, "upload-expires")).unwrap();
-    let ahead = expires.duration_since(std::time::SystemTime::now()).unwrap();
-    assert!(ahead > Duration::from_secs(23 * 3600) && ahead <= Duration::from_secs(24 * 3600), "{ahead:?}");
+    let ahead = expires
+        .duration_since(std::time::SystemTime::now())
+        .unwrap();
+    assert!(
+        ahead > Duration::from_secs(23 * 3600) && ahead <= Duration::from_secs(24 * 3600),
+        "{ahead:?}"
+    );
 
     // Refused PATCHes store nothing.
     let bytes: Vec<u8> = (0..100u8).collect();
@@ -217,7 +236,12 @@ async fn tus_protocol_errors_answer_their_status_and_store_nothing() {
         .await
         .unwrap();
     assert_eq!(wrong_type.status(), 415);
-    assert_eq!(tus.patch(&url, token, 5, bytes[..10].to_vec()).await.status(), 409);
+    assert_eq!(
+        tus.patch(&url, token, 5, bytes[..10].to_vec())
+            .await
+            .status(),
+        409
+    );
     let mut over = bytes.clone();
     over.push(0);
     assert_eq!(tus.patch(&url, token, 0, over.clone()).await.status(), 413);
@@ -259,8 +283,17 @@ async fn tus_protocol_errors_answer_their_status_and_store_nothing() {
     // Someone else's upload, an unknown one, no token.
     let other = user_token(&app, "other-uploader@example.test", "uploader").await;
     assert_eq!(tus.offset(&url, &other).await, Err(404));
-    assert_eq!(tus.patch(&url, &other, 0, bytes[..10].to_vec()).await.status(), 404);
-    let delete = tus.request(Method::DELETE, &url, &other).send().await.unwrap();
+    assert_eq!(
+        tus.patch(&url, &other, 0, bytes[..10].to_vec())
+            .await
+            .status(),
+        404
+    );
+    let delete = tus
+        .request(Method::DELETE, &url, &other)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(delete.status(), 404);
     let viewer = user_token(&app, "viewer@example.test", "viewer").await;
     let by_viewer = tus
@@ -274,7 +307,11 @@ async fn tus_protocol_errors_answer_their_status_and_store_nothing() {
     let unknown = format!("{}/{}", tus.endpoint(), uuid::Uuid::now_v7());
     assert_eq!(tus.offset(&unknown, token).await, Err(404));
     assert_eq!(tus.patch(&unknown, token, 0, vec![1]).await.status(), 404);
-    assert_eq!(tus.offset(&format!("{}/not-an-id", tus.endpoint()), token).await, Err(404));
+    assert_eq!(
+        tus.offset(&format!("{}/not-an-id", tus.endpoint()), token)
+            .await,
+        Err(404)
+    );
     let anonymous_head = app
         .client
         .head(&url)
@@ -309,14 +346,22 @@ async fn tus_protocol_errors_answer_their_status_and_store_nothing() {
     assert_eq!(overridden.status(), 204);
     assert_eq!(tus.offset(&url, token).await, Ok(50));
     assert_eq!(
-        std::fs::read(app.data_dir.path().join("objects/uploads").join(super::id_of(&url)).join("data")).unwrap(),
+        std::fs::read(
+            app.data_dir
+                .path()
+                .join("objects/uploads")
+                .join(super::id_of(&url))
+                .join("data")
+        )
+        .unwrap(),
         bytes[..50]
     );
 
     // Expiry: 410 at once, then the sweeper removes the bytes and the row.
-    let db = goflix_control_api::connect(Database::sqlite_in(app.data_dir.path()).connection_url(), 1)
-        .await
-        .unwrap();
+    let db =
+        goflix_control_api::connect(Database::sqlite_in(app.data_dir.path()).connection_url(), 1)
+            .await
+            .unwrap();
     let id = uuid::Uuid::parse_str(&super::id_of(&url)).unwrap();
     upload::Entity::update_many()
         .col_expr(upload::Column::ExpiresAt, Expr::value(0_i64))
@@ -325,19 +370,36 @@ async fn tus_protocol_errors_answer_their_status_and_store_nothing() {
         .await
         .unwrap();
     assert_eq!(tus.offset(&url, token).await, Err(410));
-    assert_eq!(tus.patch(&url, token, 50, bytes[50..].to_vec()).await.status(), 410);
+    assert_eq!(
+        tus.patch(&url, token, 50, bytes[50..].to_vec())
+            .await
+            .status(),
+        410
+    );
     let started = Instant::now();
     while tus.offset(&url, token).await != Err(404) {
-        assert!(started.elapsed() < Duration::from_secs(60), "the expired upload was not removed");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the expired upload was not removed"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     assert_eq!(staging(&url), Vec::<String>::new());
 
     // Termination removes an upload and its bytes.
     let doomed = tus.create(100, token).await;
-    assert_eq!(tus.patch(&doomed, token, 0, bytes[..30].to_vec()).await.status(), 204);
+    assert_eq!(
+        tus.patch(&doomed, token, 0, bytes[..30].to_vec())
+            .await
+            .status(),
+        204
+    );
     assert_eq!(staging(&doomed), ["data"]);
-    let terminated = tus.request(Method::DELETE, &doomed, token).send().await.unwrap();
+    let terminated = tus
+        .request(Method::DELETE, &doomed, token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(terminated.status(), 204);
     assert_eq!(tus.offset(&doomed, token).await, Err(404));
     assert_eq!(staging(&doomed), Vec::<String>::new());
@@ -347,7 +409,10 @@ async fn tus_protocol_errors_answer_their_status_and_store_nothing() {
     let whole = tus
         .request(Method::POST, &tus.endpoint(), token)
         .header("Upload-Length", "100")
-        .header("Upload-Metadata", metadata(&[("title", "in one go"), ("visibility", "private")]))
+        .header(
+            "Upload-Metadata",
+            metadata(&[("title", "in one go"), ("visibility", "private")]),
+        )
         .header("Content-Type", "application/offset+octet-stream")
         .body(bytes.clone())
         .send()
@@ -362,7 +427,10 @@ async fn tus_protocol_errors_answer_their_status_and_store_nothing() {
     assert_eq!(video["visibility"], "private", "{video}");
     let retried = tus.patch(&whole_url, token, 100, Vec::new()).await;
     assert_eq!(retried.status(), 204);
-    assert_eq!(tus.patch(&whole_url, token, 100, vec![1]).await.status(), 413);
+    assert_eq!(
+        tus.patch(&whole_url, token, 100, vec![1]).await.status(),
+        413
+    );
     assert_eq!(
         std::fs::read(app.data_dir.path().join("objects/masters").join(&whole_id)).unwrap(),
         bytes
@@ -380,6 +448,10 @@ async fn tus_protocol_errors_answer_their_status_and_store_nothing() {
     let listed = videos["items"].as_array().unwrap();
     assert_eq!(listed.len(), 1, "{videos}");
     assert_eq!(listed[0]["id"], whole_id.as_str());
-    let complete_delete = tus.request(Method::DELETE, &whole_url, token).send().await.unwrap();
+    let complete_delete = tus
+        .request(Method::DELETE, &whole_url, token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(complete_delete.status(), 409);
 }

@@ -66,7 +66,8 @@ async fn offset(cluster: &Cluster, url: &str) -> u64 {
 }
 
 fn tuspy(file: &Path, token: &str, target: Target, extra: &[&str]) -> serde_json::Value {
-    upload_with(TusClient::Tuspy, file, token, target, MIB as usize, extra).unwrap_or_else(|e| panic!("{e}"))
+    upload_with(TusClient::Tuspy, file, token, target, MIB as usize, extra)
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 async fn resume_after_kill_and_cut(mut cluster: Cluster, objects: &Path) {
@@ -78,16 +79,30 @@ async fn resume_after_kill_and_cut(mut cluster: Cluster, objects: &Path) {
     // 4 MiB in four chunks, then a PATCH that is streaming when the server dies.
     let (f, t) = (file.clone(), cluster.token().to_owned());
     let report = tokio::task::spawn_blocking(move || {
-        tuspy(&f, &t, Target::Create(&endpoint), &["--stop-at", &(4 * MIB).to_string()])
+        tuspy(
+            &f,
+            &t,
+            Target::Create(&endpoint),
+            &["--stop-at", &(4 * MIB).to_string()],
+        )
     })
     .await
     .unwrap();
     let url = report["url"].as_str().unwrap().to_owned();
     assert_eq!(offset(&cluster, &url).await, 4 * MIB);
-    let streaming = partial_patch(&cluster, &url, 4 * MIB, bytes[4 * MIB as usize..6 * MIB as usize].to_vec(), false);
+    let streaming = partial_patch(
+        &cluster,
+        &url,
+        4 * MIB,
+        bytes[4 * MIB as usize..6 * MIB as usize].to_vec(),
+        false,
+    );
     tokio::time::sleep(Duration::from_secs(1)).await;
     cluster.control.as_mut().unwrap().kill();
-    assert!(streaming.await.unwrap().is_err(), "the PATCH outlived the server");
+    assert!(
+        streaming.await.unwrap().is_err(),
+        "the PATCH outlived the server"
+    );
     cluster.start_serve().await;
     assert_eq!(
         offset(&cluster, &url).await,
@@ -96,7 +111,13 @@ async fn resume_after_kill_and_cut(mut cluster: Cluster, objects: &Path) {
     );
 
     // A client cut off mid-PATCH: what arrived is kept.
-    let cut = partial_patch(&cluster, &url, 4 * MIB, bytes[4 * MIB as usize..7 * MIB as usize].to_vec(), true);
+    let cut = partial_patch(
+        &cluster,
+        &url,
+        4 * MIB,
+        bytes[4 * MIB as usize..7 * MIB as usize].to_vec(),
+        true,
+    );
     let _ = cut.await.unwrap();
     let started = Instant::now();
     let kept = loop {
@@ -104,7 +125,10 @@ async fn resume_after_kill_and_cut(mut cluster: Cluster, objects: &Path) {
         if now > 4 * MIB {
             break now;
         }
-        assert!(started.elapsed() < Duration::from_secs(20), "the cut-off PATCH kept nothing");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the cut-off PATCH kept nothing"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert!(kept <= 7 * MIB, "{kept}");

@@ -13,7 +13,7 @@ use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
 const WRITE_BUFFER: usize = 1 << 20;
 
 fn data_path(store: &FsStore, object: &ResumableObject) -> PathBuf {
-    store.path_of(&object.staging).join("data")
+    store.path_of(&object.folder_data())
 }
 
 pub(super) async fn begin(store: &FsStore, object: &ResumableObject) -> Result<(), StoreError> {
@@ -36,7 +36,7 @@ async fn open_staged(
         .open(data_path(store, object))
         .await
         .map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => StoreError::NotFound(format!("{}/data", object.staging)),
+            io::ErrorKind::NotFound => StoreError::NotFound(object.folder_data().to_string()),
             _ => e.into(),
         })?;
     let held = file.metadata().await?.len();
@@ -91,5 +91,7 @@ pub(super) async fn finish(
     file.set_len(length).await?;
     file.sync_all().await?;
     drop(file);
-    store.commit(&data_path(store, object), &object.target).await
+    store
+        .commit(&data_path(store, object), &object.target)
+        .await
 }

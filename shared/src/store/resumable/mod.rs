@@ -39,6 +39,24 @@ pub struct ResumableObject {
     pub staging: ObjectKey,
 }
 
+impl ResumableObject {
+    /// The staging file on the folder backend.
+    pub fn folder_data(&self) -> ObjectKey {
+        self.staged("data".to_owned())
+    }
+
+    /// Tail object `number` on S3 (fixed width, so one tail's key is never
+    /// a prefix of another's).
+    pub fn tail(&self, number: u32) -> ObjectKey {
+        self.staged(format!("tail-{number:010}"))
+    }
+
+    fn staged(&self, name: String) -> ObjectKey {
+        ObjectKey::new(format!("{}/{name}", self.staging))
+            .expect("a staging key plus a staged file name is a valid key")
+    }
+}
+
 /// What is durably staged, as the caller records it between appends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "backend", rename_all = "lowercase")]

@@ -4,19 +4,13 @@
 
 use super::{Appended, Multipart, ResumableObject, Staged, StagedPart, Tail};
 use crate::store::s3::{abort_request, map_error};
-use crate::store::{ByteStream, ObjectKey, ObjectStore, S3Store, StoreError, PART_SIZE};
+use crate::store::{ByteStream, ObjectStore, S3Store, StoreError, PART_SIZE};
 use aws_sdk_s3::primitives::ByteStream as S3Body;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use std::io;
 use tokio::task::JoinHandle;
-
-fn tail_key(object: &ResumableObject, number: u32) -> ObjectKey {
-    // Fixed width, so one tail's key is never a prefix of another's.
-    ObjectKey::new(format!("{}/tail-{number:010}", object.staging))
-        .expect("a staging key plus a tail name is a valid key")
-}
 
 pub(super) async fn begin(
     store: &S3Store,
@@ -71,7 +65,9 @@ fn spawn_part(
     })
 }
 
-async fn joined(part: JoinHandle<Result<StagedPart, StoreError>>) -> Result<StagedPart, StoreError> {
+async fn joined(
+    part: JoinHandle<Result<StagedPart, StoreError>>,
+) -> Result<StagedPart, StoreError> {
     part.await
         .map_err(|e| StoreError::Io(io::Error::other(format!("part upload task: {e}"))))?
 }
@@ -82,7 +78,7 @@ async fn read_tail(
     object: &ResumableObject,
     tail: Tail,
 ) -> Result<Bytes, StoreError> {
-    let bytes = store.get_bytes(&tail_key(object, tail.number)).await?;
+    let bytes = store.get_bytes(&object.tail(tail.number)).await?;
     if bytes.len() as u64 != tail.size {
         return Err(StoreError::Io(io::Error::other(format!(
             "the tail of {} holds {} bytes, {} were recorded",
@@ -144,14 +140,14 @@ pub(super) async fn append(
         };
         next_tail += 1;
         store
-            .put_bytes(&tail_key(object, tail.number), buffer.freeze())
+            .put_bytes(&object.tail(tail.number), buffer.freeze())
             .await?;
         Some(tail)
     };
     let superseded = staged
         .tail
         .filter(|old| Some(old.number) != tail.map(|t| t.number))
-        .map(|old| tail_key(object, old.number));
+        .map(|old| object.tail(old.number));
     Ok(Appended {
         staged: Staged::S3(Multipart {
             upload_id: staged.upload_id.clone(),
