@@ -90,6 +90,16 @@ const ROUTES: &[Route] = &[
     route("POST", "/auth/password-reset/request", Access::Public(2)),
     route("POST", "/auth/password-reset", Access::Public(400)),
     route("POST", "/uploads/token", Access::Roles(UPLOADERS)),
+    route("POST", "/uploads", Access::Roles(UPLOADERS)),
+    route("OPTIONS", "/uploads/tus", Access::Public(2)),
+    route("POST", "/uploads/tus", Access::Roles(UPLOADERS)),
+    // An upload is its creator's (here the uploader's): other callers
+    // with the upload right get 404, as for any upload not theirs.
+    route("OPTIONS", "/uploads/tus/{id}", Access::Public(2)),
+    route("HEAD", "/uploads/tus/{id}", Access::RolesPass(UPLOADERS)),
+    route("PATCH", "/uploads/tus/{id}", Access::RolesPass(UPLOADERS)),
+    route("DELETE", "/uploads/tus/{id}", Access::RolesPass(UPLOADERS)),
+    route("POST", "/uploads/tus/{id}", Access::RolesPass(UPLOADERS)),
     route("GET", "/users", Access::Roles(ADMINS)),
     route("POST", "/users", Access::Roles(ADMINS)),
     route("GET", "/users/me", Access::Roles(ALL_ROLES)),
@@ -253,6 +263,24 @@ async fn upload(app: &TestApp, token: &str) -> String {
         .to_owned()
 }
 
+/// A fresh tus upload of ten bytes by the holder of `token`; its path.
+async fn tus_upload(app: &TestApp, token: &str) -> String {
+    let response = app
+        .client
+        .post(url(app, "/uploads/tus"))
+        .bearer_auth(token)
+        .header("Tus-Resumable", "1.0.0")
+        .header("Upload-Length", "10")
+        .header("Upload-Metadata", "title bWF0cml4")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let location = response.headers()["location"].to_str().unwrap();
+    let id = location.rsplit('/').next().unwrap();
+    format!("/uploads/tus/{id}")
+}
+
 async fn fixtures(app: &TestApp) -> Fixtures {
     create_user(app, "viewer@matrix.test", "viewer").await;
     create_user(app, "uploader@matrix.test", "uploader").await;
@@ -325,6 +353,47 @@ async fn request(app: &TestApp, fx: &Fixtures, route: &Route) -> RequestBuilder 
             .post(url(app, route.path))
             .json(&json!({ "token": "forged", "password": "long-enough-password" })),
         ("POST", "/uploads/token") => client.post(url(app, route.path)),
+        ("POST", "/uploads") => client
+            .post(url(app, route.path))
+            .json(&json!({ "title": "matrix direct", "length": 10 })),
+        ("OPTIONS", "/uploads/tus") => client.request(Method::OPTIONS, url(app, route.path)),
+        ("POST", "/uploads/tus") => client
+            .post(url(app, route.path))
+            .header("Tus-Resumable", "1.0.0")
+            .header("Upload-Length", "10")
+            .header("Upload-Metadata", "title bWF0cml4"),
+        ("OPTIONS", "/uploads/tus/{id}") => {
+            let path = tus_upload(app, &fx.uploader).await;
+            client.request(Method::OPTIONS, url(app, &path))
+        }
+        ("HEAD", "/uploads/tus/{id}") => {
+            let path = tus_upload(app, &fx.uploader).await;
+            client
+                .head(url(app, &path))
+                .header("Tus-Resumable", "1.0.0")
+        }
+        ("PATCH", "/uploads/tus/{id}") => {
+            let path = tus_upload(app, &fx.uploader).await;
+            client
+                .patch(url(app, &path))
+                .header("Tus-Resumable", "1.0.0")
+                .header("Upload-Offset", "0")
+                .header("Content-Type", "application/offset+octet-stream")
+                .body(vec![7u8; 5])
+        }
+        ("DELETE", "/uploads/tus/{id}") => {
+            let path = tus_upload(app, &fx.uploader).await;
+            client
+                .delete(url(app, &path))
+                .header("Tus-Resumable", "1.0.0")
+        }
+        ("POST", "/uploads/tus/{id}") => {
+            let path = tus_upload(app, &fx.uploader).await;
+            client
+                .post(url(app, &path))
+                .header("Tus-Resumable", "1.0.0")
+                .header("X-HTTP-Method-Override", "HEAD")
+        }
         ("GET", "/users") => client.get(url(app, "/users?limit=2")),
         ("POST", "/users") => client.post(url(app, route.path)).json(&json!({
             "email": format!("{}@matrix.test", fx.unique("new")),

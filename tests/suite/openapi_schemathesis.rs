@@ -65,6 +65,12 @@ async fn every_operation_answers_as_the_openapi_document_says() {
     let output = tokio::task::spawn_blocking(move || {
         Command::new("st")
             .current_dir(&workdir)
+            // Raw-byte bodies (tus) come from the hooks module beside this file.
+            .env(
+                "PYTHONPATH",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/tests/suite"),
+            )
+            .env("SCHEMATHESIS_HOOKS", "schemathesis_hooks")
             .arg("--config-file")
             .arg(&config_file)
             .args(["run", &schema, "--checks", CHECKS])

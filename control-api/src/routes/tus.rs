@@ -508,7 +508,16 @@ pub(crate) async fn terminate(
     responses(
         (status = 200, description = "As `HEAD`"),
         (status = 204, description = "As `PATCH` or `DELETE`"),
+        (status = 400, description = "As `PATCH`", body = ErrorBody),
+        (status = 401, description = "Missing, invalid or spent token", body = ErrorBody),
+        (status = 404, description = "No such upload, or someone else's", body = ErrorBody),
         (status = 405, description = "No usable override (`method_not_allowed`)", body = ErrorBody),
+        (status = 409, description = "As `PATCH` or `DELETE`", body = ErrorBody),
+        (status = 410, description = "Expired unfinished (`upload_expired`)", body = ErrorBody),
+        (status = 412, description = "No or another `Tus-Resumable`", body = ErrorBody),
+        (status = 413, description = "As `PATCH`", body = ErrorBody),
+        (status = 415, description = "As `PATCH`", body = ErrorBody),
+        (status = 460, description = "As `PATCH`", body = ErrorBody),
     )
 )]
 pub(crate) async fn method_override(
@@ -575,6 +584,7 @@ pub(crate) struct DirectUploadCreated {
         (status = 401, description = "Missing, invalid, expired or revoked bearer token", body = ErrorBody),
         (status = 403, description = "Not an uploader or admin (`forbidden`)", body = ErrorBody),
         (status = 413, description = "`length` above GOFLIX_MAX_UPLOAD_BYTES (`payload_too_large`)", body = ErrorBody),
+        (status = 415, description = "Not JSON (`unsupported_media_type`)", body = ErrorBody),
     )
 )]
 #[tracing::instrument(skip_all, fields(user_id = %caller.user_id()))]
