@@ -97,7 +97,9 @@ pub(super) async fn append(
     mut body: ByteStream,
     max: u64,
 ) -> Result<Appended, StoreError> {
-    let mut buffer = BytesMut::new();
+    // Each part fills a buffer of its own, allocated at its full size: a
+    // part uploading never keeps a grown, shared allocation alive.
+    let mut buffer = BytesMut::with_capacity(PART_SIZE);
     if let Some(tail) = staged.tail {
         buffer.extend_from_slice(&read_tail(store, object, tail).await?);
     }
@@ -106,7 +108,7 @@ pub(super) async fn append(
     let mut written: u64 = 0;
     let mut body_error = None;
     while let Some(chunk) = body.next().await {
-        let chunk = match chunk {
+        let mut chunk = match chunk {
             Ok(chunk) => chunk,
             Err(e) => {
                 body_error = Some(e);
@@ -117,9 +119,13 @@ pub(super) async fn append(
             return Err(StoreError::TooLarge { limit: max });
         }
         written += chunk.len() as u64;
-        buffer.extend_from_slice(&chunk);
-        while buffer.len() >= PART_SIZE {
-            let part = buffer.split_to(PART_SIZE).freeze();
+        while !chunk.is_empty() {
+            let take = chunk.len().min(PART_SIZE - buffer.len());
+            buffer.extend_from_slice(&chunk.split_to(take));
+            if buffer.len() < PART_SIZE {
+                continue;
+            }
+            let part = std::mem::replace(&mut buffer, BytesMut::with_capacity(PART_SIZE)).freeze();
             if let Some(previous) = in_flight.take() {
                 parts.push(joined(previous).await?);
             }
