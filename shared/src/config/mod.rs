@@ -151,7 +151,7 @@ impl Config {
             admin_password: env.optional(&ADMIN_PASSWORD, secret)?,
             max_upload_bytes: env.number(&MAX_UPLOAD_BYTES)?,
             public_url: env.optional(&PUBLIC_URL, public_url)?,
-            upload_expiry: Duration::from_secs(3600 * env.number(&UPLOAD_EXPIRY_HOURS)?),
+            upload_expiry: Duration::from_secs(3600 * env.number::<u64>(&UPLOAD_EXPIRY_HOURS)?),
             import_allow_private: env.choice(&IMPORT_ALLOW_PRIVATE)? == "true",
             import_timeout: Duration::from_secs(env.number(&IMPORT_TIMEOUT_SECONDS)?),
             smtp_url: env.optional(&SMTP_URL, secret)?,
@@ -189,7 +189,9 @@ fn public_url(value: &str) -> Result<url::Url, String> {
         return Err(format!("{value:?} is not an http or https URL with a host"));
     }
     if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
-        return Err(format!("{value:?} must not carry credentials, a query or a fragment"));
+        return Err(format!(
+            "{value:?} must not carry credentials, a query or a fragment"
+        ));
     }
     Ok(url)
 }
