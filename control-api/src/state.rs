@@ -39,6 +39,8 @@ pub(crate) struct AppState {
     pub import_timeout: std::time::Duration,
     /// Wakes the outbox relay after an upload committed its job.
     pub outbox: Arc<Notify>,
+    /// Wakes this process's import runner after a request asked for an import.
+    pub imports: Arc<Notify>,
     /// Revoked token ids, checked on every request.
     pub revocations: Revocations,
     /// Writes the playback revocation feed the origins read.
