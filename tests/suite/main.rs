@@ -31,3 +31,4 @@ mod private_playback;
 mod progressive;
 mod tracing;
 mod uploads;
+mod url_import;
