@@ -104,7 +104,7 @@ pub(crate) fn worker(
 
 /// Runs every background loop of the control plane in `running` until
 /// `shutdown`: the event follower, notification delivery, the retirement
-/// of old media versions and the playback revocation feed; on RabbitMQ
+/// of old media versions, the playback revocation feed and URL imports; on RabbitMQ
 /// also the outbox relay and the dead-letter follower (a job RabbitMQ gave
 /// up on fails its video).
 pub(crate) fn spawn_control_loops(
@@ -118,6 +118,7 @@ pub(crate) fn spawn_control_loops(
         |c, s| Box::pin(async move { c.sweep_uploads(s).await }),
         |c, s| Box::pin(async move { c.retire_versions(s).await }),
         |c, s| Box::pin(async move { c.publish_playback_revocations(s).await }),
+        |c, s| Box::pin(async move { c.run_imports(s).await }),
     ];
     let mut tasks: Vec<BoxFuture<'static, ()>> = loops
         .into_iter()

@@ -35,6 +35,19 @@ fn sentence(code: FailureCode) -> &'static str {
         }
         FailureCode::Stalled => "Transcoding stopped making progress.",
         FailureCode::Cancelled => "Transcoding was cancelled.",
+        FailureCode::ImportUnreachable => {
+            "The video could not be fetched from its URL: the server could not be reached or refused it."
+        }
+        FailureCode::ImportTooLarge => {
+            "The video at the URL is larger than the largest upload Goflix accepts."
+        }
+        FailureCode::ImportRefusedAddress => {
+            "The URL leads to an internal address, which Goflix does not fetch from."
+        }
+        FailureCode::ImportTimeout => "Fetching the video from its URL took too long.",
+        FailureCode::ImportInterrupted => {
+            "Fetching the video from its URL was interrupted; import it again."
+        }
     }
 }
 

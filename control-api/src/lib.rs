@@ -9,7 +9,8 @@
 //!   transcoder's events; [`ControlPlane::relay_jobs`] runs the outbox
 //!   relay when jobs go through RabbitMQ;
 //!   [`ControlPlane::deliver_notifications`] delivers e-mail, SMS and
-//!   webhook notifications.
+//!   webhook notifications; [`ControlPlane::run_imports`] fetches the
+//!   masters of URL imports.
 //!
 //! Public modules: [`db`] (connection and entities), [`migration`],
 //! [`error`] (the one error→HTTP mapping), [`multipart`] (the bounded
@@ -17,13 +18,17 @@
 //! (notification jobs; [`notify::enqueue`] for account events). Private
 //! ones: `auth` (passwords, OAuth sessions, the `Caller` capabilities), `users`
 //! (accounts, first admin), `videos` (video operations), `routes` (HTTP
-//! handlers), `events` (bus follower), `outbox` (job relay) and `state`.
+//! handlers), `events` (bus follower), `outbox` (job relay), `imports`
+//! (URL imports), `egress` (the SSRF guard of webhooks and imports) and
+//! `state`.
 
 mod auth;
 pub mod db;
+mod egress;
 pub mod error;
 mod events;
 mod failures;
+mod imports;
 pub mod migration;
 pub mod multipart;
 pub mod notify;
@@ -128,6 +133,7 @@ impl ControlPlane {
                 import_timeout: config.import_timeout,
                 upload_locks: Default::default(),
                 outbox: Arc::default(),
+                imports: Arc::default(),
                 revocations: Default::default(),
                 playback_revocations,
                 rate_limits: RateLimits::new(config.trusted_proxies.clone()),
@@ -193,6 +199,14 @@ impl ControlPlane {
     /// with the database queue, workers read the same rows directly).
     pub async fn relay_jobs(&self, publisher: Arc<dyn JobPublisher>, shutdown: Shutdown) {
         outbox::relay(&self.state, publisher.as_ref(), shutdown).await;
+    }
+
+    /// Runs URL imports until `shutdown`: those asked for in this process,
+    /// and those whose process stopped mid-way (started again from byte
+    /// zero); at shutdown it stops its imports and frees them for another
+    /// process. Safe to run in every replica.
+    pub async fn run_imports(&self, shutdown: Shutdown) {
+        imports::run(&self.state, shutdown).await;
     }
 
     /// Records the jobs RabbitMQ dead-lettered until `shutdown`: a video

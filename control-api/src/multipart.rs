@@ -38,7 +38,7 @@ pub struct Limits {
 #[derive(Debug, thiserror::Error)]
 pub enum MultipartError {
     /// The request's `Content-Type` is not `multipart/form-data`.
-    #[error("expected a multipart/form-data body")]
+    #[error("expected a multipart/form-data body (or JSON, to import from a URL)")]
     NotFormData,
     /// The `Content-Type` has no usable `boundary` parameter.
     #[error("the multipart boundary is missing, empty or longer than {MAX_BOUNDARY_LEN} bytes")]

@@ -41,6 +41,8 @@ pub(crate) struct AppState {
     pub upload_locks: crate::tus::UploadLocks,
     /// Wakes the outbox relay after an upload committed its job.
     pub outbox: Arc<Notify>,
+    /// Wakes this process's import runner after a request asked for an import.
+    pub imports: Arc<Notify>,
     /// Revoked token ids, checked on every request.
     pub revocations: Revocations,
     /// Writes the playback revocation feed the origins read.

@@ -1,5 +1,6 @@
 //! Videos: registering an uploaded master (row + job in one transaction,
-//! then `video.queued`), cancelling and retranscoding its job, reading,
+//! then `video.queued`) or an imported one (the `importing` row moved to
+//! `queued` with its job), cancelling and retranscoding its job, reading,
 //! listing, changing and deleting, the JSON view of a video, and the
 //! playback record the origin reads. Every
 //! operation takes the capability handle that authorizes it.
@@ -11,7 +12,7 @@
 //! writes afterwards is removed when it reports ([`crate::events`]).
 
 use crate::auth::{Admin, ManagedVideo, ReadableVideo, Uploader};
-use crate::db::{now_ms, retired_version, time_of, video};
+use crate::db::{import, now_ms, retired_version, time_of, video};
 use crate::error::ApiError;
 use crate::failures;
 use crate::state::AppState;
@@ -27,8 +28,8 @@ use goflix_shared::store::ObjectStore;
 use goflix_shared::token::PlaybackSession;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait,
+    IntoActiveModel, PaginatorTrait, QueryFilter, Set, TransactionTrait,
 };
 use serde::Serialize;
 use std::time::Duration;
@@ -94,14 +95,48 @@ pub(crate) async fn insert_queued(
     title: String,
     visibility: Visibility,
 ) -> Result<TranscodeJob, ApiError> {
-    let now = now_ms();
     let job = new_job(id);
+    let row = new_row(owner_id, id, title, visibility, VideoState::Queued);
+    video::ActiveModel {
+        current_job_id: Set(Some(job.job_id)),
+        ..row
+    }
+    .insert(txn)
+    .await?;
+    enqueue(txn, &job).await?;
+    Ok(job)
+}
+
+/// Inserts a video whose master is still to be fetched from a URL (state
+/// `importing`, no job) in the import's transaction (see [`crate::imports`]).
+pub(crate) async fn insert_importing(
+    txn: &DatabaseTransaction,
+    uploader: &Uploader,
+    id: VideoId,
+    title: String,
+    visibility: Visibility,
+) -> Result<(), DbErr> {
+    new_row(uploader.owner_id(), id, title, visibility, VideoState::Importing)
+        .insert(txn)
+        .await
+        .map(drop)
+}
+
+/// The row of a new video of `owner_id` in `state`, without a job.
+fn new_row(
+    owner_id: Uuid,
+    id: VideoId,
+    title: String,
+    visibility: Visibility,
+    state: VideoState,
+) -> video::ActiveModel {
+    let now = now_ms();
     video::ActiveModel {
         id: Set(id.0),
         owner_id: Set(owner_id),
         title: Set(title),
         visibility: Set(visibility),
-        state: Set(VideoState::Queued),
+        state: Set(state),
         progress: Set(0.0),
         error_code: Set(None),
         error_message: Set(None),
@@ -110,15 +145,38 @@ pub(crate) async fn insert_queued(
         version: Set(None),
         playable: Set(false),
         live_version: Set(None),
-        current_job_id: Set(Some(job.job_id)),
+        current_job_id: Set(None),
         processing_started_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(txn)
-    .await?;
+}
+
+/// Moves an `importing` video whose master is now stored to `queued` with a
+/// new transcode job, both in `txn` (the import's, which also ends the
+/// import: the row change and the job commit together, so the job is
+/// enqueued exactly once). `None` when the video is no longer importing
+/// (cancelled or deleted meanwhile). After the commit, pass the job to
+/// [`queued`].
+pub(crate) async fn enqueue_imported(
+    txn: &DatabaseTransaction,
+    id: VideoId,
+) -> Result<Option<TranscodeJob>, ApiError> {
+    let job = new_job(id);
+    let changed = video::transition(Change::Imported)
+        // The import's progress gives way to the transcode's.
+        .col_expr(video::Column::Progress, Expr::value(0.0))
+        .col_expr(video::Column::CurrentJobId, Expr::value(Some(job.job_id)))
+        .col_expr(video::Column::UpdatedAt, Expr::value(now_ms()))
+        .filter(video::Column::Id.eq(id.0))
+        .exec(txn)
+        .await?
+        .rows_affected;
+    if changed != 1 {
+        return Ok(None);
+    }
     enqueue(txn, &job).await?;
-    Ok(job)
+    Ok(Some(job))
 }
 
 /// A new job for video `id`, in the trace of the current span.
@@ -146,11 +204,13 @@ pub(crate) fn queued(state: &AppState, job: &TranscodeJob) {
     });
 }
 
-/// Cancels the video's job: the video ends `failed` with code
+/// Cancels the video's job or import: the video ends `failed` with code
 /// [`FailureCode::Cancelled`] at once. A job no worker took yet is withdrawn from the
 /// queue; a running one is stopped by a [`Command::CancelJob`] to every
-/// worker (the events its worker still sends are stale and ignored).
-/// Only a `queued` or `processing` video has a job to cancel.
+/// worker (the events its worker still sends are stale and ignored). An
+/// import's row goes, so the process fetching it stops at its next lease
+/// renewal and stores nothing. Only a `queued`, `processing` or
+/// `importing` video has something to cancel.
 pub async fn cancel(state: &AppState, managed: ManagedVideo) -> Result<ReadableVideo, ApiError> {
     let row = managed.video().clone();
     let txn = state.db.begin().await?;
@@ -161,7 +221,10 @@ pub async fn cancel(state: &AppState, managed: ManagedVideo) -> Result<ReadableV
         )
         .col_expr(
             video::Column::ErrorMessage,
-            Expr::value(Some("the job was cancelled")),
+            Expr::value(Some(match row.state {
+                VideoState::Importing => "the import was cancelled",
+                _ => "the job was cancelled",
+            })),
         )
         .col_expr(video::Column::Playable, Expr::value(false))
         .col_expr(video::Column::UpdatedAt, Expr::value(now_ms()))
@@ -172,9 +235,10 @@ pub async fn cancel(state: &AppState, managed: ManagedVideo) -> Result<ReadableV
     if changed != 1 {
         return Err(ApiError::conflict(
             "not_cancellable",
-            format!("a {} video has no job to cancel", row.state),
+            format!("a {} video has no job or import to cancel", row.state),
         ));
     }
+    import::Entity::delete_by_id(row.id).exec(&txn).await?;
     let withdrawn = match row.current_job_id {
         Some(job_id) => withdraw(&txn, job_id).await?,
         None => false,
@@ -243,7 +307,10 @@ pub async fn retranscode(
     if changed != 1 {
         return Err(ApiError::conflict(
             "job_running",
-            format!("a {} video already has a job; cancel it first", row.state),
+            format!(
+                "a {} video is still being imported or transcoded; cancel it first",
+                row.state
+            ),
         ));
     }
     enqueue(&txn, &job).await?;
@@ -314,11 +381,13 @@ pub async fn update(
     Ok(managed.refreshed(updated).readable())
 }
 
-/// Deletes a video's objects (master and every version), then its job and
-/// row, stops its job wherever it runs (on either queue backend), and
-/// removes the objects again: whatever a worker wrote in between. What the
-/// worker writes after that is removed when it reports its end (see
-/// [`crate::events`]). Safe to retry after a partial failure.
+/// Deletes a video's objects (master and every version), then its job (or
+/// import) and row, stops its job wherever it runs (on either queue
+/// backend), and removes the objects again: whatever a worker wrote in
+/// between. What the worker writes after that is removed when it reports
+/// its end (see [`crate::events`]); an import running elsewhere stops at
+/// its next lease renewal and removes what it stored ([`crate::imports`]).
+/// Safe to retry after a partial failure.
 pub async fn delete(state: &AppState, managed: ManagedVideo) -> Result<(), ApiError> {
     let row = managed.video();
     let id = VideoId(row.id);
@@ -332,6 +401,7 @@ pub async fn delete(state: &AppState, managed: ManagedVideo) -> Result<(), ApiEr
         .filter(retired_version::Column::VideoId.eq(id.0))
         .exec(&txn)
         .await?;
+    import::Entity::delete_by_id(id.0).exec(&txn).await?;
     video::Entity::delete_by_id(id.0).exec(&txn).await?;
     txn.commit().await?;
     if let (Some(job_id), true) = (row.current_job_id, row.state.has_job()) {
@@ -410,7 +480,9 @@ pub struct VideoView {
     title: String,
     visibility: Visibility,
     state: VideoState,
-    /// Transcoding progress, 0.0 to 1.0.
+    /// While `importing`: the bytes received over the source's
+    /// `Content-Length` (0 when it sent none); then transcoding progress.
+    /// 0.0 to 1.0.
     #[schema(minimum = 0.0, maximum = 1.0)]
     progress: f64,
     /// Plays now: it has a published version (also while a retranscode

@@ -32,3 +32,4 @@ mod progressive;
 mod tracing;
 mod tus;
 mod uploads;
+mod url_import;

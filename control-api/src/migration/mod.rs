@@ -12,6 +12,7 @@ mod m20261128_000012_retired_versions;
 mod m20261202_000020_playback_revocations;
 mod m20261202_000021_single_use_tokens;
 mod m20261202_000030_uploads;
+mod m20261202_000031_imports;
 
 use crate::error::ApiError;
 use sea_orm::DatabaseConnection;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000020_playback_revocations::Migration),
             Box::new(m20261202_000021_single_use_tokens::Migration),
             Box::new(m20261202_000030_uploads::Migration),
+            Box::new(m20261202_000031_imports::Migration),
         ]
     }
 }

@@ -9,14 +9,13 @@
 //!   calls `video_event` for video events.
 //! - `catalog` (events and channels), `jobs` (fan-out), `dispatcher`
 //!   (claiming, attempts, backoff via `backoff`), `email` (SMTP), `sms`
-//!   (HTTP provider), `webhook` (signed POSTs; `signing`, `address` for
-//!   SSRF checks), `templates` (minijinja, defaults in code, admins'
-//!   overrides), `preferences` (per-user channels) and `webhook_registry`
+//!   (HTTP provider), `webhook` (signed POSTs; `signing`, and the
+//!   `egress` module for SSRF checks), `templates` (minijinja, defaults in
+//!   code, admins' overrides), `preferences` (per-user channels) and `webhook_registry`
 //!   (admins' webhook registrations and their delivery history). What
 //!   admins change is reached only through functions taking the `Admin`
 //!   capability.
 
-mod address;
 mod backoff;
 pub(crate) mod catalog;
 mod dispatcher;

@@ -1,54 +1,33 @@
 //! Webhook deliveries: URL checks at registration, and the signed POST
 //! (see [`super::signing`] for the headers). A delivery is a success on
-//! any 2xx answer; anything else is retried with backoff. Deliveries never
-//! go through `HTTP(S)_PROXY`/`ALL_PROXY`: a proxy would resolve and reach
-//! the target itself, out of sight of the address checks.
+//! any 2xx answer; anything else is retried with backoff. Redirects are not
+//! followed. The URL checks and the client's resolver are the SSRF guard
+//! of [`crate::egress`]; deliveries never go through
+//! `HTTP(S)_PROXY`/`ALL_PROXY`.
 
-use super::address::{self, PublicOnly};
 use super::dispatcher::Failure;
 use super::signing::{self, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use crate::egress::{self, Refusal};
 use crate::error::ApiError;
 use reqwest::header::CONTENT_TYPE;
-use std::sync::Arc;
 use std::time::Duration;
-use url::{Host, Url};
+use url::Url;
 
-/// Longest accepted webhook URL.
-const MAX_URL_LEN: usize = 2048;
 /// How long one delivery may take.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Checks a webhook URL: `http` or `https`, a host, no credentials, and
-/// (unless `allow_private`) no internal IP literal or `localhost`.
+/// Checks a webhook URL with the SSRF guard's rules ([`egress::check_url`]):
+/// `http` or `https`, a host, no credentials, and (unless `allow_private`)
+/// no internal IP literal or `localhost`.
 pub(crate) fn validate_url(raw: &str, allow_private: bool) -> Result<Url, ApiError> {
-    let invalid = |message: &str| ApiError::bad_request("invalid_webhook_url", message.to_owned());
-    if raw.len() > MAX_URL_LEN {
-        return Err(invalid("the URL is too long"));
-    }
-    let url = Url::parse(raw).map_err(|e| invalid(&format!("not a URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(invalid("only http and https URLs are accepted"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(invalid(
-            "credentials in the URL are not accepted; use the signing secret",
-        ));
-    }
-    let internal = match url.host() {
-        None => return Err(invalid("the URL has no host")),
-        Some(Host::Ipv4(ip)) => !address::is_public(ip.into()),
-        Some(Host::Ipv6(ip)) => !address::is_public(ip.into()),
-        Some(Host::Domain(name)) => {
-            let name = name.trim_end_matches('.').to_ascii_lowercase();
-            name == "localhost" || name.ends_with(".localhost")
-        }
-    };
-    if internal && !allow_private {
-        return Err(invalid(
-            "the URL points to an internal address (set GOFLIX_WEBHOOK_ALLOW_PRIVATE=true to allow it)",
-        ));
-    }
-    Ok(url)
+    egress::check_url(raw, allow_private).map_err(|refusal| {
+        let hint = match refusal {
+            Refusal::Credentials => "; use the signing secret",
+            Refusal::Internal => " (set GOFLIX_WEBHOOK_ALLOW_PRIVATE=true to allow it)",
+            _ => "",
+        };
+        ApiError::bad_request("invalid_webhook_url", format!("{refusal}{hint}"))
+    })
 }
 
 /// Posts signed deliveries.
@@ -60,16 +39,16 @@ pub(crate) struct WebhookSender {
 impl WebhookSender {
     /// A sender that reaches internal addresses only when `allow_private`.
     pub(crate) fn new(allow_private: bool) -> Result<Self, String> {
-        let mut builder = reqwest::Client::builder()
-            .timeout(TIMEOUT)
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("goflix-webhooks/", env!("CARGO_PKG_VERSION")));
-        if !allow_private {
-            builder = builder.dns_resolver(Arc::new(PublicOnly));
-        }
+        let client = egress::client_builder(
+            allow_private,
+            concat!("goflix-webhooks/", env!("CARGO_PKG_VERSION")),
+        )
+        .timeout(TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| e.to_string())?;
         Ok(Self {
-            client: builder.build().map_err(|e| e.to_string())?,
+            client,
             allow_private,
         })
     }
@@ -157,7 +136,7 @@ mod tests {
             assert_eq!(error.code(), "invalid_webhook_url", "{bad}");
         }
         assert!(validate_url(
-            &format!("https://example.com/{}", "a".repeat(MAX_URL_LEN)),
+            &format!("https://example.com/{}", "a".repeat(egress::MAX_URL_LEN)),
             false
         )
         .is_err());

@@ -12,8 +12,8 @@ use goflix_shared::domain::VideoId;
 use goflix_shared::events::Event;
 use tokio::sync::broadcast;
 
-/// Stops the video's job; the video ends `failed` with code `cancelled`
-/// (owner or admin).
+/// Stops the video's job, or its import from a URL; the video ends
+/// `failed` with code `cancelled` (owner or admin).
 #[utoipa::path(
     post,
     path = "/videos/{id}/cancel",
@@ -24,7 +24,7 @@ use tokio::sync::broadcast;
         (status = 401, description = "Missing, invalid, expired or revoked bearer token", body = ErrorBody),
         (status = 403, description = "Not the owner or an admin (`forbidden`)", body = ErrorBody),
         (status = 404, description = "No such video, or not visible to the caller (`not_found`)", body = ErrorBody),
-        (status = 409, description = "The video is `ready` or `failed`: no job to cancel (`not_cancellable`)", body = ErrorBody),
+        (status = 409, description = "The video is `ready` or `failed`: no job or import to cancel (`not_cancellable`)", body = ErrorBody),
     )
 )]
 #[tracing::instrument(skip_all, fields(video_id = %id))]
@@ -52,7 +52,7 @@ pub(crate) async fn cancel(
         (status = 401, description = "Missing, invalid, expired or revoked bearer token", body = ErrorBody),
         (status = 403, description = "Not an admin (`forbidden`)", body = ErrorBody),
         (status = 404, description = "No such video (`not_found`)", body = ErrorBody),
-        (status = 409, description = "The video is `queued` or `processing` (`job_running`)", body = ErrorBody),
+        (status = 409, description = "The video is `importing`, `queued` or `processing` (`job_running`)", body = ErrorBody),
     )
 )]
 #[tracing::instrument(skip_all, fields(video_id = %id))]
@@ -69,8 +69,9 @@ pub(crate) async fn retranscode(
 }
 
 /// The video's lifecycle events as the control plane applies them
-/// (`video.processing`, `video.progress`, `video.ready`, …), as
-/// Server-Sent Events: `event:` is the event type, `data:` its JSON. The
+/// (`video.processing`, `video.progress`, `video.ready`, …; for an
+/// import, `video.queued` once its master is stored, or `video.failed`),
+/// as Server-Sent Events: `event:` is the event type, `data:` its JSON. The
 /// stream ends after `video.ready` or `video.failed`, at once when the
 /// video is already `ready` or `failed`. A client that falls behind skips
 /// events. Same access as `GET /videos/{id}`.
@@ -96,10 +97,10 @@ pub(crate) async fn events(
     let readable = caller.read(videos::find(&state, &id).await?)?;
     let row = readable.video();
     let video = VideoId(row.id);
-    let stream =
-        futures_util::stream::unfold(row.state.has_job().then_some(receiver), move |receiver| {
-            next_event(video, receiver)
-        });
+    let stream = futures_util::stream::unfold(
+        (!row.state.is_final()).then_some(receiver),
+        move |receiver| next_event(video, receiver),
+    );
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(("cache-control", "no-store"))

@@ -4,6 +4,7 @@
 
 mod auth;
 mod clients;
+mod import;
 mod jobs;
 mod openapi;
 mod preferences;

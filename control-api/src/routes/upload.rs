@@ -12,6 +12,9 @@
 //! through the same `state: failed` path. Besides an access token with the
 //! upload right, the request may carry a single-use upload token from
 //! `POST /api/v1/uploads/token` (see [`UploadCaller`]).
+//!
+//! A JSON body on the same route is an import from a URL, handled by
+//! [`super::import`].
 
 use crate::auth::UploadCaller;
 use crate::error::{ApiError, ErrorBody};
@@ -87,33 +90,47 @@ impl PartialSchema for UploadForm {
 
 impl ToSchema for UploadForm {}
 
-/// A stored and queued upload.
+/// A stored and queued upload, or an import under way.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Accepted {
     /// The new video; also in `Location`.
     #[schema(value_type = String, format = Uuid)]
     id: VideoId,
-    /// Always `queued`.
+    /// `queued` for an upload, `importing` for an import from a URL.
     state: VideoState,
 }
 
+impl Accepted {
+    /// The answer for video `id`, now in `state`.
+    pub(super) fn new(id: VideoId, state: VideoState) -> Self {
+        Self { id, state }
+    }
+}
+
 /// Uploads a master (admin or uploader, or a single-use upload token); it is
-/// queued for transcoding. Handled in a span that continues the client's
-/// trace (its `traceparent` header) and travels on with the job; see the
-/// module docs.
+/// queued for transcoding. With a JSON body instead, imports the master
+/// from a URL: the answer comes at once with the video `importing`, and
+/// the control plane fetches it in the background (`progress` follows the
+/// bytes received; a failed import ends `failed` with an `import_*` code),
+/// then queues it like an upload. Handled in a span that continues the
+/// client's trace (its `traceparent` header) and travels on with the job;
+/// see the module docs.
 #[utoipa::path(
     post,
     path = "/videos",
     tag = "videos",
-    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    request_body(content(
+        (UploadForm = "multipart/form-data"),
+        (super::import::ImportRequest = "application/json"),
+    )),
     responses(
-        (status = 202, description = "Stored and queued", body = Accepted,
+        (status = 202, description = "Stored and queued (multipart), or importing (JSON)", body = Accepted,
          headers(("Location" = String, description = "The video's URL"))),
-        (status = 400, description = "`missing_title`, `invalid_title`, `missing_file`, `invalid_visibility`, `duplicate_field`, `unknown_field`, `field_too_large`, `invalid_field`, `too_many_parts`, `part_headers_too_large`, `invalid_multipart`", body = ErrorBody),
+        (status = 400, description = "`missing_title`, `invalid_title`, `missing_file`, `invalid_visibility`, `duplicate_field`, `unknown_field`, `field_too_large`, `invalid_field`, `too_many_parts`, `part_headers_too_large`, `invalid_multipart`; for an import `invalid_json` and `invalid_import_url` (not http or https, credentials, an internal IP literal or `localhost`)", body = ErrorBody),
         (status = 401, description = "Missing, invalid, expired, revoked or spent token", body = ErrorBody),
         (status = 403, description = "Not an uploader or admin (`forbidden`)", body = ErrorBody),
-        (status = 413, description = "Larger than GOFLIX_MAX_UPLOAD_BYTES (`payload_too_large`); nothing is stored", body = ErrorBody),
-        (status = 415, description = "Not multipart/form-data (`unsupported_media_type`)", body = ErrorBody),
+        (status = 413, description = "Larger than GOFLIX_MAX_UPLOAD_BYTES, or a JSON body over 64 KiB (`payload_too_large`); nothing is stored", body = ErrorBody),
+        (status = 415, description = "Neither multipart/form-data nor application/json (`unsupported_media_type`)", body = ErrorBody),
     )
 )]
 pub(crate) async fn upload(
@@ -121,11 +138,18 @@ pub(crate) async fn upload(
     caller: UploadCaller,
     req: HttpRequest,
     payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, actix_web::Error> {
     let span = tracing::info_span!("upload", video_id = tracing::field::Empty);
     let traceparent = req.headers().get(TRACEPARENT).and_then(|v| v.to_str().ok());
     trace_context::set_parent(&span, traceparent);
-    receive(state, caller, req, payload).instrument(span).await
+    if super::import::is_json(&req) {
+        return super::import::create(state, caller, req, payload)
+            .instrument(span)
+            .await;
+    }
+    Ok(receive(state, caller, req, payload)
+        .instrument(span)
+        .await?)
 }
 
 async fn receive(

@@ -1,8 +1,8 @@
-//! Why a job failed for good: the [`FailureCode`] a failed video records as
-//! `error.code`, the one list of them. The child process reports one, the
-//! worker carries it in `video.failed` and counts it in
+//! Why a job or an import failed for good: the [`FailureCode`] a failed
+//! video records as `error.code`, the one list of them. The child process
+//! reports one, the worker carries it in `video.failed` and counts it in
 //! `goflix_jobs_failed_total{code}`, the control plane stores and explains
-//! it. The strings are part of the public interface and never change; new
+//! it; a URL import that fails ends with one of the `import_*` codes. The strings are part of the public interface and never change; new
 //! causes add codes.
 
 use super::wire::wire_name;
@@ -43,11 +43,24 @@ pub enum FailureCode {
     /// The queue gave the job up (its worker died on every delivery, or
     /// a worker rejected it without reporting why).
     JobDeadLettered,
+    /// A URL import could not fetch the master: DNS, connection or TLS
+    /// failure, too many redirects, or an answer other than 2xx.
+    ImportUnreachable,
+    /// A URL import's master is larger than the upload limit.
+    ImportTooLarge,
+    /// A URL import led (directly, through DNS or a redirect) to a
+    /// loopback, private or link-local address.
+    ImportRefusedAddress,
+    /// A URL import took longer than its timeout, or its source stalled.
+    ImportTimeout,
+    /// A URL import's connection broke before the last byte, or the
+    /// control plane running it stopped too many times.
+    ImportInterrupted,
 }
 
 impl FailureCode {
     /// Every code, in the order the API documents them.
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 20] = [
         Self::InvalidMedia,
         Self::UnsupportedFormat,
         Self::NoVideoStream,
@@ -63,6 +76,11 @@ impl FailureCode {
         Self::Stalled,
         Self::Cancelled,
         Self::JobDeadLettered,
+        Self::ImportUnreachable,
+        Self::ImportTooLarge,
+        Self::ImportRefusedAddress,
+        Self::ImportTimeout,
+        Self::ImportInterrupted,
     ];
 
     /// The wire name, e.g. `invalid_media`.
@@ -83,6 +101,11 @@ impl FailureCode {
             Self::Stalled => "stalled",
             Self::Cancelled => "cancelled",
             Self::JobDeadLettered => "job_dead_lettered",
+            Self::ImportUnreachable => "import_unreachable",
+            Self::ImportTooLarge => "import_too_large",
+            Self::ImportRefusedAddress => "import_refused_address",
+            Self::ImportTimeout => "import_timeout",
+            Self::ImportInterrupted => "import_interrupted",
         }
     }
 
@@ -143,6 +166,11 @@ mod tests {
                 "stalled",
                 "cancelled",
                 "job_dead_lettered",
+                "import_unreachable",
+                "import_too_large",
+                "import_refused_address",
+                "import_timeout",
+                "import_interrupted",
             ]
         );
     }

@@ -5,10 +5,16 @@
 //! ([`Change::applies_in`], [`Change::leads_to`]).
 //!
 //! ```text
+//! importing ─imported─▶ queued
+//!     └──────import_failed/cancelled─────────────────────────────▶ failed
 //! uploaded ─enqueued─▶ queued ─started─▶ processing ─finished─▶ ready
 //!     └──────────────────┴──────────────────┴───failed/cancelled─▶ failed
 //! ready, failed ─retranscoded─▶ queued
 //! ```
+//!
+//! An `importing` video has no job yet: the control plane is fetching its
+//! master from a URL (`import_progressed` keeps it there); only the import
+//! moves it, never a worker's event.
 
 use super::wire::wire_name;
 use sea_orm::entity::prelude::{DeriveActiveEnum, EnumIter, StringLen};
@@ -27,6 +33,8 @@ use serde::{Deserialize, Serialize};
     rename_all = "lowercase"
 )]
 pub enum VideoState {
+    /// The control plane is fetching the master from a URL; no job exists yet.
+    Importing,
     /// The master is stored; no job exists yet.
     Uploaded,
     /// A transcode job waits in the queue.
@@ -42,6 +50,12 @@ pub enum VideoState {
 /// What may move a video: its job's events and operators' requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter)]
 pub enum Change {
+    /// An import stored the whole master and enqueued its job.
+    Imported,
+    /// An import received more bytes, or started again from byte zero.
+    ImportProgressed,
+    /// An import failed for good.
+    ImportFailed,
     /// A job was enqueued (`video.queued`).
     Enqueued,
     /// A worker started the job (`video.processing`).
@@ -55,7 +69,7 @@ pub enum Change {
     Finished,
     /// The job failed for good (`video.failed`).
     Failed,
-    /// An operator cancelled the job.
+    /// An operator cancelled the job or the import.
     Cancelled,
     /// An admin asked for a new transcode of the kept master.
     Retranscoded,
@@ -65,6 +79,7 @@ impl VideoState {
     /// The lowercase wire name.
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Importing => "importing",
             Self::Uploaded => "uploaded",
             Self::Queued => "queued",
             Self::Processing => "processing",
@@ -75,25 +90,37 @@ impl VideoState {
 
     /// The state a video in this state is in after `change`, or `None`
     /// when it ignores the change: a `ready` or `failed` video has no job
-    /// whose events could move it, and only it can be retranscoded.
+    /// whose events could move it, and only it can be retranscoded; an
+    /// `importing` one moves only by its import or a cancel.
     pub fn after(self, change: Change) -> Option<Self> {
         use VideoState::*;
-        let has_job = matches!(self, Uploaded | Queued | Processing);
+        let has_job = self.has_job();
+        let importing = self == Importing;
         match change {
+            Change::Imported => importing.then_some(Queued),
+            Change::ImportProgressed => importing.then_some(Importing),
+            Change::ImportFailed => importing.then_some(Failed),
             Change::Enqueued => (self == Uploaded).then_some(Queued),
             Change::Started => matches!(self, Uploaded | Queued).then_some(Processing),
             Change::Progressed => has_job.then_some(Processing),
             Change::Stored => has_job.then_some(self),
             Change::Finished => has_job.then_some(Ready),
-            Change::Failed | Change::Cancelled => has_job.then_some(Failed),
-            Change::Retranscoded => (!has_job).then_some(Queued),
+            Change::Failed => has_job.then_some(Failed),
+            Change::Cancelled => (has_job || importing).then_some(Failed),
+            Change::Retranscoded => self.is_final().then_some(Queued),
         }
     }
 
-    /// Whether the video's job is queued or running: an operator can
-    /// cancel it, and its events may still move the video.
+    /// Whether the video's job is queued or running: its events may still
+    /// move the video, and an operator can cancel it.
     pub fn has_job(self) -> bool {
-        self.after(Change::Cancelled).is_some()
+        matches!(self, Self::Uploaded | Self::Queued | Self::Processing)
+    }
+
+    /// Whether nothing moves the video any more but a retranscode: it is
+    /// `ready` or `failed`.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Ready | Self::Failed)
     }
 }
 
@@ -127,7 +154,14 @@ mod tests {
         let names: Vec<String> = VideoState::iter().map(|s| s.to_value()).collect();
         assert_eq!(
             names,
-            ["uploaded", "queued", "processing", "ready", "failed"]
+            [
+                "importing",
+                "uploaded",
+                "queued",
+                "processing",
+                "ready",
+                "failed"
+            ]
         );
         for state in VideoState::iter() {
             assert_eq!(serde_json::to_value(state).unwrap(), state.as_str());
@@ -162,26 +196,43 @@ mod tests {
             VideoState::iter().map(|s| s.after(change)).collect()
         };
         let (n, s) = (None, Some);
-        assert_eq!(table(Change::Enqueued), [s(Queued), n, n, n, n]);
+        // Columns: importing, uploaded, queued, processing, ready, failed.
+        assert_eq!(table(Change::Imported), [s(Queued), n, n, n, n, n]);
+        assert_eq!(
+            table(Change::ImportProgressed),
+            [s(Importing), n, n, n, n, n]
+        );
+        assert_eq!(table(Change::ImportFailed), [s(Failed), n, n, n, n, n]);
+        assert_eq!(table(Change::Enqueued), [n, s(Queued), n, n, n, n]);
         assert_eq!(
             table(Change::Started),
-            [s(Processing), s(Processing), n, n, n]
+            [n, s(Processing), s(Processing), n, n, n]
         );
-        let progressed = [s(Processing), s(Processing), s(Processing), n, n];
+        let progressed = [n, s(Processing), s(Processing), s(Processing), n, n];
         assert_eq!(table(Change::Progressed), progressed);
         assert_eq!(
             table(Change::Stored),
-            [s(Uploaded), s(Queued), s(Processing), n, n]
+            [n, s(Uploaded), s(Queued), s(Processing), n, n]
         );
         assert_eq!(
             table(Change::Finished),
-            [s(Ready), s(Ready), s(Ready), n, n]
+            [n, s(Ready), s(Ready), s(Ready), n, n]
         );
-        for failing in [Change::Failed, Change::Cancelled] {
-            assert_eq!(table(failing), [s(Failed), s(Failed), s(Failed), n, n]);
-        }
-        assert_eq!(table(Change::Retranscoded), [n, n, n, s(Queued), s(Queued)]);
+        assert_eq!(
+            table(Change::Failed),
+            [n, s(Failed), s(Failed), s(Failed), n, n]
+        );
+        assert_eq!(
+            table(Change::Cancelled),
+            [s(Failed), s(Failed), s(Failed), s(Failed), n, n]
+        );
+        assert_eq!(
+            table(Change::Retranscoded),
+            [n, n, n, n, s(Queued), s(Queued)]
+        );
         let with_job: Vec<bool> = VideoState::iter().map(|s| s.has_job()).collect();
-        assert_eq!(with_job, [true, true, true, false, false]);
+        assert_eq!(with_job, [false, true, true, true, false, false]);
+        let settled: Vec<bool> = VideoState::iter().map(|s| s.is_final()).collect();
+        assert_eq!(settled, [false, false, false, false, true, true]);
     }
 }

@@ -1,12 +1,12 @@
-//! Which network addresses a webhook may reach. Webhook URLs come from
-//! admins but point wherever they like, so by default deliveries refuse
-//! loopback, private, link-local (cloud metadata at 169.254.169.254),
-//! carrier-grade NAT, multicast and other non-global addresses — both for
-//! IP literals in the URL and for every address a host name resolves to at
-//! delivery time (checked in the resolver, so DNS rebinding between the
-//! check and the connection is not possible). Redirects are not followed.
-//! `GOFLIX_WEBHOOK_ALLOW_PRIVATE=true` lifts this for deployments whose
-//! receivers live on the internal network.
+//! Which network addresses the control plane's outbound requests may
+//! reach: [`is_public`] says whether an address is globally routable
+//! unicast (not loopback, private, link-local — cloud metadata at
+//! 169.254.169.254 —, carrier-grade NAT, multicast or otherwise
+//! non-global), and [`PublicOnly`] is the reqwest resolver that drops every
+//! other address a host name resolves to, at connect time, so DNS
+//! rebinding between a check and the connection is not possible. IP
+//! literals never reach a resolver: the URL checks of the parent module
+//! refuse them.
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -49,8 +49,17 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         || first == 0x0064 && ip.segments()[1] == 0xff9b) // NAT64 to any IPv4
 }
 
-/// A resolver that drops non-public addresses and fails when none is left.
+/// A resolver that drops non-public addresses and fails with [`NotPublic`]
+/// when none is left.
 pub(crate) struct PublicOnly;
+
+/// The error of [`PublicOnly`] for a name with no public address (found in
+/// a request error's sources by those who classify failures).
+#[derive(Debug, thiserror::Error)]
+#[error("{host} resolves to no public address")]
+pub(crate) struct NotPublic {
+    host: String,
+}
 
 impl Resolve for PublicOnly {
     fn resolve(&self, name: Name) -> Resolving {
@@ -61,7 +70,7 @@ impl Resolve for PublicOnly {
                 .filter(|addr| is_public(addr.ip()))
                 .collect();
             if addrs.is_empty() {
-                return Err(format!("{host} resolves to no public address").into());
+                return Err(Box::new(NotPublic { host }) as _);
             }
             Ok(Box::new(addrs.into_iter()) as Addrs)
         })
@@ -115,6 +124,6 @@ mod tests {
             .await
             .err()
             .expect("localhost is loopback");
-        assert!(error.to_string().contains("no public address"), "{error}");
+        assert!(error.is::<NotPublic>(), "{error}");
     }
 }
