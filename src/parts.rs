@@ -113,7 +113,7 @@ pub(crate) fn spawn_control_loops(
     messaging: &Messaging,
     shutdown: &Shutdown,
 ) {
-    let loops: [ControlLoop; 4] = [
+    let loops: [ControlLoop; 5] = [
         |c, s| Box::pin(async move { c.deliver_notifications(s).await }),
         |c, s| Box::pin(async move { c.sweep_uploads(s).await }),
         |c, s| Box::pin(async move { c.retire_versions(s).await }),

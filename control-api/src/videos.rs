@@ -116,10 +116,16 @@ pub(crate) async fn insert_importing(
     title: String,
     visibility: Visibility,
 ) -> Result<(), DbErr> {
-    new_row(uploader.owner_id(), id, title, visibility, VideoState::Importing)
-        .insert(txn)
-        .await
-        .map(drop)
+    new_row(
+        uploader.owner_id(),
+        id,
+        title,
+        visibility,
+        VideoState::Importing,
+    )
+    .insert(txn)
+    .await
+    .map(drop)
 }
 
 /// The row of a new video of `owner_id` in `state`, without a job.
