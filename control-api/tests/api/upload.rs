@@ -185,7 +185,8 @@ async fn non_multipart_and_broken_multipart_bodies_are_refused() {
         .client
         .post(app.url("/videos"))
         .bearer_auth(&token)
-        .json(&serde_json::json!({"title": "t"}))
+        .header("content-type", "text/plain")
+        .body("title=t")
         .send()
         .await
         .unwrap();
@@ -193,6 +194,16 @@ async fn non_multipart_and_broken_multipart_bodies_are_refused() {
         error_code(response, StatusCode::UNSUPPORTED_MEDIA_TYPE).await,
         "unsupported_media_type"
     );
+    // JSON is a URL import, which needs a url.
+    let response = app
+        .client
+        .post(app.url("/videos"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"title": "t"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let response = app
         .client
         .post(app.url("/videos"))
