@@ -3,6 +3,7 @@
 //! JSON fallbacks for unknown routes and methods.
 
 mod auth;
+mod body_pipe;
 mod clients;
 mod import;
 mod jobs;

@@ -7,6 +7,7 @@
 //! `POST` to an upload is served as that method. The protocol itself is
 //! [`crate::tus`].
 
+use super::body_pipe::declared_length;
 use crate::auth::upload_access::UploadAccess;
 use crate::auth::{Caller, Uploader};
 use crate::db::upload::{self, UploadState};
@@ -20,20 +21,15 @@ use actix_web::http::header::{self, HeaderMap};
 use actix_web::http::StatusCode;
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
-use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use goflix_shared::domain::Visibility;
-use goflix_shared::store::ByteStream;
 use serde::{Deserialize, Serialize};
 use std::io;
 use std::time::{Duration, UNIX_EPOCH};
-use tokio::sync::mpsc;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-/// Chunks in flight between the request body and the store.
-const PIPE_DEPTH: usize = 4;
 /// Longest accepted `filename` in `Upload-Metadata`, in characters.
 const MAX_FILENAME_CHARS: usize = 255;
 /// How long a browser may cache the answer to a CORS preflight.
@@ -191,15 +187,7 @@ pub(crate) async fn options_upload(state: web::Data<AppState>) -> HttpResponse {
 /// `visibility` and `filename`.
 fn video_fields(metadata: &Metadata) -> Result<(String, Visibility, Option<String>), ApiError> {
     let filename = metadata.text("filename")?.or(metadata.text("name")?);
-    if filename
-        .as_ref()
-        .is_some_and(|f| f.chars().count() > MAX_FILENAME_CHARS)
-    {
-        return Err(ApiError::bad_request(
-            "invalid_upload_metadata",
-            format!("filename is longer than {MAX_FILENAME_CHARS} characters"),
-        ));
-    }
+    check_filename(filename.as_deref())?;
     let title = metadata
         .text("title")?
         .or_else(|| filename.clone())
@@ -216,19 +204,21 @@ fn video_fields(metadata: &Metadata) -> Result<(String, Visibility, Option<Strin
     Ok((videos::validate_title(&title)?, visibility, filename))
 }
 
+/// Refuses a file name longer than [`MAX_FILENAME_CHARS`].
+fn check_filename(filename: Option<&str>) -> Result<(), ApiError> {
+    match filename {
+        Some(f) if f.chars().count() > MAX_FILENAME_CHARS => Err(ApiError::bad_request(
+            "invalid_upload_metadata",
+            format!("filename is longer than {MAX_FILENAME_CHARS} characters"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Whether the request carries a body (`creation-with-upload`).
 fn has_body(req: &HttpRequest) -> bool {
     declared_length(req).is_some_and(|n| n > 0)
         || req.headers().contains_key(header::TRANSFER_ENCODING)
-}
-
-fn declared_length(req: &HttpRequest) -> Option<u64> {
-    req.headers()
-        .get(header::CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .parse()
-        .ok()
 }
 
 fn require_offset_stream(req: &HttpRequest) -> Result<(), ApiError> {
@@ -381,10 +371,9 @@ struct PatchHeaders {
     checksum: Option<ExpectedChecksum>,
 }
 
-/// Streams the request body into the upload. The body is tied to this
-/// worker thread and the store wants a `Send` stream, so a small bounded
-/// channel bridges the two with backpressure; a body that breaks off
-/// reaches the store as an error after its last bytes.
+/// Streams the request body into the upload through a
+/// [`super::body_pipe::pipe`]; a body that breaks off reaches the store as
+/// an error after its last bytes.
 async fn receive(
     state: &AppState,
     access: &UploadAccess,
@@ -392,11 +381,7 @@ async fn receive(
     headers: PatchHeaders,
     mut payload: web::Payload,
 ) -> Result<upload::Model, ApiError> {
-    let (sender, receiver) = mpsc::channel::<io::Result<Bytes>>(PIPE_DEPTH);
-    let body: ByteStream = Box::pin(futures_util::stream::unfold(
-        receiver,
-        |mut receiver| async move { receiver.recv().await.map(|chunk| (chunk, receiver)) },
-    ));
+    let (sender, body) = super::body_pipe::pipe();
     let patch = Patch {
         offset: headers.offset,
         declared: headers.declared,
@@ -599,16 +584,7 @@ pub(crate) async fn direct(
     if body.length > state.max_upload_bytes {
         return Err(ApiError::too_large(state.max_upload_bytes));
     }
-    if body
-        .filename
-        .as_ref()
-        .is_some_and(|f| f.chars().count() > MAX_FILENAME_CHARS)
-    {
-        return Err(ApiError::bad_request(
-            "invalid_upload_metadata",
-            format!("filename is longer than {MAX_FILENAME_CHARS} characters"),
-        ));
-    }
+    check_filename(body.filename.as_deref())?;
     let created = uploads::create(
         &state,
         NewUpload {

@@ -23,14 +23,12 @@ use crate::state::AppState;
 use crate::videos;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use bytes::Bytes;
 use goflix_shared::domain::{VideoId, VideoState, Visibility};
 use goflix_shared::layout;
-use goflix_shared::store::{ByteStream, ObjectKey, ObjectStore, StoreError};
+use goflix_shared::store::{ObjectKey, ObjectStore, StoreError};
 use goflix_shared::trace_context::{self, TRACEPARENT};
 use serde::Serialize;
 use std::io;
-use tokio::sync::mpsc;
 use tracing::Instrument;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
@@ -47,8 +45,6 @@ const FORM_LIMITS: Limits = Limits {
     max_parts: 3,
     max_header_section: 8 * 1024,
 };
-/// Chunks in flight between the request body and the store.
-const PIPE_DEPTH: usize = 4;
 
 /// The fields read so far.
 #[derive(Default)]
@@ -160,7 +156,9 @@ async fn receive(
 ) -> Result<HttpResponse, ApiError> {
     let uploader = caller.uploader();
     let limit = state.max_upload_bytes;
-    if declared_length(&req).is_some_and(|length| length > limit.saturating_add(FORM_OVERHEAD)) {
+    if super::body_pipe::declared_length(&req)
+        .is_some_and(|length| length > limit.saturating_add(FORM_OVERHEAD))
+    {
         return Err(ApiError::too_large(limit));
     }
     let id = VideoId::new();
@@ -194,15 +192,6 @@ async fn receive(
             id,
             state: VideoState::Queued,
         }))
-}
-
-fn declared_length(req: &HttpRequest) -> Option<u64> {
-    req.headers()
-        .get(header::CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .parse()
-        .ok()
 }
 
 /// The request body as the reader takes it.
@@ -281,13 +270,7 @@ async fn store_file(
     reader: &mut MultipartReader<Body>,
     master: &ObjectKey,
 ) -> Result<u64, ApiError> {
-    // The request body is tied to this worker thread; the store wants a
-    // `Send` stream. A bounded channel bridges the two with backpressure.
-    let (sender, receiver) = mpsc::channel::<io::Result<Bytes>>(PIPE_DEPTH);
-    let body: ByteStream = Box::pin(futures_util::stream::unfold(
-        receiver,
-        |mut receiver| async move { receiver.recv().await.map(|chunk| (chunk, receiver)) },
-    ));
+    let (sender, body) = super::body_pipe::pipe();
     let store = state
         .store
         .put_stream(master, body, Some(state.max_upload_bytes));
