@@ -31,12 +31,19 @@ FROM chef AS planner
 COPY . .
 RUN cargo chef prepare --recipe-path recipe.json
 
+# --- web libraries: the pinned npm packages the pages embed at build time ---
+FROM node:20-bookworm-slim AS web
+WORKDIR /src/web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --no-audit --no-fund --loglevel=error
+
 # --- build: dependencies in their own layer, then the workspace --------------
 FROM chef AS builder
 COPY --from=planner /src/recipe.json recipe.json
 # Rebuilt only when a manifest or Cargo.lock changes.
 RUN cargo chef cook --release --locked --recipe-path recipe.json --bin goflix
 COPY . .
+COPY --from=web /src/web/node_modules web/node_modules
 RUN cargo build --release --locked --bin goflix \
     && install -D -m 0755 target/release/goflix /out/goflix
 

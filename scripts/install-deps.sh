@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Installs what Goflix needs on Debian 12 and is not there yet.
-#   scripts/install-deps.sh          build and run (FFmpeg libraries, clang, pkg-config)
-#   scripts/install-deps.sh --test   also what the tests use (ffmpeg CLI, Chromium, Node.js)
+#   scripts/install-deps.sh          build and run (FFmpeg libraries, clang, pkg-config, and
+#                                    Node.js with npm, which fetch the pinned player libraries
+#                                    the web pages embed at build time)
+#   scripts/install-deps.sh --test   also what the tests use (ffmpeg CLI, Chromium)
 # Needs root (or sudo) only when something is missing.
 set -euo pipefail
 
 packages=(pkg-config clang libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
-  libswresample-dev libavfilter-dev libavdevice-dev ca-certificates)
+  libswresample-dev libavfilter-dev libavdevice-dev ca-certificates nodejs npm)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(ffmpeg chromium nodejs npm)
+  packages+=(ffmpeg chromium)
 fi
 
 missing=()

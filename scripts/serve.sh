@@ -5,5 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+# The player and upload libraries the pages embed (pinned in web/package-lock.json).
+(cd web && npm ci --no-audit --no-fund --loglevel=error)
 cargo build --release --locked --bin goflix
 exec target/release/goflix serve

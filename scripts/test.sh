@@ -15,6 +15,8 @@ export GOFLIX_E2E_DIR="$PWD/e2e"
 services_env=$(scripts/test-services.sh)
 eval "$services_env"
 
+# web/: the libraries the pages embed at build time; e2e/: the browser test tools.
+(cd web && npm ci --no-audit --no-fund --loglevel=error)
 (cd e2e && npm ci --no-audit --no-fund --loglevel=error)
 
 cargo fmt --all -- --check

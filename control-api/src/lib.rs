@@ -4,7 +4,7 @@
 //! - [`connect`] and [`migrate`] prepare the database (including the shared
 //!   `jobs` queue table); [`create_user`] adds an account.
 //! - [`ControlPlane::start`] loads the token keys and bootstraps the first
-//!   admin; [`ControlPlane::configure`] mounts `/api/v1/...` on an actix
+//!   admin; [`ControlPlane::configure`] mounts `/api/v1/...` and the pages on an actix
 //!   app; [`ControlPlane::follow_events`] keeps video rows in step with the
 //!   transcoder's events; [`ControlPlane::relay_jobs`] runs the outbox
 //!   relay when jobs go through RabbitMQ;
@@ -33,6 +33,8 @@ pub mod migration;
 pub mod multipart;
 pub mod notify;
 mod outbox;
+mod pages;
+mod public_url;
 mod routes;
 mod state;
 mod tus;
@@ -128,6 +130,7 @@ impl ControlPlane {
                 issuer,
                 max_upload_bytes: config.max_upload_bytes,
                 public_url: config.public_url.clone(),
+                frame_ancestors: config.frame_ancestors.clone(),
                 upload_expiry: config.upload_expiry,
                 import_allow_private: config.import_allow_private,
                 import_timeout: config.import_timeout,
@@ -144,9 +147,11 @@ impl ControlPlane {
         })
     }
 
-    /// Mounts `/api/v1/...` (and nothing else) on an actix app.
+    /// Mounts `/api/v1/...` and the pages (`/`, `/watch/{id}`,
+    /// `/embed/{id}`, `/oembed`, `/assets/…`) on an actix app.
     pub fn configure(&self, cfg: &mut web::ServiceConfig) {
         routes::configure(self.state.clone(), cfg);
+        pages::configure(self.state.clone(), cfg);
     }
 
     /// Consumes the bus until `shutdown`, updating each video's state,

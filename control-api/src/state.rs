@@ -31,6 +31,8 @@ pub(crate) struct AppState {
     /// `GOFLIX_PUBLIC_URL`: the base of the URLs handed to clients (tus
     /// `Location`, direct-upload `upload_url`); `None`: each request's own.
     pub public_url: Option<url::Url>,
+    /// Who may frame the embed page of a shared video (`GOFLIX_FRAME_ANCESTORS`).
+    pub frame_ancestors: goflix_shared::config::frame_ancestors::FrameAncestors,
     /// How long an unfinished tus upload lives (`GOFLIX_UPLOAD_EXPIRY_HOURS`).
     pub upload_expiry: std::time::Duration,
     /// Whether URL imports may fetch from private addresses (tests only).

@@ -110,20 +110,12 @@ fn upload_id(path: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(path).map_err(|_| ApiError::not_found("no such upload"))
 }
 
-/// The public URL of upload `id`: under `GOFLIX_PUBLIC_URL`, or under the
-/// request's own scheme and `Host`.
+/// The public URL of upload `id` (see [`crate::public_url`]).
 fn upload_url(state: &AppState, req: &HttpRequest, id: Uuid) -> Result<String, ApiError> {
-    let path = format!("/api/v1/uploads/tus/{id}");
-    if let Some(base) = &state.public_url {
-        return Ok(format!("{}{path}", base.as_str().trim_end_matches('/')));
-    }
-    let host = text(req.headers(), header::HOST.as_str())?
-        .filter(|host| url::Url::parse(&format!("http://{host}/")).is_ok_and(|u| u.path() == "/"))
-        .ok_or_else(|| {
-            ApiError::bad_request("invalid_host", "the Host header is missing or malformed")
-        })?;
-    let scheme = req.uri().scheme_str().unwrap_or("http");
-    Ok(format!("{scheme}://{host}{path}"))
+    Ok(format!(
+        "{}/api/v1/uploads/tus/{id}",
+        crate::public_url::base(state, req)?
+    ))
 }
 
 fn expires(row: &upload::Model) -> Option<String> {

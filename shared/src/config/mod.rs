@@ -11,6 +11,7 @@
 //! without passwords ([`ServiceUrl`]).
 
 pub mod backends;
+pub mod frame_ancestors;
 mod redact;
 pub mod settings;
 mod vars;
@@ -58,6 +59,8 @@ pub struct Config {
     pub max_upload_bytes: u64,
     /// `GOFLIX_PUBLIC_URL` (no trailing slash).
     pub public_url: Option<url::Url>,
+    /// `GOFLIX_FRAME_ANCESTORS`.
+    pub frame_ancestors: frame_ancestors::FrameAncestors,
     /// `GOFLIX_UPLOAD_EXPIRY_HOURS`.
     pub upload_expiry: Duration,
     /// `GOFLIX_IMPORT_ALLOW_PRIVATE` is `true`.
@@ -151,6 +154,9 @@ impl Config {
             admin_password: env.optional(&ADMIN_PASSWORD, secret)?,
             max_upload_bytes: env.number(&MAX_UPLOAD_BYTES)?,
             public_url: env.optional(&PUBLIC_URL, public_url)?,
+            frame_ancestors: env.value(&FRAME_ANCESTORS, |v| {
+                frame_ancestors::FrameAncestors::parse(v).map_err(|e| e.to_string())
+            })?,
             upload_expiry: Duration::from_secs(3600 * env.number::<u64>(&UPLOAD_EXPIRY_HOURS)?),
             import_allow_private: env.choice(&IMPORT_ALLOW_PRIVATE)? == "true",
             import_timeout: Duration::from_secs(env.number(&IMPORT_TIMEOUT_SECONDS)?),

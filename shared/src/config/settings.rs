@@ -178,6 +178,12 @@ pub(super) const PUBLIC_URL: Setting = plain(
     Described("unset: each request's scheme and `Host`"),
     "the public base URL of the API behind a proxy (`https://media.example.com`), used in tus `Location` headers and the `upload_url` of direct uploads",
 );
+pub(super) const FRAME_ANCESTORS: Setting = plain(
+    "GOFLIX_FRAME_ANCESTORS",
+    Kind::Text,
+    Value("*"),
+    "who may frame the embed page `/embed/{id}` of a public or unlisted video: a CSP `frame-ancestors` source list (`*`, `'self'`, `https://blog.example.com`, space-separated); private videos' embed pages and every other page may not be framed",
+);
 pub(super) const UPLOAD_EXPIRY_HOURS: Setting = plain(
     "GOFLIX_UPLOAD_EXPIRY_HOURS",
     Kind::Number {
@@ -312,6 +318,7 @@ pub const SETTINGS: &[&Setting] = &[
     &TRUSTED_PROXIES,
     &MAX_UPLOAD_BYTES,
     &PUBLIC_URL,
+    &FRAME_ANCESTORS,
     &UPLOAD_EXPIRY_HOURS,
     &IMPORT_TIMEOUT_SECONDS,
     &IMPORT_ALLOW_PRIVATE,
