@@ -6,6 +6,7 @@
 #![allow(dead_code)] // each test binary uses a different subset of helpers
 
 pub mod cluster;
+pub mod pages;
 
 use goflix_shared::config::Config;
 use goflix_shared::shutdown::Shutdown;

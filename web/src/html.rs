@@ -27,7 +27,7 @@ pub struct VideoPage<'a> {
 
 /// The console (`/`): sign-in, videos, users, clients and webhooks.
 pub fn console() -> HttpResponse {
-    let mut html = head("Goflix", &["tus.js"], "console.js");
+    let mut html = head("Goflix", &["console.css"], &["tus.js"], "console.js");
     html.push_str(
         "</head><body class=\"console\"><div id=\"app\"><noscript>The Goflix console needs JavaScript.</noscript></div></body></html>\n",
     );
@@ -38,7 +38,7 @@ pub fn console() -> HttpResponse {
 /// oEmbed discovery link and Open Graph tags.
 pub fn watch(video: &VideoPage<'_>) -> HttpResponse {
     let title = video.shared_title.unwrap_or("Video");
-    let mut html = head(&format!("{title} · Goflix"), &["hls.js"], "watch.js");
+    let mut html = head(&format!("{title} · Goflix"), &[], &["hls.js"], "watch.js");
     let page_url = format!("{}/watch/{}", video.base, video.id);
     if let Some(shared) = video.shared_title {
         let oembed = format!(
@@ -81,7 +81,7 @@ pub fn watch(video: &VideoPage<'_>) -> HttpResponse {
 /// `/embed/{id}`: the player alone, framed by `ancestors` (`None`: by nobody).
 pub fn embed(video: &VideoPage<'_>, ancestors: Option<&FrameAncestors>) -> HttpResponse {
     let title = video.shared_title.unwrap_or("Video");
-    let mut html = head(&format!("{title} · Goflix"), &["hls.js"], "embed.js");
+    let mut html = head(&format!("{title} · Goflix"), &[], &["hls.js"], "embed.js");
     let _ = write!(
         html,
         "</head><body class=\"embed\"><main id=\"embed\" data-video-id=\"{}\" aria-label=\"{}\">\
@@ -92,9 +92,10 @@ pub fn embed(video: &VideoPage<'_>, ancestors: Option<&FrameAncestors>) -> HttpR
     policy::page(HttpResponse::Ok(), ancestors).body(html)
 }
 
-/// `<!doctype html>` up to (not including) `</head>`: the stylesheet, `libraries` as classic
+/// `<!doctype html>` up to (not including) `</head>`: the common stylesheet
+/// and `styles`, `libraries` as classic
 /// deferred scripts and `module` (all run in this order, after parsing).
-fn head(title: &str, libraries: &[&str], module: &str) -> String {
+fn head(title: &str, styles: &[&str], libraries: &[&str], module: &str) -> String {
     let mut html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
@@ -103,6 +104,13 @@ fn head(title: &str, libraries: &[&str], module: &str) -> String {
         Asset::named("icon.svg").path(),
         Asset::named("app.css").path(),
     );
+    for style in styles {
+        let _ = write!(
+            html,
+            "<link rel=\"stylesheet\" href=\"{}\">",
+            Asset::named(style).path()
+        );
+    }
     for library in libraries {
         let _ = write!(
             html,
