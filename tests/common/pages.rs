@@ -5,10 +5,10 @@
 //! exits non-zero when a check fails; screenshots go to
 //! `target/page-artifacts/` (kept as test artifacts).
 
-use crate::common::{e2e_dir, login, wait_healthy, ADMIN_EMAIL, ADMIN_PASSWORD};
+use crate::common::{e2e_dir, login, wait_healthy, Api, ADMIN_EMAIL, ADMIN_PASSWORD};
 use goflix_testkit::free_port;
 use serde_json::Value;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -62,6 +62,38 @@ impl ServedPages {
             log,
             _data: data,
         }
+    }
+
+    /// The API as the admin.
+    pub fn api(&self) -> Api<'_> {
+        Api {
+            client: &self.client,
+            base: &self.base,
+            token: &self.token,
+        }
+    }
+
+    /// Uploads `file` as the admin with `visibility`; returns the video id.
+    pub async fn upload(&self, title: &str, file: &Path, visibility: &str) -> String {
+        let part = reqwest::multipart::Part::bytes(std::fs::read(file).unwrap())
+            .file_name("clip.mp4")
+            .mime_str("video/mp4")
+            .unwrap();
+        let form = reqwest::multipart::Form::new()
+            .text("title", title.to_owned())
+            .text("visibility", visibility.to_owned())
+            .part("file", part);
+        let response = self
+            .client
+            .post(format!("{}/api/v1/videos", self.base))
+            .bearer_auth(&self.token)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 202);
+        let body: Value = response.json().await.unwrap();
+        body["id"].as_str().unwrap().to_owned()
     }
 
     /// Runs `e2e/{script}` with `args` against this server (`GOFLIX_URL`,

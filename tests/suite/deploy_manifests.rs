@@ -626,7 +626,11 @@ fn ingress_autoscalers_and_keda_are_wired() {
         for rule in array(&ingresses[0]["spec"]["rules"]) {
             for path in array(&rule["http"]["paths"]) {
                 routes.insert(
-                    path["path"].as_str().unwrap_or_default().to_owned(),
+                    format!(
+                        "{} {}",
+                        path["pathType"].as_str().unwrap_or_default(),
+                        path["path"].as_str().unwrap_or_default()
+                    ),
                     path["backend"]["service"]["name"]
                         .as_str()
                         .unwrap_or_default()
@@ -636,10 +640,18 @@ fn ingress_autoscalers_and_keda_are_wired() {
         }
         assert_eq!(
             routes,
-            BTreeMap::from([
-                ("/api".to_owned(), "goflix-control-api".to_owned()),
-                ("/v".to_owned(), "goflix-origin".to_owned()),
-            ]),
+            BTreeMap::from(
+                [
+                    ("Prefix /api", "goflix-control-api"),
+                    ("Exact /", "goflix-control-api"),
+                    ("Prefix /assets", "goflix-control-api"),
+                    ("Prefix /watch", "goflix-control-api"),
+                    ("Prefix /embed", "goflix-control-api"),
+                    ("Exact /oembed", "goflix-control-api"),
+                    ("Prefix /v", "goflix-origin"),
+                ]
+                .map(|(path, service)| (path.to_owned(), service.to_owned()))
+            ),
             "{at}: Ingress routes"
         );
         for service in routes.values() {

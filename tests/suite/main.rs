@@ -33,3 +33,4 @@ mod tracing;
 mod tus;
 mod uploads;
 mod url_import;
+mod watch_pages;
