@@ -4,6 +4,7 @@
 //! in-process event bus.
 
 mod auth;
+mod console;
 mod events;
 mod helpers;
 mod upload;
