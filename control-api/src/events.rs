@@ -23,7 +23,8 @@
 //! object of the video is removed again.
 //! The state change and the notifications it causes (`video.ready`,
 //! `video.failed`) are written in one transaction. Every event that changed
-//! the video is then offered to the per-video event streams (`AppState::applied`).
+//! the video is then offered to the event streams (`AppState::applied`):
+//! each video's own and each caller's (`GET /api/v1/events`).
 
 use crate::db::{now_ms, video};
 use crate::error::ApiError;
@@ -42,7 +43,7 @@ use sea_orm::{
 use std::time::Duration;
 use tracing::Instrument;
 
-/// Applied events buffered for a slow per-video event stream before it skips some.
+/// Applied events buffered for a slow event stream before it skips some.
 pub(crate) const APPLIED_CAPACITY: usize = 1024;
 
 /// Tries at applying one event before it is given up (and logged).

@@ -20,7 +20,7 @@ pub(crate) struct AppState {
     pub bus: Arc<dyn EventBus>,
     /// Where commands to the workers (cancel a job) are sent.
     pub commands: Arc<dyn CommandBus>,
-    /// Each applied event, for the per-video event streams.
+    /// Each applied event, for the event streams (per video and per caller).
     pub applied: tokio::sync::broadcast::Sender<goflix_shared::events::Event>,
     /// Signs access and playback tokens.
     pub issuer: TokenIssuer,

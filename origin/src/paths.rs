@@ -67,8 +67,12 @@ pub enum FileKind {
     Audio,
     /// A thumbnail (`.jpg`).
     Image,
-    /// Subtitles (`.vtt`).
+    /// Subtitles (`.vtt` other than the storyboard's cues).
     Subtitles,
+    /// The storyboard's WebVTT cues (`storyboard.vtt`): cached and
+    /// token-rewritten like a manifest, since its cues point at
+    /// `storyboard.jpg`.
+    Storyboard,
 }
 
 impl FileKind {
@@ -80,13 +84,15 @@ impl FileKind {
             Self::Video => "video/mp4",
             Self::Audio => "audio/mp4",
             Self::Image => "image/jpeg",
-            Self::Subtitles => "text/vtt",
+            Self::Subtitles | Self::Storyboard => "text/vtt",
         }
     }
 
-    /// Whether the file is a manifest (served from the manifest cache).
+    /// Whether the file is a manifest (served from the manifest cache, a
+    /// `?token=` carried into its URIs): playlists, MPDs and the
+    /// storyboard's cues.
     pub fn is_manifest(self) -> bool {
-        matches!(self, Self::Hls | Self::Dash)
+        matches!(self, Self::Hls | Self::Dash | Self::Storyboard)
     }
 }
 
@@ -108,6 +114,7 @@ pub fn file_name(segment: &str) -> Result<FileKind, OriginError> {
         "mp4" if stem == "audio" || stem.starts_with("audio_") => Ok(FileKind::Audio),
         "mp4" => Ok(FileKind::Video),
         "jpg" => Ok(FileKind::Image),
+        "vtt" if segment == layout::STORYBOARD_CUES => Ok(FileKind::Storyboard),
         "vtt" => Ok(FileKind::Subtitles),
         _ => Err(OriginError::NotFound),
     }
@@ -149,6 +156,7 @@ mod tests {
         assert_eq!(file_name("manifest.mpd").unwrap(), FileKind::Dash);
         assert_eq!(file_name("thumb_01.jpg").unwrap(), FileKind::Image);
         assert_eq!(file_name("en.vtt").unwrap(), FileKind::Subtitles);
+        assert_eq!(file_name("storyboard.vtt").unwrap(), FileKind::Storyboard);
         for bad in [
             "",
             ".mp4",

@@ -1,7 +1,9 @@
 //! Carrying a playback token into manifests: every relative URI of an HLS
-//! playlist (URI lines and `URI="…"` attributes), and every `<BaseURL>` and
-//! `SegmentTemplate` `media`/`initialization` template of a DASH MPD, gets
-//! `token=…` appended to its query. Runs per request on the
+//! playlist (URI lines and `URI="…"` attributes), every `<BaseURL>` and
+//! `SegmentTemplate` `media`/`initialization` template of a DASH MPD, and
+//! every cue payload of the storyboard's WebVTT cues (a URL into
+//! `storyboard.jpg` with an `#xywh=` fragment) gets `token=…` appended to
+//! its query, before any fragment. Runs per request on the
 //! cached base manifest, so nothing token-specific is ever cached, and only
 //! for a token the request sent as `?token=` (never one from the
 //! `Authorization` header; see `crate::auth`).
@@ -135,6 +137,34 @@ fn xml_attributes(xml: &str, name: &str, encoded_token: &str) -> String {
     rewrite_attributes(xml, name, whole, encoded_token, "&amp;")
 }
 
+/// Appends `token=` to every relative URL of a storyboard's WebVTT cues:
+/// each payload line of a cue (a line after its `-->` timing line, up to
+/// the blank line ending the cue) is one URL. Header, note, style and
+/// region blocks have no timing line and are left alone.
+pub fn storyboard(cues: &str, encoded_token: &str) -> String {
+    let mut out = String::with_capacity(cues.len() + 32 * encoded_token.len());
+    let mut in_payload = false;
+    for line in cues.split_inclusive('\n') {
+        let content = line.trim_end_matches(['\r', '\n']);
+        let ending = &line[content.len()..];
+        let url = content.trim();
+        if url.is_empty() {
+            in_payload = false;
+            out.push_str(content);
+        } else if in_payload {
+            let start = content.len() - content.trim_start().len();
+            out.push_str(&content[..start]);
+            out.push_str(&with_token(url, encoded_token, "&"));
+            out.push_str(&content[start + url.len()..]);
+        } else {
+            in_payload = content.contains("-->");
+            out.push_str(content);
+        }
+        out.push_str(ending);
+    }
+    out
+}
+
 /// `uri` with `token=` appended to its query (before any fragment), using
 /// `separator` (`&` or its XML escape) when a query already exists.
 fn with_token(uri: &str, encoded_token: &str, separator: &str) -> String {
@@ -238,6 +268,30 @@ mod tests {
         );
     }
 
+    #[test]
+    fn storyboard_cues_get_the_token_before_the_fragment() {
+        let cues = "WEBVTT\n\n00:00:00.000 --> 00:00:05.000\nstoryboard.jpg#xywh=0,0,160,90\n\n\
+            1\r\n00:00:05.000 --> 00:00:10.000\r\nstoryboard.jpg?v=1#xywh=160,0,160,90\r\n\r\n\
+            00:00:10.000 --> 00:00:15.000\nhttps://cdn.example/s.jpg#xywh=0,90,160,90\n";
+        assert_eq!(
+            storyboard(cues, "T%2B"),
+            "WEBVTT\n\n00:00:00.000 --> 00:00:05.000\nstoryboard.jpg?token=T%2B#xywh=0,0,160,90\n\n\
+            1\r\n00:00:05.000 --> 00:00:10.000\r\nstoryboard.jpg?v=1&token=T%2B#xywh=160,0,160,90\r\n\r\n\
+            00:00:10.000 --> 00:00:15.000\nhttps://cdn.example/s.jpg#xywh=0,90,160,90\n"
+        );
+    }
+
+    #[test]
+    fn storyboard_header_and_note_blocks_are_left_alone() {
+        let cues =
+            "WEBVTT - storyboard\nKind: metadata\n\nNOTE made by goflix\nsee storyboard.jpg\n\n\
+            cue-1\n00:00.000 --> 00:05.000\nstoryboard.jpg#xywh=0,0,1,1\n";
+        let out = storyboard(cues, "T");
+        assert_eq!(out.matches("token=").count(), 1);
+        assert!(out.starts_with("WEBVTT - storyboard\nKind: metadata\n\nNOTE made by goflix\nsee storyboard.jpg\n\ncue-1\n"));
+        assert!(out.ends_with("\nstoryboard.jpg?token=T#xywh=0,0,1,1\n"));
+    }
+
     proptest! {
         #[test]
         fn rewriting_never_panics_and_only_adds(text in "\\PC{0,300}", token in "[A-Za-z0-9+/=_-]{0,40}") {
@@ -246,6 +300,8 @@ mod tests {
             prop_assert!(h.len() >= text.len());
             let d = dash(&text, &encoded);
             prop_assert!(d.len() >= text.len());
+            let v = storyboard(&text, &encoded);
+            prop_assert!(v.len() >= text.len());
         }
 
         #[test]

@@ -286,6 +286,20 @@ impl TestApp {
             .unwrap()
     }
 
+    /// A playback token for the video `id`, issued to the admin.
+    pub async fn playback_token(&self, id: &str) -> String {
+        let response = self
+            .client
+            .post(format!("{}/api/v1/videos/{id}/playback-token", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        body["token"].as_str().expect("a token").to_owned()
+    }
+
     /// The body of a GET, whatever its status.
     pub async fn get_text(&self, path: &str) -> String {
         self.get(path).await.text().await.unwrap()

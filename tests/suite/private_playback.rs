@@ -1,10 +1,10 @@
 //! Real players through the origin's modifiers and token rewriting: a
 //! private video plays in hls.js and dash.js from token-carrying manifests
 //! (and is refused without a token), and a `?max_height=360` master makes
-//! hls.js see only the 360p and lower rungs.
+//! hls.js see only the 360p and lower rungs. A private video's storyboard
+//! cues carry the token to the sprite they point into.
 
 use crate::common::{clip, play_in_browser, spawn_app, TestApp};
-use serde_json::Value;
 use std::time::Duration;
 
 /// Uploads a 6 s 1280x720 clip with `visibility` and waits until it is ready.
@@ -49,16 +49,7 @@ async fn private_videos_play_through_token_carrying_manifests() {
         assert_eq!(r.status(), 403, "{path} without a token");
     }
 
-    let response = app
-        .client
-        .post(format!("{}/api/v1/videos/{id}/playback-token", app.base))
-        .bearer_auth(&app.token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
-    let token = encode(body["token"].as_str().expect("a token"));
+    let token = encode(&app.playback_token(&id).await);
 
     let master = app.get(&format!("/v/{id}/master.m3u8?token={token}")).await;
     assert_eq!(master.status(), 200);
@@ -108,4 +99,45 @@ async fn a_max_height_360_master_gives_hls_js_only_low_rungs() {
     assert!(!levels.is_empty(), "{report}");
     assert!(levels.iter().all(|&h| h <= 360), "levels {levels:?}");
     assert!(levels.contains(&360), "levels {levels:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_private_storyboard_carries_the_token_into_its_cues() {
+    let app = spawn_app().await;
+    let id = ready_video(&app, "private").await;
+    let video = app.video(&id).await;
+    let cues_path = video["playback"]["storyboard"]
+        .as_str()
+        .expect("a storyboard URL")
+        .to_owned();
+    let (folder, _) = cues_path.rsplit_once('/').unwrap();
+
+    let refused = app.get(&cues_path).await;
+    assert_eq!(refused.status(), 403, "{cues_path} without a token");
+
+    let token = encode(&app.playback_token(&id).await);
+    let response = app.get(&format!("{cues_path}?token={token}")).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["cache-control"].to_str().unwrap(),
+        "private, no-store"
+    );
+    let cues = response.text().await.unwrap();
+    assert!(cues.starts_with("WEBVTT"), "{cues}");
+    let payloads: Vec<&str> = cues.lines().filter(|l| l.contains("#xywh=")).collect();
+    assert!(!payloads.is_empty(), "{cues}");
+    for cue in &payloads {
+        assert!(
+            cue.starts_with(&format!("storyboard.jpg?token={token}#xywh=")),
+            "{cue}"
+        );
+    }
+    // The cue URL is relative to the cues: fetch it as a player would.
+    let (sprite, _) = payloads[0].split_once('#').unwrap();
+    let response = app.get(&format!("{folder}/{sprite}")).await;
+    assert_eq!(response.status(), 200, "{sprite}");
+    assert_eq!(response.headers()["content-type"], "image/jpeg");
+    let (bare, _) = sprite.split_once('?').unwrap();
+    let refused = app.get(&format!("{folder}/{bare}")).await;
+    assert_eq!(refused.status(), 403, "{bare} without a token");
 }

@@ -13,7 +13,9 @@
 //! admin who registered it, within its scopes: `videos:read` reads like a
 //! viewer, `videos:write` uploads and manages that admin's videos like an
 //! uploader; nothing else). [`UploadCaller`] is the extractor of
-//! `POST /api/v1/videos`, which also takes a single-use upload token.
+//! `POST /api/v1/videos`, which also takes a single-use upload token;
+//! [`MaybeCaller`] that of the one route anonymous requests may read too
+//! (`GET /api/v1/videos/{id}`: public and unlisted videos).
 
 use super::clients;
 use crate::db::{user, video};
@@ -28,6 +30,7 @@ use chrono::{DateTime, Utc};
 use futures_util::future::{ready, LocalBoxFuture, Ready};
 use goflix_shared::domain::{Role, Scope, Visibility};
 use goflix_shared::token::{AccessClaims, Operation, PlaybackSession, Subject, TokenKind};
+use sea_orm::sea_query::{BinOper, Expr, Func, SimpleExpr};
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
@@ -114,6 +117,46 @@ impl FromRequest for Caller {
                 )
             })),
         })
+    }
+}
+
+/// The caller of a route anonymous requests may use too: `None` for a
+/// request without an `Authorization` header; with one, exactly the
+/// [`Caller`] (a refused or malformed token is 401, never anonymous).
+#[derive(Debug)]
+pub struct MaybeCaller(Option<Caller>);
+
+impl MaybeCaller {
+    /// The caller, when the request was authenticated.
+    pub fn caller(&self) -> Option<&Caller> {
+        self.0.as_ref()
+    }
+
+    /// The right to read `video`: [`Caller::read`] for a caller; for an
+    /// anonymous request, public and unlisted videos, every other one
+    /// reported missing.
+    pub fn read(&self, video: video::Model) -> Result<ReadableVideo, ApiError> {
+        match &self.0 {
+            Some(caller) => caller.read(video),
+            None if video.visibility != Visibility::Private => Ok(ReadableVideo(video)),
+            None => Err(ApiError::not_found("no such video")),
+        }
+    }
+}
+
+impl FromRequest for MaybeCaller {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        if !req.headers().contains_key(header::AUTHORIZATION) {
+            return ready(Ok(Self(None)));
+        }
+        ready(
+            Caller::from_request(req, payload)
+                .into_inner()
+                .map(|caller| Self(Some(caller))),
+        )
     }
 }
 
@@ -262,6 +305,11 @@ impl Caller {
     /// The capability `C`, or 403 `forbidden`.
     pub fn require<C: Capability>(&self) -> Result<C, ApiError> {
         C::grant(self)
+    }
+
+    /// When the caller's token expires.
+    pub fn expires_at(&self) -> DateTime<Utc> {
+        self.expires_at
     }
 
     /// The user the caller acts as (for a service client, its owner).
@@ -459,10 +507,12 @@ enum Listed {
 pub struct VideoScope(Listed);
 
 impl VideoScope {
-    /// One page of this scope's videos, newest first.
+    /// One page of this scope's videos, newest first; with `title`, only
+    /// those whose title contains it (case-insensitively).
     pub async fn list(
         &self,
         db: &DatabaseConnection,
+        title: Option<&str>,
         limit: u64,
         offset: u64,
     ) -> Result<Vec<ReadableVideo>, ApiError> {
@@ -474,6 +524,12 @@ impl VideoScope {
             }
             Listed::Nothing => return Ok(Vec::new()),
         };
+        let condition = match title {
+            // `LOWER` on both sides, so both are folded by the same rules
+            // (SQLite's fold ASCII only, PostgreSQL's all of Unicode).
+            Some(text) => condition.add(title_contains(text)),
+            None => condition,
+        };
         let rows = video::Entity::find()
             .filter(condition)
             .order_by_desc(video::Column::CreatedAt)
@@ -484,6 +540,46 @@ impl VideoScope {
             .await?;
         Ok(rows.into_iter().map(ReadableVideo).collect())
     }
+
+    /// Whether this scope lists the video `id` as it is stored now (a
+    /// video that no longer exists is listed to admins only).
+    pub async fn lists(&self, db: &DatabaseConnection, id: Uuid) -> Result<bool, ApiError> {
+        let row = || video::Entity::find_by_id(id).one(db);
+        Ok(match self.0 {
+            Listed::All => true,
+            Listed::OwnedBy(owner) => row().await?.is_some_and(|row| row.owner_id == owner),
+            Listed::Public => row()
+                .await?
+                .is_some_and(|row| row.visibility == Visibility::Public),
+            Listed::Nothing => false,
+        })
+    }
+}
+
+/// `LOWER(title) LIKE LOWER('%text%') ESCAPE '\'`, `text` matched literally.
+fn title_contains(text: &str) -> SimpleExpr {
+    let pattern = SimpleExpr::Binary(
+        Box::new(Func::lower(Expr::val(format!("%{}%", escape_like(text)))).into()),
+        BinOper::Escape,
+        Box::new(SimpleExpr::Constant(LIKE_ESCAPE.into())),
+    );
+    Expr::expr(Func::lower(Expr::col(video::Column::Title))).binary(BinOper::Like, pattern)
+}
+
+/// The escape character of title searches' `LIKE` patterns.
+const LIKE_ESCAPE: char = '\\';
+
+/// `text` with `LIKE`'s wildcards (`%`, `_`) and [`LIKE_ESCAPE`] escaped,
+/// so each matches itself.
+fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | LIKE_ESCAPE) {
+            out.push(LIKE_ESCAPE);
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Capability: a video the caller may read.
@@ -516,5 +612,17 @@ impl ManagedVideo {
     /// Reading is implied by managing.
     pub fn readable(self) -> ReadableVideo {
         ReadableVideo(self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_like;
+
+    #[test]
+    fn like_wildcards_and_the_escape_match_themselves() {
+        assert_eq!(escape_like("50% off_now"), "50\\% off\\_now");
+        assert_eq!(escape_like("a\\b"), "a\\\\b");
+        assert_eq!(escape_like("Plain Ünïcode"), "Plain Ünïcode");
     }
 }

@@ -1,6 +1,7 @@
 //! Job control: `POST /api/v1/videos/{id}/cancel` (owner or admin),
 //! `POST /api/v1/videos/{id}/retranscode` (admin) and the video's event
-//! stream `GET /api/v1/videos/{id}/events` (Server-Sent Events).
+//! stream `GET /api/v1/videos/{id}/events` (Server-Sent Events, framed as
+//! the caller's stream of [`super::events`] frames them).
 
 use crate::auth::{Admin, Caller};
 use crate::error::{ApiError, ErrorBody};
@@ -101,10 +102,7 @@ pub(crate) async fn events(
         (!row.state.is_final()).then_some(receiver),
         move |receiver| next_event(video, receiver),
     );
-    Ok(HttpResponse::Ok()
-        .content_type("text/event-stream")
-        .insert_header(("cache-control", "no-store"))
-        .streaming(stream))
+    Ok(super::events::response(stream))
 }
 
 /// The next event of `video` as one SSE message; `None` ends the stream.
@@ -117,9 +115,8 @@ async fn next_event(
         match receiver.recv().await {
             Ok(event) if event.video_id == video => {
                 let terminal = event.kind.ends_job();
-                let json = serde_json::to_string(&event).expect("events serialise");
-                let message = format!("event: {}\ndata: {json}\n\n", event.kind.name());
-                return Some((Ok(Bytes::from(message)), (!terminal).then_some(receiver)));
+                let message = super::events::message(&event);
+                return Some((Ok(message), (!terminal).then_some(receiver)));
             }
             Ok(_) => {}
             Err(broadcast::error::RecvError::Lagged(missed)) => {

@@ -5,6 +5,7 @@
 mod auth;
 mod body_pipe;
 mod clients;
+mod events;
 mod import;
 mod jobs;
 mod openapi;
@@ -90,6 +91,7 @@ pub(crate) fn configure(state: web::Data<AppState>, cfg: &mut ServiceConfig) {
                     .route(authenticated(web::get().to(videos::list)))
                     .route(web::post().to(upload::upload)),
             )
+            .service(resource("/events").route(authenticated(web::get().to(events::events))))
             .service(
                 resource("/videos/{id}")
                     .route(authenticated(web::get().to(videos::get)))
@@ -142,7 +144,8 @@ pub(crate) fn configure(state: web::Data<AppState>, cfg: &mut ServiceConfig) {
 }
 
 /// `route` behind bearer authentication: every route whose handler takes a
-/// [`crate::auth::Caller`] (its extractor refuses to work on any other).
+/// [`crate::auth::Caller`] or [`crate::auth::MaybeCaller`] (their extractors
+/// refuse to work on any other).
 fn authenticated(route: Route) -> Route {
     route.wrap(from_fn(authenticate_bearer))
 }

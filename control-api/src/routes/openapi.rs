@@ -9,7 +9,9 @@
 //! response differs from it. Schema names are global: a type whose name
 //! another already uses is renamed with `#[schema(as = ...)]`.
 
-use super::{auth, clients, jobs, preferences, templates, tus, upload, users, videos, webhooks};
+use super::{
+    auth, clients, events, jobs, preferences, templates, tus, upload, users, videos, webhooks,
+};
 use crate::error::{ErrorBody, OAuthErrorBody};
 use actix_web::http::header::ContentType;
 use actix_web::HttpResponse;
@@ -69,6 +71,7 @@ use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
         jobs::cancel,
         jobs::retranscode,
         jobs::events,
+        events::events,
         preferences::get,
         preferences::put,
         webhooks::list,

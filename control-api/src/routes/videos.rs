@@ -1,8 +1,10 @@
-//! `GET /api/v1/videos`, `GET|PATCH|DELETE /api/v1/videos/{id}` and
-//! `POST /api/v1/videos/{id}/playback-token`. Each handler obtains the
-//! capability it needs from the [`Caller`] and passes it to [`crate::videos`].
+//! `GET /api/v1/videos` (with `?q=` title search), `GET|PATCH|DELETE
+//! /api/v1/videos/{id}` and `POST /api/v1/videos/{id}/playback-token`. Each
+//! handler obtains the capability it needs from the [`Caller`] and passes it
+//! to [`crate::videos`]; `GET /api/v1/videos/{id}` also answers anonymous
+//! requests ([`MaybeCaller`]) for public and unlisted videos.
 
-use crate::auth::{Admin, Caller};
+use crate::auth::{Admin, Caller, MaybeCaller};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::videos::{self, VideoChanges, VideoView};
@@ -18,12 +20,18 @@ const DEFAULT_LIMIT: u64 = 20;
 const MAX_LIMIT: u64 = 100;
 /// Largest offset: the database binds it as a signed 64-bit integer.
 const MAX_OFFSET: u64 = i64::MAX as u64;
+/// Longest title search, in characters (the longest title).
+const MAX_QUERY_CHARS: usize = 200;
 
-/// `?limit=&offset=`.
+/// `?q=&limit=&offset=`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct ListQuery {
+    /// Only videos whose title contains this text, case-insensitively
+    /// (`%` and `_` match themselves); at most 200 characters, empty for all.
+    #[param(max_length = 200, nullable = false)]
+    q: Option<String>,
     /// Page size, 1 to 100 (default 20).
     #[param(minimum = 1, maximum = 100, nullable = false)]
     limit: Option<u64>,
@@ -42,7 +50,7 @@ pub(crate) struct VideoPage {
 }
 
 /// Lists videos, newest first (admins: all; uploaders: their own; viewers:
-/// public ones).
+/// public ones), optionally only those whose title contains `q`.
 #[utoipa::path(
     get,
     path = "/videos",
@@ -50,7 +58,7 @@ pub(crate) struct VideoPage {
     params(ListQuery),
     responses(
         (status = 200, description = "One page", body = VideoPage),
-        (status = 400, description = "Bad `limit` or `offset` (`invalid_query`)", body = ErrorBody),
+        (status = 400, description = "Bad `q`, `limit` or `offset` (`invalid_query`)", body = ErrorBody),
         (status = 401, description = "Missing, invalid, expired or revoked bearer token", body = ErrorBody),
     )
 )]
@@ -74,9 +82,16 @@ pub(crate) async fn list(
             format!("offset must be at most {MAX_OFFSET}"),
         ));
     }
+    let title = query.q.as_deref().filter(|q| !q.is_empty());
+    if title.is_some_and(|q| q.chars().count() > MAX_QUERY_CHARS) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("q must be at most {MAX_QUERY_CHARS} characters"),
+        ));
+    }
     let mut page = caller
         .video_scope()
-        .list(&state.db, limit + 1, offset)
+        .list(&state.db, title, limit + 1, offset)
         .await?;
     let more = page.len() as u64 > limit;
     page.truncate(limit as usize);
@@ -91,26 +106,31 @@ pub(crate) async fn list(
     }))
 }
 
-/// One video (owner or admin; anyone authenticated when public or unlisted).
+/// One video (owner or admin; anyone, even without a token, when public or
+/// unlisted). A request without an `Authorization` header reads as a viewer
+/// would; one with a bad token is refused.
 #[utoipa::path(
     get,
     path = "/videos/{id}",
     tag = "videos",
+    security((), ("bearer" = [])),
     params(("id" = String, Path, format = Uuid, description = "The video id")),
     responses(
         (status = 200, description = "The video", body = VideoView),
-        (status = 401, description = "Missing, invalid, expired or revoked bearer token", body = ErrorBody),
+        (status = 401, description = "Invalid, expired or revoked bearer token", body = ErrorBody),
         (status = 404, description = "No such video, or not visible to the caller (`not_found`)", body = ErrorBody),
     )
 )]
 #[tracing::instrument(skip_all, fields(video_id = %id))]
 pub(crate) async fn get(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: MaybeCaller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let readable = caller.read(videos::find(&state, &id).await?)?;
-    let admin = caller.require::<Admin>().ok();
+    let admin = caller
+        .caller()
+        .and_then(|caller| caller.require::<Admin>().ok());
     Ok(HttpResponse::Ok().json(VideoView::of(&state.db, &readable, admin.as_ref()).await?))
 }
 

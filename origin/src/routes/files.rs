@@ -1,7 +1,9 @@
 //! `/v/{video_id}/{version}/{file}`: immutable files of one version, except
 //! the playlists of a version still encoding (the playback record says
 //! `live`), which grow and are read past the caches with a short lifetime.
-//! Playlists and MPDs go through the manifest cache (and token rewriting,
+//! Playlists, MPDs and the storyboard's cues (`storyboard.vtt`) go through
+//! the manifest cache (and token rewriting, so a private video's cues
+//! point at `storyboard.jpg?token=…`,
 //! and the `?min_height=`/`?max_height=` filter the unversioned MPD
 //! redirects here with while a video is live);
 //! media is read from its local file (folder backend) or streamed from the

@@ -5,7 +5,8 @@
 //! MPD entry point redirects to it instead: a DASH player then refreshes
 //! that URL (its new base, RFC 3986 §5.1.3) and sees it turn static, not
 //! the finished version's MPD that the entry point moves on to.
-//! Also the manifest response shared with versioned playlists: cached bytes
+//! Also the manifest response shared with versioned playlists, MPDs and
+//! storyboard cues: cached bytes
 //! (filtered variants cached per variant set), per-request token
 //! rewriting (a `?token=` token only, never an `Authorization` header's),
 //! brotli or gzip.
@@ -200,6 +201,8 @@ fn with_token(manifest: &Manifest, kind: FileKind, token: &str) -> Result<Manife
     let token = rewrite::encode_component(token);
     let rewritten = match kind {
         FileKind::Dash => rewrite::dash(text, &token),
+        FileKind::Storyboard => rewrite::storyboard(text, &token),
+        // Only manifests are served here: the rest is HLS.
         _ => rewrite::hls(text, &token),
     };
     Ok(Manifest::new(manifest.modified, rewritten.into()))

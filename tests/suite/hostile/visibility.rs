@@ -141,16 +141,7 @@ async fn a_video_made_private_while_encoding_is_refused_within_two_seconds() {
     assert_refused(&client, &app.base, &paths).await;
 
     // With a playback token the live media plays, and no shared cache keeps it.
-    let response = app
-        .client
-        .post(format!("{}/api/v1/videos/{id}/playback-token", app.base))
-        .bearer_auth(&app.token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let token: Value = response.json().await.unwrap();
-    let token = encode(token["token"].as_str().unwrap());
+    let token = encode(&app.playback_token(&id).await);
     let segment = &paths[3];
     let response = client
         .get(format!("{}{segment}?token={token}", app.base))
