@@ -49,7 +49,9 @@ async function until(page, predicate, arg, what, timeout = 60_000) {
   return handle.jsonValue();
 }
 
-const mediaTime = () => document.querySelector("video.media")?.currentTime ?? 0;
+function mediaTime() {
+  return document.querySelector("video.media")?.currentTime ?? 0;
+}
 
 async function play(page) {
   const storyboardImages = [];

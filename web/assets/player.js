@@ -8,7 +8,7 @@
 // Private videos pass a playback token, appended to every URL the page
 // builds (the origin carries it into the playlists and storyboard cues).
 
-import { clock, h } from "./ui.js";
+import { clock, h, icon } from "./ui.js";
 
 /**
  * Plays `video` (the API's view of it) in `container`. Options: `token`
@@ -68,12 +68,12 @@ export function mountPlayer(container, video, { token = null, autoplay = false, 
 
 /** The control bar of `media` and the hooks the loaders fill in. */
 function buildControls(media) {
-  const play = h("button", { type: "button", class: "control play", "aria-label": "Play" }, "▶");
+  const play = h("button", { type: "button", class: "control play", "aria-label": "Play" }, icon("play"));
   const seek = h("input", { type: "range", class: "seek", min: "0", max: "0", step: "0.1", value: "0", "aria-label": "Seek" });
   const time = h("span", { class: "time", "aria-live": "off" }, "0:00 / 0:00");
-  const mute = h("button", { type: "button", class: "control mute", "aria-label": "Mute", "aria-pressed": "false" }, "🔊");
+  const mute = h("button", { type: "button", class: "control mute", "aria-label": "Mute", "aria-pressed": "false" }, icon("volume"));
   const quality = h("select", { class: "quality", "aria-label": "Quality" }, h("option", { value: "-1" }, "Auto"));
-  const fullscreen = h("button", { type: "button", class: "control fullscreen", "aria-label": "Full screen" }, "⛶");
+  const fullscreen = h("button", { type: "button", class: "control fullscreen", "aria-label": "Full screen" }, icon("fullscreen"));
   const preview = h("div", { class: "preview", hidden: true }, h("div", { class: "thumb" }), h("span", { class: "preview-time" }));
   const message = h("p", { class: "player-message", role: "alert", hidden: true });
   const bar = h("div", { class: "controls" }, play, h("div", { class: "seek-wrap" }, seek, preview), time, mute, quality, fullscreen, message);
@@ -85,9 +85,9 @@ function buildControls(media) {
     seek.max = String(duration || 0);
     if (!seeking) seek.value = String(media.currentTime);
     time.textContent = `${clock(media.currentTime)} / ${clock(duration)}`;
-    play.textContent = media.paused ? "▶" : "❚❚";
+    play.replaceChildren(icon(media.paused ? "play" : "pause"));
     play.setAttribute("aria-label", media.paused ? "Play" : "Pause");
-    mute.textContent = media.muted ? "🔇" : "🔊";
+    mute.replaceChildren(icon(media.muted ? "muted" : "volume"));
     mute.setAttribute("aria-pressed", String(media.muted));
   };
   for (const name of ["timeupdate", "durationchange", "play", "pause", "volumechange", "progress"]) media.addEventListener(name, update);

@@ -4,7 +4,8 @@
 
 import { mountPlayer } from "./player.js";
 import { Unavailable, waitingMessage, whenPlayable } from "./video_source.js";
-import { clock } from "./ui.js";
+import { hasSession } from "./session.js";
+import { clock, h } from "./ui.js";
 
 const main = document.getElementById("watch");
 const status = document.getElementById("status");
@@ -30,4 +31,5 @@ try {
   container.remove();
   status.textContent = error instanceof Unavailable ? error.message : `The video could not be loaded: ${error.message}`;
   status.classList.add("error");
+  if (!hasSession()) status.after(h("p", {}, h("a", { href: "/" }, "Sign in")));
 }
