@@ -23,6 +23,8 @@ cd "$(dirname "$0")"
 if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked
 fi
+# The control API embeds the web pages' pinned libraries at build time.
+[[ -d ../web/node_modules ]] || (cd ../web && npm ci --no-audit --no-fund --loglevel=error)
 export RUSTC_BOOTSTRAP=1
 export CARGO_TARGET_DIR=${GOFLIX_FUZZ_TARGET_DIR:-/var/tmp/goflix-fuzz-target}
 logs=$CARGO_TARGET_DIR/logs
