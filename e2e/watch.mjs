@@ -9,6 +9,7 @@
 //            (the admin) it plays, poster and storyboard thumbnails included
 //   embed    /embed/{id}?autoplay=1&muted=1&start=2 plays inside an <iframe>
 //            of a page on another origin
+//   failed   the watch page of a video whose transcode failed says why
 //   csp      an inline script and an inline handler injected into the watch
 //            page's HTML do not run; the policy reports them
 // Prints one JSON line: { ok, scenario, ...measurements, screenshots }.
@@ -17,9 +18,9 @@ import { launchChromium } from "./browser.mjs";
 import { audit, check, server, signIn } from "./pages.mjs";
 
 const [scenario, id] = process.argv.slice(2);
-const scenarios = { play, live, private: privateVideo, embed, csp };
+const scenarios = { play, live, private: privateVideo, embed, failed, csp };
 if (!scenarios[scenario] || !id) {
-  console.error("usage: node watch.mjs <play|live|private|embed|csp> <video-id>");
+  console.error("usage: node watch.mjs <play|live|private|embed|failed|csp> <video-id>");
   process.exit(2);
 }
 
@@ -97,6 +98,14 @@ async function play(page) {
   check(Math.abs(before - 5 - after) < 0.6 || (before < 5 && after === 0), `← went back 5 s: ${before} → ${after}`);
   await page.keyboard.press("k");
   await until(page, () => !document.querySelector("video.media").paused, null, "play by key");
+
+  // A phone: nothing wider than 360 px, the controls still reachable.
+  await page.setViewportSize({ width: 360, height: 740 });
+  await page.waitForTimeout(200);
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  check(width <= 360, `the watch page scrolls sideways at 360 px (${width} px wide)`);
+  check(await page.getByLabel("Quality").isVisible(), "the quality menu is visible at 360 px");
+  screenshots.push(await audit(page, "watch-360px"));
   return { quality: smallest, options, thumbnail_at: thumb.at, seeked_to: seekedTo, screenshots };
 }
 
@@ -162,6 +171,13 @@ async function embed(page) {
   } finally {
     host.close();
   }
+}
+
+async function failed(page) {
+  await page.goto(`${server.url}/watch/${id}`);
+  const status = await until(page, () => document.getElementById("status")?.textContent.includes("could not be processed") && document.getElementById("status").textContent, null, "the failure message");
+  check((await page.locator("video").count()) === 0, "no player for a failed video");
+  return { status };
 }
 
 async function csp(page) {

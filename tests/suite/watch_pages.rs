@@ -4,7 +4,8 @@
 //! video still encoding plays; a private video refuses anonymous viewers
 //! and plays for its owner with storyboard and poster; the embed plays in
 //! an `<iframe>` of another origin; the policy blocks injected inline
-//! script; axe-core finds nothing serious. oEmbed answers the 1.0 fields,
+//! script; a failed video's page says why; axe-core finds nothing serious,
+//! also at 360 px wide. oEmbed answers the 1.0 fields,
 //! 404 for private videos and 501 for formats other than JSON.
 
 use crate::common::pages::ServedPages;
@@ -229,7 +230,7 @@ async fn the_watch_page_plays_a_video_while_it_encodes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_embed_policy_follows_the_setting_and_unknown_videos_are_not_framed() {
+async fn the_embed_policy_follows_the_setting_and_failed_or_unknown_videos_say_so() {
     let served =
         ServedPages::start(&[("GOFLIX_FRAME_ANCESTORS", "'self'  https://blog.example.com")]).await;
     let media = tempfile::tempdir().unwrap();
@@ -250,6 +251,18 @@ async fn the_embed_policy_follows_the_setting_and_unknown_videos_are_not_framed(
     }
     let unknown = policy(&served, "/embed/0190c0de-0000-7000-8000-000000000001").await;
     assert!(unknown.ends_with("frame-ancestors 'none'"), "{unknown}");
+    // A master that is no media fails; its watch page says so.
+    let junk = media.path().join("junk.mp4");
+    std::fs::write(&junk, vec![0x5a; 64 * 1024]).unwrap();
+    let failed = served.upload("Junk", &junk, "public").await;
+    let settled = served
+        .api()
+        .wait_settled(&failed, Duration::from_secs(60), String::new)
+        .await;
+    assert_eq!(settled["state"], "failed", "{settled}");
+    let report = served.run("watch.mjs", &["failed", &failed]);
+    assert_eq!(report["ok"], true, "{report}");
+
     let malformed = served
         .client
         .get(format!("{}/watch/..%2Fapi", served.base))
