@@ -231,8 +231,11 @@ async fn the_watch_page_plays_a_video_while_it_encodes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_embed_policy_follows_the_setting_and_failed_or_unknown_videos_say_so() {
-    let served =
-        ServedPages::start(&[("GOFLIX_FRAME_ANCESTORS", "'self'  https://blog.example.com")]).await;
+    let served = ServedPages::start(&[
+        ("GOFLIX_FRAME_ANCESTORS", "'self'  https://blog.example.com"),
+        ("GOFLIX_PUBLIC_URL", "https://media.example.com"),
+    ])
+    .await;
     let media = tempfile::tempdir().unwrap();
     let source = clip(media.path(), "tiny.mp4", "320x180", 2, false);
     let id = served.upload("Framed", &source, "unlisted").await;
@@ -249,6 +252,37 @@ async fn the_embed_policy_follows_the_setting_and_failed_or_unknown_videos_say_s
     ] {
         assert!(embed.contains(directive), "{embed}");
     }
+    // Absolute URLs are under GOFLIX_PUBLIC_URL, whatever the request's Host.
+    let html = served
+        .client
+        .get(format!("{}/watch/{id}", served.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let page_url = format!("https://media.example.com/watch/{id}");
+    assert!(
+        html.contains(&format!(
+            "href=\"https://media.example.com/oembed?url=https%3A%2F%2Fmedia.example.com%2Fwatch%2F{id}&amp;format=json\""
+        )),
+        "{html}"
+    );
+    let document: Value = oembed(&served, &page_url, "json")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let embed_html = document["html"].as_str().unwrap();
+    assert!(
+        embed_html.contains(&format!("src=\"https://media.example.com/embed/{id}\"")),
+        "{document}"
+    );
+    assert_eq!(document["provider_url"], "https://media.example.com/");
+    let own_host = format!("{}/watch/{id}", served.base);
+    assert_eq!(oembed(&served, &own_host, "json").await.status(), 404);
+
     let unknown = policy(&served, "/embed/0190c0de-0000-7000-8000-000000000001").await;
     assert!(unknown.ends_with("frame-ancestors 'none'"), "{unknown}");
     // A master that is no media fails; its watch page says so.
