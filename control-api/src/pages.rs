@@ -68,23 +68,19 @@ fn poster(id: VideoId, row: &video::Model) -> Option<String> {
         .map(|version| format!("/v/{id}/{version}/{POSTER}"))
 }
 
+/// The two pages with a player.
+#[derive(Debug, Clone, Copy)]
+enum PlayerPage {
+    Watch,
+    Embed,
+}
+
 async fn watch(
     state: web::Data<AppState>,
     req: HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let base = public_url::base(&state, &req)?;
-    let Some((id, row)) = shared_video(&state, &id).await? else {
-        return Ok(not_found_page());
-    };
-    let id_text = id.to_string();
-    let poster = row.as_ref().and_then(|row| poster(id, row));
-    Ok(goflix_web::watch(&VideoPage {
-        id: &id_text,
-        base: &base,
-        shared_title: row.as_ref().map(|row| row.title.as_str()),
-        poster: poster.as_deref(),
-    }))
+    player_page(&state, &req, &id, PlayerPage::Watch).await
 }
 
 async fn embed(
@@ -92,21 +88,35 @@ async fn embed(
     req: HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let base = public_url::base(&state, &req)?;
-    let Some((id, row)) = shared_video(&state, &id).await? else {
+    player_page(&state, &req, &id, PlayerPage::Embed).await
+}
+
+/// `kind` for video `id`: a shared video's embed may be framed as
+/// `GOFLIX_FRAME_ANCESTORS` allows, any other page by nobody.
+async fn player_page(
+    state: &AppState,
+    req: &HttpRequest,
+    id: &str,
+    kind: PlayerPage,
+) -> Result<HttpResponse, ApiError> {
+    let base = public_url::base(state, req)?;
+    let Some((id, row)) = shared_video(state, id).await? else {
         return Ok(not_found_page());
     };
     let id_text = id.to_string();
+    let poster = row.as_ref().and_then(|row| poster(id, row));
     let page = VideoPage {
         id: &id_text,
         base: &base,
         shared_title: row.as_ref().map(|row| row.title.as_str()),
-        poster: None,
+        poster: poster.as_deref(),
     };
-    Ok(goflix_web::embed(
-        &page,
-        row.is_some().then_some(&state.frame_ancestors),
-    ))
+    Ok(match kind {
+        PlayerPage::Watch => goflix_web::watch(&page),
+        PlayerPage::Embed => {
+            goflix_web::embed(&page, row.is_some().then_some(&state.frame_ancestors))
+        }
+    })
 }
 
 /// A plain 404 for page paths that cannot name a video.

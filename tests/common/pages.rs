@@ -73,6 +73,17 @@ impl ServedPages {
         }
     }
 
+    /// The body of `GET {path}`.
+    pub async fn get_text(&self, path: &str) -> String {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        response.text().await.unwrap()
+    }
+
     /// Uploads `file` as the admin with `visibility`; returns the video id.
     pub async fn upload(&self, title: &str, file: &Path, visibility: &str) -> String {
         let part = reqwest::multipart::Part::bytes(std::fs::read(file).unwrap())

@@ -54,15 +54,7 @@ async fn a_ready_video_plays_embeds_and_turns_private() {
     assert_eq!(ready["state"], "ready", "{ready}");
 
     // The watch page names its oEmbed document; the document has the 1.0 fields.
-    let html = served
-        .client
-        .get(format!("{}/watch/{id}", served.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = served.get_text(&format!("/watch/{id}")).await;
     assert!(
         html.contains("<title>Watch &lt;me&gt; &amp; &quot;quote&quot; · Goflix</title>"),
         "{html}"
@@ -163,15 +155,7 @@ async fn a_ready_video_plays_embeds_and_turns_private() {
     assert!(policy(&served, &format!("/embed/{id}"))
         .await
         .ends_with("frame-ancestors 'none'"));
-    let private_html = served
-        .client
-        .get(&page_url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let private_html = served.get_text(&format!("/watch/{id}")).await;
     assert!(
         !private_html.contains("Watch &lt;me") && !private_html.contains("oembed"),
         "{private_html}"
@@ -253,15 +237,7 @@ async fn the_embed_policy_follows_the_setting_and_failed_or_unknown_videos_say_s
         assert!(embed.contains(directive), "{embed}");
     }
     // Absolute URLs are under GOFLIX_PUBLIC_URL, whatever the request's Host.
-    let html = served
-        .client
-        .get(format!("{}/watch/{id}", served.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = served.get_text(&format!("/watch/{id}")).await;
     let page_url = format!("https://media.example.com/watch/{id}");
     assert!(
         html.contains(&format!(
