@@ -2,15 +2,31 @@
 // navigation bar and the view named by the location's hash (`#/videos`,
 // `#/users`, …). Tokens never appear in the URL.
 
+import { renderClients, renderUsers, renderWebhooks } from "./admin.js";
 import { apiJson, hasSession, onSignedOut, signIn, signOut } from "./session.js";
 import { h } from "./ui.js";
+import { renderVideos } from "./videos.js";
 
 const app = document.getElementById("app");
+/** The signed-in account, read once per sign-in. */
+let me = null;
 
-/** The views, by hash route; `admin` ones are listed for admins only. */
-const VIEWS = [{ route: "#/account", label: "Account", admin: false, render: renderAccount }];
+/** The views, by hash route, and the roles that see them (the first one is the default). */
+const VIEWS = [
+  { route: "#/videos", label: "Videos", roles: ["uploader", "admin"], render: renderVideos },
+  { route: "#/users", label: "Users", roles: ["admin"], render: renderUsers },
+  { route: "#/clients", label: "Service clients", roles: ["admin"], render: renderClients },
+  { route: "#/webhooks", label: "Webhooks", roles: ["admin"], render: renderWebhooks },
+  { route: "#/account", label: "Account", roles: ["viewer", "uploader", "admin"], render: renderAccount },
+];
 
-onSignedOut(() => renderSignIn("You were signed out."));
+/** Ends the current view (its event stream, say) before another replaces it. */
+let teardown = null;
+
+onSignedOut(() => {
+  me = null;
+  renderSignIn("You were signed out.");
+});
 window.addEventListener("hashchange", () => {
   if (hasSession()) renderShell();
 });
@@ -19,6 +35,8 @@ if (hasSession()) renderShell();
 else renderSignIn();
 
 function renderSignIn(notice = "") {
+  teardown?.();
+  teardown = null;
   const email = h("input", { id: "email", type: "email", name: "username", autocomplete: "username", required: true });
   const password = h("input", { id: "password", type: "password", name: "password", autocomplete: "current-password", required: true });
   const message = h("p", { class: "error", role: "alert" }, notice);
@@ -51,7 +69,6 @@ function renderSignIn(notice = "") {
   email.focus();
 }
 
-let me = null;
 
 async function renderShell() {
   try {
@@ -60,7 +77,7 @@ async function renderShell() {
     if (error.status === 401) return renderSignIn("Your session has ended; sign in again.");
     throw error;
   }
-  const views = VIEWS.filter((view) => !view.admin || me.role === "admin");
+  const views = VIEWS.filter((view) => view.roles.includes(me.role));
   const current = views.find((view) => view.route === location.hash) ?? views[0];
   const nav = h(
     "nav",
@@ -71,13 +88,32 @@ async function renderShell() {
       views.map((view) => h("li", {}, h("a", { href: view.route, "aria-current": view === current ? "page" : false }, view.label))),
     ),
   );
-  const out = h("button", { type: "button", onclick: () => signOut().then(() => renderSignIn()) }, "Sign out");
+  const out = h(
+    "button",
+    {
+      type: "button",
+      onclick: () =>
+        signOut().then(() => {
+          me = null;
+          renderSignIn();
+        }),
+    },
+    "Sign out",
+  );
   const main = h("main", { id: "view", tabindex: "-1" });
   app.replaceChildren(
-    h("header", { class: "bar" }, h("a", { class: "brand", href: "#/" }, "Goflix"), nav, h("span", { class: "muted who" }, me.email), out),
+    h("header", { class: "bar" }, h("a", { class: "brand", href: "#/videos" }, "Goflix"), nav, h("span", { class: "muted who" }, me.email), out),
     main,
   );
-  await current.render(main, me);
+  teardown?.();
+  teardown = null;
+  try {
+    const ended = await current.render(main, me);
+    teardown = typeof ended === "function" ? ended : null;
+  } catch (error) {
+    main.append(h("p", { class: "error", role: "alert" }, `This page could not be loaded: ${error.message}`));
+  }
+  main.focus({ preventScroll: true });
 }
 
 function renderAccount(main, account) {
