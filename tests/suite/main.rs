@@ -16,6 +16,7 @@ mod common;
 
 mod access_matrix;
 mod bad_inputs;
+mod console_pages;
 mod crash_recovery;
 mod deploy_manifests;
 mod distributed_faults;
