@@ -215,7 +215,7 @@ function manage(video, entry, item) {
           "tbody",
           {},
           video.renditions.map((r) =>
-            h("tr", {}, h("td", {}, r.name), h("td", {}, r.width ? `${r.width}×${r.height}` : "–"), h("td", {}, `${bytes(r.bandwidth / 8)}/s`), h("td", {}, r.codecs)),
+            h("tr", {}, h("td", {}, r.name), h("td", {}, r.width ? `${r.width}×${r.height}` : "–"), h("td", {}, `${Math.round(r.bandwidth / 1000)} kbit/s`), h("td", {}, r.codecs)),
           ),
         ),
       )
