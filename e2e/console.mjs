@@ -15,8 +15,7 @@
 //          tokens, repeatedly and at the same moments; neither is signed out
 // Prints one JSON line: { ok, scenario, ...measurements, screenshots }.
 import fs from "node:fs";
-import { launchChromium } from "./browser.mjs";
-import { audit, check, server, signIn } from "./pages.mjs";
+import { audit, check, runScenario, server, signIn, until } from "./pages.mjs";
 
 const [scenario, ...args] = process.argv.slice(2);
 const scenarios = { upload, resume, admin, tabs };
@@ -25,23 +24,7 @@ if (!scenarios[scenario]) {
   process.exit(2);
 }
 
-const browser = await launchChromium();
-let report;
-try {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  const page = await context.newPage();
-  const errors = [];
-  page.on("pageerror", (error) => errors.push(error.message));
-  page.on("console", (message) => console.error(`[page ${message.type()}] ${message.text()}`));
-  report = { ok: true, scenario, ...(await scenarios[scenario](page, context, errors)) };
-  check(errors.length === 0, `page errors: ${errors.join("; ")}`);
-} catch (error) {
-  report = { ok: false, scenario, error: String(error?.stack ?? error) };
-} finally {
-  await browser.close();
-}
-console.log(JSON.stringify(report));
-process.exit(report.ok ? 0 : 1);
+await runScenario(scenarios, scenario, { width: 1280, height: 900 });
 
 /** Limits the page's upload rate (DevTools network emulation), in bytes per second. */
 async function throttleUploads(page, bytesPerSecond) {
@@ -56,12 +39,6 @@ async function throttleUploads(page, bytesPerSecond) {
   return session;
 }
 
-async function until(page, predicate, arg, what, timeout = 120_000) {
-  const handle = await page.waitForFunction(predicate, arg, { timeout, polling: 100 }).catch((error) => {
-    throw new Error(`timed out waiting for ${what}: ${error.message}`);
-  });
-  return handle.jsonValue();
-}
 
 /** The card of the video titled `title`. */
 function cardOf(page, title) {

@@ -14,8 +14,7 @@
 //            page's HTML do not run; the policy reports them
 // Prints one JSON line: { ok, scenario, ...measurements, screenshots }.
 import http from "node:http";
-import { launchChromium } from "./browser.mjs";
-import { audit, check, server, signIn } from "./pages.mjs";
+import { audit, check, runScenario, server, signIn, until } from "./pages.mjs";
 
 const [scenario, id] = process.argv.slice(2);
 const scenarios = { play, live, private: privateVideo, embed, failed, csp };
@@ -24,31 +23,8 @@ if (!scenarios[scenario] || !id) {
   process.exit(2);
 }
 
-const browser = await launchChromium();
-let report;
-try {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  const page = await context.newPage();
-  const errors = [];
-  page.on("pageerror", (error) => errors.push(error.message));
-  page.on("console", (message) => console.error(`[page ${message.type()}] ${message.text()}`));
-  report = { ok: true, scenario, ...(await scenarios[scenario](page, context)) };
-  check(errors.length === 0, `page errors: ${errors.join("; ")}`);
-} catch (error) {
-  report = { ok: false, scenario, error: String(error?.stack ?? error) };
-} finally {
-  await browser.close();
-}
-console.log(JSON.stringify(report));
-process.exit(report.ok ? 0 : 1);
+await runScenario(scenarios, scenario, { width: 1280, height: 800 });
 
-/** Waits until `predicate()` (evaluated in `page`) is truthy; returns its value. */
-async function until(page, predicate, arg, what, timeout = 60_000) {
-  const handle = await page.waitForFunction(predicate, arg, { timeout, polling: 100 }).catch((error) => {
-    throw new Error(`timed out waiting for ${what}: ${error.message}`);
-  });
-  return handle.jsonValue();
-}
 
 function mediaTime() {
   return document.querySelector("video.media")?.currentTime ?? 0;

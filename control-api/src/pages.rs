@@ -197,8 +197,8 @@ async fn oembed(
     let html = format!(
         "<iframe src=\"{}\" width=\"{width}\" height=\"{height}\" title=\"{}\" frameborder=\"0\" \
          allow=\"autoplay; fullscreen; picture-in-picture\" allowfullscreen></iframe>",
-        attribute(&embed_url),
-        attribute(&row.title),
+        goflix_web::escape(&embed_url),
+        goflix_web::escape(&row.title),
     );
     let thumbnail = poster(id, &row);
     let body = Oembed {
@@ -246,14 +246,6 @@ fn fit(source: (u32, u32), max_width: u32, max_height: Option<u32>) -> (u32, u32
         u32::try_from(width).unwrap_or(u32::MAX),
         u32::try_from(height).unwrap_or(u32::MAX),
     )
-}
-
-/// `text` safe inside a double-quoted HTML attribute.
-fn attribute(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('"', "&quot;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 #[cfg(test)]

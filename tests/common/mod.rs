@@ -316,6 +316,35 @@ pub fn ffmpeg(args: &[&str]) {
     assert!(status.success(), "ffmpeg {args:?} failed");
 }
 
+/// A 1280×720 test pattern of `seconds` with temporal noise of strength
+/// `noise` (which keeps x264 busy and the file large) and a sine tone.
+pub fn noisy_clip(dir: &Path, name: &str, seconds: u32, noise: u32) -> PathBuf {
+    let out = dir.join(name);
+    let video =
+        format!("testsrc2=size=1280x720:rate=30:duration={seconds},noise=alls={noise}:allf=t");
+    let tone = format!("sine=frequency=440:sample_rate=48000:duration={seconds}");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        &video,
+        "-f",
+        "lavfi",
+        "-i",
+        &tone,
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        out.to_str().unwrap(),
+    ]);
+    out
+}
+
 /// A `seconds`-long test pattern with a sine tone (or silent when `audio` is false).
 pub fn clip(dir: &Path, name: &str, size: &str, seconds: u32, audio: bool) -> PathBuf {
     let out = dir.join(name);

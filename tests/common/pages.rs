@@ -107,9 +107,9 @@ impl ServedPages {
         body["id"].as_str().unwrap().to_owned()
     }
 
-    /// Runs `e2e/{script}` with `args` against this server (`GOFLIX_URL`,
+    /// Runs `e2e/{script}` with `args` against this server (`E2E_BASE_URL`,
     /// `GOFLIX_ADMIN_EMAIL`, `GOFLIX_ADMIN_PASSWORD` and
-    /// `GOFLIX_ARTIFACTS` in its environment) and returns its report;
+    /// `E2E_ARTIFACTS` in its environment) and returns its report;
     /// panics with its output and the server's log when it fails.
     pub fn run(&self, script: &str, args: &[&str]) -> Value {
         let dir = e2e_dir();
@@ -123,10 +123,10 @@ impl ServedPages {
         let output = Command::new("node")
             .arg(dir.join(script))
             .args(args)
-            .env("GOFLIX_URL", &self.base)
+            .env("E2E_BASE_URL", &self.base)
             .env("GOFLIX_ADMIN_EMAIL", ADMIN_EMAIL)
             .env("GOFLIX_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env("GOFLIX_ARTIFACTS", &artifacts)
+            .env("E2E_ARTIFACTS", &artifacts)
             .output()
             .expect("node");
         let stdout = String::from_utf8_lossy(&output.stdout);

@@ -8,43 +8,15 @@
 //! moments and neither is signed out; axe-core finds nothing serious on
 //! any page, also at 360 px wide.
 
-use crate::common::ffmpeg;
+use crate::common::noisy_clip;
 use crate::common::pages::ServedPages;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-/// A 1280×720 clip of `seconds` with audio, noisy enough to weigh some MiB.
-fn heavy_clip(dir: &Path, name: &str, seconds: u32) -> PathBuf {
-    let out = dir.join(name);
-    let video = format!("testsrc2=size=1280x720:rate=30:duration={seconds},noise=alls=12:allf=t");
-    let audio = format!("sine=frequency=440:sample_rate=48000:duration={seconds}");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        &video,
-        "-f",
-        "lavfi",
-        "-i",
-        &audio,
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "aac",
-        out.to_str().unwrap(),
-    ]);
-    out
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_from_the_console_move_live_and_resume_after_a_reload() {
     let served = ServedPages::start(&[]).await;
     let media = tempfile::tempdir().unwrap();
-    let big = heavy_clip(media.path(), "big.mp4", 20);
+    let big = noisy_clip(media.path(), "big.mp4", 20, 12);
     let size = std::fs::metadata(&big).unwrap().len();
     assert!(
         size > 12 << 20,

@@ -5,7 +5,7 @@
 //! play through to the end after the job finishes; the finished video is
 //! the ordinary VOD.
 
-use crate::common::{e2e_dir, ffmpeg, spawn_app};
+use crate::common::{e2e_dir, noisy_clip, spawn_app};
 use serde_json::Value;
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -25,27 +25,8 @@ const JOIN_AFTER_SEGMENTS: usize = 6;
 async fn a_60_s_upload_plays_while_it_encodes_and_to_the_end_after() {
     let app = spawn_app().await;
     let dir = tempfile::tempdir().unwrap();
-    let source = dir.path().join("source.mp4");
     // Noise keeps x264 busy long enough for a player to start mid-encode.
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=1280x720:rate=30:duration=60,noise=alls=30:allf=t",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=frequency=440:sample_rate=48000:duration=60",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "aac",
-        source.to_str().unwrap(),
-    ]);
+    let source = noisy_clip(dir.path(), "source.mp4", 60, 30);
     let (status, created) = app.upload("Growing", &source).await;
     assert_eq!(status, 202, "{created}");
     let uploaded = Instant::now();

@@ -9,7 +9,7 @@
 //! 404 for private videos and 501 for formats other than JSON.
 
 use crate::common::pages::ServedPages;
-use crate::common::{clip, ffmpeg};
+use crate::common::{clip, noisy_clip};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -175,27 +175,8 @@ async fn a_ready_video_plays_embeds_and_turns_private() {
 async fn the_watch_page_plays_a_video_while_it_encodes() {
     let served = ServedPages::start(&[]).await;
     let media = tempfile::tempdir().unwrap();
-    let source = media.path().join("growing.mp4");
     // Noise keeps x264 busy long enough for the page to join mid-encode.
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=1280x720:rate=30:duration=40,noise=alls=30:allf=t",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=frequency=440:sample_rate=48000:duration=40",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "aac",
-        source.to_str().unwrap(),
-    ]);
+    let source = noisy_clip(media.path(), "growing.mp4", 40, 30);
     let id = served.upload("Growing", &source, "public").await;
     let playable = served
         .api()

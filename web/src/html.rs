@@ -127,7 +127,7 @@ fn head(title: &str, styles: &[&str], libraries: &[&str], module: &str) -> Strin
 }
 
 /// `text` safe in HTML text and in double-quoted attributes.
-fn escape(text: &str) -> String {
+pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

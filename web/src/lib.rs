@@ -13,4 +13,4 @@ mod html;
 mod policy;
 
 pub use assets::{configure, Asset};
-pub use html::{console, embed, watch, VideoPage};
+pub use html::{console, embed, escape, watch, VideoPage};
