@@ -45,6 +45,9 @@ if [[ "${1:-}" == "--test" ]]; then
   python3 -c 'import schemathesis' 2>/dev/null || python_tools+=(schemathesis==4.32.5)
   # A tus client nobody here wrote, for the resumable upload tests (tests/suite/tus).
   python3 -c 'import tusclient' 2>/dev/null || python_tools+=(tuspy==1.1.0)
+  # A gRPC client nobody here wrote: health and reflection of the runner port (tests/suite/runners).
+  python3 -c 'import grpc_health, grpc_reflection' 2>/dev/null ||
+    python_tools+=(grpcio==1.85.1 grpcio-health-checking==1.85.1 grpcio-reflection==1.85.1)
   if ((${#python_tools[@]})); then
     command -v pip3 >/dev/null || { $sudo apt-get update -qq; $sudo apt-get install -y -qq python3-pip; }
     echo "installing: ${python_tools[*]}"

@@ -19,8 +19,16 @@ fn config(role: &str) -> anyhow::Result<(Config, Telemetry)> {
 pub async fn serve() -> anyhow::Result<()> {
     let (config, _telemetry) = config("serve")?;
     let shutdown = shutdown::on_signals();
+    let grpc_scheme = if config.grpc_tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let running = crate::serve::start(config, shutdown).await?;
     println!("Goflix is serving at http://{}/", running.addr);
+    if let Some(grpc) = running.grpc_addr {
+        println!("  Runners: goflix runner --server {grpc_scheme}://{grpc} (registration tokens: POST /api/v1/runners/registration-tokens)");
+    }
     println!("  API:    http://{}/api/v1/openapi.json", running.addr);
     println!("  Upload: curl -H \"Authorization: Bearer $TOKEN\" -F title=... -F file=@video.mp4 http://{}/api/v1/videos", running.addr);
     running.wait().await
@@ -59,6 +67,22 @@ pub async fn transcoder(concurrency: usize) -> anyhow::Result<()> {
         crate::roles::transcoder(config, concurrency, shutdown),
     )
     .await
+}
+
+/// `goflix runner`: a remote transcoding runner of the control API at `server`.
+pub async fn runner(
+    server: String,
+    name: Option<String>,
+    concurrency: usize,
+) -> anyhow::Result<()> {
+    let (config, _telemetry) = config("runner")?;
+    let shutdown = shutdown::on_signals();
+    let args = crate::roles::RunnerArgs {
+        server,
+        name,
+        concurrency,
+    };
+    run_role("runner", crate::roles::runner(config, args, shutdown)).await
 }
 
 /// `goflix transcode-child` (hidden): one job's media work in a limited

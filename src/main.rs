@@ -26,6 +26,19 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         concurrency: usize,
     },
+    /// Run a remote transcoding runner: jobs and media over control-api's
+    /// gRPC port only (registers with GOFLIX_RUNNER_TOKEN_FILE on first start).
+    Runner {
+        /// The control API's gRPC address, e.g. https://goflix.example:443.
+        #[arg(long)]
+        server: String,
+        /// The name admins see in the runner list; the host name by default.
+        #[arg(long)]
+        name: Option<String>,
+        /// Jobs transcoded at the same time.
+        #[arg(long, default_value_t = 1)]
+        concurrency: usize,
+    },
     /// Run the database migrations and exit.
     Migrate,
     /// Manage users.
@@ -83,6 +96,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::ControlApi => goflix::cli::control_api().await,
         Command::Origin => goflix::cli::origin().await,
         Command::Transcoder { concurrency } => goflix::cli::transcoder(concurrency).await,
+        Command::Runner {
+            server,
+            name,
+            concurrency,
+        } => goflix::cli::runner(server, name, concurrency).await,
         Command::Migrate => goflix::cli::migrate().await,
         Command::User {
             command: UserCommand::Create { email, role },

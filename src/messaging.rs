@@ -7,6 +7,7 @@
 use crate::http::Sampler;
 use anyhow::bail;
 use futures_util::future::BoxFuture;
+use goflix_control_api::runners::QueueOpener;
 use goflix_shared::broker::{AmqpUrl, Broker};
 use goflix_shared::command::{AmqpCommandBus, CommandBus, MemoryCommandBus};
 use goflix_shared::config::{Config, Queue};
@@ -48,6 +49,9 @@ impl Process<'_> {
 pub(crate) struct Messaging {
     /// Where workers take jobs from.
     pub queue: Arc<dyn JobQueue>,
+    /// Opens a consumer for one remote runner's session (the control API
+    /// takes jobs on the runner's behalf).
+    pub runner_queues: QueueOpener,
     /// Worker events to the control plane.
     pub bus: Arc<dyn EventBus>,
     /// Control-plane commands (job cancel) to every worker.
@@ -89,8 +93,12 @@ impl Messaging {
     fn on_database(db: &DatabaseConnection) -> Self {
         let worker = format!("serve-{}", std::process::id());
         let db = db.clone();
+        let queue: Arc<dyn JobQueue> = Arc::new(DatabaseQueue::new(db.clone(), worker));
+        // The jobs table needs no consumer of its own: runner sessions share it.
+        let shared = queue.clone();
         Self {
-            queue: Arc::new(DatabaseQueue::new(db.clone(), worker)),
+            queue,
+            runner_queues: Arc::new(move |_capacity| shared.clone()),
             bus: Arc::new(MemoryBus::default()),
             commands: Arc::new(MemoryCommandBus::default()),
             depth_sampler: sampler(move || {
@@ -110,8 +118,14 @@ impl Messaging {
             Process::Serve(_) | Process::ControlApi => 1,
         };
         let sampled = broker.clone();
+        let consumers = broker.clone();
         Self {
             queue: Arc::new(AmqpQueue::new(broker.clone(), prefetch)),
+            // Each session its own channel with the runner's capacity as
+            // prefetch, closed with the session.
+            runner_queues: Arc::new(move |capacity| {
+                Arc::new(AmqpQueue::new(consumers.clone(), capacity)) as Arc<dyn JobQueue>
+            }),
             bus: Arc::new(AmqpBus::new(broker.clone())),
             commands: Arc::new(AmqpCommandBus::new(broker.clone())),
             depth_sampler: sampler(move || {

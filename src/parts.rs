@@ -6,6 +6,7 @@ use crate::messaging::Messaging;
 use crate::running::Running;
 use anyhow::Context;
 use futures_util::future::BoxFuture;
+use goflix_control_api::runners::grpc::GrpcPort;
 use goflix_control_api::ControlPlane;
 use goflix_origin::Origin;
 use goflix_shared::cache;
@@ -32,7 +33,7 @@ pub(crate) async fn open_database(config: &Config) -> anyhow::Result<DatabaseCon
 }
 
 /// Creates the data directory (private to the user) when it is missing.
-fn prepare_data_dir(config: &Config) -> anyhow::Result<()> {
+pub(crate) fn prepare_data_dir(config: &Config) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     #[cfg(unix)]
@@ -91,7 +92,7 @@ pub(crate) fn worker(
     messaging: &Messaging,
 ) -> anyhow::Result<Worker> {
     Ok(Worker {
-        store: store.clone(),
+        store: store.clone().into(),
         queue: messaging.queue.clone(),
         bus: messaging.bus.clone(),
         options: TranscodeOptions::default(),
@@ -144,6 +145,40 @@ pub(crate) fn spawn_control_loops(
     }
     let (control, shutdown) = (control.clone(), shutdown.clone());
     running.spawn(async move { Ok(control.follow_events(shutdown).await?) });
+}
+
+/// Opens the gRPC port of remote runners when `GOFLIX_GRPC_LISTEN` is set,
+/// serving in `running` until `shutdown`, with the follower that passes
+/// cancels and revocations to its sessions (`running.grpc_addr` is set).
+pub(crate) fn spawn_runner_port(
+    running: &mut Running,
+    config: &Config,
+    control: &ControlPlane,
+    messaging: &Messaging,
+    shutdown: &Shutdown,
+) -> anyhow::Result<()> {
+    let Some(listen) = config.grpc_listen else {
+        return Ok(());
+    };
+    let hub = control.runner_hub(messaging.runner_queues.clone());
+    let port = GrpcPort::bind(listen, config.grpc_tls.as_ref(), hub.clone())
+        .with_context(|| format!("opening the gRPC port GOFLIX_GRPC_LISTEN={listen}"))?;
+    let addr = port.addr;
+    let s = shutdown.clone();
+    running.spawn(async move { Ok(port.serve(s).await?) });
+    let (control, s) = (control.clone(), shutdown.clone());
+    running.spawn(async move {
+        control.follow_runner_commands(&hub, s).await;
+        Ok(())
+    });
+    let tls = if config.grpc_tls.is_some() {
+        "TLS"
+    } else {
+        "plain text"
+    };
+    tracing::info!(%addr, tls, "gRPC port for remote runners open");
+    running.grpc_addr = Some(addr);
+    Ok(())
 }
 
 /// Starts one background loop of the control plane.

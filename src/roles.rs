@@ -4,15 +4,20 @@
 //!
 //! Only control-api talks to the database: the origin needs object storage
 //! and the token public key, the transcoder object storage and RabbitMQ.
+//! `goflix runner` needs none of them: only control-api's gRPC port.
 
 use crate::messaging::{Messaging, Process};
-use crate::parts::{self, open_database, open_store, spawn_control_loops};
+use crate::parts::{self, open_database, open_store, spawn_control_loops, spawn_runner_port};
 use crate::running::{database_check, queue_check, serve_http, storage_check, Running};
 use actix_web::web;
 use anyhow::Context;
 use goflix_shared::config::Config;
 use goflix_shared::shutdown::Shutdown;
 use goflix_shared::token::TokenVerifier;
+use goflix_transcoder::runtime::remote::{Runner, RunnerOptions};
+use goflix_transcoder::runtime::supervise::Isolation;
+use secrecy::ExposeSecret;
+use std::sync::Arc;
 
 /// The control plane on RabbitMQ: the API and every control-plane loop.
 pub async fn control_api(config: Config, shutdown: Shutdown) -> anyhow::Result<Running> {
@@ -33,6 +38,7 @@ pub async fn control_api(config: Config, shutdown: Shutdown) -> anyhow::Result<R
     let mut running = serve_http(&config, checks, samplers, routes, shutdown.clone())?;
     running.close_at_exit(messaging.connection());
     spawn_control_loops(&mut running, &control, &messaging, &shutdown);
+    spawn_runner_port(&mut running, &config, &control, &messaging, &shutdown)?;
     tracing::info!(addr = %running.addr, "goflix control-api started");
     Ok(running)
 }
@@ -91,4 +97,54 @@ pub async fn transcoder(
     });
     tracing::info!(addr = %running.addr, concurrency, "goflix transcoder started");
     Ok(running)
+}
+
+/// What `goflix runner` is started with besides the settings.
+pub struct RunnerArgs {
+    /// The control API's gRPC address.
+    pub server: String,
+    /// The name admins see; the host name when `None`.
+    pub name: Option<String>,
+    /// Jobs at once.
+    pub concurrency: usize,
+}
+
+/// A remote runner: jobs, events and media over control-api's gRPC port,
+/// nothing else; `/healthz`, `/readyz` (connected) and `/metrics` on
+/// `GOFLIX_LISTEN`. Ends with an error when its credential is refused.
+pub async fn runner(
+    config: Config,
+    args: RunnerArgs,
+    shutdown: Shutdown,
+) -> anyhow::Result<Running> {
+    parts::prepare_data_dir(&config)?;
+    let options = RunnerOptions {
+        server: args.server,
+        ca_file: config.runner_ca_file.clone(),
+        data_dir: config.data_dir.clone(),
+        name: args.name.unwrap_or_else(host_name),
+        registration_token: config
+            .runner_token
+            .as_ref()
+            .map(|token| token.expose_secret().to_owned()),
+        concurrency: args.concurrency,
+        isolation: Isolation::from_config(&config).context("locating the goflix executable")?,
+        drain: config.drain,
+    };
+    let runner = Runner::start(options).await?;
+    let checks = vec![queue_check(Arc::new(runner.link().queue()))];
+    let no_routes = |_: &mut web::ServiceConfig| {};
+    let mut running = serve_http(&config, checks, Vec::new(), no_routes, shutdown.clone())?;
+    running.spawn(async move { Ok(runner.run(shutdown).await?) });
+    tracing::info!(addr = %running.addr, concurrency = args.concurrency, "goflix runner started");
+    Ok(running)
+}
+
+/// This machine's host name, the default runner name.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "runner".to_owned())
 }

@@ -21,6 +21,8 @@ use tokio::task::JoinHandle;
 pub struct Running {
     /// The bound address (useful with port 0).
     pub addr: SocketAddr,
+    /// The bound gRPC port of remote runners, when `GOFLIX_GRPC_LISTEN` is set.
+    pub grpc_addr: Option<SocketAddr>,
     tasks: Vec<JoinHandle<anyhow::Result<()>>>,
     /// Closed once every part has stopped.
     broker: Option<Broker>,
@@ -133,6 +135,7 @@ where
     });
     let mut running = Running {
         addr,
+        grpc_addr: None,
         tasks: Vec::new(),
         broker: None,
     };

@@ -1,12 +1,12 @@
-//! `goflix serve`: control-api, one transcoder worker and the origin in one
-//! process on one listener, over the embedded backends (SQLite, a folder,
+//! `goflix serve`: control-api, a transcoder worker (`GOFLIX_SERVE_WORKERS`
+//! jobs at once) and the origin in one process on one listener, over the embedded backends (SQLite, a folder,
 //! the database as queue, an in-process bus and cache) unless configured
 //! otherwise. With `GOFLIX_QUEUE=amqp://…` the jobs, events and dead
 //! letters go through RabbitMQ exactly as between the separate roles: the
 //! same messaging stack (`messaging.rs`) and control-plane loops.
 
 use crate::messaging::{Messaging, Process};
-use crate::parts::{self, open_database, open_store, spawn_control_loops};
+use crate::parts::{self, open_database, open_store, spawn_control_loops, spawn_runner_port};
 use crate::running::{database_check, queue_check, serve_http, storage_check, Running};
 use actix_web::web;
 use anyhow::Context;
@@ -42,6 +42,7 @@ pub async fn start(config: Config, shutdown: Shutdown) -> anyhow::Result<Running
     let mut running = serve_http(&config, checks, samplers, routes, shutdown.clone())?;
     running.close_at_exit(messaging.connection());
     spawn_control_loops(&mut running, &control, &messaging, &shutdown);
+    spawn_runner_port(&mut running, &config, &control, &messaging, &shutdown)?;
     running.spawn({
         let shutdown = shutdown.clone();
         async move {
@@ -49,10 +50,13 @@ pub async fn start(config: Config, shutdown: Shutdown) -> anyhow::Result<Running
             Ok(())
         }
     });
-    running.spawn(async move {
-        worker.run(1, shutdown).await;
-        Ok(())
-    });
+    if config.serve_workers > 0 {
+        let workers = config.serve_workers;
+        running.spawn(async move {
+            worker.run(workers, shutdown).await;
+            Ok(())
+        });
+    }
     tracing::info!(addr = %running.addr, "goflix serve started");
     Ok(running)
 }

@@ -36,6 +36,7 @@ mod outbox;
 mod pages;
 mod public_url;
 mod routes;
+pub mod runners;
 mod state;
 mod tus;
 mod users;
@@ -212,6 +213,25 @@ impl ControlPlane {
     /// process. Safe to run in every replica.
     pub async fn run_imports(&self, shutdown: Shutdown) {
         imports::run(&self.state, shutdown).await;
+    }
+
+    /// The runner service's shared state over this control plane's
+    /// database, store and event bus, taking jobs through `queues`.
+    pub fn runner_hub(&self, queues: runners::QueueOpener) -> runners::RunnerHub {
+        let state = &self.state;
+        runners::RunnerHub::new(
+            state.db.clone(),
+            state.store.clone(),
+            state.bus.clone(),
+            queues,
+        )
+    }
+
+    /// Passes cancels and runner revocations from the command channel to
+    /// the runner sessions `hub` holds, until `shutdown`.
+    pub async fn follow_runner_commands(&self, hub: &runners::RunnerHub, shutdown: Shutdown) {
+        hub.follow_commands(self.state.commands.clone(), shutdown)
+            .await;
     }
 
     /// Records the jobs RabbitMQ dead-lettered until `shutdown`: a video

@@ -19,7 +19,8 @@ use crate::state::AppState;
 use chrono::{DateTime, Utc};
 use goflix_shared::command::Command;
 use goflix_shared::domain::{
-    Change, FailureCode, PlaybackRecord, Rendition, TranscodeJob, VideoId, VideoState, Visibility,
+    Change, FailureCode, JobProfile, PlaybackRecord, Rendition, TranscodeJob, VideoId, VideoState,
+    Visibility,
 };
 use goflix_shared::events::{Event, EventKind};
 use goflix_shared::layout::{self, POSTER, STORYBOARD_CUES};
@@ -191,6 +192,7 @@ fn new_job(id: VideoId) -> TranscodeJob {
         job_id: Uuid::now_v7(),
         video_id: id,
         traceparent: goflix_shared::trace_context::current(),
+        profile: JobProfile::default(),
     }
 }
 

@@ -1,5 +1,5 @@
-//! Commands from the control plane to every transcoder worker (today only
-//! [`Command::CancelJob`]). Commands are broadcast and fire-and-forget: every
+//! Commands from the control plane to every transcoder worker and every
+//! control-API replica ([`Command::CancelJob`], [`Command::RevokeRunner`]). Commands are broadcast and fire-and-forget: every
 //! listener gets its own copy of every command sent after it started
 //! listening, nothing is kept for later, and a command nobody listens to is
 //! dropped. The control plane never depends on delivery: it records the
@@ -35,18 +35,31 @@ pub enum Command {
         /// The job to stop (a newer job of the same video keeps running).
         job_id: Uuid,
     },
+    /// A remote runner's credential was revoked: the control-API replica
+    /// holding its stream closes it and returns its jobs to the queue.
+    #[serde(rename = "runner.revoke")]
+    RevokeRunner {
+        /// The runner.
+        runner_id: Uuid,
+    },
 }
 
 /// Every command sent after the listener started.
 pub type CommandStream = Pin<Box<dyn Stream<Item = Command> + Send>>;
 
-/// Carries commands from the control plane to every worker.
+/// Where a listener hears commands: the command channel itself, or, for a
+/// remote runner, its stream from the control API.
 #[async_trait]
-pub trait CommandBus: Send + Sync {
-    /// Sends a command to every listener (broadcast, fire-and-forget after the broker accepted it).
-    async fn send(&self, command: Command) -> Result<(), BusError>;
+pub trait CommandSource: Send + Sync {
     /// Every command sent from now on, to every listener (each worker process gets its own copy).
     async fn listen(&self) -> Result<CommandStream, BusError>;
+}
+
+/// Carries commands from the control plane to every worker.
+#[async_trait]
+pub trait CommandBus: CommandSource {
+    /// Sends a command to every listener (broadcast, fire-and-forget after the broker accepted it).
+    async fn send(&self, command: Command) -> Result<(), BusError>;
 }
 
 /// Commands kept for a listener that falls behind before it loses some.
@@ -73,7 +86,10 @@ impl CommandBus for MemoryCommandBus {
         let _ = self.sender.send(command);
         Ok(())
     }
+}
 
+#[async_trait]
+impl CommandSource for MemoryCommandBus {
     async fn listen(&self) -> Result<CommandStream, BusError> {
         Ok(crate::broadcast::stream(
             self.sender.subscribe(),
@@ -120,7 +136,10 @@ impl CommandBus for AmqpCommandBus {
             Err(e) => Err(unavailable(e)),
         }
     }
+}
 
+#[async_trait]
+impl CommandSource for AmqpCommandBus {
     async fn listen(&self) -> Result<CommandStream, BusError> {
         let channel = self.broker.channel().await.map_err(unavailable)?;
         let consume = async {
@@ -194,5 +213,11 @@ mod tests {
         assert!(json["video_id"].is_string());
         assert!(json["job_id"].is_string());
         assert_eq!(serde_json::from_value::<Command>(json).unwrap(), command);
+        let revoke = Command::RevokeRunner {
+            runner_id: Uuid::now_v7(),
+        };
+        let json = serde_json::to_value(&revoke).unwrap();
+        assert_eq!(json["type"], "runner.revoke");
+        assert_eq!(serde_json::from_value::<Command>(json).unwrap(), revoke);
     }
 }

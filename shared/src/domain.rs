@@ -4,12 +4,14 @@
 
 mod access;
 mod failure;
+mod profile;
 mod state;
 mod visibility;
 mod wire;
 
 pub use access::{Role, Scope};
 pub use failure::FailureCode;
+pub use profile::{JobProfile, VideoCodec};
 pub use state::{Change, VideoState};
 pub use visibility::Visibility;
 
@@ -100,6 +102,10 @@ pub struct TranscodeJob {
     /// [`crate::trace_context`]); absent when traces are not exported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traceparent: Option<String>,
+    /// What shapes the outputs, decided when the job was queued; a job
+    /// queued before profiles existed gets the default.
+    #[serde(default)]
+    pub profile: JobProfile,
 }
 
 /// What the origin needs to serve a video, published next to its media
@@ -139,6 +145,7 @@ mod tests {
             job_id: Uuid::now_v7(),
             video_id: VideoId::new(),
             traceparent: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into()),
+            profile: JobProfile::default(),
         };
         let json = serde_json::to_value(&job).unwrap();
         assert_eq!(json["traceparent"], job.traceparent.as_deref().unwrap());
@@ -158,5 +165,6 @@ mod tests {
         assert_eq!(parsed.traceparent, None);
         let untraced = serde_json::to_value(&parsed).unwrap();
         assert!(untraced.get("traceparent").is_none(), "{untraced}");
+        assert_eq!(parsed.profile, JobProfile::default());
     }
 }

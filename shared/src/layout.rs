@@ -75,6 +75,26 @@ pub fn new_version() -> String {
     uuid::Uuid::now_v7().simple().to_string()
 }
 
+/// The two version folders one transcode attempt writes: its outputs, and
+/// the live copy it publishes while encoding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptVersions {
+    /// Where the finished outputs go (`video.ready` names it).
+    pub output: String,
+    /// Where the live copy grows (`video.playable` names it).
+    pub live: String,
+}
+
+impl AttemptVersions {
+    /// Two fresh versions.
+    pub fn fresh() -> Self {
+        Self {
+            output: new_version(),
+            live: new_version(),
+        }
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

@@ -15,7 +15,7 @@ use goflix_testkit::rabbitmq::TestBroker;
 use futures_util::StreamExt;
 use goflix_shared::domain::{FailureCode, Rendition, RenditionKind, VideoId};
 use goflix_shared::events::amqp::AmqpBus;
-use goflix_shared::events::{Event, EventBus, EventKind, EventStream, MemoryBus};
+use goflix_shared::events::{Event, EventBus, EventKind, EventSink, EventStream, MemoryBus};
 use std::time::Duration;
 
 /// Longest wait for an event that must arrive.

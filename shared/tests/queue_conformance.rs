@@ -208,6 +208,7 @@ fn job() -> TranscodeJob {
         video_id: VideoId::new(),
         // Every backend carries the trace context with the job.
         traceparent: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into()),
+        profile: Default::default(),
     }
 }
 

@@ -106,6 +106,41 @@ impl S3Server {
     }
 }
 
+/// Final version folders of video `id` among the `objects` (those with a
+/// poster; the live copy published while encoding has none).
+pub fn published_versions(objects: &Path, id: &str) -> Vec<String> {
+    std::fs::read_dir(objects.join("media").join(id))
+        .map(|dir| {
+            dir.map(|e| e.unwrap())
+                .filter(|e| e.path().join("poster.jpg").is_file())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Exactly one published version of video `id` among the `objects`, whose
+/// media files (video and audio at least) each open in ffprobe with one stream.
+pub fn assert_published_once(objects: &Path, id: &str) {
+    let versions = published_versions(objects, id);
+    assert_eq!(
+        versions.len(),
+        1,
+        "exactly one published version: {versions:?}"
+    );
+    let folder = objects.join("media").join(id).join(&versions[0]);
+    let mut media = 0;
+    for entry in std::fs::read_dir(&folder).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "mp4") {
+            let probed = ffprobe(&path, &["-show_streams"]);
+            assert_eq!(probed["streams"].as_array().unwrap().len(), 1, "{path:?}");
+            media += 1;
+        }
+    }
+    assert!(media >= 2, "expected video and audio files in {folder:?}");
+}
+
 pub struct Cluster {
     pub dir: tempfile::TempDir,
     pub amqp_url: String,
@@ -115,6 +150,8 @@ pub struct Cluster {
     pub database: TestDatabase,
     pub base: String,
     port: u16,
+    /// The control plane's gRPC port of remote runners.
+    grpc_port: u16,
     pub control: Option<Process>,
     pub workers: Vec<Process>,
     pub origins: Vec<Process>,
@@ -133,6 +170,7 @@ impl Cluster {
         let broker = TestBroker::new("t");
         let database = TestDatabase::create().await;
         let port = free_port();
+        let grpc_port = free_port();
         let dir = tempfile::tempdir().unwrap();
         let objects = dir.path().join("objects");
         Self {
@@ -144,6 +182,7 @@ impl Cluster {
             database,
             base: format!("http://127.0.0.1:{port}"),
             port,
+            grpc_port,
             control: None,
             workers: Vec::new(),
             origins: Vec::new(),
@@ -151,6 +190,11 @@ impl Cluster {
             token: None,
             spawned: 0,
         }
+    }
+
+    /// The `--server` of remote runners.
+    pub fn grpc_server(&self) -> String {
+        format!("http://127.0.0.1:{}", self.grpc_port)
     }
 
     /// Where the cluster's objects are, as files.
@@ -213,6 +257,10 @@ impl Cluster {
             ("GOFLIX_QUEUE", queue_url.to_owned()),
             ("GOFLIX_DATABASE_URL", self.database.url()),
             ("GOFLIX_LISTEN", format!("127.0.0.1:{}", self.port)),
+            (
+                "GOFLIX_GRPC_LISTEN",
+                format!("127.0.0.1:{}", self.grpc_port),
+            ),
             ("GOFLIX_ADMIN_EMAIL", ADMIN_EMAIL.to_owned()),
             ("GOFLIX_ADMIN_PASSWORD", ADMIN_PASSWORD.to_owned()),
         ];
@@ -337,39 +385,14 @@ impl Cluster {
             .collect()
     }
 
-    /// Final version folders under `media/{id}/` (those with a poster;
-    /// the live copy published while encoding has none).
+    /// Final version folders under `media/{id}/` ([`published_versions`]).
     pub fn versions(&self, id: &str) -> Vec<String> {
-        std::fs::read_dir(self.objects().join("media").join(id))
-            .map(|dir| {
-                dir.map(|e| e.unwrap())
-                    .filter(|e| e.path().join("poster.jpg").is_file())
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default()
+        published_versions(&self.objects(), id)
     }
 
-    /// Exactly one published version of the video, whose media files
-    /// (video and audio at least) each open in ffprobe with one stream.
+    /// Exactly one published version, its media valid ([`assert_published_once`]).
     pub fn assert_outputs_valid(&self, id: &str) {
-        let versions = self.versions(id);
-        assert_eq!(
-            versions.len(),
-            1,
-            "exactly one published version: {versions:?}"
-        );
-        let folder = self.objects().join("media").join(id).join(&versions[0]);
-        let mut media = 0;
-        for entry in std::fs::read_dir(&folder).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_some_and(|e| e == "mp4") {
-                let probed = ffprobe(&path, &["-show_streams"]);
-                assert_eq!(probed["streams"].as_array().unwrap().len(), 1, "{path:?}");
-                media += 1;
-            }
-        }
-        assert!(media >= 2, "expected video and audio files in {folder:?}");
+        assert_published_once(&self.objects(), id);
     }
 
     /// How many times any worker logged `job done` for the video.

@@ -7,6 +7,7 @@
 
 pub mod cluster;
 pub mod pages;
+pub mod runners;
 
 use goflix_shared::config::Config;
 use goflix_shared::shutdown::Shutdown;
@@ -21,6 +22,8 @@ pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
 /// A running server and an admin's token.
 pub struct TestApp {
     pub base: String,
+    /// The gRPC port of remote runners, when `GOFLIX_GRPC_LISTEN` was set.
+    pub grpc: Option<String>,
     pub token: String,
     pub client: reqwest::Client,
     pub data_dir: tempfile::TempDir,
@@ -61,11 +64,13 @@ pub async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
         .await
         .unwrap();
     let base = format!("http://{}", running.addr);
+    let grpc = running.grpc_addr.map(|addr| addr.to_string());
     tokio::spawn(running.wait());
     let client = reqwest::Client::new();
     let token = login(&client, &base, ADMIN_EMAIL, ADMIN_PASSWORD).await;
     TestApp {
         base,
+        grpc,
         token,
         client,
         data_dir,

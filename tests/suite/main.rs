@@ -30,6 +30,7 @@ mod notifications;
 mod openapi_schemathesis;
 mod private_playback;
 mod progressive;
+mod runners;
 mod tracing;
 mod tus;
 mod uploads;

@@ -3,7 +3,7 @@
 //! route's extractors run and the [`Caller`] extractor hands it over;
 //! handlers then ask it for a
 //! capability with [`Caller::require`] — [`Admin`], [`ManageUsers`],
-//! [`ManageClients`], [`OwnAccount`], [`Uploader`] — or for a video right
+//! [`ManageClients`], [`ManageRunners`], [`OwnAccount`], [`Uploader`] — or for a video right
 //! ([`Caller::read`], [`Caller::manage`], [`Caller::video_scope`]). The
 //! handles' fields are private to this module, so the only way to get one is
 //! to pass the check, and the operations that need a right take the handle
@@ -437,6 +437,27 @@ impl ManageClients {
 }
 
 impl Capability for ManageClients {
+    fn grant(caller: &Caller) -> Result<Self, ApiError> {
+        Ok(Self {
+            admin: caller.require()?,
+        })
+    }
+}
+
+/// Capability: may create runner registration tokens, list and revoke runners.
+#[derive(Debug, Clone, Copy)]
+pub struct ManageRunners {
+    admin: Admin,
+}
+
+impl ManageRunners {
+    /// The admin acting.
+    pub fn admin_id(&self) -> Uuid {
+        self.admin.id
+    }
+}
+
+impl Capability for ManageRunners {
     fn grant(caller: &Caller) -> Result<Self, ApiError> {
         Ok(Self {
             admin: caller.require()?,

@@ -20,7 +20,7 @@ pub mod session;
 pub mod upload_access;
 
 pub use caller::{
-    authenticate_bearer, Admin, Caller, ManageClients, ManageUsers, ManagedVideo, MaybeCaller,
-    OwnAccount, ReadableVideo, UploadCaller, Uploader, VideoScope,
+    authenticate_bearer, Admin, Caller, ManageClients, ManageRunners, ManageUsers, ManagedVideo,
+    MaybeCaller, OwnAccount, ReadableVideo, UploadCaller, Uploader, VideoScope,
 };
 pub(crate) use caller::{presented_token, presents_bearer};

@@ -15,6 +15,8 @@ pub mod playback_user_revocation;
 pub mod refresh_token;
 pub mod retired_version;
 pub mod revoked_token;
+pub mod runner;
+pub mod runner_registration_token;
 pub mod single_use_token;
 pub mod upload;
 pub mod user;

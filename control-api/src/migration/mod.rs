@@ -13,6 +13,7 @@ mod m20261202_000020_playback_revocations;
 mod m20261202_000021_single_use_tokens;
 mod m20261202_000030_uploads;
 mod m20261202_000031_imports;
+mod m20261203_000040_runners;
 
 use crate::error::ApiError;
 use sea_orm::DatabaseConnection;
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000021_single_use_tokens::Migration),
             Box::new(m20261202_000030_uploads::Migration),
             Box::new(m20261202_000031_imports::Migration),
+            Box::new(m20261203_000040_runners::Migration),
         ]
     }
 }

@@ -10,6 +10,7 @@ mod import;
 mod jobs;
 mod openapi;
 mod preferences;
+mod runners;
 mod templates;
 mod tus;
 mod upload;
@@ -85,6 +86,19 @@ pub(crate) fn configure(state: web::Data<AppState>, cfg: &mut ServiceConfig) {
             )
             .service(
                 resource("/clients/{id}").route(authenticated(web::delete().to(clients::delete))),
+            )
+            .service(
+                resource("/runners/registration-tokens")
+                    .route(authenticated(web::get().to(runners::list_tokens)))
+                    .route(authenticated(web::post().to(runners::create_token))),
+            )
+            .service(
+                resource("/runners/registration-tokens/{id}")
+                    .route(authenticated(web::delete().to(runners::revoke_token))),
+            )
+            .service(resource("/runners").route(authenticated(web::get().to(runners::list))))
+            .service(
+                resource("/runners/{id}").route(authenticated(web::delete().to(runners::revoke))),
             )
             .service(
                 resource("/videos")

@@ -10,7 +10,8 @@
 //! another already uses is renamed with `#[schema(as = ...)]`.
 
 use super::{
-    auth, clients, events, jobs, preferences, templates, tus, upload, users, videos, webhooks,
+    auth, clients, events, jobs, preferences, runners, templates, tus, upload, users, videos,
+    webhooks,
 };
 use crate::error::{ErrorBody, OAuthErrorBody};
 use actix_web::http::header::ContentType;
@@ -28,7 +29,7 @@ use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
     info(
         title = "Goflix control API",
         version = "1",
-        description = "Accounts, OAuth tokens, service clients, videos and notifications. \
+        description = "Accounts, OAuth tokens, service clients, remote runners, videos and notifications. \
                        Errors are `{\"code\", \"message\"}` with stable codes; the OAuth \
                        endpoints add RFC 6749's `error` and `error_description`."
     ),
@@ -62,6 +63,11 @@ use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
         clients::list,
         clients::create,
         clients::delete,
+        runners::create_token,
+        runners::list_tokens,
+        runners::revoke_token,
+        runners::list,
+        runners::revoke,
         videos::list,
         upload::upload,
         videos::get,

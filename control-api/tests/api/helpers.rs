@@ -4,7 +4,7 @@ use actix_web::{App, HttpServer};
 use goflix_control_api::ControlPlane;
 use goflix_shared::config::Config;
 use goflix_shared::domain::VideoId;
-use goflix_shared::events::{Event, EventBus, EventKind, MemoryBus};
+use goflix_shared::events::{Event, EventKind, EventSink, MemoryBus};
 use goflix_shared::shutdown::Shutdown;
 use goflix_shared::store::Store;
 use goflix_shared::token::Role;

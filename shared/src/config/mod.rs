@@ -97,6 +97,25 @@ pub struct Config {
     pub job_wall: Duration,
     /// `GOFLIX_JOB_EXECUTABLE`; `None`: the running executable.
     pub job_executable: Option<PathBuf>,
+    /// `GOFLIX_SERVE_WORKERS`.
+    pub serve_workers: usize,
+    /// `GOFLIX_GRPC_LISTEN`; `None`: no gRPC port.
+    pub grpc_listen: Option<SocketAddr>,
+    /// `GOFLIX_GRPC_TLS_CERT_FILE` and `GOFLIX_GRPC_TLS_KEY_FILE`, given together.
+    pub grpc_tls: Option<TlsFiles>,
+    /// `GOFLIX_RUNNER_TOKEN`.
+    pub runner_token: Option<SecretString>,
+    /// `GOFLIX_RUNNER_CA_FILE`.
+    pub runner_ca_file: Option<PathBuf>,
+}
+
+/// A certificate chain and its private key, as PEM files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain.
+    pub cert: PathBuf,
+    /// Its private key.
+    pub key: PathBuf,
 }
 
 /// A setting that could not be read.
@@ -175,6 +194,25 @@ impl Config {
             job_memory_mb: env.number(&JOB_MEMORY_MB)?,
             job_wall: Duration::from_secs(env.number(&JOB_WALL_SECONDS)?),
             job_executable: env.optional(&JOB_EXECUTABLE, path)?,
+            serve_workers: env.number(&SERVE_WORKERS)?,
+            grpc_listen: env.optional(&GRPC_LISTEN, address)?,
+            grpc_tls: match (
+                env.optional(&GRPC_TLS_CERT_FILE, path)?,
+                env.optional(&GRPC_TLS_KEY_FILE, path)?,
+            ) {
+                (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+                (None, None) => None,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        name: GRPC_TLS_CERT_FILE.name.into(),
+                        message:
+                            "GOFLIX_GRPC_TLS_CERT_FILE and GOFLIX_GRPC_TLS_KEY_FILE go together"
+                                .into(),
+                    })
+                }
+            },
+            runner_token: env.optional(&RUNNER_TOKEN, secret)?,
+            runner_ca_file: env.optional(&RUNNER_CA_FILE, path)?,
             data_dir,
         })
     }
@@ -270,6 +308,8 @@ mod tests {
         assert_eq!(config.stall_timeout, Duration::from_secs(120));
         assert_eq!(config.job_memory_mb, 4096);
         assert!(config.job_executable.is_none());
+        assert_eq!(config.serve_workers, 1);
+        assert!(config.grpc_listen.is_none() && config.grpc_tls.is_none());
     }
 
     #[test]
@@ -363,6 +403,8 @@ mod tests {
         assert!(Config::from_vars(vars(&[("GOFLIX_CACHE", "memcached://m")])).is_err());
         assert!(Config::from_vars(vars(&[("GOFLIX_STORAGE", "ftp://host/objects")])).is_err());
         assert!(Config::from_vars(vars(&[("GOFLIX_DATABASE_URL", "mysql://db/goflix")])).is_err());
+        assert!(Config::from_vars(vars(&[("GOFLIX_GRPC_LISTEN", "50051")])).is_err());
+        assert!(Config::from_vars(vars(&[("GOFLIX_GRPC_TLS_CERT_FILE", "/tls.crt")])).is_err());
     }
 
     #[test]

@@ -301,6 +301,47 @@ pub(super) const JOB_EXECUTABLE: Setting = plain(
     "the `goflix` binary started for each job's media work (`goflix transcode-child`)",
 );
 
+pub(super) const SERVE_WORKERS: Setting = plain(
+    "GOFLIX_SERVE_WORKERS",
+    Kind::Number {
+        unit: "jobs",
+        min: 0,
+        max: Some(64),
+    },
+    Value("1"),
+    "`goflix serve`: jobs it transcodes in-process at once; `0` leaves transcoding to remote runners (`GOFLIX_GRPC_LISTEN`)",
+);
+pub(super) const GRPC_LISTEN: Setting = plain(
+    "GOFLIX_GRPC_LISTEN",
+    Kind::Address,
+    Described("no gRPC port: remote runners cannot connect"),
+    "control-api: address of the gRPC port remote transcoding runners connect to (`goflix.runner.v1`, with `grpc.health.v1` and reflection)",
+);
+pub(super) const GRPC_TLS_CERT_FILE: Setting = plain(
+    "GOFLIX_GRPC_TLS_CERT_FILE",
+    Kind::Path,
+    Described("plain-text HTTP/2: only behind a proxy that terminates TLS"),
+    "control-api: PEM certificate chain of the gRPC port (set with `GOFLIX_GRPC_TLS_KEY_FILE`)",
+);
+pub(super) const GRPC_TLS_KEY_FILE: Setting = plain(
+    "GOFLIX_GRPC_TLS_KEY_FILE",
+    Kind::Path,
+    Described("plain-text HTTP/2"),
+    "control-api: PEM private key of `GOFLIX_GRPC_TLS_CERT_FILE`",
+);
+pub(super) const RUNNER_TOKEN: Setting = secret(
+    "GOFLIX_RUNNER_TOKEN",
+    Kind::Text,
+    Described("none: the runner uses the credential kept in its data dir"),
+    "`goflix runner`: the registration token it exchanges for its own credential on first start; best given as `GOFLIX_RUNNER_TOKEN_FILE`",
+);
+pub(super) const RUNNER_CA_FILE: Setting = plain(
+    "GOFLIX_RUNNER_CA_FILE",
+    Kind::Path,
+    Described("the system's trusted roots"),
+    "`goflix runner`: PEM certificate of the authority it also trusts for the server's TLS (an `https://` `--server`)",
+);
+
 /// Every setting, in the order the documentation lists them.
 pub const SETTINGS: &[&Setting] = &[
     &LISTEN,
@@ -327,6 +368,12 @@ pub const SETTINGS: &[&Setting] = &[
     &JOB_MEMORY_MB,
     &JOB_WALL_SECONDS,
     &JOB_EXECUTABLE,
+    &SERVE_WORKERS,
+    &GRPC_LISTEN,
+    &GRPC_TLS_CERT_FILE,
+    &GRPC_TLS_KEY_FILE,
+    &RUNNER_TOKEN,
+    &RUNNER_CA_FILE,
     &LOG_FORMAT,
     &SMTP_URL,
     &SMTP_FROM,

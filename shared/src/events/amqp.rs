@@ -9,7 +9,7 @@
 //! after it has been applied: one being applied when the subscriber died is
 //! delivered again (applying events is idempotent).
 
-use super::{BusError, Event, EventBus, EventStream};
+use super::{BusError, Event, EventBus, EventSink, EventStream};
 use crate::broker::{Broker, BrokerError};
 use async_trait::async_trait;
 use futures_util::StreamExt;
@@ -42,7 +42,7 @@ impl AmqpBus {
 }
 
 #[async_trait]
-impl EventBus for AmqpBus {
+impl EventSink for AmqpBus {
     async fn publish(&self, event: Event) -> Result<(), BusError> {
         let payload = serde_json::to_vec(&event).expect("events serialise");
         let message_id = uuid::Uuid::now_v7().to_string();
@@ -72,7 +72,10 @@ impl EventBus for AmqpBus {
             }
         }
     }
+}
 
+#[async_trait]
+impl EventBus for AmqpBus {
     async fn subscribe(&self) -> Result<EventStream, BusError> {
         let channel = self.broker.channel().await.map_err(unavailable)?;
         let consume = async {

@@ -1,6 +1,6 @@
 //! The in-process bus of `goflix serve`: a broadcast channel.
 
-use super::{BusError, Event, EventBus, EventStream};
+use super::{BusError, Event, EventBus, EventSink, EventStream};
 use async_trait::async_trait;
 use tokio::sync::broadcast;
 
@@ -22,13 +22,16 @@ impl Default for MemoryBus {
 }
 
 #[async_trait]
-impl EventBus for MemoryBus {
+impl EventSink for MemoryBus {
     async fn publish(&self, event: Event) -> Result<(), BusError> {
         // No subscriber is not an error: nobody is listening yet.
         let _ = self.sender.send(event);
         Ok(())
     }
+}
 
+#[async_trait]
+impl EventBus for MemoryBus {
     async fn subscribe(&self) -> Result<EventStream, BusError> {
         Ok(crate::broadcast::stream(
             self.sender.subscribe(),

@@ -153,11 +153,17 @@ pub enum BusError {
     Unavailable(String),
 }
 
-/// Carries events from publishers to every subscriber.
+/// Where a publisher's events go: the bus itself, or, for a remote
+/// runner, the control API that checks and republishes them.
 #[async_trait]
-pub trait EventBus: Send + Sync {
+pub trait EventSink: Send + Sync {
     /// Publishes one event; returns once the bus has accepted it.
     async fn publish(&self, event: Event) -> Result<(), BusError>;
+}
+
+/// Carries events from publishers to every subscriber.
+#[async_trait]
+pub trait EventBus: EventSink {
     /// Subscribes to every event published from now on (on the AMQP bus,
     /// also to those kept for the control plane while none was running;
     /// replicas subscribing there share the stream).

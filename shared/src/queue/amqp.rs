@@ -250,6 +250,14 @@ impl JobQueue for AmqpQueue {
     async fn check(&self) -> Result<(), QueueError> {
         self.broker.check().await.map_err(unavailable)
     }
+
+    async fn close(&self) {
+        if let Some((channel, _)) = self.consumer.lock().await.take() {
+            if let Err(e) = channel.close(200, "consumer closed").await {
+                tracing::warn!(error = %e, "could not close a job consumer's channel");
+            }
+        }
+    }
 }
 
 /// One unacked delivery.

@@ -9,6 +9,7 @@ pub mod amqp;
 pub mod database;
 
 use crate::domain::TranscodeJob;
+use crate::layout::AttemptVersions;
 use crate::shutdown::Shutdown;
 use async_trait::async_trait;
 use std::time::Duration;
@@ -42,6 +43,12 @@ pub trait Lease: Send + Sync {
     fn job(&self) -> &TranscodeJob;
     /// 1 on the first delivery, more on redeliveries.
     fn attempt(&self) -> u32;
+    /// The version folders this attempt writes: fresh ones, unless the
+    /// lease was handed out with its own (a remote runner's, chosen by the
+    /// control API, which lets it write nowhere else).
+    fn versions(&self) -> AttemptVersions {
+        AttemptVersions::fresh()
+    }
     /// Keeps the lease alive while a long job runs.
     async fn heartbeat(&self) -> Result<(), QueueError>;
     /// Resolves once the lease is known to be lost (another worker may get
@@ -65,6 +72,10 @@ pub trait JobQueue: Send + Sync {
     async fn next(&self, shutdown: &Shutdown) -> Result<Option<Box<dyn Lease>>, QueueError>;
     /// Whether the backend answers (for `/readyz`).
     async fn check(&self) -> Result<(), QueueError>;
+    /// Stops consuming: jobs this consumer took but never handed out, and
+    /// the unsettled leases it handed out, return to the queue (RabbitMQ
+    /// closes the consumer's channel; the database queue holds nothing).
+    async fn close(&self) {}
 }
 
 /// Hands jobs to a queue that lives outside the database (the outbox relay's sink).

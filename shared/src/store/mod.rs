@@ -3,12 +3,14 @@
 //! paths (the origin's reads) dispatch statically.
 
 mod fs;
+mod job;
 mod key;
 mod resumable;
 mod s3;
 mod timed;
 
 pub use fs::FsStore;
+pub use job::JobStore;
 pub use key::{InvalidKey, ObjectKey};
 pub use resumable::{Appended, Multipart, ResumableObject, Staged, StagedPart, Tail};
 pub use s3::{S3Options, S3Store, StaticCredentials, PART_SIZE};

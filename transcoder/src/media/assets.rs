@@ -111,7 +111,7 @@ impl Storyboard {
     /// Offers output frame number `index` (frames come in order).
     pub fn offer(&mut self, index: u64, picture: &frame::Video) -> Result<(), MediaError> {
         self.frames = index + 1;
-        if index % self.interval_frames != 0 {
+        if !index.is_multiple_of(self.interval_frames) {
             return Ok(());
         }
         let converter = match &mut self.converter {

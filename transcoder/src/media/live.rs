@@ -11,12 +11,13 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use chrono::{DateTime, TimeDelta, Utc};
 use goflix_shared::domain::{PlaybackRecord, Rendition, RenditionKind, VideoId};
 use goflix_shared::layout;
-use goflix_shared::store::{ObjectStore, Store, StoreError};
+use goflix_shared::store::{JobStore, StoreError};
 use serde::{Deserialize, Serialize};
 
 use crate::media::error::MediaError;
@@ -94,7 +95,7 @@ pub enum LiveError {
 
 /// Copies a live folder to the store as it grows.
 pub struct LivePublisher {
-    store: Store,
+    store: Arc<dyn JobStore>,
     video: VideoId,
     version: String,
     dir: PathBuf,
@@ -118,9 +119,14 @@ pub struct LivePublisher {
 
 impl LivePublisher {
     /// A publisher of `dir` into `video`'s live `version`.
-    pub fn new(store: Store, video: VideoId, version: String, dir: PathBuf) -> Self {
+    pub fn new(
+        store: impl Into<Arc<dyn JobStore>>,
+        video: VideoId,
+        version: String,
+        dir: PathBuf,
+    ) -> Self {
         Self {
-            store,
+            store: store.into(),
             video,
             version,
             dir,
@@ -391,7 +397,7 @@ fn is_live_file(name: &str, file: &str) -> bool {
 /// that does not publish its final version removes its live copy.
 pub struct LivePlayback {
     publisher: LivePublisher,
-    store: Store,
+    store: Arc<dyn JobStore>,
     video: VideoId,
     /// The live version was announced.
     announced: bool,
@@ -401,10 +407,14 @@ pub struct LivePlayback {
 
 impl LivePlayback {
     /// Live playback of `video` through `publisher`.
-    pub fn new(publisher: LivePublisher, store: &Store, video: VideoId) -> Self {
+    pub fn new(
+        publisher: LivePublisher,
+        store: impl Into<Arc<dyn JobStore>>,
+        video: VideoId,
+    ) -> Self {
         Self {
             publisher,
-            store: store.clone(),
+            store: store.into(),
             video,
             announced: false,
             abandoned: false,
@@ -470,7 +480,7 @@ impl LivePlayback {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use goflix_shared::store::{FsStore, ObjectKey};
+    use goflix_shared::store::{FsStore, ObjectKey, ObjectStore, Store};
 
     /// A folder store (kept while the guard lives).
     async fn store() -> (Store, tempfile::TempDir) {
@@ -486,10 +496,13 @@ mod tests {
     /// points at, as the final one or (`live`) as an attempt's live copy.
     async fn played_version(store: &Store, video: VideoId, live: bool) -> String {
         let version = layout::new_version();
-        store
-            .put_bytes(&master(video, &version), Bytes::from_static(b"#EXTM3U\n"))
-            .await
-            .unwrap();
+        ObjectStore::put_bytes(
+            store,
+            &master(video, &version),
+            Bytes::from_static(b"#EXTM3U\n"),
+        )
+        .await
+        .unwrap();
         let record = serde_json::json!({
             "version": version,
             "visibility": "public",
@@ -497,16 +510,14 @@ mod tests {
             "live": live,
         });
         let bytes = serde_json::to_vec(&record).unwrap();
-        store
-            .put_bytes(&layout::playback_record(video), bytes.into())
+        ObjectStore::put_bytes(store, &layout::playback_record(video), bytes.into())
             .await
             .unwrap();
         version
     }
 
     async fn record(store: &Store, video: VideoId) -> PlaybackRecord {
-        let bytes = store
-            .get_bytes(&layout::playback_record(video))
+        let bytes = ObjectStore::get_bytes(store, &layout::playback_record(video))
             .await
             .unwrap();
         serde_json::from_slice(&bytes).unwrap()
@@ -532,10 +543,13 @@ mod tests {
             None => None,
         };
         let version = layout::new_version();
-        store
-            .put_bytes(&master(video, &version), Bytes::from_static(b"#EXTM3U\n"))
-            .await
-            .unwrap();
+        ObjectStore::put_bytes(
+            &store,
+            &master(video, &version),
+            Bytes::from_static(b"#EXTM3U\n"),
+        )
+        .await
+        .unwrap();
         // No live folder to sync: the copy counts as stored already.
         let mut publisher = LivePublisher::new(
             store.clone(),
@@ -544,7 +558,7 @@ mod tests {
             PathBuf::from("/nonexistent/live"),
         );
         publisher.playable = true;
-        let live = LivePlayback::new(publisher, &store, video);
+        let live = LivePlayback::new(publisher, store.clone(), video);
         Fixture {
             store,
             _dir,

@@ -6,13 +6,15 @@
 //! Landlock and seccomp the child runs in; [`job_error`] is how an attempt
 //! fails, retried or aborted.
 //!
+//! [`remote`] runs the same worker as a remote runner, with the control
+//! API's gRPC port standing in for the queue, the event bus and storage.
+//!
 //! The rule: the runtime imports the media library, never the reverse
-//! (media never imports runtime), so another runner, such as a remote
-//! transcoding client, can reuse the child-process boundary and the media
-//! library as they are.
+//! (media never imports runtime).
 
 pub mod child;
 pub mod job_error;
+pub mod remote;
 mod running;
 pub mod sandbox;
 pub mod supervise;

@@ -35,14 +35,14 @@ use crate::runtime::job_error::{Failure, JobError, JobResult};
 pub use crate::runtime::running::RunningJobs;
 use crate::runtime::supervise::{self, Isolation};
 use futures_util::StreamExt;
-use goflix_shared::command::{Command, CommandBus};
+use goflix_shared::command::{Command, CommandSource};
 use goflix_shared::domain::{FailureCode, TranscodeJob};
-use goflix_shared::events::{BusError, Event, EventBus, EventKind};
-use goflix_shared::layout;
+use goflix_shared::events::{BusError, Event, EventKind, EventSink};
+use goflix_shared::layout::{self, AttemptVersions};
 use goflix_shared::metrics;
 use goflix_shared::queue::{JobQueue, Lease, QueueError, MAX_ATTEMPTS};
 use goflix_shared::shutdown::Shutdown;
-use goflix_shared::store::{ObjectStore, Store, StoreError};
+use goflix_shared::store::{JobStore, StoreError};
 use goflix_shared::trace_context;
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -65,11 +65,11 @@ const CANCEL_CHECK: Duration = Duration::from_millis(100);
 #[derive(Clone)]
 pub struct Worker {
     /// Where masters are read and outputs written.
-    pub store: Store,
+    pub store: Arc<dyn JobStore>,
     /// Where jobs come from.
     pub queue: Arc<dyn JobQueue>,
     /// Where progress and outcomes go.
-    pub bus: Arc<dyn EventBus>,
+    pub bus: Arc<dyn EventSink>,
     /// Encoder settings.
     pub options: TranscodeOptions,
     /// After shutdown, how long a running job may go on before it is
@@ -78,7 +78,7 @@ pub struct Worker {
     /// How each job's child process is run and limited.
     pub isolation: Isolation,
     /// Where operators' cancels come from ([`Command::CancelJob`]).
-    pub commands: Arc<dyn CommandBus>,
+    pub commands: Arc<dyn CommandSource>,
     /// The jobs running now and the cancels heard, for [`Worker::cancel_job`].
     pub running: RunningJobs,
 }
@@ -252,6 +252,8 @@ impl Worker {
                                     tracing::info!(%job_id, "cancelling the job on request");
                                 }
                             }
+                            // For the control API replica holding the runner's stream.
+                            Some(Command::RevokeRunner { .. }) => {}
                             None => break,
                         }
                     }
@@ -311,8 +313,9 @@ impl Worker {
         tracing::info!("job started");
         self.publish(&job, EventKind::Processing { attempt }).await;
         let started = Instant::now();
+        let versions = lease.versions();
         let (result, released) = self
-            .work_leased(&job, lease.as_ref(), &running.cancel, shutdown)
+            .work_leased(&job, &versions, lease.as_ref(), &running.cancel, shutdown)
             .await;
         self.running.finish(job.job_id);
         let stopper = if running.by_operator.is_cancelled() {
@@ -337,11 +340,12 @@ impl Worker {
     async fn work_leased(
         &self,
         job: &TranscodeJob,
+        versions: &AttemptVersions,
         lease: &dyn Lease,
         cancel: &Cancel,
         shutdown: &Shutdown,
     ) -> (Result<(), JobError>, bool) {
-        let work = self.process(job, cancel);
+        let work = self.process(job, versions, cancel);
         tokio::pin!(work);
         let mut beat = tokio::time::interval(HEARTBEAT);
         beat.tick().await;
@@ -424,20 +428,25 @@ impl Worker {
     }
 
     /// The job's work: fetch the master, transcode it in a child process,
-    /// publish the outputs under a new version and announce it. Whatever
-    /// fails says whether the job is worth another attempt.
-    async fn process(&self, job: &TranscodeJob, cancel: &Cancel) -> Result<(), JobError> {
+    /// publish the outputs under the attempt's version and announce it.
+    /// Whatever fails says whether the job is worth another attempt.
+    async fn process(
+        &self,
+        job: &TranscodeJob,
+        versions: &AttemptVersions,
+        cancel: &Cancel,
+    ) -> Result<(), JobError> {
         let scratch = Scratch::new().await?;
         self.download_master(job, &scratch.master, cancel).await?;
-        let version = layout::new_version();
+        let version = versions.output.clone();
         let mut live = LivePlayback::new(
             LivePublisher::new(
                 self.store.clone(),
                 job.video_id,
-                layout::new_version(),
+                versions.live.clone(),
                 scratch.live_dir.clone(),
             ),
-            &self.store,
+            self.store.clone(),
             job.video_id,
         );
         let published = async {
@@ -596,6 +605,8 @@ impl Worker {
         // Media first, playlists after, so a playlist never names a missing file.
         let mut files = output.files.clone();
         files.sort_by_key(|name| !name.ends_with(".mp4"));
+        let started = Instant::now();
+        let mut bytes = 0;
         for name in &files {
             let key = layout::media_file(job.video_id, version, name).ok_or_else(|| {
                 Stop::Failed(StoreError::Io(std::io::Error::other(format!(
@@ -607,7 +618,16 @@ impl Worker {
                 self.store.put_file(&key, &path)
             })
             .await?;
+            bytes += std::fs::metadata(&path).map_or(0, |m| m.len());
         }
+        let seconds = started.elapsed().as_secs_f64();
+        tracing::info!(
+            files = files.len(),
+            bytes,
+            seconds,
+            mb_per_s = bytes as f64 / 1e6 / seconds.max(1e-6),
+            "outputs stored"
+        );
         for rendition in &output.renditions {
             self.publish(
                 job,

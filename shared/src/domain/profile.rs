@@ -1,0 +1,86 @@
+//! What shapes a job's outputs, decided by the control plane when it
+//! queues the job and carried in it ([`super::TranscodeJob::profile`]), so
+//! an in-cluster worker and a remote runner produce the same outputs, and a
+//! runner is only handed jobs whose codecs it announced it can encode.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// A video codec a ladder is encoded with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VideoCodec {
+    /// H.264 (libx264), CMAF `avc1`.
+    H264,
+}
+
+impl VideoCodec {
+    /// Every codec, in the order ladders are encoded.
+    pub const ALL: [Self; 1] = [Self::H264];
+
+    /// The wire name (`h264`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::H264 => "h264",
+        }
+    }
+}
+
+impl fmt::Display for VideoCodec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for VideoCodec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|codec| codec.as_str() == s)
+            .ok_or_else(|| format!("unknown video codec {s:?}"))
+    }
+}
+
+/// What a job's outputs are made of.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobProfile {
+    /// The codecs of the ladder, each a full set of renditions.
+    pub codecs: Vec<VideoCodec>,
+}
+
+impl Default for JobProfile {
+    /// The H.264 ladder (also what a job queued before profiles existed means).
+    fn default() -> Self {
+        Self {
+            codecs: vec![VideoCodec::H264],
+        }
+    }
+}
+
+impl JobProfile {
+    /// Whether an encoder that can do `codecs` can make these outputs.
+    pub fn fits(&self, codecs: &[VideoCodec]) -> bool {
+        self.codecs.iter().all(|codec| codecs.contains(codec))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_profile_fits_an_encoder_with_every_codec_it_needs() {
+        let profile = JobProfile::default();
+        assert!(profile.fits(&[VideoCodec::H264]));
+        assert!(!profile.fits(&[]));
+        assert_eq!("h264".parse::<VideoCodec>(), Ok(VideoCodec::H264));
+        assert!("vp9".parse::<VideoCodec>().is_err());
+        assert_eq!(
+            serde_json::to_value(&profile).unwrap(),
+            serde_json::json!({"codecs": ["h264"]})
+        );
+    }
+}
