@@ -210,30 +210,73 @@ impl Drop for RunnerProcess {
     }
 }
 
-/// A self-signed certificate for `127.0.0.1` in `dir` (openssl); the
-/// certificate and key files.
-pub fn self_signed_certificate(dir: &Path) -> (PathBuf, PathBuf) {
-    let (cert, key) = (dir.join("grpc.crt"), dir.join("grpc.key"));
+/// A certificate authority and a server certificate it signed for
+/// `127.0.0.1` and `localhost`, in `dir` (openssl).
+pub struct TestCertificates {
+    /// The authority, for clients to trust.
+    pub ca: PathBuf,
+    /// The server's certificate and key.
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+fn openssl(args: &[&str], dir: &Path) {
     let status = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-        ])
-        .args(["-nodes", "-days", "2", "-subj", "/CN=goflix-test"])
-        .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
+        .args(args)
+        .current_dir(dir)
         .stderr(Stdio::null())
         .status()
         .expect("openssl");
-    assert!(status.success());
-    (cert, key)
+    assert!(status.success(), "openssl {args:?}");
+}
+
+/// Makes [`TestCertificates`] in `dir`.
+pub fn test_certificates(dir: &Path) -> TestCertificates {
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509", "-days", "2", "-subj", "/CN=goflix-test-ca"];
+    ca.extend(ec);
+    ca.extend(["-keyout", "ca.key", "-out", "ca.crt"]);
+    openssl(&ca, dir);
+    let mut request = vec!["req", "-subj", "/CN=127.0.0.1"];
+    request.extend(ec);
+    request.extend(["-keyout", "grpc.key", "-out", "grpc.csr"]);
+    openssl(&request, dir);
+    std::fs::write(
+        dir.join("grpc.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "grpc.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "grpc.ext",
+            "-out",
+            "grpc.crt",
+        ],
+        dir,
+    );
+    TestCertificates {
+        ca: dir.join("ca.crt"),
+        cert: dir.join("grpc.crt"),
+        key: dir.join("grpc.key"),
+    }
 }
 
 /// A client of the runner service whose calls carry `secret`.

@@ -8,7 +8,7 @@
 use crate::common::cluster::{assert_published_once, Cluster};
 use crate::common::runners::{
     self, channel, client, grpcio_probe, registration_token, revoke, runner_holding,
-    self_signed_certificate, RunnerProcess,
+    test_certificates, RunnerProcess,
 };
 use crate::common::{clip, e2e_dir, noisy_clip, spawn_app_with, TestApp};
 use goflix_runner_proto::{
@@ -39,8 +39,10 @@ async fn serve_for_runners(extra: &[(&str, &str)]) -> TestApp {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_runner_with_only_a_server_and_a_token_transcodes_an_upload_playable_while_encoding() {
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = self_signed_certificate(dir.path());
-    let (cert_s, key_s) = (cert.display().to_string(), key.display().to_string());
+    let certificates = test_certificates(dir.path());
+    let cert_s = certificates.cert.display().to_string();
+    let key_s = certificates.key.display().to_string();
+    let ca_s = certificates.ca.display().to_string();
     let app = serve_for_runners(&[
         ("GOFLIX_GRPC_TLS_CERT_FILE", &cert_s),
         ("GOFLIX_GRPC_TLS_KEY_FILE", &key_s),
@@ -49,7 +51,7 @@ async fn a_runner_with_only_a_server_and_a_token_transcodes_an_upload_playable_w
     let grpc = app.grpc.clone().unwrap();
 
     // grpcio, over TLS: health and reflection (v1alpha).
-    let probe = grpcio_probe(&grpc, Some(&cert));
+    let probe = grpcio_probe(&grpc, Some(&certificates.ca));
     eprintln!("grpcio probe: {probe}");
     assert_eq!(probe["health"][""], "SERVING", "{probe}");
     assert_eq!(
@@ -87,7 +89,7 @@ async fn a_runner_with_only_a_server_and_a_token_transcodes_an_upload_playable_w
         "office-gpu",
         &format!("https://{grpc}"),
         &token,
-        &[("GOFLIX_RUNNER_CA_FILE", cert_s.clone())],
+        &[("GOFLIX_RUNNER_CA_FILE", ca_s)],
     )
     .await;
     let credential = runner.data_dir.join("runner.credential");

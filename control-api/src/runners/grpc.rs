@@ -334,10 +334,15 @@ impl GrpcPort {
                 .register_encoded_file_descriptor_set(goflix_runner_proto::FILE_DESCRIPTOR_SET)
                 .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         };
+        // Each lists the other too, so either version shows both.
         let reflection_v1 = reflection()
+            .register_encoded_file_descriptor_set(
+                tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+            )
             .build_v1()
             .expect("the compiled descriptor sets are valid");
         let reflection_v1alpha = reflection()
+            .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
             .build_v1alpha()
             .expect("the compiled descriptor sets are valid");
         let runners = RunnerServiceServer::new(Service { hub: self.hub })

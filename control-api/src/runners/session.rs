@@ -125,14 +125,19 @@ pub(super) async fn run(
     }
     let queue = (hub.inner.queues)(first_capacity.max(1) as u16);
     let (capacity, watched) = watch::channel(first_capacity);
+    let taking = Shutdown::new();
     let slots: Vec<_> = (0..first_capacity)
         .map(|index| {
+            let stops = Stops {
+                taking: taking.clone(),
+                holding: close.clone(),
+            };
             tokio::spawn(slot(
                 index,
                 context.clone(),
                 queue.clone(),
                 watched.clone(),
-                close.child_token(),
+                stops,
             ))
         })
         .collect();
@@ -141,11 +146,16 @@ pub(super) async fn run(
     if let Some(status) = ended {
         let _ = out.send(Err(status)).await;
     }
+    // Stop taking jobs, then close the consumer: on RabbitMQ its channel
+    // returns every delivery it holds to the queue at once, counted once,
+    // as a dead worker's would be. Then the held jobs are released (the
+    // database queue needs that; on RabbitMQ they are back already).
+    taking.cancel();
+    queue.close().await;
     close.cancel();
     for slot in slots {
         let _ = slot.await;
     }
-    queue.close().await;
     hub.close_session(runner_id, session_id);
     context.record().await;
     tracing::info!(%runner_id, "runner session ended");
@@ -314,6 +324,13 @@ enum End {
     Closed,
 }
 
+/// What ends a slot's work: `taking` stops it taking jobs, `holding`
+/// releases the job it holds (the session ended).
+struct Stops {
+    taking: Shutdown,
+    holding: Shutdown,
+}
+
 /// One slot: while its index is below the runner's capacity, takes a job
 /// the runner can do and holds it until it ends.
 async fn slot(
@@ -321,8 +338,9 @@ async fn slot(
     context: Arc<Context>,
     queue: Arc<dyn JobQueue>,
     mut capacity: watch::Receiver<u32>,
-    stop: Shutdown,
+    stops: Stops,
 ) {
+    let stop = &stops.taking;
     loop {
         while *capacity.borrow_and_update() <= index {
             tokio::select! {
@@ -330,7 +348,7 @@ async fn slot(
                 changed = capacity.changed() => if changed.is_err() { return },
             }
         }
-        let lease = match queue.next(&stop).await {
+        let lease = match queue.next(stop).await {
             Ok(Some(lease)) => lease,
             Ok(None) => return,
             Err(e) => {
@@ -349,7 +367,7 @@ async fn slot(
                 () = tokio::time::sleep(SLOT_PAUSE) => continue,
             }
         }
-        hold(&context, lease, &stop).await;
+        hold(&context, lease, &stops.holding).await;
     }
 }
 
@@ -465,8 +483,11 @@ async fn held(
 
 /// Returns a job to the queue at once, for another worker or runner.
 async fn release(lease: Box<dyn Lease>) {
-    if let Err(e) = lease.retry(Duration::ZERO).await {
-        tracing::warn!(error = %e, "could not return a runner's job to the queue");
+    match lease.retry(Duration::ZERO).await {
+        Ok(()) => {}
+        // Its consumer closed: the queue has it back already.
+        Err(QueueError::LeaseLost(_)) => {}
+        Err(e) => tracing::warn!(error = %e, "could not return a runner's job to the queue"),
     }
 }
 
