@@ -8,7 +8,8 @@
 //! and on every documented path, a method the document does not list must
 //! get 405, so nothing is routed there that the document leaves out.
 
-use crate::common::{spawn_app, TestApp};
+use crate::common::runners::{self, registration_token};
+use crate::common::{spawn_app, spawn_app_with, Api, TestApp};
 use goflix_shared::token::{Role, TokenIssuer};
 use reqwest::{Method, RequestBuilder};
 use serde_json::{json, Value};
@@ -127,6 +128,19 @@ const ROUTES: &[Route] = &[
     route("GET", "/clients", Access::Roles(ADMINS)),
     route("POST", "/clients", Access::Roles(ADMINS)),
     route("DELETE", "/clients/{id}", Access::Roles(ADMINS)),
+    route(
+        "POST",
+        "/runners/registration-tokens",
+        Access::Roles(ADMINS),
+    ),
+    route("GET", "/runners/registration-tokens", Access::Roles(ADMINS)),
+    route(
+        "DELETE",
+        "/runners/registration-tokens/{id}",
+        Access::Roles(ADMINS),
+    ),
+    route("GET", "/runners", Access::Roles(ADMINS)),
+    route("DELETE", "/runners/{id}", Access::Roles(ADMINS)),
     route("GET", "/videos", Access::Roles(ALL_ROLES)),
     route("POST", "/videos", Access::Roles(UPLOADERS)),
     route("GET", "/videos/{id}", Access::RolesOrAnonymous(ALL_ROLES)),
@@ -434,6 +448,19 @@ async fn request(app: &TestApp, fx: &Fixtures, route: &Route) -> RequestBuilder 
             let id = body["client_id"].as_str().unwrap();
             client.delete(url(app, &format!("/clients/{id}")))
         }
+        ("POST", "/runners/registration-tokens") => client
+            .post(url(app, route.path))
+            .json(&json!({ "description": "matrix" })),
+        ("GET", "/runners/registration-tokens") => client.get(url(app, route.path)),
+        ("DELETE", "/runners/registration-tokens/{id}") => {
+            let (id, _) = registration_token(api(app, &fx.admin), None).await;
+            client.delete(url(app, &format!("/runners/registration-tokens/{id}")))
+        }
+        ("GET", "/runners") => client.get(url(app, route.path)),
+        ("DELETE", "/runners/{id}") => {
+            let id = register_runner(app, &fx.admin).await;
+            client.delete(url(app, &format!("/runners/{id}")))
+        }
         ("GET", "/videos") => client.get(url(app, route.path)),
         ("POST", "/videos") => client.post(url(app, route.path)).multipart(
             reqwest::multipart::Form::new()
@@ -532,9 +559,38 @@ async fn documented(app: &TestApp) -> BTreeSet<(String, String)> {
     operations
 }
 
+/// The API as the holder of `token`.
+fn api<'a>(app: &'a TestApp, token: &'a str) -> Api<'a> {
+    Api {
+        client: &app.client,
+        base: &app.base,
+        token,
+    }
+}
+
+/// Registers a runner over the app's gRPC port; its id.
+async fn register_runner(app: &TestApp, admin: &str) -> String {
+    let (_, token) = registration_token(api(app, admin), None).await;
+    let channel = runners::channel(app.grpc.as_deref().expect("a gRPC port")).await;
+    runners::client(&channel, &token)
+        .register(goflix_runner_proto::RegisterRequest {
+            name: "matrix".into(),
+            version: "1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .runner_id
+}
+
+/// `goflix serve` with the gRPC port the runner routes need.
+async fn matrix_app() -> TestApp {
+    spawn_app_with(&[("GOFLIX_GRPC_LISTEN", "127.0.0.1:0")]).await
+}
+
 #[tokio::test]
 async fn every_route_answers_every_caller_as_its_access_says() {
-    let app = spawn_app().await;
+    let app = matrix_app().await;
     let table: BTreeSet<(String, String)> = ROUTES
         .iter()
         .map(|r| (r.method.to_owned(), r.path.to_owned()))
@@ -577,7 +633,7 @@ async fn every_route_answers_every_caller_as_its_access_says() {
 /// malformed path id all get 401, never the 400 of the body or path.
 #[tokio::test]
 async fn refused_tokens_are_answered_before_the_body_or_the_path() {
-    let app = spawn_app().await;
+    let app = matrix_app().await;
     let fx = fixtures(&app).await;
     let mut failures = Vec::new();
     let bearer_routes = ROUTES.iter().filter(|r| {
