@@ -1,5 +1,9 @@
 # One image for every Goflix role. The command selects the role:
 #   goflix control-api | origin | transcoder --concurrency N | migrate | serve
+#   goflix runner --server URL   (a remote transcoding runner; k8s/runner/)
+#
+# The gRPC protocol of runners (runner-proto/) compiles with protox, a
+# protobuf compiler in Rust: no protoc is needed.
 #
 # It runs as UID/GID 10001 with a read-only root filesystem; the only paths
 # it writes are /tmp (TMPDIR: the transcoder's scratch space, upload

@@ -616,14 +616,14 @@ fn ingress_autoscalers_and_keda_are_wired() {
     for overlay in overlays() {
         let docs = &overlay.docs;
         let at = overlay.name;
-        let ingresses: Vec<&Value> = of_kind(docs, "Ingress").collect();
+        let ingresses: BTreeSet<&str> = of_kind(docs, "Ingress").map(name).collect();
         assert_eq!(
-            ingresses.len(),
-            1,
-            "{at}: one Ingress, the single entry point"
+            ingresses,
+            BTreeSet::from(["goflix", "goflix-runners"]),
+            "{at}: one HTTP entry point and one for remote runners' gRPC"
         );
         let mut routes = BTreeMap::new();
-        for rule in array(&ingresses[0]["spec"]["rules"]) {
+        for rule in array(&find(docs, "Ingress", "goflix")["spec"]["rules"]) {
             for path in array(&rule["http"]["paths"]) {
                 routes.insert(
                     format!(
@@ -657,6 +657,7 @@ fn ingress_autoscalers_and_keda_are_wired() {
         for service in routes.values() {
             find(docs, "Service", service);
         }
+        assert_runner_ingress(docs, at);
 
         for role in ["control-api", "origin"] {
             let target = format!("goflix-{role}");
@@ -695,6 +696,169 @@ fn ingress_autoscalers_and_keda_are_wired() {
             "{at}: the transcoder sets replicas, which fights KEDA"
         );
     }
+}
+
+/// The gRPC entry point of remote runners: ingress-nginx speaks gRPC to
+/// control-api's `grpc` port (a port of its Service and of its pods,
+/// open to the controller in its NetworkPolicy, the port
+/// `GOFLIX_GRPC_LISTEN` binds), streams stay open well past the 15 s
+/// keepalive, and one runner's calls hash to one replica.
+fn assert_runner_ingress(docs: &[Value], at: &str) {
+    let ingress = find(docs, "Ingress", "goflix-runners");
+    let annotations = &ingress["metadata"]["annotations"];
+    let annotation = |key: &str| {
+        annotations[format!("nginx.ingress.kubernetes.io/{key}")]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(annotation("backend-protocol"), "GRPC", "{at}");
+    for timeout in ["proxy-read-timeout", "proxy-send-timeout"] {
+        let seconds: u64 = annotation(timeout).parse().unwrap_or(0);
+        assert!(
+            seconds >= 600,
+            "{at}: {timeout} {seconds} s cuts runner sessions"
+        );
+    }
+    assert_eq!(
+        annotation("upstream-hash-by"),
+        "$http_authorization",
+        "{at}"
+    );
+    let backend = &ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"];
+    assert_eq!(backend["name"], "goflix-control-api", "{at}");
+    assert_eq!(backend["port"]["name"], "grpc", "{at}");
+    let service = find(docs, "Service", "goflix-control-api");
+    let port = array(&service["spec"]["ports"])
+        .iter()
+        .find(|p| p["name"] == "grpc")
+        .unwrap_or_else(|| panic!("{at}: control-api's Service has no grpc port"));
+    assert_eq!(port["appProtocol"], "kubernetes.io/h2c", "{at}");
+    let deployment = find(docs, "Deployment", "goflix-control-api");
+    let container = &pod_spec(deployment)["containers"][0];
+    let container_port = array(&container["ports"])
+        .iter()
+        .find(|p| p["name"] == "grpc")
+        .and_then(|p| p["containerPort"].as_i64())
+        .unwrap_or_else(|| panic!("{at}: control-api's pods have no grpc port"));
+    let listen = array(&container["env"])
+        .iter()
+        .find(|e| e["name"] == "GOFLIX_GRPC_LISTEN")
+        .and_then(|e| e["value"].as_str())
+        .unwrap_or_default();
+    assert!(
+        listen.ends_with(&format!(":{container_port}")),
+        "{at}: GOFLIX_GRPC_LISTEN={listen}"
+    );
+    let policy = find(docs, "NetworkPolicy", "goflix-control-api");
+    let open: Vec<i64> = array(&policy["spec"]["ingress"])
+        .iter()
+        .flat_map(|rule| array(&rule["ports"]))
+        .filter_map(|p| p["port"].as_i64())
+        .collect();
+    assert!(
+        open.contains(&container_port),
+        "{at}: the controller cannot reach the gRPC port"
+    );
+}
+
+#[test]
+fn the_outside_runner_holds_only_the_grpc_address_and_its_token() {
+    let yaml = stdout_of(
+        "kubectl",
+        &["kustomize", "k8s/runner"],
+        None,
+        "kubectl (1.27 or later, with built-in kustomize) must be on PATH",
+    );
+    let out = run(
+        "kubernetes-validate",
+        &["--strict", "--quiet", "-k", KUBERNETES_VERSION, "-"],
+        Some(&yaml),
+        PIP_TOOLS,
+    );
+    assert!(
+        out.status.success(),
+        "k8s/runner does not validate: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let docs = yaml_documents(&yaml);
+    let runner = find(&docs, "StatefulSet", "goflix-runner");
+    let spec = pod_spec(runner);
+    let container = &spec["containers"][0];
+    assert_eq!(container["args"][0], "runner");
+    assert!(
+        array(&container["args"]).iter().any(|a| a == "--server"),
+        "the runner is told where control-api's gRPC port is"
+    );
+    assert_eq!(container["securityContext"]["readOnlyRootFilesystem"], true);
+    assert_eq!(spec["securityContext"]["runAsNonRoot"], true);
+    let known = known_settings();
+    let env: BTreeMap<&str, &str> = array(&container["env"])
+        .iter()
+        .map(|e| {
+            (
+                e["name"].as_str().unwrap_or_default(),
+                e["value"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    for name in env.keys().filter(|n| n.starts_with("GOFLIX_")) {
+        let base = name.strip_suffix("_FILE").unwrap_or(name);
+        assert!(
+            known.contains(*name) || known.contains(base),
+            "{name} is not a setting"
+        );
+    }
+    for forbidden in [
+        "GOFLIX_DATABASE_URL",
+        "GOFLIX_QUEUE",
+        "GOFLIX_STORAGE",
+        "GOFLIX_CACHE",
+    ] {
+        assert!(
+            !env.keys().any(|n| n.starts_with(forbidden)),
+            "a runner holds no {forbidden}"
+        );
+    }
+    assert!(
+        !env.keys().any(|n| n.starts_with("AWS_")),
+        "a runner holds no storage keys"
+    );
+    assert!(
+        container["envFrom"].is_null(),
+        "no shared ConfigMap of the Goflix cluster"
+    );
+    // The token is the only secret; the credential lives on a volume of its own.
+    let secrets: Vec<&str> = array(&spec["volumes"])
+        .iter()
+        .flat_map(|v| array(&v["projected"]["sources"]))
+        .filter_map(|s| s["secret"]["name"].as_str())
+        .collect();
+    assert_eq!(secrets, ["goflix-runner-registration"]);
+    let token_file = env["GOFLIX_RUNNER_TOKEN_FILE"];
+    assert_eq!(token_file, "/run/secrets/goflix/runner-token");
+    let data_dir = env["GOFLIX_DATA_DIR"];
+    let claim = array(&runner["spec"]["volumeClaimTemplates"])[0]["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        array(&container["volumeMounts"])
+            .iter()
+            .any(|m| m["mountPath"] == data_dir && m["name"] == claim),
+        "the credential is kept on the pod's own volume claim"
+    );
+    let policy = find(&docs, "NetworkPolicy", "goflix-runner");
+    let egress: BTreeSet<i64> = array(&policy["spec"]["egress"])
+        .iter()
+        .flat_map(|rule| array(&rule["ports"]))
+        .filter_map(|p| p["port"].as_i64())
+        .collect();
+    assert_eq!(
+        egress,
+        BTreeSet::from([53, 443]),
+        "DNS and the runner Ingress only"
+    );
 }
 
 /// Every `GOFLIX_*` setting ([`goflix_shared::config::SETTINGS`]).
