@@ -409,6 +409,38 @@ pub fn play_in_browser(player: &str, url: &str, min_seconds: u32) -> Value {
     serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("report {stdout:?}: {e}"))
 }
 
+/// Starts a real player (`hls` or `dash`) on the growing stream at `url`
+/// in headless Chromium (`e2e/play_live.mjs`), playing to its end within
+/// 240 s; [`live_report`] waits for it.
+pub fn join_live(
+    player: &'static str,
+    url: String,
+) -> std::thread::JoinHandle<std::process::Output> {
+    std::thread::spawn(move || {
+        Command::new("node")
+            .arg(e2e_dir().join("play_live.mjs"))
+            .args([player, url.as_str(), "240"])
+            .output()
+            .expect("node")
+    })
+}
+
+/// The report of a player [`join_live`] started (`liveAtStart`,
+/// `startedAtMs`, `startPosition`, `duration`); panics unless it played
+/// to the end.
+pub async fn live_report(player: std::thread::JoinHandle<std::process::Output>) -> Value {
+    let output = tokio::task::spawn_blocking(move || player.join().unwrap())
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the player did not play to the end: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(stdout.trim()).unwrap()
+}
+
 /// Where the e2e player scripts and their node_modules live.
 pub fn e2e_dir() -> PathBuf {
     std::env::var_os("GOFLIX_E2E_DIR")

@@ -5,9 +5,7 @@
 //! play through to the end after the job finishes; the finished video is
 //! the ordinary VOD.
 
-use crate::common::{e2e_dir, noisy_clip, spawn_app};
-use serde_json::Value;
-use std::process::Command;
+use crate::common::{join_live, live_report, noisy_clip, spawn_app};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 fn unix_ms() -> u128 {
@@ -114,16 +112,7 @@ async fn a_60_s_upload_plays_while_it_encodes_and_to_the_end_after() {
     }
     let players: Vec<_> = [("hls", &master), ("dash", &mpd)]
         .into_iter()
-        .map(|(player, path)| {
-            let url = format!("{}{path}", app.base);
-            std::thread::spawn(move || {
-                Command::new("node")
-                    .arg(e2e_dir().join("play_live.mjs"))
-                    .args([player, url.as_str(), "240"])
-                    .output()
-                    .expect("node")
-            })
-        })
+        .map(|(player, path)| join_live(player, format!("{}{path}", app.base)))
         .collect();
     let ready = app.wait_settled(&id, Duration::from_secs(300)).await;
     let ready_at_ms = unix_ms();
@@ -131,16 +120,7 @@ async fn a_60_s_upload_plays_while_it_encodes_and_to_the_end_after() {
     assert_eq!(ready["playable"], true);
     assert!(ready["playback"]["poster"].is_string(), "{ready}");
     for player in players {
-        let output = tokio::task::spawn_blocking(move || player.join().unwrap())
-            .await
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success(),
-            "the player did not play to the end: {stdout}\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let report: Value = serde_json::from_str(stdout.trim()).unwrap();
+        let report = live_report(player).await;
         eprintln!("player: {report}");
         assert_eq!(report["liveAtStart"], true, "{report}");
         let started_ms = report["startedAtMs"].as_u64().expect("playback started") as u128;

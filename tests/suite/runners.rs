@@ -10,16 +10,14 @@ use crate::common::runners::{
     self, channel, client, grpcio_probe, registration_token, revoke, runner_holding,
     test_certificates, RunnerProcess,
 };
-use crate::common::{clip, e2e_dir, noisy_clip, spawn_app_with, TestApp};
+use crate::common::{clip, join_live, live_report, noisy_clip, spawn_app_with, TestApp};
 use goflix_runner_proto::{
     runner_message, server_message, write_object_message, Assignment, DeletePrefixRequest, Hello,
     ReadObjectRequest, RegisterRequest, RunnerMessage, ServerMessage, WriteObjectHeader,
     WriteObjectMessage,
 };
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::os::unix::fs::PermissionsExt;
-use std::process::Command;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tonic::Code;
@@ -115,14 +113,7 @@ async fn a_runner_with_only_a_server_and_a_token_transcodes_an_upload_playable_w
         })
         .await;
     assert_eq!(video["state"], "processing", "{video}");
-    let url = format!("{}{master}", app.base);
-    let player = std::thread::spawn(move || {
-        Command::new("node")
-            .arg(e2e_dir().join("play_live.mjs"))
-            .args(["hls", url.as_str(), "240"])
-            .output()
-            .expect("node")
-    });
+    let player = join_live("hls", format!("{}{master}", app.base));
     let ready = app.wait_settled(&id, PATIENCE).await;
     let ready_at = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -134,16 +125,7 @@ async fn a_runner_with_only_a_server_and_a_token_transcodes_an_upload_playable_w
         "{ready}\n{}",
         runner.process.log_text()
     );
-    let output = tokio::task::spawn_blocking(move || player.join().unwrap())
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "hls.js did not play: {stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let report: Value = serde_json::from_str(stdout.trim()).unwrap();
+    let report = live_report(player).await;
     assert_eq!(report["liveAtStart"], true, "{report}");
     let started = report["startedAtMs"].as_u64().expect("playback started") as u128;
     assert!(

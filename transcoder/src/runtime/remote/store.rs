@@ -9,7 +9,7 @@ use super::channel::Client;
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use goflix_runner_proto::{
-    write_object_message, DeletePrefixRequest, ReadObjectRequest, WriteObjectHeader,
+    write_object_message, DeletePrefixRequest, ObjectChunk, ReadObjectRequest, WriteObjectHeader,
     WriteObjectMessage,
 };
 use goflix_shared::store::{JobStore, ObjectKey, StoreError};
@@ -34,6 +34,20 @@ impl RemoteStore {
     /// Storage over `client`.
     pub fn new(client: Client) -> Self {
         Self { client }
+    }
+
+    /// The chunks of object `key`, as the server streams them.
+    async fn read(&self, key: &ObjectKey) -> Result<tonic::Streaming<ObjectChunk>, StoreError> {
+        let request = ReadObjectRequest {
+            key: key.as_str().to_owned(),
+        };
+        Ok(self
+            .client
+            .clone()
+            .read_object(request)
+            .await
+            .map_err(|status| store_error(status, key))?
+            .into_inner())
     }
 
     /// Sends `header`, then `chunks`, then the digest of what was sent.
@@ -119,16 +133,7 @@ fn file_chunks(file: tokio::fs::File) -> impl futures_util::Stream<Item = Bytes>
 #[async_trait]
 impl JobStore for RemoteStore {
     async fn download_to(&self, key: &ObjectKey, path: &Path) -> Result<(), StoreError> {
-        let request = ReadObjectRequest {
-            key: key.as_str().to_owned(),
-        };
-        let mut chunks = self
-            .client
-            .clone()
-            .read_object(request)
-            .await
-            .map_err(|status| store_error(status, key))?
-            .into_inner();
+        let mut chunks = self.read(key).await?;
         let partial = path.with_extension("partial");
         let mut file = tokio::fs::File::create(&partial).await?;
         while let Some(chunk) = chunks
@@ -161,16 +166,7 @@ impl JobStore for RemoteStore {
     }
 
     async fn get_bytes(&self, key: &ObjectKey) -> Result<Bytes, StoreError> {
-        let request = ReadObjectRequest {
-            key: key.as_str().to_owned(),
-        };
-        let mut chunks = self
-            .client
-            .clone()
-            .read_object(request)
-            .await
-            .map_err(|status| store_error(status, key))?
-            .into_inner();
+        let mut chunks = self.read(key).await?;
         let mut bytes = BytesMut::new();
         while let Some(chunk) = chunks
             .message()
