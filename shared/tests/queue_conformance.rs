@@ -202,6 +202,33 @@ on_every_backend!(shutdown_ends_the_wait);
 on_every_backend!(an_unsettled_job_returns_when_its_holder_is_lost);
 on_every_backend!(a_job_whose_holders_keep_dying_ends_dead);
 
+/// RabbitMQ only (the database queue's consumers hold nothing): closing a
+/// consumer returns what it holds once, and it never consumes again, even
+/// when a job loop asks it after the close (a control-API replica closes
+/// a runner session's consumer while its slots wind down).
+#[tokio::test]
+async fn a_closed_consumer_returns_its_jobs_once_and_takes_no_more() {
+    let backend = Backend::amqp();
+    let a = job();
+    backend.enqueue(&a).await;
+    let session = backend.consumer("session");
+    let lease = next_now(&session).await.unwrap();
+    session.queue.close().await;
+    tokio::time::timeout(PATIENCE, lease.lost())
+        .await
+        .expect("its holder learns the job went back");
+    let after = tokio::time::timeout(PATIENCE, session.queue.next(&Shutdown::new()))
+        .await
+        .expect("a closed consumer answers at once")
+        .unwrap();
+    assert!(after.is_none(), "a closed consumer took a job again");
+    let survivor = backend.consumer("survivor");
+    let again = next_now(&survivor).await.unwrap();
+    assert_eq!(again.job(), &a);
+    assert_eq!(again.attempt(), 2, "returned once, counted once");
+    again.ack().await.unwrap();
+}
+
 fn job() -> TranscodeJob {
     TranscodeJob {
         job_id: Uuid::now_v7(),

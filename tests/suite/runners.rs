@@ -591,8 +591,10 @@ async fn on_rabbitmq_a_killed_or_revoked_runners_job_completes_on_another_once()
     assert_eq!(
         ready["state"],
         "ready",
-        "{ready}\n{}",
-        second.process.log_text()
+        "{ready}\n{}\n{}\n{}",
+        first.process.log_text(),
+        second.process.log_text(),
+        cluster.logs()
     );
     assert_eq!(second.completions(&id), 1);
     cluster.assert_outputs_valid(&id);

@@ -32,6 +32,7 @@ use lapin::options::{
 };
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Channel, Consumer};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::Mutex;
 
@@ -106,6 +107,8 @@ pub struct AmqpQueue {
     broker: Broker,
     prefetch: u16,
     consumer: Mutex<Option<(Channel, Consumer)>>,
+    /// Set by [`JobQueue::close`]: a closed consumer never consumes again.
+    closed: AtomicBool,
 }
 
 impl AmqpQueue {
@@ -115,6 +118,7 @@ impl AmqpQueue {
             broker,
             prefetch: prefetch.max(1),
             consumer: Mutex::new(None),
+            closed: AtomicBool::new(false),
         }
     }
 }
@@ -214,9 +218,15 @@ impl JobQueue for AmqpQueue {
     async fn next(&self, shutdown: &Shutdown) -> Result<Option<Box<dyn Lease>>, QueueError> {
         // Job loops take turns waiting on the one consumer.
         let mut consumer = tokio::select! {
+            biased;
             _ = shutdown.cancelled() => return Ok(None),
             guard = self.consumer.lock() => guard,
         };
+        // Closed while this loop waited: opening a new consumer would take
+        // jobs nobody is left to run.
+        if self.closed.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
         let queue = &self.broker.names().transcode;
         loop {
             let Some((channel, delivery)) =
@@ -252,6 +262,7 @@ impl JobQueue for AmqpQueue {
     }
 
     async fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
         if let Some((channel, _)) = self.consumer.lock().await.take() {
             if let Err(e) = channel.close(200, "consumer closed").await {
                 tracing::warn!(error = %e, "could not close a job consumer's channel");

@@ -73,8 +73,9 @@ pub trait JobQueue: Send + Sync {
     /// Whether the backend answers (for `/readyz`).
     async fn check(&self) -> Result<(), QueueError>;
     /// Stops consuming: jobs this consumer took but never handed out, and
-    /// the unsettled leases it handed out, return to the queue (RabbitMQ
-    /// closes the consumer's channel; the database queue holds nothing).
+    /// the unsettled leases it handed out, return to the queue, and a
+    /// closed RabbitMQ consumer hands out nothing more (it closes its
+    /// channel; the database queue holds nothing and stays open).
     async fn close(&self) {}
 }
 
