@@ -76,6 +76,9 @@ impl Grant {
 struct SessionHandle {
     /// Tells sessions of the same runner apart (a reconnect replaces one).
     id: Uuid,
+    /// The SHA-256 of the runner's credential, so the object calls of a
+    /// connected runner authenticate without a database query.
+    credential_hash: String,
     /// Cancelled to close the session (revoked, or replaced).
     close: Shutdown,
     /// The grants of the jobs it holds.
@@ -125,6 +128,15 @@ impl RunnerHub {
         let session = sessions.get(&runner_id)?;
         let grants = session.grants.lock().expect("grants lock");
         grants.values().find(|grant| allowed(grant)).cloned()
+    }
+
+    /// The runner with a session here whose credential has SHA-256 `hash`.
+    fn connected_runner(&self, hash: &str) -> Option<Uuid> {
+        let sessions = self.inner.sessions.lock().expect("sessions lock");
+        sessions
+            .iter()
+            .find(|(_, session)| session.credential_hash == hash)
+            .map(|(runner, _)| *runner)
     }
 
     /// Adds a session of `runner_id`, closing one it replaces.

@@ -99,6 +99,7 @@ pub(super) async fn run(
         runner_id,
         SessionHandle {
             id: session_id,
+            credential_hash: runner.credential_hash.clone(),
             close: close.clone(),
             grants: grants.clone(),
             cancels,
