@@ -274,3 +274,50 @@ async fn s3_urls_open_the_s3_backend() {
     assert!(matches!(Store::open(&storage).await.unwrap(), Store::S3(_)));
     assert!("s3://bucket?colour=blue".parse::<Storage>().is_err());
 }
+
+/// Deleting a prefix while a writer keeps adding objects below it (a worker
+/// still encoding a video that is being deleted) succeeds every time, and
+/// once the writer stops one more delete leaves nothing.
+async fn deletes_while_written<S: ObjectStore + Clone + 'static>(store: S) {
+    let writing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let writer = tokio::spawn({
+        let (store, writing) = (store.clone(), writing.clone());
+        async move {
+            let mut n = 0u32;
+            while writing.load(std::sync::atomic::Ordering::Relaxed) {
+                let object = key(&format!("media/busy/v{}/live/seg-{n}.m4s", n % 7));
+                // A write may race the delete of its folder: only the deletes are under test.
+                let _ = store.put_bytes(&object, Bytes::from_static(b"x")).await;
+                n += 1;
+            }
+        }
+    });
+    for _ in 0..200 {
+        store.delete_prefix("media/busy/").await.unwrap();
+    }
+    writing.store(false, std::sync::atomic::Ordering::Relaxed);
+    writer.await.unwrap();
+    store.delete_prefix("media/busy/").await.unwrap();
+    assert!(store
+        .head(&key("media/busy/v0/live/seg-0.m4s"))
+        .await
+        .is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fs_store_deletes_a_prefix_while_it_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FsStore::open(dir.path()).await.unwrap();
+    deletes_while_written(store.clone()).await;
+    let root: Vec<_> = std::fs::read_dir(dir.path().join("media"))
+        .map(|entries| entries.map(|e| e.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(root.is_empty(), "{root:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_store_deletes_a_prefix_while_it_is_written() {
+    let store = goflix_testkit::s3::s3_store().await;
+    deletes_while_written(store.clone()).await;
+    store.delete_prefix("").await.unwrap();
+}

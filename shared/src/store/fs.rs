@@ -205,20 +205,28 @@ impl ObjectStore for FsStore {
             .map_err(not_found(key))
     }
 
+    /// Moves the folder the prefix names into `.tmp` (one atomic rename)
+    /// and removes it there. Removing it in place would race a writer still
+    /// adding objects below it (a worker encoding a video being deleted):
+    /// a file created after the folder was listed makes its removal fail.
+    /// Objects written after the move land in a new folder, as any write
+    /// after a delete does.
     async fn delete_prefix(&self, prefix: &str) -> Result<(), StoreError> {
         // Prefixes used by Goflix end at a segment boundary ("media/{id}/"),
         // so deleting the directory they name deletes exactly their objects.
         let trimmed = prefix.trim_end_matches('/');
         let dir = ObjectKey::new(trimmed).map_err(|e| StoreError::Io(io::Error::other(e)))?;
-        match fs::remove_dir_all(self.path_of(&dir)).await {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        let doomed = self.temp_path();
+        match fs::rename(self.path_of(&dir), &doomed).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
+        match fs::remove_dir_all(&doomed).await {
             Err(e) if e.kind() == io::ErrorKind::NotADirectory => {
-                fs::remove_file(self.path_of(&dir))
-                    .await
-                    .map_err(Into::into)
+                fs::remove_file(&doomed).await.map_err(Into::into)
             }
-            Err(e) => Err(e.into()),
+            result => result.map_err(Into::into),
         }
     }
 
