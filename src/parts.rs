@@ -62,7 +62,8 @@ pub(crate) async fn origin(
     verifier: Option<TokenVerifier>,
 ) -> anyhow::Result<Origin> {
     let cache = cache::open(&config.cache, CACHE_KEY_PREFIX)?;
-    let mut origin = Origin::new(store.clone(), cache, verifier);
+    let mut origin =
+        Origin::new(store.clone(), cache, verifier).with_media_cache(config.origin_cache_bytes);
     if let Some(secret) = &config.origin_cdn_secret {
         origin = origin.with_cdn_secret(secret);
     }

@@ -2,8 +2,9 @@
 //! one needs a playback token for that video (`?token=` or
 //! `Authorization: Bearer`; access tokens, an admin's too, play nothing),
 //! verified with the public key alone on a blocking thread (never on an
-//! async worker), and not revoked by the control plane's revocation feed
-//! ([`crate::revocations`]).
+//! async worker) the first time this origin sees it ([`crate::verified`]
+//! remembers it until it expires), and not revoked by the control plane's
+//! revocation feed ([`crate::revocations`]), checked on every request.
 //!
 //! Only a token that came in `?token=` is carried into manifest URIs. A
 //! client that sent the `Authorization` header sends it with every request
@@ -12,11 +13,13 @@
 
 use crate::error::OriginError;
 use crate::revocations::Revocations;
+use crate::verified::{TokenKey, VerifiedTokens};
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{web, HttpRequest};
 use goflix_shared::domain::{PlaybackRecord, VideoId, Visibility};
 use goflix_shared::token::TokenVerifier;
 use serde::Deserialize;
+use std::time::SystemTime;
 
 /// How a request may see a video.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +52,7 @@ struct TokenQuery {
 /// refused; before the first read of the revocation feed they answer `503`.
 pub async fn authorize(
     verifier: Option<&TokenVerifier>,
+    verified: &VerifiedTokens,
     revocations: &Revocations,
     record: &PlaybackRecord,
     video: VideoId,
@@ -58,22 +62,29 @@ pub async fn authorize(
         return Ok(Access::Open);
     }
     let presented = presented_token(req)?.ok_or(OriginError::Forbidden)?;
-    let verifier = verifier.ok_or(OriginError::Forbidden)?.clone();
-    let (verified, presented) = web::block(move || {
-        let token = match &presented {
-            Presented::Header(token) | Presented::Query(token) => token,
-        };
-        (verifier.verify_playback(token, video), presented)
-    })
-    .await
-    .map_err(|e| {
-        tracing::error!(error = %e, "no blocking thread to verify a playback token");
-        OriginError::Forbidden
-    })?;
-    let claims = verified.map_err(|e| {
-        tracing::debug!(error = %e, "playback token refused");
-        OriginError::Forbidden
-    })?;
+    let verifier = verifier.ok_or(OriginError::Forbidden)?;
+    let token = match &presented {
+        Presented::Header(token) | Presented::Query(token) => token,
+    };
+    let key = TokenKey::new(token, video);
+    let claims = match verified.get(&key, SystemTime::now()) {
+        Some(claims) => claims,
+        None => {
+            let (verifier, token) = (verifier.clone(), token.clone());
+            let claims = web::block(move || verifier.verify_playback(&token, video))
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "no blocking thread to verify a playback token");
+                    OriginError::Forbidden
+                })?
+                .map_err(|e| {
+                    tracing::debug!(error = %e, "playback token refused");
+                    OriginError::Forbidden
+                })?;
+            verified.remember(key, claims.clone());
+            claims
+        }
+    };
     revocations.check(&claims)?;
     Ok(Access::Private {
         carried: match presented {

@@ -9,9 +9,10 @@
 //! - `/v/{video_id}/{version}/{file}`: immutable files of one version.
 //!
 //! Where things are handled: `paths` (path safety), `auth` (tokens),
+//! `verified` (tokens already verified),
 //! `revocations` (the playback revocation feed), `cdn`
 //! (the optional CDN shared secret),
-//! `records` (playback records in process), `manifest` (the cache), `handles` (open media files and their metadata), `file_body` (local-file reads), `modifiers` (`?max_height=`, `?min_height=`), `rewrite` (tokens into manifests), `encoding`
+//! `records` (playback records in process), `manifest` (the cache), `handles` (open media files and their metadata), `slices` (the media cache on remote stores), `file_body` (local-file reads), `modifiers` (`?max_height=`, `?min_height=`), `rewrite` (tokens into manifests), `encoding`
 //! (brotli, gzip), `conditional` and [`range`] (RFC 9110), `multipart`, `response`
 //! (assembling responses), `cors`, `error` (codes and statuses), `routes`.
 
@@ -33,6 +34,8 @@ mod response;
 mod revocations;
 mod rewrite;
 mod routes;
+mod slices;
+mod verified;
 
 pub use revocations::FeedError;
 
@@ -45,7 +48,9 @@ use handles::Handles;
 use records::Records;
 use revocations::Revocations;
 use secrecy::SecretString;
+use slices::SliceCache;
 use std::sync::Arc;
+use verified::VerifiedTokens;
 
 /// The origin role: cheap to clone, one per HTTP worker.
 #[derive(Clone)]
@@ -59,7 +64,9 @@ struct Inner {
     cache: Arc<dyn ManifestCache>,
     records: Records,
     handles: Handles,
+    slices: SliceCache,
     verifier: Option<TokenVerifier>,
+    verified: VerifiedTokens,
     revocations: Revocations,
 }
 
@@ -73,15 +80,26 @@ impl Origin {
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
+                slices: SliceCache::new(store.clone(), slices::DEFAULT_BUDGET),
                 store,
                 cache,
                 records: Records::default(),
                 handles: Handles::default(),
                 verifier,
+                verified: VerifiedTokens::default(),
                 revocations: Revocations::default(),
             }),
             cdn_secret: None,
         }
+    }
+
+    /// Caches at most `budget` bytes of media read from a remote store
+    /// (`GOFLIX_ORIGIN_CACHE_BYTES`; [`slices::DEFAULT_BUDGET`] unless
+    /// set). Call before the origin is cloned.
+    pub fn with_media_cache(mut self, budget: u64) -> Self {
+        let inner = Arc::get_mut(&mut self.inner).expect("an origin not yet cloned");
+        inner.slices = SliceCache::new(inner.store.clone(), budget);
+        self
     }
 
     /// Refuses every request that does not carry `secret` in the

@@ -9,6 +9,7 @@ use crate::error::OriginError;
 use crate::file_body::FileChunks;
 use crate::multipart::Layout;
 use crate::range::{self, RangeRequest};
+use crate::slices::{CachedObject, SliceCache};
 use actix_web::body::SizedStream;
 use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::http::{Method, StatusCode};
@@ -134,6 +135,14 @@ pub enum Body {
     Memory(Bytes),
     /// A stored object in a local file, read in bounded chunks ([`FileChunks`]).
     File(Arc<File>),
+    /// A finished version's object in a remote store, read through the
+    /// media cache.
+    Cached {
+        /// The cache.
+        cache: SliceCache,
+        /// The object.
+        object: CachedObject,
+    },
     /// A stored object, streamed from the store in bounded chunks.
     Object {
         /// The store.
@@ -152,6 +161,7 @@ impl Body {
                 Ok(Box::pin(stream::once(ready(Ok(slice)))))
             }
             Self::File(file) => Ok(Box::pin(FileChunks::new(file.clone(), range))),
+            Self::Cached { cache, object } => Ok(cache.open(object, range).await?),
             Self::Object { store, key } => Ok(Box::pin(store.get_range(key, Some(range))).await?.1),
         }
     }

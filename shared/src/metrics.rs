@@ -86,6 +86,41 @@ pub static CACHE_DEGRADED: Family = Family {
     kind: Kind::Counter,
     labels: &[],
 };
+/// Slice lookups of the origin's media cache, by result.
+pub static ORIGIN_CACHE_LOOKUPS: Family = Family {
+    name: "goflix_origin_cache_lookups_total",
+    help: "Slice lookups of the origin's media cache (remote stores): hit, miss (this request fetches it), coalesced (waits for a fetch in flight).",
+    kind: Kind::Counter,
+    labels: &["result"],
+};
+/// Media bytes answered from the origin's cache.
+pub static ORIGIN_CACHE_SERVED_BYTES: Family = Family {
+    name: "goflix_origin_cache_served_bytes_total",
+    help: "Media bytes the origin answered through its media cache.",
+    kind: Kind::Counter,
+    labels: &[],
+};
+/// Storage reads of the origin's cache.
+pub static ORIGIN_CACHE_FETCHES: Family = Family {
+    name: "goflix_origin_cache_fetches_total",
+    help: "Ranged storage GETs the origin's media cache made, by outcome (ok, failed); each fills one or more slices.",
+    kind: Kind::Counter,
+    labels: &["outcome"],
+};
+/// Slices the origin's cache evicted.
+pub static ORIGIN_CACHE_EVICTIONS: Family = Family {
+    name: "goflix_origin_cache_evictions_total",
+    help: "Slices the origin's media cache evicted to stay within its byte budget.",
+    kind: Kind::Counter,
+    labels: &[],
+};
+/// Bytes the origin's cache holds.
+pub static ORIGIN_CACHE_RESIDENT_BYTES: Family = Family {
+    name: "goflix_origin_cache_bytes",
+    help: "Bytes of media slices the origin's cache holds (GOFLIX_ORIGIN_CACHE_BYTES bounds it).",
+    kind: Kind::Gauge,
+    labels: &[],
+};
 /// Object storage call latency.
 pub static STORAGE_DURATION: Family = Family {
     name: "goflix_storage_operation_duration_seconds",

@@ -6,9 +6,11 @@
 //! point at `storyboard.jpg?token=…`,
 //! and the `?min_height=`/`?max_height=` filter the unversioned MPD
 //! redirects here with while a video is live);
-//! media is read from its local file (folder backend) or streamed from the
-//! store, with ranges and conditionals, through [`crate::handles`] (open
-//! files and metadata held across requests). Store calls are boxed: their
+//! media is read from its local file (folder backend) or, from a remote
+//! store, through the media cache ([`crate::slices`]; straight from the
+//! store while the version is still encoding), with ranges and
+//! conditionals, through [`crate::handles`] (open files and metadata held
+//! across requests). Store calls are boxed: their
 //! futures (S3's above all) are large, and would otherwise be copied with
 //! every request's future.
 
@@ -19,6 +21,7 @@ use crate::handles::Handle;
 use crate::modifiers::HeightFilter;
 use crate::paths::{self, FileKind};
 use crate::response::{self, Body, Caching, Representation};
+use crate::slices::CachedObject;
 use crate::Origin;
 use actix_web::{web, HttpRequest, HttpResponse};
 use goflix_shared::layout;
@@ -65,8 +68,8 @@ pub async fn file(
             return manifests::serve(&origin, &req, &key, variants, &access, caching).await;
         }
         let store = &origin.inner.store;
-        // Handles are held for finished versions only: while one is still
-        // encoding, its objects are still being written.
+        // Handles are held, and bytes cached, for finished versions only:
+        // while one is still encoding, its objects are still being written.
         let handles = (!encoding).then_some(&origin.inner.handles);
         let keep = |handle: Handle| match handles {
             Some(handles) => handles.keep(&key, handle),
@@ -79,11 +82,10 @@ pub async fn file(
                     meta: local.meta,
                     file: Some(Arc::new(local.file)),
                 }),
-                None if response::is_plain_get(&req) => {
+                None if encoding && response::is_plain_get(&req) => {
                     // One storage call: the metadata comes with the bytes.
                     let (meta, stream) = Box::pin(store.get_range(&key, None)).await?;
                     let repr = Representation::of_object(&meta, kind.content_type(), caching);
-                    keep(Handle { meta, file: None });
                     return Ok(response::full(&repr, stream));
                 }
                 None => keep(Handle {
@@ -95,9 +97,13 @@ pub async fn file(
         let repr = Representation::of_object(&handle.meta, kind.content_type(), caching);
         let body = match handle.file {
             Some(file) => Body::File(file),
-            None => Body::Object {
+            None if encoding => Body::Object {
                 store: store.clone(),
                 key,
+            },
+            None => Body::Cached {
+                cache: origin.inner.slices.clone(),
+                object: CachedObject::new(key, &handle.meta.etag, handle.meta.size),
             },
         };
         response::serve(&req, &repr, body).await

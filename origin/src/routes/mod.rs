@@ -79,6 +79,7 @@ async fn playable(
         .await?;
     let access = auth::authorize(
         inner.verifier.as_ref(),
+        &inner.verified,
         &inner.revocations,
         &record,
         video,

@@ -249,3 +249,32 @@ async fn private_videos_wait_for_a_first_revocation_feed() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn a_remembered_token_stops_at_its_expiry_and_opens_no_other_video() {
+    let app = spawn_app().await;
+    let (p, other) = (
+        app.publish(Visibility::Private).await,
+        app.publish(Visibility::Private).await,
+    );
+    let (token, expires_at) = app
+        .issuer
+        .issue_playback(p.video, &viewer(), Duration::from_secs(2))
+        .unwrap();
+    let query = format!("?token={}", encode(&token));
+    for path in [p.master_path(), p.path("720p.m3u8"), p.path("720p.mp4")] {
+        assert_eq!(app.get(&format!("{path}{query}"), &[]).await.status, 200);
+        // Remembered for this video, and worth nothing for another.
+        let elsewhere = path.replace(&p.video.to_string(), &other.video.to_string());
+        let r = app.get(&format!("{elsewhere}{query}"), &[]).await;
+        assert_eq!(r.status, 403, "{elsewhere}");
+    }
+    let left = (expires_at - chrono::Utc::now())
+        .to_std()
+        .unwrap_or_default();
+    tokio::time::sleep(left + Duration::from_millis(50)).await;
+    for path in [p.master_path(), p.path("720p.m3u8"), p.path("720p.mp4")] {
+        let r = app.get(&format!("{path}{query}"), &[]).await;
+        assert_eq!(r.status, 403, "{path} after the token expired");
+    }
+}

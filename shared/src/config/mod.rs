@@ -81,6 +81,8 @@ pub struct Config {
     pub notify_retry_max: Duration,
     /// `GOFLIX_ORIGIN_CDN_SECRET` (never empty).
     pub origin_cdn_secret: Option<SecretString>,
+    /// `GOFLIX_ORIGIN_CACHE_BYTES`.
+    pub origin_cache_bytes: u64,
     /// `GOFLIX_SIGNUP` is `open`.
     pub signup_open: bool,
     /// `GOFLIX_DRAIN_SECONDS`.
@@ -186,6 +188,7 @@ impl Config {
             webhook_allow_private: env.choice(&WEBHOOK_ALLOW_PRIVATE)? == "true",
             notify_retry_max: Duration::from_secs(env.number(&NOTIFY_RETRY_MAX_SECONDS)?),
             origin_cdn_secret: env.optional(&ORIGIN_CDN_SECRET, non_empty_secret)?,
+            origin_cache_bytes: env.number(&ORIGIN_CACHE_BYTES)?,
             signup_open: env.choice(&SIGNUP)? == "open",
             drain: Duration::from_secs(env.number(&DRAIN_SECONDS)?),
             log_json: env.choice(&LOG_FORMAT)? == "json",

@@ -248,6 +248,16 @@ pub(super) const ORIGIN_CDN_SECRET: Setting = secret(
     Described("unset: open origin"),
     "when set (not empty), the origin refuses requests without this value in the `X-Goflix-Cdn-Secret` header (403 `cdn_secret_required`); the CDN adds the header",
 );
+pub(super) const ORIGIN_CACHE_BYTES: Setting = plain(
+    "GOFLIX_ORIGIN_CACHE_BYTES",
+    Kind::Number {
+        unit: "bytes",
+        min: 16 << 20,
+        max: None,
+    },
+    Value("268435456"),
+    "byte budget of the origin's media cache on a remote store (S3): finished versions' media in 1 MiB slices, concurrent misses coalesced into one GET; 256 MiB by default, which holds a few hundred hot segments in a 512 MiB pod (the folder backend reads files directly and caches nothing)",
+);
 pub(super) const SIGNUP: Setting = plain(
     "GOFLIX_SIGNUP",
     Kind::Choice(&["closed", "open"]),
@@ -380,6 +390,7 @@ pub const SETTINGS: &[&Setting] = &[
     &SMS_URL,
     &SMS_FROM,
     &ORIGIN_CDN_SECRET,
+    &ORIGIN_CACHE_BYTES,
     &WEBHOOK_ALLOW_PRIVATE,
     &NOTIFY_RETRY_MAX_SECONDS,
 ];
