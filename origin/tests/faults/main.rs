@@ -1,7 +1,11 @@
 //! Fault tests of the origin on the distributed backends (S3 on the test
 //! server, memory in front of Redis): with Redis unreachable every manifest
 //! and segment is still served correctly; with S3 unreachable the origin
-//! answers 503 with `Retry-After`, never 500.
+//! answers 503 with `Retry-After`, never 500; and its media cache in front
+//! of S3 ([`media_cache`]).
+
+mod media_cache;
+mod proxy;
 
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpServer};
@@ -32,7 +36,11 @@ impl Drop for TestOrigin {
 }
 
 fn spawn_origin(store: Store, cache: Arc<dyn ManifestCache>) -> TestOrigin {
-    let origin = Origin::new(store, cache, None);
+    spawn(Origin::new(store, cache, None))
+}
+
+/// Serves `origin` on port 0, in its own actix system on a thread.
+fn spawn(origin: Origin) -> TestOrigin {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
