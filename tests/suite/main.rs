@@ -28,6 +28,7 @@ mod job_control;
 mod job_isolation;
 mod notifications;
 mod openapi_schemathesis;
+mod origin_cache;
 mod private_playback;
 mod progressive;
 mod runners;
