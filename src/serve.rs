@@ -33,9 +33,12 @@ pub async fn start(config: Config, shutdown: Shutdown) -> anyhow::Result<Running
     ];
     let routes = {
         let (control, origin) = (control.clone(), origin.clone());
+        // The origin's `/v` scope first: a player's request is matched by
+        // one prefix test instead of failing every console and API route
+        // before it; the control API's requests fail that one test.
         move |cfg: &mut web::ServiceConfig| {
-            control.configure(cfg);
             origin.configure(cfg);
+            control.configure(cfg);
         }
     };
     let samplers = vec![messaging.depth_sampler.clone()];

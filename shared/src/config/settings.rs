@@ -256,7 +256,7 @@ pub(super) const ORIGIN_CACHE_BYTES: Setting = plain(
         max: None,
     },
     Value("268435456"),
-    "byte budget of the origin's media cache on a remote store (S3): finished versions' media in 1 MiB slices, concurrent misses coalesced into one GET; 256 MiB by default, which holds a few hundred hot segments in a 512 MiB pod (the folder backend reads files directly and caches nothing)",
+    "byte budget of the origin's media cache on a remote store (S3): finished versions' media in 1 MiB slices, concurrent misses coalesced into one GET; the 256 MiB default holds the hot segments of a release (60–120 segments of 2–4 MiB) in a 512 MiB pod (the folder backend reads files directly and caches nothing)",
 );
 pub(super) const SIGNUP: Setting = plain(
     "GOFLIX_SIGNUP",
