@@ -81,7 +81,7 @@ pub async fn authorize(
                     tracing::debug!(error = %e, "playback token refused");
                     OriginError::Forbidden
                 })?;
-            verified.remember(key, claims.clone());
+            verified.remember(key, claims);
             claims
         }
     };
