@@ -159,10 +159,21 @@ async fn publish(store: &Store) -> Published {
         let key = layout::media_file(video, &version, name).unwrap();
         store.put_bytes(&key, bytes.clone().into()).await.unwrap();
     }
+    put_record(store, video, &version, false).await;
+    Published {
+        video,
+        version,
+        files,
+    }
+}
+
+/// Publishes `version` of `video`, public; `live` while still encoding.
+async fn put_record(store: &Store, video: VideoId, version: &str, live: bool) {
     let record = serde_json::json!({
         "version": version,
         "visibility": "public",
         "updated_at": "2025-01-01T00:00:00Z",
+        "live": live,
     });
     store
         .put_bytes(
@@ -171,11 +182,6 @@ async fn publish(store: &Store) -> Published {
         )
         .await
         .unwrap();
-    Published {
-        video,
-        version,
-        files,
-    }
 }
 
 /// Checks that every manifest and segment of `p` is served exactly.

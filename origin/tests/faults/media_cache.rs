@@ -6,7 +6,7 @@
 //! encoding are read past the cache.
 
 use crate::proxy::CountingProxy;
-use crate::{spawn, Response, TestOrigin};
+use crate::{put_record, spawn, Response, TestOrigin};
 use goflix_origin::Origin;
 use goflix_shared::cache;
 use goflix_shared::config::Cache;
@@ -62,19 +62,7 @@ async fn publish(store: &Store, live: bool) -> Media {
     let bytes = pseudo_random(MEDIA_LEN, video.0.as_u128() as u64);
     let key = layout::media_file(video, &version, "720p.mp4").unwrap();
     store.put_bytes(&key, bytes.clone().into()).await.unwrap();
-    let record = serde_json::json!({
-        "version": version,
-        "visibility": "public",
-        "updated_at": "2025-01-01T00:00:00Z",
-        "live": live,
-    });
-    store
-        .put_bytes(
-            &layout::playback_record(video),
-            serde_json::to_vec(&record).unwrap().into(),
-        )
-        .await
-        .unwrap();
+    put_record(store, video, &version, live).await;
     Media {
         path: format!("/v/{video}/{version}/720p.mp4"),
         bytes: Arc::new(bytes),
