@@ -18,8 +18,9 @@
 #                      and the storage GETs it cost)
 #      (e) hot range   random 1 MiB ranges of the 720p file, cached
 #      (f) playlist    the 720p media playlist
-# 3. Private playback on `goflix serve`: the media playlist of the video
-#    made private, with a playback token, against the same playlist public.
+# 3. Private playback on `goflix serve`: the media playlist and 1 MiB
+#    ranges of the video made private, with a playback token, against the
+#    same requests public.
 #
 # Servers run interleaved, case by case, so all see the same load from
 # whatever else runs on the machine. Prints req/s and p99 per server, the
@@ -374,6 +375,8 @@ for _ in $(seq 50); do
 done
 port[serve_private]=$serve_port
 bench_case private "/v/$id/$version/720p.m3u8?token=$playback" "" serve_private
+sed "s|\"/v/$id/$version/720p.mp4\"|\"/v/$id/$version/720p.mp4?token=$playback\"|" "$work/range.lua" >"$work/range_private.lua"
+bench_case private_range "/v/$id/$version/720p.mp4" "$work/range_private.lua" serve_private
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 ratio() { echo "$1 / $2" | bc -l; }
@@ -422,5 +425,9 @@ echo
 echo "3. private playback on goflix serve: the media playlist with a playback token"
 read -r p_rps p_p99 <<<"${result[private,serve_private]}"
 read -r s_rps s_p99 <<<"${result[playlist,serve]}"
-printf 'public %.0f req/s (%.2fms p99), private %.0f req/s (%.2fms p99): %.2fx\n' \
+printf 'playlist: public %.0f req/s (%.2fms p99), private %.0f req/s (%.2fms p99): %.2fx\n' \
+  "$s_rps" "$s_p99" "$p_rps" "$p_p99" "$(ratio "$p_rps" "$s_rps")"
+read -r p_rps p_p99 <<<"${result[private_range,serve_private]}"
+read -r s_rps s_p99 <<<"${result[range,serve]}"
+printf '1 MiB ranges: public %.0f req/s (%.2fms p99), private %.0f req/s (%.2fms p99): %.2fx\n' \
   "$s_rps" "$s_p99" "$p_rps" "$p_p99" "$(ratio "$p_rps" "$s_rps")"

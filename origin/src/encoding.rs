@@ -5,7 +5,7 @@
 use actix_web::http::header::{HeaderMap, ACCEPT_ENCODING};
 
 /// A content coding the origin applies to manifests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Coding {
     /// `br` (RFC 7932): the smaller, preferred on a tie.
     Brotli,

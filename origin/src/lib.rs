@@ -9,7 +9,7 @@
 //! - `/v/{video_id}/{version}/{file}`: immutable files of one version.
 //!
 //! Where things are handled: `paths` (path safety), `auth` (tokens),
-//! `verified` (tokens already verified),
+//! `verified` (tokens already verified), `tokened` (manifests rewritten for a token),
 //! `revocations` (the playback revocation feed), `cdn`
 //! (the optional CDN shared secret),
 //! `records` (playback records in process), `manifest` (the cache), `handles` (open media files and their metadata), `slices` (the media cache on remote stores), `file_body` (local-file reads), `modifiers` (`?max_height=`, `?min_height=`), `rewrite` (tokens into manifests), `encoding`
@@ -35,6 +35,7 @@ mod revocations;
 mod rewrite;
 mod routes;
 mod slices;
+mod tokened;
 mod verified;
 
 pub use revocations::FeedError;
@@ -50,6 +51,7 @@ use revocations::Revocations;
 use secrecy::SecretString;
 use slices::SliceCache;
 use std::sync::Arc;
+use tokened::TokenedManifests;
 use verified::VerifiedTokens;
 
 /// The origin role: cheap to clone, one per HTTP worker.
@@ -67,6 +69,7 @@ struct Inner {
     slices: SliceCache,
     verifier: Option<TokenVerifier>,
     verified: VerifiedTokens,
+    tokened: TokenedManifests,
     revocations: Revocations,
 }
 
@@ -87,6 +90,7 @@ impl Origin {
                 handles: Handles::default(),
                 verifier,
                 verified: VerifiedTokens::default(),
+                tokened: TokenedManifests::default(),
                 revocations: Revocations::default(),
             }),
             cdn_secret: None,

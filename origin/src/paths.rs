@@ -55,7 +55,7 @@ pub fn version(segment: &str) -> Result<&str, OriginError> {
 }
 
 /// What a published file is, which decides how it is served.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FileKind {
     /// An HLS playlist (`.m3u8`): cached, token-rewritten, gzip-able.
     Hls,

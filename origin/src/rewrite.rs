@@ -3,10 +3,11 @@
 //! `SegmentTemplate` `media`/`initialization` template of a DASH MPD, and
 //! every cue payload of the storyboard's WebVTT cues (a URL into
 //! `storyboard.jpg` with an `#xywh=` fragment) gets `token=…` appended to
-//! its query, before any fragment. Runs per request on the
-//! cached base manifest, so nothing token-specific is ever cached, and only
-//! for a token the request sent as `?token=` (never one from the
-//! `Authorization` header; see `crate::auth`).
+//! its query, before any fragment. Runs on the cached base
+//! manifest, its result remembered for that token alone
+//! ([`crate::tokened`]), and only for a token the request sent as
+//! `?token=` (never one from the `Authorization` header; see
+//! `crate::auth`).
 //!
 //! Absolute URIs (with a scheme or `//host`) and `data:` URIs are left
 //! alone, so a token never leaks to another host.

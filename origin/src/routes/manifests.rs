@@ -20,6 +20,7 @@ use crate::modifiers::{self, HeightFilter};
 use crate::paths::{self, FileKind};
 use crate::response::{self, Body, Caching, Representation};
 use crate::rewrite;
+use crate::tokened::TokenedKey;
 use crate::Origin;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -171,11 +172,14 @@ pub(super) async fn serve(
             manifest::load_encoded(cache, &cache_key, &identity, coding).await?
         }
         (Some(token), coding) => {
-            let rewritten = with_token(&identity, variants.kind, token)?;
-            match coding {
-                Some(coding) => compress_now(rewritten, coding)?,
-                None => rewritten,
-            }
+            let key = TokenedKey::new(token, &identity, variants.kind, coding);
+            origin.inner.tokened.get_or_make(key, || {
+                let rewritten = with_token(&identity, variants.kind, token)?;
+                match coding {
+                    Some(coding) => compress_now(rewritten, coding),
+                    None => Ok(rewritten),
+                }
+            })?
         }
     };
     let repr = Representation {
