@@ -18,9 +18,9 @@
 #                      and the storage GETs it cost)
 #      (e) hot range   random 1 MiB ranges of the 720p file, cached
 #      (f) playlist    the 720p media playlist
-# 3. Private playback on `goflix serve`: the media playlist and 1 MiB
-#    ranges of the video made private, with a playback token, against the
-#    same requests public.
+# 3. Private playback on `goflix serve`: the media playlist (plain, and
+#    gzip as browsers ask for it) and 1 MiB ranges of the video made
+#    private, with a playback token, against the same requests public.
 #
 # Servers run interleaved, case by case, so all see the same load from
 # whatever else runs on the machine. Prints req/s and p99 per server, the
@@ -266,10 +266,12 @@ end
 LUA
 
 # One wrk run; prints "req/s p99_ms". Fails on any non-2xx answer.
+# $request_header, when set, goes with every request.
 run_once() { # port path [lua]
   local port=$1 path=$2 script=${3:-}
   local args=(-t"$wrk_threads" -c"$connections" -d"${duration}s" --latency)
   [ -n "$script" ] && args+=(-s "$script")
+  [ -n "${request_header:-}" ] && args+=(-H "$request_header")
   wrk "${args[@]}" "http://127.0.0.1:$port$path" >"$work/wrk.out"
   if grep -q "Non-2xx" "$work/wrk.out"; then cat "$work/wrk.out" >&2; exit 1; fi
   awk '
@@ -377,6 +379,16 @@ port[serve_private]=$serve_port
 bench_case private "/v/$id/$version/720p.m3u8?token=$playback" "" serve_private
 sed "s|\"/v/$id/$version/720p.mp4\"|\"/v/$id/$version/720p.mp4?token=$playback\"|" "$work/range.lua" >"$work/range_private.lua"
 bench_case private_range "/v/$id/$version/720p.mp4" "$work/range_private.lua" serve_private
+# As browsers ask for playlists: compressed.
+request_header="Accept-Encoding: gzip"
+bench_case private_gzip "/v/$id/$version/720p.m3u8?token=$playback" "" serve_private
+visibility public
+for _ in $(seq 50); do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "$serve_base/v/$id/$version/720p.m3u8")" = 200 ] && break
+  sleep 0.1
+done
+bench_case public_gzip "/v/$id/$version/720p.m3u8" "" serve
+request_header=
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 ratio() { echo "$1 / $2" | bc -l; }
@@ -426,6 +438,10 @@ echo "3. private playback on goflix serve: the media playlist with a playback to
 read -r p_rps p_p99 <<<"${result[private,serve_private]}"
 read -r s_rps s_p99 <<<"${result[playlist,serve]}"
 printf 'playlist: public %.0f req/s (%.2fms p99), private %.0f req/s (%.2fms p99): %.2fx\n' \
+  "$s_rps" "$s_p99" "$p_rps" "$p_p99" "$(ratio "$p_rps" "$s_rps")"
+read -r p_rps p_p99 <<<"${result[private_gzip,serve_private]}"
+read -r s_rps s_p99 <<<"${result[public_gzip,serve]}"
+printf 'playlist, Accept-Encoding: gzip: public %.0f req/s (%.2fms p99), private %.0f req/s (%.2fms p99): %.2fx\n' \
   "$s_rps" "$s_p99" "$p_rps" "$p_p99" "$(ratio "$p_rps" "$s_rps")"
 read -r p_rps p_p99 <<<"${result[private_range,serve_private]}"
 read -r s_rps s_p99 <<<"${result[range,serve]}"
