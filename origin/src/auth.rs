@@ -13,7 +13,7 @@
 
 use crate::error::OriginError;
 use crate::revocations::Revocations;
-use crate::verified::{TokenKey, VerifiedTokens};
+use crate::verified::{TokenDigest, TokenKey, VerifiedTokens};
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{web, HttpRequest};
 use goflix_shared::domain::{PlaybackRecord, VideoId, Visibility};
@@ -31,6 +31,8 @@ pub enum Access {
         /// The token manifests carry on into their URIs: the `?token=`
         /// one, `None` when it came in the `Authorization` header.
         carried: Option<String>,
+        /// The digest of the token presented, whichever way.
+        digest: TokenDigest,
     },
 }
 
@@ -66,7 +68,8 @@ pub async fn authorize(
     let token = match &presented {
         Presented::Header(token) | Presented::Query(token) => token,
     };
-    let key = TokenKey::new(token, video);
+    let digest = TokenDigest::of(token);
+    let key = TokenKey::new(digest, video);
     let claims = match verified.get(&key, SystemTime::now()) {
         Some(claims) => claims,
         None => {
@@ -91,6 +94,7 @@ pub async fn authorize(
             Presented::Query(token) => Some(token),
             Presented::Header(_) => None,
         },
+        digest,
     })
 }
 

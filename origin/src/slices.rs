@@ -39,8 +39,8 @@ use tokio::sync::oneshot;
 /// fraction of a typical segment, so a range touches few slices.
 pub const SLICE_LEN: u64 = 1 << 20;
 
-/// The default byte budget: room for a few hundred hot segments, well
-/// inside a 512 MiB container with the rest of the origin.
+/// The default byte budget (`GOFLIX_ORIGIN_CACHE_BYTES`' default): the hot
+/// segments of a release (60–120 of 2–4 MiB), half a 512 MiB container.
 pub const DEFAULT_BUDGET: u64 = 256 << 20;
 
 /// Slices one storage GET fetches at most.
@@ -297,6 +297,7 @@ impl SliceCache {
     ) -> Pending {
         let last = end.div_ceil(SLICE_LEN).min(index + MAX_RUN);
         let mut senders = Vec::new();
+        let mut first = None;
         for next in index..last {
             let id = SliceId {
                 object: object.id.clone(),
@@ -311,18 +312,13 @@ impl SliceCache {
                     .await
                     .unwrap_or_else(|_| Err(FetchFailed::Unavailable("fetch abandoned".into())))
             };
-            pending.insert(id, wait.boxed().shared());
+            let wait = wait.boxed().shared();
+            first.get_or_insert_with(|| wait.clone());
+            pending.insert(id, wait);
             senders.push(sender);
         }
-        let first = pending
-            .get(&SliceId {
-                object: object.id.clone(),
-                index,
-            })
-            .expect("just claimed")
-            .clone();
         tokio::spawn(self.clone().fetch(object.clone(), index, senders));
-        first
+        first.expect("slice `index` is always claimed")
     }
 
     /// Fetches slices `first..first + senders.len()` of `object` with one

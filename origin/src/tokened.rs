@@ -4,7 +4,8 @@
 //! compressing) a playlist whose every URI gains a 600-byte token costs
 //! far more than serving it.
 //!
-//! An entry is keyed by the SHA-256 of the token, the content hash of the
+//! An entry is keyed by the token's digest (the one its verification is
+//! remembered under, [`crate::verified`]), the content hash of the
 //! base manifest it was made from, the manifest kind and the content
 //! coding, so it is only ever served to a request presenting the same
 //! token for the same bytes; a changed manifest (a live playlist that
@@ -15,7 +16,7 @@
 use crate::encoding::Coding;
 use crate::manifest::Manifest;
 use crate::paths::FileKind;
-use sha2::{Digest, Sha256};
+use crate::verified::TokenDigest;
 
 /// Bytes of rewritten manifests held at most.
 const BUDGET: u64 = 16 << 20;
@@ -23,17 +24,23 @@ const BUDGET: u64 = 16 << 20;
 /// A rewritten manifest's identity: token, base bytes, kind and coding.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct TokenedKey {
-    token: [u8; 32],
+    token: TokenDigest,
     base: u64,
     kind: FileKind,
     coding: Option<Coding>,
 }
 
 impl TokenedKey {
-    /// The key of `base` (by content hash) rewritten for `token`, sent in `coding`.
-    pub fn new(token: &str, base: &Manifest, kind: FileKind, coding: Option<Coding>) -> Self {
+    /// The key of `base` (by content hash) rewritten for the token of
+    /// digest `token`, sent in `coding`.
+    pub fn new(
+        token: TokenDigest,
+        base: &Manifest,
+        kind: FileKind,
+        coding: Option<Coding>,
+    ) -> Self {
         Self {
-            token: Sha256::digest(token.as_bytes()).into(),
+            token,
             base: base.hash,
             kind,
             coding,
@@ -99,8 +106,9 @@ mod tests {
             manifest("#EXTM3U\na.mp4\n"),
             manifest("#EXTM3U\na.mp4\nb.mp4\n"),
         );
-        let key =
-            |token, base: &Manifest, coding| TokenedKey::new(token, base, FileKind::Hls, coding);
+        let key = |token, base: &Manifest, coding| {
+            TokenedKey::new(TokenDigest::of(token), base, FileKind::Hls, coding)
+        };
         let made = manifests
             .get_or_make(key("t", &base, None), || Ok(manifest("for t")))
             .unwrap();

@@ -18,20 +18,31 @@ use std::time::SystemTime;
 /// player watching a private video through this origin.
 const CAPACITY: usize = 16 * 1024;
 
+/// The SHA-256 of a presented token, as verification reads it (without
+/// surrounding whitespace): computed once per request, it keys both the
+/// verified claims and the manifests rewritten for the token
+/// ([`crate::tokened`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenDigest([u8; 32]);
+
+impl TokenDigest {
+    /// The digest of `token`.
+    pub fn of(token: &str) -> Self {
+        Self(Sha256::digest(token.trim().as_bytes()).into())
+    }
+}
+
 /// A token, by digest, as verified for one video.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct TokenKey {
-    digest: [u8; 32],
+    digest: TokenDigest,
     video: VideoId,
 }
 
 impl TokenKey {
-    /// The key of `token` presented for `video`.
-    pub fn new(token: &str, video: VideoId) -> Self {
-        Self {
-            digest: Sha256::digest(token.trim().as_bytes()).into(),
-            video,
-        }
+    /// The key of the token with `digest` presented for `video`.
+    pub fn new(digest: TokenDigest, video: VideoId) -> Self {
+        Self { digest, video }
     }
 }
 
@@ -86,12 +97,13 @@ mod tests {
         let tokens = VerifiedTokens::default();
         let (video, other) = (VideoId::new(), VideoId::new());
         let expires = Utc::now() + Duration::from_secs(60);
-        tokens.remember(TokenKey::new("t", video), claims(expires));
+        let key = |token, video| TokenKey::new(TokenDigest::of(token), video);
+        tokens.remember(key("t", video), claims(expires));
         let now = SystemTime::now();
-        assert!(tokens.get(&TokenKey::new("t", video), now).is_some());
-        assert!(tokens.get(&TokenKey::new(" t ", video), now).is_some());
-        assert!(tokens.get(&TokenKey::new("t", other), now).is_none());
-        assert!(tokens.get(&TokenKey::new("u", video), now).is_none());
+        assert!(tokens.get(&key("t", video), now).is_some());
+        assert!(tokens.get(&key(" t ", video), now).is_some());
+        assert!(tokens.get(&key("t", other), now).is_none());
+        assert!(tokens.get(&key("u", video), now).is_none());
     }
 
     #[test]
@@ -99,8 +111,8 @@ mod tests {
         let tokens = VerifiedTokens::default();
         let video = VideoId::new();
         let expires = Utc::now() + Duration::from_secs(60);
-        tokens.remember(TokenKey::new("t", video), claims(expires));
-        let key = TokenKey::new("t", video);
+        let key = TokenKey::new(TokenDigest::of("t"), video);
+        tokens.remember(key.clone(), claims(expires));
         let at_expiry = SystemTime::from(expires);
         assert!(tokens
             .get(&key, at_expiry - Duration::from_secs(1))

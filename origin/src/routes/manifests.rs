@@ -161,7 +161,7 @@ pub(super) async fn serve(
     // A token from the `Authorization` header is never written into URIs:
     // such a manifest is the stored one (sent `private` all the same).
     let carried = match access {
-        Access::Private { carried } => carried.as_deref(),
+        Access::Private { carried, digest } => carried.as_deref().map(|token| (token, *digest)),
         Access::Open => None,
     };
     let chosen = match (carried, coding) {
@@ -171,8 +171,8 @@ pub(super) async fn serve(
         (None, Some(coding)) => {
             manifest::load_encoded(cache, &cache_key, &identity, coding).await?
         }
-        (Some(token), coding) => {
-            let key = TokenedKey::new(token, &identity, variants.kind, coding);
+        (Some((token, digest)), coding) => {
+            let key = TokenedKey::new(digest, &identity, variants.kind, coding);
             origin.inner.tokened.get_or_make(key, || {
                 let rewritten = with_token(&identity, variants.kind, token)?;
                 match coding {
