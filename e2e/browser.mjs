@@ -9,6 +9,7 @@ const require = createRequire(import.meta.url);
 export const playerScripts = {
   hls: require.resolve("hls.js/dist/hls.min.js"),
   dash: require.resolve("dashjs"),
+  shaka: require.resolve("shaka-player/dist/shaka-player.compiled.js"),
 };
 
 /** Headless Chromium (`$CHROMIUM`, else Debian's) that autoplays without a gesture. */

@@ -106,6 +106,11 @@ impl ApiError {
         Self::client(StatusCode::CONFLICT, code, message)
     }
 
+    /// 422 with `code`: well-formed, but its content cannot be used.
+    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
+        Self::client(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+
     /// 413 `payload_too_large`.
     pub fn too_large(limit: u64) -> Self {
         Self::client(

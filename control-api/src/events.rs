@@ -29,9 +29,9 @@
 use crate::db::{now_ms, video};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::{versions, videos};
+use crate::{captions, versions, videos};
 use futures_util::StreamExt;
-use goflix_shared::domain::{Change, Rendition};
+use goflix_shared::domain::{Change, EmbeddedCaption, Rendition};
 use goflix_shared::events::{Event, EventKind, EventStream};
 use goflix_shared::shutdown::Shutdown;
 use goflix_shared::trace_context;
@@ -179,7 +179,16 @@ async fn change_row(
             version,
             duration_s,
             renditions,
-        } => finish(state, txn, event, version, *duration_s, renditions).await?,
+            captions,
+        } => {
+            let ready = Finished {
+                version,
+                duration_s: *duration_s,
+                renditions,
+                captions,
+            };
+            finish(state, txn, event, &ready).await?
+        }
         EventKind::Failed { code, message } => {
             let changed = update()
                 .col_expr(
@@ -199,17 +208,31 @@ async fn change_row(
     })
 }
 
-/// Moves a video still in progress to `ready` on `version`, retires what it
-/// played before (its live copy, the version a retranscode replaced) and
+/// What a `video.ready` reports.
+struct Finished<'a> {
+    version: &'a str,
+    duration_s: f64,
+    renditions: &'a [Rendition],
+    captions: &'a [EmbeddedCaption],
+}
+
+/// Moves a video still in progress to `ready` on the finished version,
+/// retires what it played before (its live copy, the version a retranscode
+/// replaced), adopts the captions the transcode extracted, builds the
+/// manifests that add every caption ([`captions::republish`]) and
 /// republishes its playback record.
 async fn finish(
     state: &AppState,
     txn: &DatabaseTransaction,
     event: &Event,
-    version: &str,
-    duration_s: f64,
-    renditions: &[Rendition],
+    ready: &Finished<'_>,
 ) -> Result<u64, ApiError> {
+    let Finished {
+        version,
+        duration_s,
+        renditions,
+        captions: embedded,
+    } = *ready;
     let Some(before) = claim_row(txn, event).await? else {
         return Ok(0);
     };
@@ -235,7 +258,12 @@ async fn finish(
         .flatten()
         .filter(|old| old != version);
     versions::retire(txn, before.id, superseded, now_ms()).await?;
-    republish_if(state, txn, event, 1).await
+    captions::adopt_embedded(state, txn, event.video_id, version, embedded).await?;
+    if let Some(row) = video::Entity::find_by_id(before.id).one(txn).await? {
+        let row = captions::republish(state, txn, row).await?;
+        videos::sync_playback_record(state, &row).await?;
+    }
+    Ok(1)
 }
 
 /// When the event `changed` the row: rewrites the playback record from the

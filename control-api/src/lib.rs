@@ -17,12 +17,14 @@
 //! reader of upload forms, with its header-section parser) and [`notify`]
 //! (notification jobs; [`notify::enqueue`] for account events). Private
 //! ones: `auth` (passwords, OAuth sessions, the `Caller` capabilities), `users`
-//! (accounts, first admin), `videos` (video operations), `routes` (HTTP
+//! (accounts, first admin), `videos` (video operations), `captions` (caption
+//! tracks and the manifest-only versions that publish them), `routes` (HTTP
 //! handlers), `events` (bus follower), `outbox` (job relay), `imports`
 //! (URL imports), `egress` (the SSRF guard of webhooks and imports) and
 //! `state`.
 
 mod auth;
+mod captions;
 pub mod db;
 mod egress;
 pub mod error;

@@ -64,8 +64,9 @@ pub(crate) async fn retire(
 }
 
 /// Deletes the files of every version whose grace ended by `now_ms`, then
-/// its record; returns how many went. A version playback points at again
-/// is only forgotten, never deleted.
+/// its record; returns how many went. A version the row names again (its
+/// media, live or manifest-only version) is only forgotten, never deleted:
+/// the manifests a row names only reference its media version.
 pub(crate) async fn sweep(
     db: &DatabaseConnection,
     store: &Store,
@@ -82,8 +83,9 @@ pub(crate) async fn sweep(
         for retired in &due {
             let current = video::Entity::find_by_id(retired.video_id).one(db).await?;
             let in_use = current.is_some_and(|row| {
-                row.version.as_deref() == Some(retired.version.as_str())
-                    || row.live_version.as_deref() == Some(retired.version.as_str())
+                [&row.version, &row.live_version, &row.manifest_version]
+                    .into_iter()
+                    .any(|named| named.as_deref() == Some(retired.version.as_str()))
             });
             if !in_use && layout::is_version(&retired.version) {
                 let prefix = layout::version_prefix(VideoId(retired.video_id), &retired.version);
@@ -192,12 +194,14 @@ mod tests {
     }
 
     /// Inserts a ready video playing `version` from `live_version` (`None`
-    /// when not encoding), owned by a new user; written as SQLite SQL so the
-    /// test does not depend on the row types.
+    /// when not encoding) with the manifests of `manifest_version` (`None`:
+    /// its own), owned by a new user; written as SQLite SQL so the test does
+    /// not depend on the row types.
     async fn video_playing(
         db: &DatabaseConnection,
         version: &str,
         live_version: Option<&str>,
+        manifest_version: Option<&str>,
     ) -> Uuid {
         let (owner, video) = (Uuid::now_v7(), Uuid::now_v7());
         let backend = db.get_database_backend();
@@ -211,13 +215,14 @@ mod tests {
         db.execute(sea_orm::Statement::from_sql_and_values(
             backend,
             "INSERT INTO videos (id, owner_id, title, visibility, state, progress, renditions, \
-             version, live_version, created_at, updated_at) \
-             VALUES (?, ?, 't', 'public', 'ready', 1.0, '[]', ?, ?, 0, 0)",
+             version, live_version, manifest_version, created_at, updated_at) \
+             VALUES (?, ?, 't', 'public', 'ready', 1.0, '[]', ?, ?, ?, 0, 0)",
             [
                 video.into(),
                 owner.into(),
                 version.into(),
                 live_version.map(str::to_owned).into(),
+                manifest_version.map(str::to_owned).into(),
             ],
         ))
         .await
@@ -230,7 +235,7 @@ mod tests {
         let (db, store, _dir) = fixture().await;
         // Playback went back to "final1" (or plays "live2" while encoding)
         // after both were retired.
-        let video = video_playing(&db, "final1", Some("live2")).await;
+        let video = video_playing(&db, "final1", Some("live2"), None).await;
         for version in ["final1", "live2", "final0"] {
             store
                 .put_bytes(&file(video, version), Bytes::from_static(b"media"))
@@ -266,5 +271,31 @@ mod tests {
             .is_empty());
         assert_eq!(sweep(&db, &store, i64::MAX).await.unwrap(), 0);
         assert!(store.head(&file(video, "final1")).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn the_manifest_only_version_a_row_names_and_its_media_stay() {
+        let (db, store, _dir) = fixture().await;
+        // Captions moved the manifests from "m1" to "m2"; both name "final1".
+        let video = video_playing(&db, "final1", None, Some("m2")).await;
+        for version in ["final1", "m1", "m2"] {
+            store
+                .put_bytes(&file(video, version), Bytes::from_static(b"media"))
+                .await
+                .unwrap();
+        }
+        retire(&db, video, ["m1".into(), "m2".into(), "final1".into()], 0)
+            .await
+            .unwrap();
+        assert_eq!(sweep(&db, &store, i64::MAX).await.unwrap(), 1);
+        assert!(store.head(&file(video, "m1")).await.is_err(), "replaced");
+        assert!(
+            store.head(&file(video, "m2")).await.is_ok(),
+            "current manifests"
+        );
+        assert!(
+            store.head(&file(video, "final1")).await.is_ok(),
+            "their media"
+        );
     }
 }

@@ -152,6 +152,7 @@ fn new_row(
         version: Set(None),
         playable: Set(false),
         live_version: Set(None),
+        manifest_version: Set(None),
         current_job_id: Set(None),
         processing_started_at: Set(None),
         created_at: Set(now),
@@ -420,14 +421,19 @@ pub async fn delete(state: &AppState, managed: ManagedVideo) -> Result<(), ApiEr
     Ok(())
 }
 
-/// Removes every object of video `id`: its master and everything under
-/// `media/{id}/` (every version and the playback record).
+/// Removes every object of video `id`: its master, everything under
+/// `media/{id}/` (every version and the playback record) and its caption
+/// sources.
 pub(crate) async fn remove_objects(state: &AppState, id: VideoId) -> Result<(), ApiError> {
     state
         .store
         .delete_prefix(layout::master(id).as_str())
         .await?;
     state.store.delete_prefix(&layout::media_prefix(id)).await?;
+    state
+        .store
+        .delete_prefix(&layout::captions_prefix(id))
+        .await?;
     Ok(())
 }
 
@@ -453,6 +459,7 @@ fn playback_record_of(row: &video::Model) -> Result<Option<PlaybackRecord>, ApiE
         (None, _) => return Ok(None),
     };
     Ok(Some(PlaybackRecord {
+        manifests: row.manifest_version.clone().filter(|_| !live),
         version,
         visibility: row.visibility,
         updated_at: Utc::now(),

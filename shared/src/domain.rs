@@ -3,6 +3,7 @@
 //! origin reads.
 
 mod access;
+mod caption;
 mod failure;
 mod profile;
 mod state;
@@ -10,6 +11,7 @@ mod visibility;
 mod wire;
 
 pub use access::{Role, Scope};
+pub use caption::{CaptionKind, EmbeddedCaption};
 pub use failure::FailureCode;
 pub use profile::{JobProfile, VideoCodec};
 pub use state::{Change, VideoState};
@@ -64,7 +66,8 @@ impl FromStr for VideoId {
 pub enum RenditionKind {
     /// A video track (H.264).
     Video,
-    /// An audio track (AAC-LC stereo), shared by every video rendition.
+    /// An audio track (AAC-LC), one per language of the source, shared by
+    /// every video rendition.
     Audio,
 }
 
@@ -72,7 +75,8 @@ pub enum RenditionKind {
 #[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rendition {
-    /// `1080p` … `240p` for video, `audio` for the audio track; also the file stem.
+    /// `1080p` … `240p` for video, `audio` for the first audio track and
+    /// `audio_1`, `audio_2`, … for the others; also the file stem.
     pub name: String,
     /// Video or audio.
     pub kind: RenditionKind,
@@ -88,6 +92,20 @@ pub struct Rendition {
     pub bandwidth: u64,
     /// Average bits per second over the whole track.
     pub average_bandwidth: u64,
+    /// Audio only: the language (BCP 47) the container states, `und` when
+    /// it states none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// Audio only: the track's title in the container, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Audio only: the track players choose when the viewer chose none (the
+    /// container's default disposition, else the first track).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub default: bool,
+    /// Audio only: channels (2 for stereo, 6 for 5.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channels: Option<u32>,
 }
 
 /// A unit of transcoding work as it travels through the queue.
@@ -124,6 +142,18 @@ pub struct PlaybackRecord {
     /// (`EVENT`) and must not be cached long; there is no DASH manifest yet.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub live: bool,
+    /// The version whose `master.m3u8` and `manifest.mpd` to serve when it
+    /// is not `version`: a manifest-only version that adds the captions to
+    /// `version`'s media (its URIs name `version`'s files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifests: Option<String>,
+}
+
+impl PlaybackRecord {
+    /// The version folder the entry-point manifests are read from.
+    pub fn manifest_version(&self) -> &str {
+        self.manifests.as_deref().unwrap_or(&self.version)
+    }
 }
 
 #[cfg(test)]

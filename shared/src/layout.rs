@@ -1,6 +1,7 @@
 //! Where things live in the object store. One place names every key so the
 //! control plane, the transcoder and the origin agree.
 
+use crate::captions::LanguageTag;
 use crate::domain::VideoId;
 use crate::store::{ObjectKey, ResumableObject};
 
@@ -27,6 +28,24 @@ pub fn media_prefix(video: VideoId) -> String {
 pub fn version_prefix(video: VideoId, version: &str) -> String {
     format!("media/{video}/{version}/")
 }
+
+/// Every caption source of a video.
+pub fn captions_prefix(video: VideoId) -> String {
+    format!("captions/{video}/")
+}
+
+/// The WebVTT source of a video's caption in `language` (a BCP 47 tag:
+/// letters, digits and hyphens only), uploaded or extracted from the master;
+/// each manifest version's subtitle files are made from it.
+pub fn caption_source(video: VideoId, language: &LanguageTag) -> ObjectKey {
+    ObjectKey::new(format!("captions/{video}/{language}.vtt"))
+        .expect("video ids and language tags are valid keys")
+}
+
+/// The HLS multivariant playlist of a version.
+pub const MASTER_PLAYLIST: &str = "master.m3u8";
+/// The DASH manifest of a version.
+pub const DASH_MANIFEST: &str = "manifest.mpd";
 
 /// The poster (a JPEG frame) in a published version.
 pub const POSTER: &str = "poster.jpg";
@@ -142,6 +161,7 @@ pub(crate) mod tests {
                     .replace("{version}", &version)
                     .replace("{rung}", "720p")
                     .replace("{n}", "0000000007")
+                    .replace("{language}", "pt-BR")
             })
             .collect();
         let staged = upload(video);
@@ -151,6 +171,7 @@ pub(crate) mod tests {
             playback_revocations(),
             staged.folder_data(),
             staged.tail(7),
+            caption_source(video, &LanguageTag::parse("pt-BR").unwrap()),
         ];
         for key in &documented {
             let made = match key.strip_prefix(&version_prefix(video, &version)) {

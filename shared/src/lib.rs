@@ -7,6 +7,7 @@
 pub mod broadcast;
 pub mod broker;
 pub mod cache;
+pub mod captions;
 pub mod client_ip;
 pub mod command;
 pub mod config;

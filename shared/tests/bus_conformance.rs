@@ -57,6 +57,10 @@ fn every_kind() -> Vec<Event> {
         codecs: "avc1.64001e".into(),
         bandwidth: 900_000,
         average_bandwidth: 800_000,
+        language: None,
+        label: None,
+        default: false,
+        channels: None,
     };
     [
         EventKind::Queued,
@@ -69,6 +73,7 @@ fn every_kind() -> Vec<Event> {
             version: "0193abc".into(),
             duration_s: 12.5,
             renditions: vec![rendition],
+            captions: Vec::new(),
         },
         EventKind::Failed {
             code: FailureCode::DecodeFailed,

@@ -409,6 +409,39 @@ pub fn play_in_browser(player: &str, url: &str, min_seconds: u32) -> Value {
     serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("report {stdout:?}: {e}"))
 }
 
+/// Plays `url` with a real player (`hls`, `dash` or `shaka`) in headless
+/// Chromium (`e2e/tracks.mjs`), switches its audio to `audio_language` and
+/// shows its subtitles in `text_language`, and reads the cue active at
+/// `cue_time` s; panics unless it found one. Returns the script's report
+/// (`audio` and `text` languages, `audioAfterSwitch`, `requestsAfterSwitch`,
+/// `cue`, `errors`).
+pub fn play_tracks(
+    player: &str,
+    url: &str,
+    audio_language: &str,
+    text_language: &str,
+    cue_time: f64,
+) -> Value {
+    let output = Command::new("node")
+        .arg(e2e_dir().join("tracks.mjs"))
+        .args([
+            player,
+            url,
+            audio_language,
+            text_language,
+            &cue_time.to_string(),
+        ])
+        .output()
+        .expect("node");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{player} did not show a cue of {url}: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("report {stdout:?}: {e}"))
+}
+
 /// Starts a real player (`hls` or `dash`) on the growing stream at `url`
 /// in headless Chromium (`e2e/play_live.mjs`), playing to its end within
 /// 240 s; [`live_report`] waits for it.

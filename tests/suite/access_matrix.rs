@@ -151,6 +151,17 @@ const ROUTES: &[Route] = &[
         "/videos/{id}/playback-token",
         Access::Roles(UPLOADERS),
     ),
+    route("POST", "/videos/{id}/captions", Access::Roles(UPLOADERS)),
+    route(
+        "GET",
+        "/videos/{id}/captions",
+        Access::RolesOrAnonymous(ALL_ROLES),
+    ),
+    route(
+        "DELETE",
+        "/videos/{id}/captions/{language}",
+        Access::Roles(UPLOADERS),
+    ),
     route("POST", "/videos/{id}/cancel", Access::RolesPass(UPLOADERS)),
     route(
         "POST",
@@ -478,6 +489,24 @@ async fn request(app: &TestApp, fx: &Fixtures, route: &Route) -> RequestBuilder 
         ("POST", "/videos/{id}/playback-token") => {
             client.post(url(app, &format!("/videos/{}/playback-token", fx.video)))
         }
+        ("POST", "/videos/{id}/captions") => client
+            .post(url(app, &format!("/videos/{}/captions", fx.video)))
+            .multipart(caption_form("de")),
+        ("GET", "/videos/{id}/captions") => {
+            client.get(url(app, &format!("/videos/{}/captions", fx.video)))
+        }
+        ("DELETE", "/videos/{id}/captions/{language}") => {
+            let added = app
+                .client
+                .post(url(app, &format!("/videos/{}/captions", fx.video)))
+                .bearer_auth(&fx.uploader)
+                .multipart(caption_form("fr"))
+                .send()
+                .await
+                .unwrap();
+            assert!(added.status().is_success(), "{}", added.status());
+            client.delete(url(app, &format!("/videos/{}/captions/fr", fx.video)))
+        }
         ("POST", "/videos/{id}/cancel") => {
             let id = upload(app, &fx.uploader).await;
             client.post(url(app, &format!("/videos/{id}/cancel")))
@@ -513,6 +542,17 @@ async fn request(app: &TestApp, fx: &Fixtures, route: &Route) -> RequestBuilder 
         ("GET", "/openapi.json") => client.get(url(app, route.path)),
         (method, path) => panic!("no request recipe for {method} {path}; add one"),
     }
+}
+
+/// A caption upload form in `language`: one SRT cue.
+fn caption_form(language: &str) -> reqwest::multipart::Form {
+    reqwest::multipart::Form::new()
+        .text("language", language.to_owned())
+        .text("label", format!("matrix {language}"))
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(&b"1\n00:00:01,000 --> 00:00:02,000\nHallo\n"[..]),
+        )
 }
 
 /// Whether `status` is what `who` should get from a route with `access`.

@@ -26,6 +26,7 @@ mod hostile;
 mod identity;
 mod job_control;
 mod job_isolation;
+mod media_breadth;
 mod notifications;
 mod openapi_schemathesis;
 mod origin_cache;

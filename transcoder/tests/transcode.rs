@@ -1,12 +1,15 @@
 //! End-to-end tests of `transcode` on media generated with the ffmpeg CLI
-//! (lavfi sources), checked with ffprobe and m3u8-rs: the ladder and its
-//! alignment, the per-source corrections (frame rate, rotation, odd sizes,
-//! interlacing, HDR, surround audio, bitrate cap) and the player assets.
+//! (lavfi sources, and SRT files for subtitles), checked with ffprobe and
+//! m3u8-rs: the ladder and its alignment, the per-source corrections (frame
+//! rate, rotation, odd sizes, interlacing, HDR, surround audio, bitrate
+//! cap), every audio stream as its own rendition, text streams as WebVTT,
+//! and the player assets.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+use goflix_shared::domain::{CaptionKind, EmbeddedCaption, RenditionKind};
 use goflix_transcoder::{transcode, MediaError, TranscodeOptions, TranscodeOutput};
 use serde_json::Value;
 
@@ -259,6 +262,15 @@ fn hd_clip_becomes_aligned_hls_and_dash() {
 
     let names: Vec<_> = output.renditions.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(names, ["720p", "480p", "360p", "240p", "audio"]);
+    let sound = &output.renditions[4];
+    assert_eq!(
+        (sound.language.as_deref(), sound.default, sound.channels),
+        (Some("und"), true, Some(2))
+    );
+    assert!(output.renditions[..4]
+        .iter()
+        .all(|r| r.language.is_none() && !r.default && r.channels.is_none()));
+    assert!(output.captions.is_empty());
     assert!(
         (output.duration_s - 10.0).abs() <= 0.5,
         "{}",
@@ -540,6 +552,42 @@ fn codecs_off_the_decoder_allow_list_are_refused() {
     );
     let err = run(&wma, out.path(), &options()).unwrap_err();
     assert_eq!(err.code().as_str(), "unsupported_format", "{err}");
+    // Beside an accepted audio stream, the WMA one is left out, not fatal.
+    let mixed = generate(
+        dir.path(),
+        "wma_and_aac.mkv",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25:duration=2",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=duration=2",
+            "-map",
+            "0:v",
+            "-map",
+            "1:a",
+            "-map",
+            "1:a",
+            "-c:v",
+            "libx264",
+            "-c:a:0",
+            "wmav2",
+            "-c:a:1",
+            "aac",
+        ],
+    );
+    let out = tempfile::tempdir().unwrap();
+    let output = run(&mixed, out.path(), &options()).unwrap();
+    let audio: Vec<&str> = output
+        .renditions
+        .iter()
+        .filter(|r| r.kind == RenditionKind::Audio)
+        .map(|r| r.name.as_str())
+        .collect();
+    assert_eq!(audio, ["audio"], "{:?}", names(&output));
 }
 
 #[test]
@@ -942,4 +990,361 @@ fn rungs_are_capped_at_the_source_bitrate() {
     assert_eq!(top.name, "360p");
     // Uncapped, 360p would aim at 800 kbit/s.
     assert!(top.average_bandwidth < 400_000, "{}", top.average_bandwidth);
+}
+
+/// The Spanish subtitles muxed into [`multilingual`]: SRT markup, an `&`
+/// and a two-line cue.
+const SPANISH_SRT: &str = "1\n00:00:00,500 --> 00:00:02,000\nHola & adiós\n\n\
+    2\n00:00:02,500 --> 00:00:04,250\n<i>Dos</i> líneas\nsegunda\n\n";
+
+/// A 6 s MP4 with two audio streams (English at 440 Hz; French at 660 Hz,
+/// titled and the default) and a Spanish `mov_text` stream from an SRT file.
+fn multilingual(dir: &Path) -> PathBuf {
+    let srt = dir.join("subs.srt");
+    std::fs::write(&srt, SPANISH_SRT).unwrap();
+    generate(
+        dir,
+        "multilingual.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=30:duration=6",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=f=440:d=6",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=f=660:d=6",
+            "-i",
+            srt.to_str().unwrap(),
+            "-map",
+            "0",
+            "-map",
+            "1",
+            "-map",
+            "2",
+            "-map",
+            "3",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-c:a",
+            "aac",
+            "-c:s",
+            "mov_text",
+            "-metadata:s:a:0",
+            "language=eng",
+            "-metadata:s:a:1",
+            "language=fra",
+            "-metadata:s:a:1",
+            "title=Français",
+            "-disposition:a:0",
+            "0",
+            "-disposition:a:1",
+            "default",
+            "-metadata:s:s:0",
+            "language=spa",
+        ],
+    )
+}
+
+/// The frequency of a pure tone in `path`, from the zero crossings of its
+/// first channel over one second from 1 s on.
+fn tone_hz(path: &Path) -> f64 {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-ss", "1", "-t", "1", "-i"])
+        .arg(path)
+        .args(["-ac", "1", "-ar", "48000", "-f", "s16le", "-"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let samples: Vec<i16> = out
+        .stdout
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect();
+    let crossings = samples
+        .windows(2)
+        .filter(|w| (w[0] < 0) != (w[1] < 0))
+        .count();
+    crossings as f64 / 2.0 / (samples.len() as f64 / 48_000.0)
+}
+
+/// The cues of a WebVTT file: `(start s, end s, text)`.
+fn vtt_cues(text: &str) -> Vec<(f64, f64, String)> {
+    let seconds = |t: &str| -> f64 {
+        t.split(':').fold(0.0, |total, part| {
+            total * 60.0 + part.parse::<f64>().unwrap()
+        })
+    };
+    text.replace("\r\n", "\n")
+        .split("\n\n")
+        .filter_map(|block| {
+            let mut lines = block.lines().skip_while(|l| !l.contains(" --> "));
+            let timing = lines.next()?;
+            let (start, rest) = timing.split_once(" --> ").unwrap();
+            let end = rest.split_whitespace().next().unwrap();
+            let cue: Vec<&str> = lines.collect();
+            Some((seconds(start), seconds(end), cue.join("\n")))
+        })
+        .collect()
+}
+
+#[test]
+fn every_audio_stream_is_a_rendition_and_text_streams_become_webvtt() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = multilingual(dir.path());
+    let probed = ffprobe(&input, &["-show_streams"]);
+    assert_eq!(probed["streams"].as_array().unwrap().len(), 4, "{probed}");
+    let out = dir.path().join("out");
+    let live = dir.path().join("live");
+    let opts = TranscodeOptions {
+        live_dir: Some(live.clone()),
+        ..options()
+    };
+    let output = run(&input, &out, &opts).unwrap();
+
+    // The live copy has every audio rendition, planned and ended.
+    let plan: Value =
+        serde_json::from_slice(&std::fs::read(live.join("plan.json")).unwrap()).unwrap();
+    let planned: Vec<_> = plan["audio"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["name"].as_str(),
+                r["language"].as_str(),
+                r["default"].as_bool(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        planned,
+        [
+            (Some("audio"), Some("en"), None),
+            (Some("audio_1"), Some("fr"), Some(true)),
+        ]
+    );
+    for name in ["audio", "audio_1"] {
+        let playlist = std::fs::read(live.join(format!("{name}.m3u8"))).unwrap();
+        let playlist = m3u8_rs::parse_media_playlist_res(&playlist).unwrap();
+        assert!(playlist.end_list && !playlist.segments.is_empty(), "{name}");
+        assert!(live.join(format!("{name}_init.mp4")).is_file(), "{name}");
+    }
+
+    let audio: Vec<_> = output
+        .renditions
+        .iter()
+        .filter(|r| r.kind == RenditionKind::Audio)
+        .collect();
+    let described: Vec<_> = audio
+        .iter()
+        .map(|r| {
+            (
+                r.name.as_str(),
+                r.language.as_deref(),
+                r.label.as_deref(),
+                r.default,
+                r.channels,
+            )
+        })
+        .collect();
+    assert_eq!(
+        described,
+        [
+            ("audio", Some("en"), None, false, Some(2)),
+            (
+                "audio_1",
+                Some("fr"),
+                audio[1].label.as_deref(),
+                true,
+                Some(2)
+            ),
+        ]
+    );
+    assert!(
+        matches!(audio[1].label.as_deref(), None | Some("Français")),
+        "{:?}",
+        audio[1].label
+    );
+    for file in &output.files {
+        assert!(out.join(file).is_file(), "{file} listed but missing");
+    }
+    for (name, hz) in [("audio", 440.0), ("audio_1", 660.0)] {
+        let file = format!("{name}.mp4");
+        assert!(output.files.contains(&file), "{file} not listed");
+        let probed = stream(&out.join(&file));
+        let a = &probed["streams"][0];
+        assert_eq!(
+            (&a["codec_name"], &a["channels"], &a["sample_rate"]),
+            (&Value::from("aac"), &Value::from(2), &Value::from("48000")),
+            "{file}"
+        );
+        let measured = tone_hz(&out.join(&file));
+        assert!((measured - hz).abs() < 15.0, "{file}: {measured} Hz");
+    }
+    check_media_playlists(&out, &output);
+
+    // FFmpeg 5.1 writes an MP4 track's title but does not read it back:
+    // the French rendition is named by its label if the demuxer gives it.
+    let french_name = audio[1].label.as_deref().unwrap_or("fr");
+    let french = format!(
+        "#EXT-X-MEDIA:TYPE=AUDIO,URI=\"v1/audio_1.m3u8\",GROUP-ID=\"audio\",LANGUAGE=\"fr\",NAME=\"{french_name}\",DEFAULT=YES,AUTOSELECT=YES,CHANNELS=\"2\""
+    );
+    let master = std::fs::read_to_string(out.join("master.m3u8")).unwrap();
+    let media: Vec<&str> = master
+        .lines()
+        .filter(|l| l.starts_with("#EXT-X-MEDIA:"))
+        .collect();
+    assert_eq!(
+        media,
+        [
+            "#EXT-X-MEDIA:TYPE=AUDIO,URI=\"v1/audio.m3u8\",GROUP-ID=\"audio\",LANGUAGE=\"en\",NAME=\"en\",AUTOSELECT=YES,CHANNELS=\"2\"",
+            french.as_str(),
+        ],
+        "{master}"
+    );
+    let parsed = m3u8_rs::parse_master_playlist_res(master.as_bytes()).unwrap();
+    let peak = audio.iter().map(|r| r.bandwidth).max().unwrap();
+    let top = &parsed.variants[0];
+    assert_eq!(top.bandwidth, output.renditions[0].bandwidth + peak);
+    assert_eq!(top.codecs.as_deref().unwrap().matches("mp4a").count(), 1);
+
+    let mpd = std::fs::read_to_string(out.join("manifest.mpd")).unwrap();
+    assert_eq!(mpd.matches(r#"contentType="audio""#).count(), 2, "{mpd}");
+    for needle in [
+        r#"<AdaptationSet id="1" contentType="audio" mimeType="audio/mp4" lang="en""#,
+        r#"<AdaptationSet id="2" contentType="audio" mimeType="audio/mp4" lang="fr""#,
+        "<BaseURL>v1/audio_1.mp4</BaseURL>",
+    ] {
+        assert!(mpd.contains(needle), "{needle} missing in\n{mpd}");
+    }
+
+    assert_eq!(
+        output.captions,
+        [EmbeddedCaption {
+            file: "text_0.vtt".into(),
+            language: "es".into(),
+            label: None,
+            kind: CaptionKind::Subtitles,
+        }]
+    );
+    assert!(output.files.contains(&"text_0.vtt".to_owned()));
+    let vtt = std::fs::read_to_string(out.join("text_0.vtt")).unwrap();
+    assert!(vtt.starts_with("WEBVTT"), "{vtt}");
+    let cues = vtt_cues(&vtt);
+    let expected = [
+        (0.5, 2.0, "Hola &amp; adiós"),
+        (2.5, 4.25, "Dos líneas\nsegunda"),
+    ];
+    assert_eq!(cues.len(), expected.len(), "{vtt}");
+    for ((start, end, text), (want_start, want_end, want_text)) in cues.iter().zip(expected) {
+        assert!(
+            (start - want_start).abs() < 0.02 && (end - want_end).abs() < 0.02,
+            "{start}..{end} for {want_text:?} in\n{vtt}"
+        );
+        assert_eq!(text, want_text, "{vtt}");
+    }
+}
+
+#[test]
+fn matroska_text_streams_keep_their_title_and_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let srt = dir.path().join("subs.srt");
+    std::fs::write(&srt, SPANISH_SRT).unwrap();
+    // The same cues as SubRip (for the hearing impaired, titled) and as ASS,
+    // with a titled German audio stream.
+    let input = generate(
+        dir.path(),
+        "texts.mkv",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=30:duration=5",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=f=440:d=5",
+            "-i",
+            srt.to_str().unwrap(),
+            "-map",
+            "0",
+            "-map",
+            "1",
+            "-map",
+            "2",
+            "-map",
+            "2",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-c:a",
+            "aac",
+            "-c:s:0",
+            "srt",
+            "-c:s:1",
+            "ass",
+            "-metadata:s:a:0",
+            "language=ger",
+            "-metadata:s:a:0",
+            "title=Kommentar",
+            "-metadata:s:s:0",
+            "language=ger",
+            "-metadata:s:s:0",
+            "title=SDH",
+            "-disposition:s:0",
+            "hearing_impaired",
+        ],
+    );
+    let out = dir.path().join("out");
+    let output = run(&input, &out, &options()).unwrap();
+    let audio = output.renditions.last().unwrap();
+    assert_eq!(
+        (
+            audio.name.as_str(),
+            audio.language.as_deref(),
+            audio.label.as_deref(),
+            audio.default
+        ),
+        ("audio", Some("de"), Some("Kommentar"), true)
+    );
+    let master = std::fs::read_to_string(out.join("master.m3u8")).unwrap();
+    assert!(
+        master.contains("LANGUAGE=\"de\",NAME=\"Kommentar\",DEFAULT=YES"),
+        "{master}"
+    );
+    assert_eq!(
+        output.captions,
+        [
+            EmbeddedCaption {
+                file: "text_0.vtt".into(),
+                language: "de".into(),
+                label: Some("SDH".into()),
+                kind: CaptionKind::Captions,
+            },
+            EmbeddedCaption {
+                file: "text_1.vtt".into(),
+                language: "und".into(),
+                label: None,
+                kind: CaptionKind::Subtitles,
+            },
+        ]
+    );
+    for file in ["text_0.vtt", "text_1.vtt"] {
+        assert!(output.files.contains(&file.to_owned()), "{file} not listed");
+        let vtt = std::fs::read_to_string(out.join(file)).unwrap();
+        let texts: Vec<String> = vtt_cues(&vtt).into_iter().map(|c| c.2).collect();
+        assert_eq!(
+            texts,
+            ["Hola &amp; adiós", "Dos líneas\nsegunda"],
+            "{file}:\n{vtt}"
+        );
+    }
 }

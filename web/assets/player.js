@@ -1,7 +1,8 @@
 // The player of the watch and embed pages: hls.js where Media Source
 // Extensions exist, the browser's own HLS elsewhere (Safari, iOS), with our
 // controls — play, a seek bar that previews storyboard thumbnails, time,
-// mute, quality, fullscreen — and keyboard shortcuts:
+// mute, audio language, subtitles, quality, fullscreen — and keyboard
+// shortcuts:
 //   Space / k  play or pause        ← / →  back or forward 5 s
 //   j / l      back or forward 10 s  0–9    jump to 0 %–90 %
 //   m          mute                  f      fullscreen
@@ -35,6 +36,8 @@ export function mountPlayer(container, video, { token = null, autoplay = false, 
     hls = new self.Hls({ startPosition: start > 0 ? start : -1, enableWorker: true });
     hls.on(self.Hls.Events.MANIFEST_PARSED, (_, data) => controls.setLevels(data.levels.map((l) => l.height), hls));
     hls.on(self.Hls.Events.LEVEL_SWITCHED, (_, data) => controls.showLevel(data.level, hls));
+    hls.on(self.Hls.Events.AUDIO_TRACKS_UPDATED, (_, data) => controls.setAudioTracks(data.audioTracks, hls));
+    hls.on(self.Hls.Events.SUBTITLE_TRACKS_UPDATED, (_, data) => controls.setSubtitleTracks(data.subtitleTracks, hls));
     hls.on(self.Hls.Events.ERROR, (_, data) => {
       if (data.fatal) controls.fail(`Playback failed (${data.details}).`);
     });
@@ -42,6 +45,7 @@ export function mountPlayer(container, video, { token = null, autoplay = false, 
     hls.attachMedia(media);
   } else if (media.canPlayType("application/vnd.apple.mpegurl")) {
     media.src = source;
+    media.textTracks.addEventListener("addtrack", () => controls.setNativeSubtitles(media));
     if (start > 0) media.addEventListener("loadedmetadata", () => (media.currentTime = start), { once: true });
     controls.setLevels([], null);
   } else {
@@ -73,10 +77,12 @@ function buildControls(media) {
   const time = h("span", { class: "time", "aria-live": "off" }, "0:00 / 0:00");
   const mute = h("button", { type: "button", class: "control mute", "aria-label": "Mute", "aria-pressed": "false" }, icon("volume"));
   const quality = h("select", { class: "quality", "aria-label": "Quality" }, h("option", { value: "-1" }, "Auto"));
+  const audio = h("select", { class: "audio-language", "aria-label": "Audio language", hidden: true });
+  const subtitles = h("select", { class: "subtitles", "aria-label": "Subtitles", hidden: true });
   const fullscreen = h("button", { type: "button", class: "control fullscreen", "aria-label": "Full screen" }, icon("fullscreen"));
   const preview = h("div", { class: "preview", hidden: true }, h("div", { class: "thumb" }), h("span", { class: "preview-time" }));
   const message = h("p", { class: "player-message", role: "alert", hidden: true });
-  const bar = h("div", { class: "controls" }, play, h("div", { class: "seek-wrap" }, seek, preview), time, mute, quality, fullscreen, message);
+  const bar = h("div", { class: "controls" }, play, h("div", { class: "seek-wrap" }, seek, preview), time, mute, audio, subtitles, quality, fullscreen, message);
   let cues = [];
   let seeking = false;
 
@@ -140,6 +146,28 @@ function buildControls(media) {
     showLevel(level, hls) {
       if (hls && hls.autoLevelEnabled) quality.options[0].textContent = `Auto (${hls.levels[level]?.height ?? "?"}p)`;
     },
+    /** hls.js's audio renditions: a menu when there is more than one language. */
+    setAudioTracks(tracks, hls) {
+      audio.replaceChildren(...tracks.map((track, index) => h("option", { value: String(index), selected: index === hls.audioTrack }, trackName(track.name, track.lang))));
+      audio.hidden = tracks.length < 2;
+      audio.onchange = () => (hls.audioTrack = Number(audio.value));
+    },
+    /** hls.js's subtitle renditions: Off, then each language. */
+    setSubtitleTracks(tracks, hls) {
+      subtitles.replaceChildren(h("option", { value: "-1" }, "Subtitles off"), ...tracks.map((track, index) => h("option", { value: String(index) }, trackName(track.name, track.lang))));
+      subtitles.hidden = tracks.length === 0;
+      subtitles.onchange = () => {
+        hls.subtitleDisplay = true;
+        hls.subtitleTrack = Number(subtitles.value);
+      };
+    },
+    /** The browser's own text tracks (native HLS): Off, then each one. */
+    setNativeSubtitles(element) {
+      const tracks = Array.from(element.textTracks).filter((t) => t.kind === "subtitles" || t.kind === "captions");
+      subtitles.replaceChildren(h("option", { value: "-1" }, "Subtitles off"), ...tracks.map((track, index) => h("option", { value: String(index) }, trackName(track.label, track.language))));
+      subtitles.hidden = tracks.length === 0;
+      subtitles.onchange = () => tracks.forEach((track, index) => (track.mode = index === Number(subtitles.value) ? "showing" : "disabled"));
+    },
     setStoryboard(loaded) {
       cues = loaded;
     },
@@ -148,6 +176,12 @@ function buildControls(media) {
       message.hidden = false;
     },
   };
+}
+
+/** A track's menu entry: its name, with its language when that adds something. */
+function trackName(name, language) {
+  if (!name) return language || "Unknown";
+  return language && !name.includes(language) ? `${name} (${language})` : name;
 }
 
 /** The end of what can be played so far (a growing playlist has no duration). */

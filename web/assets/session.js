@@ -71,11 +71,12 @@ export async function accessToken() {
 
 /**
  * `fetch` of an API path with the bearer token; a JSON `json` becomes the
- * body. A 401 refreshes once and retries. Resolves to the Response.
+ * body, else `body` (a FormData) is sent as it is. A 401 refreshes once and
+ * retries. Resolves to the Response.
  */
-export async function api(path, { method = "GET", json, headers = {}, signal } = {}) {
+export async function api(path, { method = "GET", json, body, headers = {}, signal } = {}) {
   const send = async (token) => {
-    const init = { method, signal, headers: { ...headers, Authorization: `Bearer ${token}` } };
+    const init = { method, signal, body, headers: { ...headers, Authorization: `Bearer ${token}` } };
     if (json !== undefined) {
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(json);
@@ -96,7 +97,7 @@ export async function apiJson(path, options) {
   if (response.status === 204) return null;
   const body = await response.json().catch(() => null);
   if (!response.ok) {
-    const message = body?.error?.message ?? body?.error_description ?? `${response.status} ${response.statusText}`;
+    const message = body?.message ?? body?.error_description ?? `${response.status} ${response.statusText}`;
     throw Object.assign(new Error(message), { status: response.status, body });
   }
   return body;

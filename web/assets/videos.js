@@ -3,9 +3,10 @@
 // card kept live by the one event stream of the page (events.js): progress
 // moves in place, state changes re-read the video. Per video: watch, edit
 // title and visibility, cancel, retranscode (admins), delete after a
-// confirmation, copy the HLS and DASH URLs and the embed code, renditions
-// and the failure message.
+// confirmation, copy the HLS and DASH URLs and the embed code, renditions,
+// captions (captions.js) and the failure message.
 
+import { captionsPanel } from "./captions.js";
 import { followEvents } from "./events.js";
 import { apiJson } from "./session.js";
 import { bytes, clock, h } from "./ui.js";
@@ -171,7 +172,7 @@ function cardContent(view, entry, reload, item) {
   ];
 }
 
-/** The "Details" disclosure: edit form, URLs, renditions. */
+/** The "Details" disclosure: edit form, URLs, renditions, captions. */
 function manage(video, entry, item) {
   const id = video.id;
   const title = h("input", { id: `title-${id}`, value: video.title, maxlength: "200", required: true });
@@ -220,7 +221,10 @@ function manage(video, entry, item) {
         ),
       )
     : null;
-  return h("details", { class: "manage" }, h("summary", {}, "Details"), form, links, renditions, h("p", { class: "muted" }, `Id ${id}`));
+  const captions = captionsPanel(video);
+  const details = h("details", { class: "manage" }, h("summary", {}, "Details"), form, links, renditions, captions.element, h("p", { class: "muted" }, `Id ${id}`));
+  details.addEventListener("toggle", () => details.open && captions.load(), { once: true });
+  return details;
 }
 
 /** A labelled read-only field with a Copy button. */

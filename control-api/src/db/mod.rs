@@ -4,6 +4,7 @@
 //! `jobs` table (see [`goflix_shared::queue::database`]) does the same.
 
 pub mod account_token;
+pub mod caption;
 pub mod import;
 pub mod notification_attempt;
 pub mod notification_job;

@@ -39,6 +39,9 @@ pub struct Model {
     pub playable: bool,
     /// The live version the current job publishes while it encodes.
     pub live_version: Option<String>,
+    /// The manifest-only version adding the captions to `version`'s media
+    /// (its manifests and subtitle files); none without captions.
+    pub manifest_version: Option<String>,
     /// The job whose events may move the video; events of other jobs are stale.
     pub current_job_id: Option<Uuid>,
     /// When a worker started the current job, Unix milliseconds (for `eta_s`).

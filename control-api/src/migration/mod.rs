@@ -14,6 +14,7 @@ mod m20261202_000021_single_use_tokens;
 mod m20261202_000030_uploads;
 mod m20261202_000031_imports;
 mod m20261203_000040_runners;
+mod m20261203_000050_captions;
 
 use crate::error::ApiError;
 use sea_orm::DatabaseConnection;
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000030_uploads::Migration),
             Box::new(m20261202_000031_imports::Migration),
             Box::new(m20261203_000040_runners::Migration),
+            Box::new(m20261203_000050_captions::Migration),
         ]
     }
 }

@@ -97,6 +97,7 @@ pub(crate) fn video_payload(row: &video::Model) -> Value {
             "title": row.title,
             "state": row.state,
             "duration_s": row.duration_s,
+            "renditions": row.renditions,
             "error": error,
         }
     })

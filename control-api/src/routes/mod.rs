@@ -4,6 +4,7 @@
 
 mod auth;
 mod body_pipe;
+mod captions;
 mod clients;
 mod events;
 mod import;
@@ -121,6 +122,15 @@ pub(crate) fn configure(state: web::Data<AppState>, cfg: &mut ServiceConfig) {
             )
             .service(
                 resource("/videos/{id}/events").route(authenticated(web::get().to(jobs::events))),
+            )
+            .service(
+                resource("/videos/{id}/captions")
+                    .route(authenticated(web::get().to(captions::list)))
+                    .route(authenticated(web::post().to(captions::create))),
+            )
+            .service(
+                resource("/videos/{id}/captions/{language}")
+                    .route(authenticated(web::delete().to(captions::delete))),
             )
             .service(
                 resource("/videos/{id}/playback-token")

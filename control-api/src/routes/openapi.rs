@@ -10,8 +10,8 @@
 //! another already uses is renamed with `#[schema(as = ...)]`.
 
 use super::{
-    auth, clients, events, jobs, preferences, runners, templates, tus, upload, users, videos,
-    webhooks,
+    auth, captions, clients, events, jobs, preferences, runners, templates, tus, upload, users,
+    videos, webhooks,
 };
 use crate::error::{ErrorBody, OAuthErrorBody};
 use actix_web::http::header::ContentType;
@@ -74,6 +74,9 @@ use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
         videos::patch,
         videos::delete,
         videos::playback_token,
+        captions::create,
+        captions::list,
+        captions::delete,
         jobs::cancel,
         jobs::retranscode,
         jobs::events,

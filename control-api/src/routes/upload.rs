@@ -155,23 +155,11 @@ async fn receive(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let uploader = caller.uploader();
-    let limit = state.max_upload_bytes;
-    if super::body_pipe::declared_length(&req)
-        .is_some_and(|length| length > limit.saturating_add(FORM_OVERHEAD))
-    {
-        return Err(ApiError::too_large(limit));
-    }
+    let mut reader = form_reader(&req, payload, FORM_LIMITS, state.max_upload_bytes)?;
     let id = VideoId::new();
     tracing::Span::current().record("video_id", tracing::field::display(id));
     let master = layout::master(id);
     let mut form = Form::default();
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default();
-    let boundary = multipart::form_boundary(content_type)?;
-    let mut reader = MultipartReader::new(&boundary, payload, FORM_LIMITS);
     let outcome = match read_form(&state, &mut reader, &master, &mut form).await {
         Ok(()) => validate(&form),
         Err(e) => Err(e),
@@ -194,8 +182,31 @@ async fn receive(
         }))
 }
 
+/// The reader of a `multipart/form-data` request within `limits` whose
+/// file part may hold `limit` bytes: a `Content-Length` already past that
+/// (with the form's overhead) is refused before any byte is read.
+pub(super) fn form_reader(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limits: Limits,
+    limit: u64,
+) -> Result<MultipartReader<Body>, ApiError> {
+    if super::body_pipe::declared_length(req)
+        .is_some_and(|length| length > limit.saturating_add(FORM_OVERHEAD))
+    {
+        return Err(ApiError::too_large(limit));
+    }
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    let boundary = multipart::form_boundary(content_type)?;
+    Ok(MultipartReader::new(&boundary, payload, limits))
+}
+
 /// The request body as the reader takes it.
-type Body = web::Payload;
+pub(super) type Body = web::Payload;
 
 async fn read_form(
     state: &AppState,
@@ -248,7 +259,11 @@ fn validate(form: &Form) -> Result<(String, Visibility), ApiError> {
     }
 }
 
-async fn read_text(reader: &mut MultipartReader<Body>, name: &str) -> Result<String, ApiError> {
+/// The text field `name` being read, as UTF-8 of at most 4 KiB.
+pub(super) async fn read_text(
+    reader: &mut MultipartReader<Body>,
+    name: &str,
+) -> Result<String, ApiError> {
     let mut buffer = Vec::new();
     while let Some(chunk) = reader.next_chunk().await? {
         if buffer.len() + chunk.len() > MAX_TEXT_FIELD {

@@ -522,6 +522,7 @@ mod tests {
             version: goflix_shared::layout::new_version(),
             duration_s: 1.0,
             renditions: Vec::new(),
+            captions: Vec::new(),
         };
         assert!(checked_event(&json(&grant, foreign_version), &grant).is_err());
         let other_video = serde_json::to_vec(

@@ -38,6 +38,10 @@ fn rendition(name: &str, height: u32) -> Rendition {
         codecs: "avc1.64001f".into(),
         bandwidth: 1_000_000,
         average_bandwidth: 800_000,
+        language: None,
+        label: None,
+        default: false,
+        channels: None,
     }
 }
 
@@ -96,6 +100,7 @@ async fn events_move_a_video_from_queued_through_processing_to_ready(backend: Ba
             version: "v1abc".into(),
             duration_s: 12.5,
             renditions: renditions.clone(),
+            captions: Vec::new(),
         },
     )
     .await;
@@ -160,6 +165,7 @@ async fn failed_videos_report_their_error_and_stay_failed(backend: Backend) {
             version: "v2".into(),
             duration_s: 1.0,
             renditions: Vec::new(),
+            captions: Vec::new(),
         },
     )
     .await;
@@ -227,6 +233,7 @@ async fn finished_jobs_retire_what_playback_left(backend: Backend) {
                 version: version.into(),
                 duration_s: 1.0,
                 renditions: vec![rendition("360p", 360)],
+                captions: Vec::new(),
             },
         ]
     };

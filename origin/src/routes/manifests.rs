@@ -34,12 +34,12 @@ pub async fn master(
     origin: web::Data<Origin>,
     req: HttpRequest,
 ) -> Result<HttpResponse, OriginError> {
-    current(&origin, &req, "master.m3u8", FileKind::Hls).await
+    current(&origin, &req, layout::MASTER_PLAYLIST, FileKind::Hls).await
 }
 
 /// `GET|HEAD /v/{video_id}/manifest.mpd`
 pub async fn mpd(origin: web::Data<Origin>, req: HttpRequest) -> Result<HttpResponse, OriginError> {
-    current(&origin, &req, "manifest.mpd", FileKind::Dash).await
+    current(&origin, &req, layout::DASH_MANIFEST, FileKind::Dash).await
 }
 
 /// Serves `name` of the video's current version.
@@ -62,8 +62,9 @@ async fn current(
         let filter = HeightFilter::from_query(req.query_string())?;
         let Playable { record, access } = playable(origin, req, video).await?;
         tracing::Span::current().record("version", record.version.as_str());
-        let key = layout::media_file(video, &record.version, name).ok_or_else(|| {
-            OriginError::BadPublication(format!("invalid version {:?} for {video}", record.version))
+        let manifests = record.manifest_version();
+        let key = layout::media_file(video, manifests, name).ok_or_else(|| {
+            OriginError::BadPublication(format!("invalid version {manifests:?} for {video}"))
         })?;
         let to_live_mpd = kind == FileKind::Dash && record.live;
         let caching = match access {

@@ -8,7 +8,7 @@ pub mod memory;
 
 pub use memory::MemoryBus;
 
-use crate::domain::{Change, FailureCode, Rendition, VideoId};
+use crate::domain::{Change, EmbeddedCaption, FailureCode, Rendition, VideoId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures_util::Stream;
@@ -98,6 +98,9 @@ pub enum EventKind {
         duration_s: f64,
         /// Every rendition.
         renditions: Vec<Rendition>,
+        /// The master's text streams, converted to WebVTT files of the version.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        captions: Vec<EmbeddedCaption>,
     },
     /// The job failed for good.
     #[serde(rename = "video.failed")]
@@ -173,6 +176,7 @@ pub trait EventBus: EventSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::CaptionKind;
 
     #[test]
     fn events_serialise_with_type_video_id_and_at() {
@@ -208,6 +212,12 @@ mod tests {
                 version: "v1".into(),
                 duration_s: 1.0,
                 renditions: vec![rendition],
+                captions: vec![EmbeddedCaption {
+                    file: "text_0.vtt".into(),
+                    language: "es".into(),
+                    label: None,
+                    kind: CaptionKind::Subtitles,
+                }],
             },
             EventKind::Failed {
                 code: FailureCode::Stalled,

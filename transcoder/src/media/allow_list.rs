@@ -8,9 +8,11 @@
 //!   other files. Deliberately absent: `hls`, `dash`, `concat`, `image2`,
 //!   `*_pipe`, `mpjpeg`, `tee`…
 //! - Decoders: the video codecs of cameras, phones, editing and delivery,
-//!   and the audio codecs those containers carry. Deliberately absent:
-//!   image and screen codecs, lossless archival video (`ffv1`, `huffyuv`),
-//!   and everything obscure. Enforced twice: libavformat opens only these
+//!   the audio codecs those containers carry, and the text subtitle codecs
+//!   they carry (MP4 timed text, SubRip, WebVTT, ASS/SSA), whose streams
+//!   are extracted as WebVTT. Deliberately absent: image and screen
+//!   codecs, bitmap subtitles (`dvdsub`, `pgssub`, `dvbsub`), lossless
+//!   archival video (`ffv1`, `huffyuv`), and everything obscure. Enforced twice: libavformat opens only these
 //!   while probing streams ([`format_options`]), and the pipeline refuses
 //!   to open any other ([`check_decoder`]).
 
@@ -51,6 +53,13 @@ const DECODERS: &[codec::Id] = &[
     codec::Id::PCM_S16BE,
     codec::Id::PCM_S24LE,
     codec::Id::PCM_S24BE,
+    // Text subtitles. FFmpeg 5.1 decodes SubRip (decoders `subrip`, `srt`)
+    // and ASS/SSA (decoders `ass`, `ssa`) under the ids `SUBRIP` and
+    // `ASS`; it has no decoder for the ids `SRT` and `SSA`.
+    codec::Id::MOV_TEXT,
+    codec::Id::SUBRIP,
+    codec::Id::WEBVTT,
+    codec::Id::ASS,
 ];
 
 /// The options that confine libavformat when it opens an upload.
@@ -109,10 +118,15 @@ mod tests {
     #[test]
     fn every_decoder_of_a_listed_codec_is_named_and_no_other() {
         let names: Vec<&str> = decoder_names().split(',').collect();
-        for name in ["h264", "hevc", "aac", "opus"] {
+        for name in [
+            "h264", "hevc", "aac", "opus", "ac3", "eac3", "mov_text", "subrip", "srt", "webvtt",
+            "ass", "ssa",
+        ] {
             assert!(names.contains(&name), "{name} in {names:?}");
         }
-        for name in ["ffv1", "mjpeg", "png", "subrip"] {
+        for name in [
+            "ffv1", "mjpeg", "png", "dvdsub", "pgssub", "dvbsub", "microdvd",
+        ] {
             assert!(!names.contains(&name), "{name} in {names:?}");
         }
     }
@@ -120,6 +134,8 @@ mod tests {
     #[test]
     fn a_codec_off_the_list_is_refused_as_unsupported() {
         assert!(check_decoder(codec::Id::H264).is_ok());
+        assert!(check_decoder(codec::Id::MOV_TEXT).is_ok());
+        assert!(check_decoder(codec::Id::HDMV_PGS_SUBTITLE).is_err());
         let refused = check_decoder(codec::Id::FFV1).unwrap_err();
         assert_eq!(refused.code().as_str(), "unsupported_format", "{refused}");
     }

@@ -1,6 +1,9 @@
 //! The DASH manifest: a static on-demand MPD over the same CMAF files HLS
 //! uses, each Representation addressed with `SegmentBase` (init range plus
-//! the `sidx` range). Written by hand; every interpolated value is escaped.
+//! the `sidx` range): one video AdaptationSet, and one audio AdaptationSet
+//! per audio rendition with its language, label and role (`main` for the
+//! default one, `alternate` for the others). Written by hand; every
+//! interpolated value is escaped.
 
 use std::fmt::{self, Write};
 
@@ -10,6 +13,11 @@ use crate::media::package::Packaged;
 
 const PROFILE: &str = "urn:mpeg:dash:profile:isoff-on-demand:2011";
 const CHANNEL_SCHEME: &str = "urn:mpeg:dash:23003:3:audio_channel_configuration:2011";
+const ROLE_SCHEME: &str = "urn:mpeg:dash:role:2011";
+/// `lang` of an audio rendition whose language is not known.
+const UNDETERMINED: &str = "und";
+/// Channels of an audio rendition that does not state them.
+const STEREO: u32 = 2;
 /// Adaptation set attributes of an on-demand MPD: segments and subsegments aligned.
 const ON_DEMAND_FLAGS: &str = r#"segmentAlignment="true" subsegmentAlignment="true" startWithSAP="1" subsegmentStartsWithSAP="1""#;
 
@@ -17,7 +25,7 @@ const ON_DEMAND_FLAGS: &str = r#"segmentAlignment="true" subsegmentAlignment="tr
 /// `segment_seconds` sets `minBufferTime`.
 pub fn manifest(
     video: &[Packaged],
-    audio: Option<&Packaged>,
+    audio: &[Packaged],
     frame_rate: (u32, u32),
     duration_s: f64,
     segment_seconds: u32,
@@ -40,7 +48,7 @@ pub fn manifest(
 fn render(
     out: &mut String,
     video: &[Packaged],
-    audio: Option<&Packaged>,
+    audio: &[Packaged],
     frame_rate: (u32, u32),
     duration_s: f64,
     segment_seconds: u32,
@@ -62,8 +70,8 @@ fn render(
         writeln!(out, "      </Representation>")?;
     }
     writeln!(out, "    </AdaptationSet>")?;
-    if let Some(track) = audio {
-        open_audio_set(out, &track.rendition, ON_DEMAND_FLAGS)?;
+    for (position, track) in audio.iter().enumerate() {
+        open_audio_set(out, &track.rendition, position, ON_DEMAND_FLAGS)?;
         segment_base(out, track, uri_prefix)?;
         writeln!(out, "      </Representation>")?;
         writeln!(out, "    </AdaptationSet>")?;
@@ -107,12 +115,28 @@ pub(crate) fn video_representation(
     )
 }
 
-/// Opens the audio `AdaptationSet` (with `flags`) and the `Representation`
-/// of stereo rendition `r` in it.
-pub(crate) fn open_audio_set(out: &mut String, r: &Rendition, flags: &str) -> fmt::Result {
+/// Opens the `position`-th audio `AdaptationSet` (id `position + 1`, after
+/// the video's 0; with `flags`), with its language, label and role, and the
+/// `Representation` of audio rendition `r` in it.
+pub(crate) fn open_audio_set(
+    out: &mut String,
+    r: &Rendition,
+    position: usize,
+    flags: &str,
+) -> fmt::Result {
     writeln!(
         out,
-        r#"    <AdaptationSet id="1" contentType="audio" mimeType="audio/mp4" lang="und" {flags}>"#,
+        r#"    <AdaptationSet id="{}" contentType="audio" mimeType="audio/mp4" lang="{}" {flags}>"#,
+        position + 1,
+        escape(r.language.as_deref().unwrap_or(UNDETERMINED)),
+    )?;
+    if let Some(label) = &r.label {
+        writeln!(out, "      <Label>{}</Label>", escape(label))?;
+    }
+    let role = if r.default { "main" } else { "alternate" };
+    writeln!(
+        out,
+        r#"      <Role schemeIdUri="{ROLE_SCHEME}" value="{role}"/>"#
     )?;
     writeln!(
         out,
@@ -123,7 +147,8 @@ pub(crate) fn open_audio_set(out: &mut String, r: &Rendition, flags: &str) -> fm
     )?;
     writeln!(
         out,
-        r#"        <AudioChannelConfiguration schemeIdUri="{CHANNEL_SCHEME}" value="2"/>"#
+        r#"        <AudioChannelConfiguration schemeIdUri="{CHANNEL_SCHEME}" value="{}"/>"#,
+        r.channels.unwrap_or(STEREO),
     )
 }
 
@@ -188,12 +213,36 @@ pub(crate) mod tests {
             codecs: if video { "avc1.64001e" } else { "mp4a.40.2" }.to_owned(),
             bandwidth: 900_000,
             average_bandwidth: 800_000,
+            language: (!video).then(|| "und".to_owned()),
+            label: None,
+            default: !video,
+            channels: (!video).then_some(2),
+        }
+    }
+
+    /// An audio rendition `name` in `language`, labelled `label`.
+    pub(crate) fn audio_rendition(
+        name: &str,
+        language: &str,
+        label: Option<&str>,
+        default: bool,
+    ) -> Rendition {
+        Rendition {
+            language: Some(language.to_owned()),
+            label: label.map(str::to_owned),
+            default,
+            ..rendition(name, RenditionKind::Audio)
         }
     }
 
     fn track(name: &str, kind: RenditionKind) -> Packaged {
+        packaged(rendition(name, kind))
+    }
+
+    fn packaged(rendition: Rendition) -> Packaged {
+        let name = rendition.name.clone();
         Packaged {
-            rendition: rendition(name, kind),
+            rendition,
             file: format!("{name}.mp4"),
             index: TrackIndex {
                 init: ByteRange {
@@ -219,8 +268,8 @@ pub(crate) mod tests {
     #[test]
     fn mpd_describes_every_representation() {
         let video = [track("360p", RenditionKind::Video)];
-        let audio = track("audio", RenditionKind::Audio);
-        let mpd = manifest(&video, Some(&audio), (30, 1), 10.0, 2, "v&1/");
+        let audio = [track("audio", RenditionKind::Audio)];
+        let mpd = manifest(&video, &audio, (30, 1), 10.0, 2, "v&1/");
         for needle in [
             r#"profiles="urn:mpeg:dash:profile:isoff-on-demand:2011""#,
             r#"type="static""#,
@@ -231,7 +280,8 @@ pub(crate) mod tests {
             "<BaseURL>v&amp;1/360p.mp4</BaseURL>",
             r#"<SegmentBase indexRange="700-767" indexRangeExact="true">"#,
             r#"<Initialization range="0-699"/>"#,
-            r#"lang="und""#,
+            r#"<AdaptationSet id="1" contentType="audio" mimeType="audio/mp4" lang="und""#,
+            r#"<Role schemeIdUri="urn:mpeg:dash:role:2011" value="main"/>"#,
             r#"<AudioChannelConfiguration schemeIdUri="urn:mpeg:dash:23003:3:audio_channel_configuration:2011" value="2"/>"#,
         ] {
             assert!(mpd.contains(needle), "{needle} missing in\n{mpd}");
@@ -239,9 +289,36 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn every_audio_rendition_has_its_own_adaptation_set() {
+        let video = [track("360p", RenditionKind::Video)];
+        let audio = [
+            packaged(audio_rendition("audio", "en", None, false)),
+            packaged(audio_rendition(
+                "audio_1",
+                "fr",
+                Some("Français & co"),
+                true,
+            )),
+        ];
+        let mpd = manifest(&video, &audio, (30, 1), 10.0, 2, "");
+        let english = r#"    <AdaptationSet id="1" contentType="audio" mimeType="audio/mp4" lang="en" segmentAlignment="true" subsegmentAlignment="true" startWithSAP="1" subsegmentStartsWithSAP="1">
+      <Role schemeIdUri="urn:mpeg:dash:role:2011" value="alternate"/>
+      <Representation id="audio" "#;
+        let french = r#"    <AdaptationSet id="2" contentType="audio" mimeType="audio/mp4" lang="fr" segmentAlignment="true" subsegmentAlignment="true" startWithSAP="1" subsegmentStartsWithSAP="1">
+      <Label>Français &amp; co</Label>
+      <Role schemeIdUri="urn:mpeg:dash:role:2011" value="main"/>
+      <Representation id="audio_1" "#;
+        for needle in [english, french, "<BaseURL>audio_1.mp4</BaseURL>"] {
+            assert!(mpd.contains(needle), "{needle} missing in\n{mpd}");
+        }
+        assert_eq!(mpd.matches("<AdaptationSet").count(), 3);
+        assert_eq!(mpd.matches(r#"value="main""#).count(), 1);
+    }
+
+    #[test]
     fn silent_mpd_has_one_adaptation_set() {
         let video = [track("360p", RenditionKind::Video)];
-        let mpd = manifest(&video, None, (30, 1), 4.0, 2, "");
+        let mpd = manifest(&video, &[], (30, 1), 4.0, 2, "");
         assert_eq!(mpd.matches("<AdaptationSet").count(), 1);
     }
 

@@ -1,7 +1,9 @@
 //! HLS playlists, written with m3u8-rs from the real segment index: one
 //! byte-range media playlist per rendition, one I-frame playlist per video
 //! rendition (each segment's keyframe, for trick play and scrubbing) and the
-//! multivariant `master.m3u8` that lists both.
+//! multivariant `master.m3u8` that lists both, with one `EXT-X-MEDIA` per
+//! audio rendition in a single audio group (language, a unique name, the
+//! default one marked).
 //!
 //! Two m3u8-rs limits are worked around here: EXTINF precision is a
 //! process-wide setting ([`m3u8_rs::WRITE_OPT_FLOAT_PRECISION`], set to 3
@@ -35,6 +37,12 @@ const START_AT_BEGINNING: &str = "#EXT-X-START:TIME-OFFSET=0";
 
 /// The audio group every variant refers to.
 const AUDIO_GROUP: &str = "audio";
+
+/// The language tag of a rendition whose language is not known.
+const UNDETERMINED: &str = "und";
+
+/// `NAME` of an audio rendition with neither label nor language.
+const UNNAMED_AUDIO: &str = "Audio";
 
 /// The smallest whole number of seconds every segment of every index rounds to
 /// or under, as EXT-X-TARGETDURATION must be; at least 1.
@@ -123,11 +131,12 @@ fn render_media(
 }
 
 /// The multivariant playlist: one variant per video rendition, each pointing
-/// at the shared audio rendition when there is one, then one I-frame variant
-/// per video rendition with keyframes. Every URI gets `uri_prefix`.
-pub fn master_playlist(video: &[Packaged], audio: Option<&Packaged>, uri_prefix: &str) -> String {
+/// at the audio group when there is audio, then one I-frame variant per
+/// video rendition with keyframes. Every URI gets `uri_prefix`.
+pub fn master_playlist(video: &[Packaged], audio: &[Packaged], uri_prefix: &str) -> String {
     let renditions: Vec<&Rendition> = video.iter().map(|track| &track.rendition).collect();
-    let mut variants = variant_streams(&renditions, audio.map(|a| &a.rendition), uri_prefix);
+    let audio: Vec<&Rendition> = audio.iter().map(|track| &track.rendition).collect();
+    let mut variants = variant_streams(&renditions, &audio, uri_prefix);
     variants.extend(
         video
             .iter()
@@ -149,27 +158,24 @@ pub fn master_playlist(video: &[Packaged], audio: Option<&Packaged>, uri_prefix:
                 }
             }),
     );
-    write_master(variants, audio.map(|a| &a.rendition), uri_prefix, None)
+    write_master(variants, &audio, uri_prefix, None)
 }
 
 /// The multivariant playlist of a video still encoding: the same variants
 /// (with nominal bandwidths) pointing at the growing `EVENT` playlists,
 /// without I-frame variants, which need the finished files, and starting
 /// at the beginning.
-pub fn live_master_playlist(
-    video: &[Rendition],
-    audio: Option<&Rendition>,
-    uri_prefix: &str,
-) -> String {
+pub fn live_master_playlist(video: &[Rendition], audio: &[Rendition], uri_prefix: &str) -> String {
     let renditions: Vec<&Rendition> = video.iter().collect();
+    let audio: Vec<&Rendition> = audio.iter().collect();
     let start = Start {
         time_offset: 0.0,
         precise: None,
         other_attributes: HashMap::new(),
     };
     write_master(
-        variant_streams(&renditions, audio, uri_prefix),
-        audio,
+        variant_streams(&renditions, &audio, uri_prefix),
+        &audio,
         uri_prefix,
         Some(start),
     )
@@ -194,19 +200,28 @@ pub fn starting_at_beginning(media_playlist: &[u8]) -> Vec<u8> {
     out
 }
 
-/// One variant per video rendition, with the audio rendition's rates and codec added.
+/// One variant per video rendition, with the largest audio rates and the
+/// audio codecs (each once) added.
 fn variant_streams(
     video: &[&Rendition],
-    audio: Option<&Rendition>,
+    audio: &[&Rendition],
     uri_prefix: &str,
 ) -> Vec<VariantStream> {
+    let audio_peak = audio.iter().map(|a| a.bandwidth).max().unwrap_or(0);
+    let audio_average = audio.iter().map(|a| a.average_bandwidth).max().unwrap_or(0);
+    let mut audio_codecs: Vec<&str> = Vec::new();
+    for a in audio {
+        if !audio_codecs.contains(&a.codecs.as_str()) {
+            audio_codecs.push(&a.codecs);
+        }
+    }
     video
         .iter()
         .map(|r| {
-            let (audio_peak, audio_average, audio_codec) = match audio {
-                Some(a) => (a.bandwidth, a.average_bandwidth, format!(",{}", a.codecs)),
-                None => (0, 0, String::new()),
-            };
+            let codecs = std::iter::once(r.codecs.as_str())
+                .chain(audio_codecs.iter().copied())
+                .collect::<Vec<_>>()
+                .join(",");
             let frame_rate = r.frame_rate.map(|fps| {
                 HashMap::from([(
                     "FRAME-RATE".to_owned(),
@@ -217,12 +232,12 @@ fn variant_streams(
                 uri: format!("{uri_prefix}{}.m3u8", r.name),
                 bandwidth: r.bandwidth + audio_peak,
                 average_bandwidth: Some(r.average_bandwidth + audio_average),
-                codecs: Some(format!("{}{audio_codec}", r.codecs)),
+                codecs: Some(codecs),
                 resolution: r.width.zip(r.height).map(|(w, h)| Resolution {
                     width: u64::from(w),
                     height: u64::from(h),
                 }),
-                audio: audio.map(|_| AUDIO_GROUP.to_owned()),
+                audio: (!audio.is_empty()).then(|| AUDIO_GROUP.to_owned()),
                 other_attributes: frame_rate,
                 ..VariantStream::default()
             }
@@ -233,23 +248,11 @@ fn variant_streams(
 /// The master playlist text for `variants`, with the audio group when there is audio.
 fn write_master(
     variants: Vec<VariantStream>,
-    audio: Option<&Rendition>,
+    audio: &[&Rendition],
     uri_prefix: &str,
     start: Option<Start>,
 ) -> String {
-    let alternatives = audio
-        .map(|audio| AlternativeMedia {
-            media_type: AlternativeMediaType::Audio,
-            uri: Some(format!("{uri_prefix}{}.m3u8", audio.name)),
-            group_id: AUDIO_GROUP.to_owned(),
-            name: "default".to_owned(),
-            default: true,
-            autoselect: true,
-            channels: Some("2".to_owned()),
-            ..AlternativeMedia::default()
-        })
-        .into_iter()
-        .collect();
+    let alternatives = audio_media(audio, uri_prefix);
     let playlist = MasterPlaylist {
         version: Some(VERSION),
         independent_segments: true,
@@ -263,6 +266,67 @@ fn write_master(
         .write_to(&mut out)
         .expect("writing to a Vec cannot fail");
     String::from_utf8(out).expect("m3u8-rs writes UTF-8")
+}
+
+/// One `EXT-X-MEDIA` per audio rendition, all in [`AUDIO_GROUP`]: its
+/// language unless undetermined, a name unique in the group, `DEFAULT=YES`
+/// on the default rendition only.
+fn audio_media(audio: &[&Rendition], uri_prefix: &str) -> Vec<AlternativeMedia> {
+    let names = unique_names(audio.iter().map(|r| display_name(r)));
+    audio
+        .iter()
+        .zip(names)
+        .map(|(r, name)| AlternativeMedia {
+            media_type: AlternativeMediaType::Audio,
+            uri: Some(format!("{uri_prefix}{}.m3u8", r.name)),
+            group_id: AUDIO_GROUP.to_owned(),
+            language: r
+                .language
+                .as_deref()
+                .filter(|language| *language != UNDETERMINED)
+                .map(quotable),
+            name,
+            default: r.default,
+            autoselect: true,
+            channels: r.channels.map(|channels| channels.to_string()),
+            ..AlternativeMedia::default()
+        })
+        .collect()
+}
+
+/// What a player's audio menu shows for `r`: its label, else its language
+/// tag, else [`UNNAMED_AUDIO`].
+fn display_name(r: &Rendition) -> String {
+    let label = r.label.as_deref().map(str::trim).filter(|l| !l.is_empty());
+    let language = r.language.as_deref().filter(|l| *l != UNDETERMINED);
+    quotable(label.or(language).unwrap_or(UNNAMED_AUDIO))
+}
+
+/// `names` made unique by appending ` 2`, ` 3`, … to repeats.
+fn unique_names(names: impl Iterator<Item = String>) -> Vec<String> {
+    let mut unique: Vec<String> = Vec::new();
+    for base in names {
+        let mut name = base.clone();
+        let mut count = 2;
+        while unique.contains(&name) {
+            name = format!("{base} {count}");
+            count += 1;
+        }
+        unique.push(name);
+    }
+    unique
+}
+
+/// `text` as an HLS quoted string may hold it: no `"`, line breaks or
+/// other control characters (RFC 8216 §4.2).
+fn quotable(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '"' => '\'',
+            c if c.is_control() => ' ',
+            c => c,
+        })
+        .collect()
 }
 
 /// `720p.m3u8` for `720p.mp4`.
@@ -339,6 +403,10 @@ mod tests {
                 codecs: if video { "avc1.64001f" } else { "mp4a.40.2" }.to_owned(),
                 bandwidth: if video { 3_000_000 } else { 130_000 },
                 average_bandwidth: if video { 2_500_000 } else { 128_000 },
+                language: (!video).then(|| "und".to_owned()),
+                label: None,
+                default: !video,
+                channels: (!video).then_some(2),
             },
             file: format!("{name}.mp4"),
             index: index(&[2.0], &[10]),
@@ -372,14 +440,31 @@ mod tests {
         }
     }
 
+    /// An audio rendition `name` in `language`, labelled `label`, with rates `(peak, average)`.
+    fn audio(
+        name: &str,
+        language: &str,
+        label: Option<&str>,
+        default: bool,
+        (peak, average): (u64, u64),
+    ) -> Packaged {
+        let mut track = packaged(name, RenditionKind::Audio);
+        let r = &mut track.rendition;
+        r.language = Some(language.to_owned());
+        r.label = label.map(str::to_owned);
+        r.default = default;
+        (r.bandwidth, r.average_bandwidth) = (peak, average);
+        track
+    }
+
     #[test]
     fn master_playlist_references_audio_group_and_sums_bandwidth() {
         let video = [packaged("720p", RenditionKind::Video)];
-        let audio = packaged("audio", RenditionKind::Audio);
-        let text = master_playlist(&video, Some(&audio), "v1/");
+        let audio = [packaged("audio", RenditionKind::Audio)];
+        let text = master_playlist(&video, &audio, "v1/");
         assert!(text.contains("#EXT-X-INDEPENDENT-SEGMENTS"));
         assert!(text.contains(
-            "#EXT-X-MEDIA:TYPE=AUDIO,URI=\"v1/audio.m3u8\",GROUP-ID=\"audio\",NAME=\"default\",DEFAULT=YES,AUTOSELECT=YES,CHANNELS=\"2\""
+            "#EXT-X-MEDIA:TYPE=AUDIO,URI=\"v1/audio.m3u8\",GROUP-ID=\"audio\",NAME=\"Audio\",DEFAULT=YES,AUTOSELECT=YES,CHANNELS=\"2\""
         ), "{text}");
         assert!(
             text.contains("BANDWIDTH=3130000,AVERAGE-BANDWIDTH=2628000"),
@@ -395,9 +480,55 @@ mod tests {
     }
 
     #[test]
+    fn every_audio_rendition_is_an_alternative_of_the_one_group() {
+        let video = [packaged("720p", RenditionKind::Video)];
+        let audio = [
+            audio("audio", "en", None, false, (130_000, 120_000)),
+            audio("audio_1", "fr", Some("Français"), true, (125_000, 128_000)),
+            audio("audio_2", "en", None, false, (90_000, 80_000)),
+            audio("audio_3", "und", Some(" Say\n\"hi\" "), false, (1, 1)),
+        ];
+        let text = master_playlist(&video, &audio, "v1/");
+        for line in [
+            "#EXT-X-MEDIA:TYPE=AUDIO,URI=\"v1/audio.m3u8\",GROUP-ID=\"audio\",LANGUAGE=\"en\",NAME=\"en\",AUTOSELECT=YES,CHANNELS=\"2\"\n",
+            "#EXT-X-MEDIA:TYPE=AUDIO,URI=\"v1/audio_1.m3u8\",GROUP-ID=\"audio\",LANGUAGE=\"fr\",NAME=\"Français\",DEFAULT=YES,AUTOSELECT=YES,CHANNELS=\"2\"\n",
+            "#EXT-X-MEDIA:TYPE=AUDIO,URI=\"v1/audio_2.m3u8\",GROUP-ID=\"audio\",LANGUAGE=\"en\",NAME=\"en 2\",AUTOSELECT=YES,CHANNELS=\"2\"\n",
+            "#EXT-X-MEDIA:TYPE=AUDIO,URI=\"v1/audio_3.m3u8\",GROUP-ID=\"audio\",NAME=\"Say 'hi'\",AUTOSELECT=YES,CHANNELS=\"2\"\n",
+        ] {
+            assert!(text.contains(line), "{line} missing in\n{text}");
+        }
+        assert_eq!(text.matches("DEFAULT=YES").count(), 1, "{text}");
+        // The largest peak and the largest average, the codec once.
+        assert!(
+            text.contains(
+                "BANDWIDTH=3130000,AVERAGE-BANDWIDTH=2628000,CODECS=\"avc1.64001f,mp4a.40.2\""
+            ),
+            "{text}"
+        );
+        let parsed = m3u8_rs::parse_master_playlist_res(text.as_bytes()).unwrap();
+        assert_eq!(parsed.alternatives.len(), 4);
+        let live = live_master_playlist(
+            &[video[0].rendition.clone()],
+            &audio.map(|a| a.rendition),
+            "live1/",
+        );
+        assert_eq!(live.matches("#EXT-X-MEDIA:TYPE=AUDIO").count(), 4, "{live}");
+        assert!(live.contains("URI=\"live1/audio_3.m3u8\""), "{live}");
+    }
+
+    #[test]
+    fn names_repeat_with_a_number_until_unique() {
+        let names = ["en", "en 2", "en", "fr"].map(str::to_owned);
+        assert_eq!(
+            unique_names(names.into_iter()),
+            ["en", "en 2", "en 3", "fr"]
+        );
+    }
+
+    #[test]
     fn growing_playlists_start_players_at_the_beginning() {
         let video = [packaged("720p", RenditionKind::Video).rendition];
-        let master = live_master_playlist(&video, None, "live1/");
+        let master = live_master_playlist(&video, &[], "live1/");
         assert!(
             master.contains(&format!("\n{START_AT_BEGINNING}\n")),
             "{master}"
@@ -427,7 +558,7 @@ mod tests {
     #[test]
     fn iframe_playlists_are_listed_and_parse_back() {
         let video = [packaged("720p", RenditionKind::Video)];
-        let text = master_playlist(&video, None, "v1/");
+        let text = master_playlist(&video, &[], "v1/");
         assert!(
             text.contains("#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=32,AVERAGE-BANDWIDTH=32,CODECS=\"avc1.64001f\",RESOLUTION=1280x720,URI=\"v1/720p_iframes.m3u8\""),
             "{text}"
@@ -458,7 +589,7 @@ mod tests {
     #[test]
     fn silent_master_has_no_audio_group() {
         let video = [packaged("720p", RenditionKind::Video)];
-        let text = master_playlist(&video, None, "");
+        let text = master_playlist(&video, &[], "");
         assert!(!text.contains("EXT-X-MEDIA"));
         assert!(!text.contains("AUDIO="));
         assert!(text.contains("CODECS=\"avc1.64001f\""));

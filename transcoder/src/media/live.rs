@@ -18,15 +18,16 @@ use chrono::{DateTime, TimeDelta, Utc};
 use goflix_shared::domain::{PlaybackRecord, Rendition, RenditionKind, VideoId};
 use goflix_shared::layout;
 use goflix_shared::store::{JobStore, StoreError};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::media::error::MediaError;
 use crate::media::hls;
 use crate::media::ladder::Ladder;
 use crate::media::live_dash::{self, Phase, Timeline, Track};
-use crate::media::package::codecs::{self, AAC_LC};
+use crate::media::package::codecs;
 use crate::media::package::index::ByteRange;
-use crate::media::package::AUDIO_NAME;
+use crate::media::package::{audio_name, audio_rendition};
+use crate::media::probe::AudioStream;
 use crate::media::{DASH_MANIFEST, MASTER_PLAYLIST};
 
 /// The renditions the live folder will hold, written before the first frame.
@@ -39,13 +40,22 @@ const AUDIO_BANDWIDTH: u64 = 128_000;
 #[derive(Debug, Serialize, Deserialize)]
 struct Plan {
     video: Vec<Rendition>,
-    audio: Option<Rendition>,
+    /// One per audio stream of the source, in order.
+    #[serde(default, deserialize_with = "audio_or_none")]
+    audio: Vec<Rendition>,
     /// The ladder's frame rate, `(num, den)`.
     frame_rate: (u32, u32),
 }
 
-/// Writes the plan of `ladder` into the live folder `dir`, atomically.
-pub fn write_plan(dir: &Path, ladder: &Ladder, has_audio: bool) -> Result<(), MediaError> {
+/// The plan's audio renditions; `null` (how a plan without audio was
+/// written before sources had several) reads as none.
+fn audio_or_none<'de, D: Deserializer<'de>>(plan: D) -> Result<Vec<Rendition>, D::Error> {
+    Ok(Option::<Vec<Rendition>>::deserialize(plan)?.unwrap_or_default())
+}
+
+/// Writes the plan of `ladder` and of the `audio` streams (the `i`-th
+/// encoded as [`audio_name`]`(i)`) into the live folder `dir`, atomically.
+pub fn write_plan(dir: &Path, ladder: &Ladder, audio: &[AudioStream]) -> Result<(), MediaError> {
     let (num, den) = ladder.frame_rate;
     let plan = Plan {
         video: ladder
@@ -60,18 +70,20 @@ pub fn write_plan(dir: &Path, ladder: &Ladder, has_audio: bool) -> Result<(), Me
                 codecs: String::new(),
                 bandwidth: rung.maxrate,
                 average_bandwidth: rung.bitrate,
+                language: None,
+                label: None,
+                default: false,
+                channels: None,
             })
             .collect(),
-        audio: has_audio.then(|| Rendition {
-            name: AUDIO_NAME.to_owned(),
-            kind: RenditionKind::Audio,
-            width: None,
-            height: None,
-            frame_rate: None,
-            codecs: AAC_LC.to_owned(),
-            bandwidth: AUDIO_BANDWIDTH,
-            average_bandwidth: AUDIO_BANDWIDTH,
-        }),
+        audio: audio
+            .iter()
+            .enumerate()
+            .map(|(position, stream)| {
+                let name = audio_name(position);
+                audio_rendition(&name, stream, AUDIO_BANDWIDTH, AUDIO_BANDWIDTH)
+            })
+            .collect(),
         frame_rate: ladder.frame_rate,
     };
     let json = serde_json::to_vec(&plan)
@@ -191,7 +203,7 @@ impl LivePublisher {
         if self.playable {
             return Ok(false);
         }
-        let audio = self.plan.as_ref().and_then(|plan| plan.audio.as_ref());
+        let audio = self.plan.as_ref().map_or(&[][..], |plan| &plan.audio);
         let master = hls::live_master_playlist(&video, audio, &format!("{}/", self.version));
         self.put(MASTER_PLAYLIST, Source::Bytes(master.into()))
             .await?;
@@ -307,13 +319,17 @@ impl LivePublisher {
                 timeline: &timeline(&rendition.name).0,
             })
             .collect();
-        let audio = plan.audio.as_ref().map(|rendition| Track {
-            rendition,
-            timeline: &timeline(&rendition.name).0,
-        });
+        let audio: Vec<Track<'_>> = plan
+            .audio
+            .iter()
+            .map(|rendition| Track {
+                rendition,
+                timeline: &timeline(&rendition.name).0,
+            })
+            .collect();
         live_dash::manifest(
             &tracks,
-            audio.as_ref(),
+            &audio,
             plan.frame_rate,
             self.segment_seconds,
             phase,
@@ -573,6 +589,54 @@ mod tests {
         async fn stored(&self, version: &str) -> bool {
             self.store.head(&master(self.video, version)).await.is_ok()
         }
+    }
+
+    #[test]
+    fn the_plan_lists_every_audio_stream_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let ladder = Ladder {
+            rungs: vec![crate::media::ladder::Rung {
+                name: "240p".into(),
+                width: 426,
+                height: 240,
+                bitrate: 400_000,
+                maxrate: 440_000,
+                bufsize: 800_000,
+                preset: "veryfast".into(),
+            }],
+            frame_rate: (30, 1),
+        };
+        let stream = |index: usize, label: Option<&str>, default| AudioStream {
+            index,
+            language: goflix_shared::captions::LanguageTag::undetermined(),
+            label: label.map(str::to_owned),
+            default,
+        };
+        let audio = [stream(1, None, false), stream(3, Some("VO"), true)];
+        write_plan(dir.path(), &ladder, &audio).unwrap();
+        let plan: Plan =
+            serde_json::from_slice(&std::fs::read(dir.path().join(PLAN)).unwrap()).unwrap();
+        let described: Vec<_> = plan
+            .audio
+            .iter()
+            .map(|r| {
+                (
+                    r.name.as_str(),
+                    r.language.as_deref(),
+                    r.label.as_deref(),
+                    r.default,
+                    r.channels,
+                )
+            })
+            .collect();
+        assert_eq!(
+            described,
+            [
+                ("audio", Some("und"), None, false, Some(2)),
+                ("audio_1", Some("und"), Some("VO"), true, Some(2)),
+            ]
+        );
+        assert_eq!(plan.video[0].language, None);
     }
 
     #[tokio::test]

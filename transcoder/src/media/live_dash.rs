@@ -3,9 +3,11 @@
 //! `SegmentTimeline` taken from the growing HLS playlists), which becomes
 //! `type="static"` with a `mediaPresentationDuration` once every playlist
 //! has ended (DASH-IF IOP 4.6.4, transition from live to on-demand). Its
-//! URIs are relative to the live version's folder: the origin redirects
-//! the unversioned `manifest.mpd` there while the video is live, so
-//! players refresh this MPD, not the one the finished version brings.
+//! adaptation sets are the on-demand MPD's ([`crate::media::dash`]): one
+//! for the video, one per audio rendition. Its URIs are relative to the
+//! live version's folder: the origin redirects the unversioned
+//! `manifest.mpd` there while the video is live, so players refresh this
+//! MPD, not the one the finished version brings.
 
 use std::fmt::{self, Write};
 
@@ -55,7 +57,9 @@ pub enum Phase {
 
 /// One track of the live MPD.
 pub struct Track<'a> {
+    /// What the track is (its name is the stem of its live files).
     pub rendition: &'a Rendition,
+    /// Its segments so far.
     pub timeline: &'a Timeline,
 }
 
@@ -63,7 +67,7 @@ pub struct Track<'a> {
 /// `(num, den)`; `segment_seconds` the target segment length.
 pub fn manifest(
     video: &[Track<'_>],
-    audio: Option<&Track<'_>>,
+    audio: &[Track<'_>],
     frame_rate: (u32, u32),
     segment_seconds: f64,
     phase: Phase,
@@ -77,7 +81,7 @@ pub fn manifest(
 fn render(
     out: &mut String,
     video: &[Track<'_>],
-    audio: Option<&Track<'_>>,
+    audio: &[Track<'_>],
     frame_rate: (u32, u32),
     segment_seconds: f64,
     phase: Phase,
@@ -125,8 +129,8 @@ fn render(
         writeln!(out, "      </Representation>")?;
     }
     writeln!(out, "    </AdaptationSet>")?;
-    if let Some(track) = audio {
-        open_audio_set(out, track.rendition, LIVE_FLAGS)?;
+    for (position, track) in audio.iter().enumerate() {
+        open_audio_set(out, track.rendition, position, LIVE_FLAGS)?;
         segment_template(out, track)?;
         writeln!(out, "      </Representation>")?;
         writeln!(out, "    </AdaptationSet>")?;
@@ -212,7 +216,7 @@ fn instant(at: DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::media::dash::tests::rendition;
+    use crate::media::dash::tests::{audio_rendition, rendition};
     use goflix_shared::domain::RenditionKind;
 
     fn at(seconds: i64) -> DateTime<Utc> {
@@ -224,7 +228,7 @@ mod tests {
             rendition: video,
             timeline,
         };
-        manifest(&[track], None, (30, 1), 2.0, Phase::Ended)
+        manifest(&[track], &[], (30, 1), 2.0, Phase::Ended)
     }
 
     #[test]
@@ -257,7 +261,8 @@ mod tests {
     #[test]
     fn growing_mpd_is_dynamic_with_a_timeline_per_representation() {
         let video = rendition("360p", RenditionKind::Video);
-        let audio = rendition("audio", RenditionKind::Audio);
+        let audio = audio_rendition("audio", "en", None, true);
+        let dubbed = audio_rendition("audio_1", "fr", Some("VF"), false);
         let video_timeline = Timeline {
             first_number: 0,
             durations: vec![2.0, 2.0],
@@ -271,10 +276,16 @@ mod tests {
                 rendition: &video,
                 timeline: &video_timeline,
             }],
-            Some(&Track {
-                rendition: &audio,
-                timeline: &audio_timeline,
-            }),
+            &[
+                Track {
+                    rendition: &audio,
+                    timeline: &audio_timeline,
+                },
+                Track {
+                    rendition: &dubbed,
+                    timeline: &audio_timeline,
+                },
+            ],
             (30000, 1001),
             2.0,
             Phase::Growing {
@@ -296,6 +307,11 @@ mod tests {
             r#"<S t="0" d="2005"/>"#,
             r#"<S d="1995"/>"#,
             r#"<UTCTiming schemeIdUri="urn:mpeg:dash:utc:direct:2014" value="2027-01-15T08:00:05.000Z"/>"#,
+            r#"<AdaptationSet id="1" contentType="audio" mimeType="audio/mp4" lang="en" segmentAlignment="true" startWithSAP="1">"#,
+            r#"<AdaptationSet id="2" contentType="audio" mimeType="audio/mp4" lang="fr" segmentAlignment="true" startWithSAP="1">"#,
+            "<Label>VF</Label>",
+            r#"<Role schemeIdUri="urn:mpeg:dash:role:2011" value="alternate"/>"#,
+            r#"initialization="audio_1_init.mp4" media="audio_1_$Number%05d$.mp4""#,
         ] {
             assert!(mpd.contains(needle), "{needle} missing in\n{mpd}");
         }

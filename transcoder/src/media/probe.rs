@@ -6,15 +6,22 @@
 //! opens no decoder outside the list.
 //! Besides geometry it reports what the ladder and the filter graph must
 //! correct: rotation (display matrix or `rotate` tag), the video bitrate to
-//! cap rungs at, and an HDR transfer function to tone-map.
+//! cap rungs at, and an HDR transfer function to tone-map. It also lists
+//! every audio stream (language, title, which one is the default) and the
+//! text subtitle streams whose decoder is on the allow-list; bitmap
+//! subtitles and other streams are left out.
 
 use std::path::Path;
 use std::sync::OnceLock;
 
 use ffmpeg_next::codec::packet::side_data;
 use ffmpeg_next::color::{Primaries, TransferCharacteristic};
-use ffmpeg_next::{self as ffmpeg, format, media, Rational};
+use ffmpeg_next::format::stream::Disposition;
+use ffmpeg_next::{self as ffmpeg, codec, format, media, Rational};
+use goflix_shared::captions::LanguageTag;
+use goflix_shared::domain::CaptionKind;
 
+use crate::media::allow_list;
 use crate::media::error::MediaError;
 use crate::media::ladder::SourceVideo;
 
@@ -27,8 +34,10 @@ pub struct Probe {
     pub input: format::context::Input,
     /// The video stream to transcode.
     pub video: VideoStream,
-    /// The audio stream to transcode, if any.
-    pub audio_index: Option<usize>,
+    /// Every audio stream, in stream order; each becomes a rendition.
+    pub audio: Vec<AudioStream>,
+    /// Every text subtitle stream with an allowed decoder, in stream order.
+    pub text: Vec<TextStream>,
     /// Container duration in seconds, if the container states one.
     pub duration_s: Option<f64>,
 }
@@ -49,6 +58,33 @@ pub struct VideoStream {
     pub range: DynamicRange,
 }
 
+/// An audio stream of the source and how players should present it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AudioStream {
+    /// Stream index in the container.
+    pub index: usize,
+    /// The stated language (`und` when none or not a language).
+    pub language: LanguageTag,
+    /// The stream's `title`, if it has one.
+    pub label: Option<String>,
+    /// The one stream players pick by default: the first with the default
+    /// disposition, else the first audio stream.
+    pub default: bool,
+}
+
+/// A text subtitle stream of the source, to extract as WebVTT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextStream {
+    /// Stream index in the container.
+    pub index: usize,
+    /// The stated language (`und` when none or not a language).
+    pub language: LanguageTag,
+    /// The stream's `title`, if it has one.
+    pub label: Option<String>,
+    /// `Captions` when the stream is marked for the hearing impaired.
+    pub kind: CaptionKind,
+}
+
 /// What the source's colour metadata says about its dynamic range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DynamicRange {
@@ -62,7 +98,8 @@ pub enum DynamicRange {
     Hlg,
 }
 
-/// Opens `path` within the allow-list and picks the best video and audio stream.
+/// Opens `path` within the allow-list, picks the best video stream and
+/// lists the audio and text streams.
 pub fn open(path: &Path, max_duration_s: f64) -> Result<Probe, MediaError> {
     init()?;
     let path = path
@@ -74,17 +111,16 @@ pub fn open(path: &Path, max_duration_s: f64) -> Result<Probe, MediaError> {
     let input =
         format::input_with_dictionary(&format!("file:{path}"), options).map_err(open_error)?;
 
-    let audio_index = input
+    let audio = describe_audio(&input);
+    let audio_bit_rate: i64 = input
         .streams()
-        .best(media::Type::Audio)
-        .map(|stream| stream.index());
-    let audio_bit_rate = audio_index
-        .and_then(|index| input.stream(index))
-        .map_or(0, |stream| stream.parameters().bit_rate().max(0));
+        .filter(|stream| stream.parameters().medium() == media::Type::Audio)
+        .map(|stream| stream.parameters().bit_rate().max(0))
+        .sum();
     let container_bit_rate = (input.bit_rate() - audio_bit_rate).max(0);
     let video = match input.streams().best(media::Type::Video) {
         Some(stream) => describe_video(&stream, container_bit_rate)?,
-        None if audio_index.is_some() => return Err(MediaError::AudioOnly),
+        None if !audio.is_empty() => return Err(MediaError::AudioOnly),
         None => return Err(MediaError::NoVideoStream),
     };
     let duration_s = (input.duration() > 0)
@@ -95,12 +131,91 @@ pub fn open(path: &Path, max_duration_s: f64) -> Result<Probe, MediaError> {
             limit_s: max_duration_s,
         });
     }
+    let text = describe_text(&input);
     Ok(Probe {
         input,
         video,
-        audio_index,
+        audio,
+        text,
         duration_s,
     })
+}
+
+/// Every audio stream in stream order, exactly one of them the default.
+/// Streams whose codec is off the allow-list are left out (with a warning)
+/// when another one is decodable: a master with AAC beside DTS still plays
+/// in AAC. When none is, they are all kept, and the pipeline refuses the
+/// master as `unsupported_format`.
+fn describe_audio(input: &format::context::Input) -> Vec<AudioStream> {
+    let audio: Vec<format::stream::Stream> = input
+        .streams()
+        .filter(|stream| stream.parameters().medium() == media::Type::Audio)
+        .collect();
+    let decodable = audio.iter().any(|s| is_allowed(s.parameters().id()));
+    let streams: Vec<format::stream::Stream> = audio
+        .into_iter()
+        .filter(|stream| {
+            let keep = !decodable || is_allowed(stream.parameters().id());
+            if !keep {
+                tracing::warn!(
+                    index = stream.index(),
+                    codec = ?stream.parameters().id(),
+                    "leaving out an audio stream whose codec is not accepted"
+                );
+            }
+            keep
+        })
+        .collect();
+    let default = streams
+        .iter()
+        .position(|stream| stream.disposition().contains(Disposition::DEFAULT))
+        .unwrap_or(0);
+    streams
+        .iter()
+        .enumerate()
+        .map(|(position, stream)| AudioStream {
+            index: stream.index(),
+            language: language(stream),
+            label: label(stream),
+            default: position == default,
+        })
+        .collect()
+}
+
+/// Every subtitle stream whose codec the allow-list decodes (the text
+/// ones), in stream order.
+fn describe_text(input: &format::context::Input) -> Vec<TextStream> {
+    input
+        .streams()
+        .filter(|stream| stream.parameters().medium() == media::Type::Subtitle)
+        .filter(|stream| is_allowed(stream.parameters().id()))
+        .map(|stream| TextStream {
+            index: stream.index(),
+            language: language(&stream),
+            label: label(&stream),
+            kind: if stream.disposition().contains(Disposition::HEARING_IMPAIRED) {
+                CaptionKind::Captions
+            } else {
+                CaptionKind::Subtitles
+            },
+        })
+        .collect()
+}
+
+fn is_allowed(id: codec::Id) -> bool {
+    allow_list::check_decoder(id).is_ok()
+}
+
+/// The stream's `language` tag as BCP 47 (`und` when absent).
+fn language(stream: &format::stream::Stream) -> LanguageTag {
+    LanguageTag::from_container(stream.metadata().get("language").unwrap_or_default())
+}
+
+/// The stream's `title`, if it has a non-blank one.
+fn label(stream: &format::stream::Stream) -> Option<String> {
+    let metadata = stream.metadata();
+    let title = metadata.get("title")?.trim();
+    (!title.is_empty()).then(|| title.to_owned())
 }
 
 /// Initialises libav* once per process and keeps its log to warnings and

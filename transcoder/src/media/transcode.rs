@@ -1,12 +1,13 @@
 //! The transcoder's entry point: probe → ladder → pipeline → packaging →
 //! HLS (media, I-frame and master playlists) and DASH manifests, plus the
-//! poster and storyboard, all into one flat output folder. Given a live
-//! folder, it writes the live plan ([`crate::media::live::write_plan`])
-//! once the pipeline is open and before it runs.
+//! poster, the storyboard and a WebVTT file per text stream of the source,
+//! all into one flat output folder. Given a live folder, it writes the live
+//! plan ([`crate::media::live::write_plan`]) once the pipeline is open and
+//! before it runs.
 
 use std::path::Path;
 
-use goflix_shared::domain::Rendition;
+use goflix_shared::domain::{EmbeddedCaption, Rendition};
 
 use crate::media::error::MediaError;
 use crate::media::ladder::RungSpec;
@@ -68,11 +69,16 @@ impl Default for TranscodeOptions {
 pub struct TranscodeOutput {
     /// Duration of the top video rendition in seconds.
     pub duration_s: f64,
-    /// Video renditions highest first, then `audio` if the source has sound.
+    /// Video renditions highest first, then one audio rendition per audio
+    /// stream of the source (`audio`, `audio_1`, …), if it has sound.
     pub renditions: Vec<Rendition>,
     /// Every file written into the output folder: renditions, playlists,
-    /// manifests, `poster.jpg`, `storyboard.jpg` and `storyboard.vtt`.
+    /// manifests, `poster.jpg`, `storyboard.jpg`, `storyboard.vtt` and the
+    /// captions' `text_{n}.vtt`.
     pub files: Vec<String>,
+    /// The source's text streams written as WebVTT, in stream order.
+    #[serde(default)]
+    pub captions: Vec<EmbeddedCaption>,
 }
 
 /// Transcodes `input` (a local file) into `out_dir`. Blocking: run it on a
@@ -107,7 +113,7 @@ pub fn transcode(
     if let Some(dir) = &opts.live_dir {
         // The publisher waits for the plan: written once every rendition's
         // live copy is open, before the first segment is.
-        live::write_plan(dir, &ladder, pipeline.has_audio())?;
+        live::write_plan(dir, &ladder, &pipeline.audio())?;
     }
     let encoded = pipeline.run(progress)?;
 
@@ -117,10 +123,12 @@ pub fn transcode(
         .map(|rung| package::video(out_dir, rung, ladder.frame_rate))
         .collect::<Result<Vec<_>, _>>()?;
     let audio = encoded
-        .has_audio
-        .then(|| package::audio(out_dir))
-        .transpose()?;
-    let tracks: Vec<&Packaged> = video.iter().chain(audio.as_ref()).collect();
+        .audio
+        .iter()
+        .enumerate()
+        .map(|(position, stream)| package::audio(out_dir, &package::audio_name(position), stream))
+        .collect::<Result<Vec<_>, _>>()?;
+    let tracks: Vec<&Packaged> = video.iter().chain(&audio).collect();
     let duration_s = video[0].index.duration();
 
     let mut files = Vec::new();
@@ -147,12 +155,12 @@ pub fn transcode(
     write(
         out_dir,
         MASTER_PLAYLIST,
-        &hls::master_playlist(&video, audio.as_ref(), &opts.uri_prefix),
+        &hls::master_playlist(&video, &audio, &opts.uri_prefix),
     )?;
     files.push(MASTER_PLAYLIST.to_owned());
     let mpd = dash::manifest(
         &video,
-        audio.as_ref(),
+        &audio,
         ladder.frame_rate,
         duration_s,
         opts.segment_seconds,
@@ -161,12 +169,14 @@ pub fn transcode(
     write(out_dir, DASH_MANIFEST, &mpd)?;
     files.push(DASH_MANIFEST.to_owned());
     files.extend(encoded.assets);
+    files.extend(encoded.captions.iter().map(|caption| caption.file.clone()));
 
     progress(1.0);
     Ok(TranscodeOutput {
         duration_s,
         renditions: tracks.iter().map(|t| t.rendition.clone()).collect(),
         files,
+        captions: encoded.captions,
     })
 }
 

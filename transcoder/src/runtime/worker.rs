@@ -658,6 +658,7 @@ impl Worker {
             version: version.to_string(),
             duration_s: output.duration_s,
             renditions: output.renditions.clone(),
+            captions: output.captions.clone(),
         };
         self.bus
             .publish(Event::now(job.video_id, ready).for_job(job.job_id))

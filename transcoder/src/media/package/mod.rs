@@ -1,10 +1,13 @@
 //! CMAF packaging: every rendition is one fragmented MP4 (`ftyp`, `moov`,
 //! `sidx`, then `moof`/`mdat` pairs) written by the pipeline; this module
 //! indexes each file (segments, and for video each segment's keyframe) and
-//! describes it as a [`Rendition`] for the manifests.
+//! describes it as a [`Rendition`] for the manifests. Audio renditions are
+//! named by their position among the source's audio streams
+//! ([`audio_name`]).
 
 pub mod codecs;
 pub mod index;
+pub mod progressive;
 
 use std::path::Path;
 
@@ -12,10 +15,47 @@ use goflix_shared::domain::{Rendition, RenditionKind};
 
 use crate::media::error::MediaError;
 use crate::media::ladder::Rung;
+use crate::media::probe::AudioStream;
 use index::{ByteRange, TrackIndex};
 
-/// The name (and file stem) of the audio rendition.
+/// The name (and file stem) of the first audio rendition; the others add
+/// `_1`, `_2`, … ([`audio_name`]).
 pub const AUDIO_NAME: &str = "audio";
+
+/// Channels of every audio rendition (downmixed to stereo).
+pub const AUDIO_CHANNELS: u32 = 2;
+
+/// The name (and file stem) of the audio rendition of the source's
+/// `position`-th audio stream: `audio`, `audio_1`, `audio_2`, …
+pub fn audio_name(position: usize) -> String {
+    match position {
+        0 => AUDIO_NAME.to_owned(),
+        n => format!("{AUDIO_NAME}_{n}"),
+    }
+}
+
+/// The rendition of `stream` named `name`, at the given rates.
+pub fn audio_rendition(
+    name: &str,
+    stream: &AudioStream,
+    bandwidth: u64,
+    average_bandwidth: u64,
+) -> Rendition {
+    Rendition {
+        name: name.to_owned(),
+        kind: RenditionKind::Audio,
+        width: None,
+        height: None,
+        frame_rate: None,
+        codecs: codecs::AAC_LC.to_owned(),
+        bandwidth,
+        average_bandwidth,
+        language: Some(stream.language.to_string()),
+        label: stream.label.clone(),
+        default: stream.default,
+        channels: Some(AUDIO_CHANNELS),
+    }
+}
 
 /// A written rendition file, indexed.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,6 +89,10 @@ pub fn video(out_dir: &Path, rung: &Rung, frame_rate: (u32, u32)) -> Result<Pack
             codecs,
             bandwidth: index.peak_bandwidth(),
             average_bandwidth: index.average_bandwidth(),
+            language: None,
+            label: None,
+            default: false,
+            channels: None,
         },
         file,
         index,
@@ -56,22 +100,18 @@ pub fn video(out_dir: &Path, rung: &Rung, frame_rate: (u32, u32)) -> Result<Pack
     })
 }
 
-/// Indexes `audio.mp4`.
-pub fn audio(out_dir: &Path) -> Result<Packaged, MediaError> {
-    let file = format!("{AUDIO_NAME}.mp4");
+/// Indexes `{name}.mp4`, the rendition of audio stream `stream`.
+pub fn audio(out_dir: &Path, name: &str, stream: &AudioStream) -> Result<Packaged, MediaError> {
+    let file = format!("{name}.mp4");
     let data = read(out_dir, &file)?;
     let index = index_of(&file, &data)?;
     Ok(Packaged {
-        rendition: Rendition {
-            name: AUDIO_NAME.to_owned(),
-            kind: RenditionKind::Audio,
-            width: None,
-            height: None,
-            frame_rate: None,
-            codecs: codecs::AAC_LC.to_owned(),
-            bandwidth: index.peak_bandwidth(),
-            average_bandwidth: index.average_bandwidth(),
-        },
+        rendition: audio_rendition(
+            name,
+            stream,
+            index.peak_bandwidth(),
+            index.average_bandwidth(),
+        ),
         file,
         index,
         keyframes: Vec::new(),

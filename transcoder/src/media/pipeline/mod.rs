@@ -1,7 +1,9 @@
 //! The one-decode pipeline: demux, decode the video once, fan it out through
 //! one filter graph (rungs scaled in cascade) to every rung's encoder, and
-//! carry the audio through its own graph to the AAC encoder. Each rendition
-//! is written as its own CMAF file by `track::Track`.
+//! carry every audio stream through its own graph to its own AAC encoder.
+//! Each rendition is written as its own CMAF file by `track::Track`. Text
+//! subtitle streams are decoded in the same pass and written as WebVTT
+//! (`text::TextLane`).
 //!
 //! The demuxer, decoders and filter graphs run on the calling thread; each
 //! video encoder runs on its own thread, fed filtered frames (moved, never
@@ -11,12 +13,13 @@
 //! storyboard are taken from frames on their way to the encoders.
 //!
 //! [`open`] opens every decoder, graph, encoder and output without reading
-//! a packet, so the caller can act on what was opened ([`Pipeline::has_audio`])
+//! a packet, so the caller can act on what was opened ([`Pipeline::audio`])
 //! before [`Pipeline::run`] encodes the first frame. A [`Cancel`] flag set
 //! from another thread stops the run between packets (the encoder threads
 //! are then joined before it returns).
 
 mod graph;
+mod text;
 mod track;
 
 use std::path::Path;
@@ -26,12 +29,15 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use ffmpeg_next::{self as ffmpeg, codec, decoder, frame, picture, Packet, Rational, Rescale};
+use goflix_shared::domain::EmbeddedCaption;
 
 use crate::media::assets::{Poster, Storyboard};
 use crate::media::error::MediaError;
 use crate::media::ladder::Ladder;
-use crate::media::probe::{DynamicRange, Probe};
+use crate::media::package::audio_name;
+use crate::media::probe::{AudioStream, DynamicRange, Probe};
 use graph::Graph;
+use text::TextLane;
 use track::{LiveTarget, Track, VideoSettings};
 
 /// How often the progress callback may be called.
@@ -85,8 +91,11 @@ pub struct Settings {
 
 /// What the pipeline produced.
 pub struct Encoded {
-    /// Whether `audio.mp4` was written.
-    pub has_audio: bool,
+    /// The audio streams encoded, in order: the `i`-th into
+    /// `{audio_name(i)}.mp4` ([`crate::media::package::audio_name`]).
+    pub audio: Vec<AudioStream>,
+    /// The text streams written as `text_{n}.vtt`, in stream order.
+    pub captions: Vec<EmbeddedCaption>,
     /// Poster and storyboard files written into the output folder.
     pub assets: Vec<String>,
 }
@@ -117,8 +126,9 @@ fn shared_threads(ladder: &Ladder, cores: usize) -> Vec<usize> {
 
 /// Opens the whole transcode without reading a packet: the decoders, the
 /// filter graphs, every rendition's output and live copy (rung `i` is
-/// written to `{out_dir}/{name}.mp4`, audio, if any, to `{out_dir}/audio.mp4`)
-/// and the encoder threads. [`Pipeline::run`] then runs it.
+/// written to `{out_dir}/{name}.mp4`, the `i`-th audio stream to
+/// `{out_dir}/{audio_name(i)}.mp4`), the text decoders and the encoder
+/// threads. [`Pipeline::run`] then runs it.
 pub fn open<'a>(
     probe: Probe,
     ladder: &Ladder,
@@ -128,7 +138,8 @@ pub fn open<'a>(
     let Probe {
         input,
         video,
-        audio_index,
+        audio,
+        text,
         duration_s,
     } = probe;
     let (num, den) = ladder.frame_rate;
@@ -159,13 +170,6 @@ pub fn open<'a>(
             .map_err(|e| MediaError::internal(&format!("creating {}", dir.display()), e))?;
     }
     let mut encoders = Vec::with_capacity(ladder.rungs.len());
-    let live = |name| {
-        settings.live_dir.as_deref().map(|dir| LiveTarget {
-            dir,
-            name,
-            segment_seconds: settings.segment_seconds,
-        })
-    };
     for (rung, threads) in ladder.rungs.iter().zip(threads) {
         let track = Track::video(
             &out_dir.join(format!("{}.mp4", rung.name)),
@@ -176,7 +180,7 @@ pub fn open<'a>(
                 threads,
                 bt709: video.range != DynamicRange::Sdr,
             },
-            live(&rung.name).as_ref(),
+            live_target(settings, &rung.name).as_ref(),
         )?;
         encoders.push(EncoderThread::spawn(&rung.name, track)?);
     }
@@ -204,15 +208,30 @@ pub fn open<'a>(
             .max(1),
     };
 
-    let audio_lane = audio_index
-        .map(|index| {
-            let video_start = (video.start_time, video.time_base);
-            let live = live(crate::media::package::AUDIO_NAME);
-            AudioLane::open(&input, index, video_start, out_dir, settings, live.as_ref())
+    let video_start = (video.start_time, video.time_base);
+    let audio = audio
+        .into_iter()
+        .enumerate()
+        .map(|(position, stream)| {
+            let name = audio_name(position);
+            let live = live_target(settings, &name);
+            AudioLane::open(
+                &input,
+                stream,
+                &name,
+                video_start,
+                out_dir,
+                settings,
+                live.as_ref(),
+            )
         })
-        .transpose()?;
+        .collect::<Result<Vec<_>, _>>()?;
+    let text = text
+        .into_iter()
+        .filter_map(|stream| TextLane::open(&input, stream, video_start))
+        .collect();
     Ok(Pipeline {
-        audio_lane,
+        side_lanes: SideLanes { audio, text },
         video_lane,
         input,
         video_index: video.index,
@@ -224,12 +243,21 @@ pub fn open<'a>(
     })
 }
 
+/// Where the live copy of rendition `name` goes, if anywhere.
+fn live_target<'a>(settings: &'a Settings, name: &'a str) -> Option<LiveTarget<'a>> {
+    settings.live_dir.as_deref().map(|dir| LiveTarget {
+        dir,
+        name,
+        segment_seconds: settings.segment_seconds,
+    })
+}
+
 /// A transcode opened by [`open`], every output ready for its first frame.
 /// Dropped unrun, it stops its encoder threads.
 pub struct Pipeline<'a> {
     // The lanes first, so an unrun pipeline stops its encoders before it
     // closes the input, as a failed run does.
-    audio_lane: Option<AudioLane>,
+    side_lanes: SideLanes,
     video_lane: VideoLane,
     input: ffmpeg::format::context::Input,
     video_index: usize,
@@ -242,9 +270,14 @@ pub struct Pipeline<'a> {
 }
 
 impl Pipeline<'_> {
-    /// Whether the source's audio is encoded too (into `audio.mp4`).
-    pub fn has_audio(&self) -> bool {
-        self.audio_lane.is_some()
+    /// The audio streams encoded, in order: the `i`-th into
+    /// `{audio_name(i)}.mp4` ([`crate::media::package::audio_name`]).
+    pub fn audio(&self) -> Vec<AudioStream> {
+        self.side_lanes
+            .audio
+            .iter()
+            .map(|lane| lane.stream.clone())
+            .collect()
     }
 
     /// Decodes the whole source through every output and finalises them.
@@ -256,7 +289,7 @@ impl Pipeline<'_> {
             fps,
             expected_frames,
             mut video_lane,
-            mut audio_lane,
+            mut side_lanes,
             out_dir,
             settings,
         } = self;
@@ -282,8 +315,8 @@ impl Pipeline<'_> {
             }
             if packet.stream() == video_index {
                 video_lane.decode(&packet)?;
-            } else if let Some(lane) = audio_lane.as_mut().filter(|l| l.index == packet.stream()) {
-                lane.decode(&packet)?;
+            } else {
+                side_lanes.decode(&packet)?;
             }
             if video_lane.frames > max_frames {
                 return Err(MediaError::SourceTooLong {
@@ -309,18 +342,16 @@ impl Pipeline<'_> {
                 "the file is truncated: {decoded_s:.1} s of {stated:.1} s decoded"
             )));
         }
-        let has_audio = match audio_lane {
-            Some(lane) => {
-                lane.finish()?;
-                true
-            }
-            None => false,
-        };
+        let (audio, captions) = side_lanes.finish(out_dir)?;
         let mut assets = storyboard.write(out_dir)?;
         if poster.write(out_dir)? {
             assets.insert(0, crate::media::assets::POSTER.to_owned());
         }
-        Ok(Encoded { has_audio, assets })
+        Ok(Encoded {
+            audio,
+            captions,
+            assets,
+        })
     }
 }
 
@@ -522,9 +553,48 @@ impl VideoLane {
     }
 }
 
-/// The audio path: decoder → resampling graph → AAC track.
+/// Every lane besides the video: one per audio stream and one per text stream.
+struct SideLanes {
+    audio: Vec<AudioLane>,
+    text: Vec<TextLane>,
+}
+
+impl SideLanes {
+    /// Hands `packet` to the lane of its stream, if it has one.
+    fn decode(&mut self, packet: &Packet) -> Result<(), MediaError> {
+        let stream = packet.stream();
+        if let Some(lane) = self.audio.iter_mut().find(|l| l.stream.index == stream) {
+            return lane.decode(packet);
+        }
+        if let Some(lane) = self.text.iter_mut().find(|l| l.index() == stream) {
+            lane.decode(packet);
+        }
+        Ok(())
+    }
+
+    /// Finalises every audio file and writes the text streams with cues as
+    /// `text_0.vtt`, `text_1.vtt`, …; returns what was written.
+    fn finish(
+        self,
+        out_dir: &Path,
+    ) -> Result<(Vec<AudioStream>, Vec<EmbeddedCaption>), MediaError> {
+        let mut audio = Vec::with_capacity(self.audio.len());
+        for lane in self.audio {
+            audio.push(lane.finish()?);
+        }
+        let mut captions = Vec::new();
+        for lane in self.text {
+            if let Some(caption) = lane.finish(out_dir, captions.len())? {
+                captions.push(caption);
+            }
+        }
+        Ok((audio, captions))
+    }
+}
+
+/// The audio path of one stream: decoder → resampling graph → AAC track.
 struct AudioLane {
-    index: usize,
+    stream: AudioStream,
     decoder: decoder::Audio,
     graph: Graph,
     track: Track,
@@ -535,22 +605,24 @@ struct AudioLane {
 }
 
 impl AudioLane {
-    /// Opens the decoder, the filter graph and the output (with its live
-    /// copy) of audio stream `index`; `video_start` is the video stream's
-    /// start time in its time base, where the audio's timeline starts too.
+    /// Opens the decoder, the filter graph and the output `{name}.mp4`
+    /// (with its live copy) of audio stream `stream`; `video_start` is the
+    /// video stream's start time in its time base, where the audio's
+    /// timeline starts too.
     fn open(
         input: &ffmpeg::format::context::Input,
-        index: usize,
+        stream: AudioStream,
+        name: &str,
         (video_start, video_time_base): (i64, Rational),
         out_dir: &Path,
         settings: &Settings,
         live: Option<&LiveTarget>,
     ) -> Result<Self, MediaError> {
-        let stream = input
-            .stream(index)
-            .ok_or_else(|| MediaError::Internal("the audio stream vanished".into()))?;
-        let time_base = stream.time_base();
-        let decoder = open_decoder(input, index)?
+        let time_base = input
+            .stream(stream.index)
+            .ok_or_else(|| MediaError::Internal("the audio stream vanished".into()))?
+            .time_base();
+        let decoder = open_decoder(input, stream.index)?
             .audio()
             .map_err(|e| MediaError::decode("opening the audio decoder", e))?;
         let graph = graph::audio(&graph::AudioInput {
@@ -559,9 +631,10 @@ impl AudioLane {
             layout: decoder.channel_layout(),
             time_base,
         })?;
-        let track = Track::audio(&out_dir.join("audio.mp4"), settings.segment_seconds, live)?;
+        let path = out_dir.join(format!("{name}.mp4"));
+        let track = Track::audio(&path, settings.segment_seconds, live)?;
         Ok(Self {
-            index,
+            stream,
             decoder,
             graph,
             track,
@@ -619,7 +692,9 @@ impl AudioLane {
         }
     }
 
-    fn finish(mut self) -> Result<(), MediaError> {
+    /// Flushes decoder, graph and encoder and finalises the file; returns
+    /// the stream it encoded.
+    fn finish(mut self) -> Result<AudioStream, MediaError> {
         self.decoder
             .send_eof()
             .map_err(|e| MediaError::decode("flushing the audio decoder", e))?;
@@ -630,7 +705,8 @@ impl AudioLane {
             .close(self.next_pts)
             .map_err(|e| MediaError::internal("flushing the audio filters", e))?;
         self.drain()?;
-        self.track.finish()
+        self.track.finish()?;
+        Ok(self.stream)
     }
 }
 
