@@ -180,12 +180,14 @@ async fn change_row(
             duration_s,
             renditions,
             captions,
+            download,
         } => {
             let ready = Finished {
                 version,
                 duration_s: *duration_s,
                 renditions,
                 captions,
+                download: download.as_deref(),
             };
             finish(state, txn, event, &ready).await?
         }
@@ -214,6 +216,8 @@ struct Finished<'a> {
     duration_s: f64,
     renditions: &'a [Rendition],
     captions: &'a [EmbeddedCaption],
+    /// The rendition the version's `download.mp4` was made from.
+    download: Option<&'a str>,
 }
 
 /// Moves a video still in progress to `ready` on the finished version,
@@ -232,6 +236,7 @@ async fn finish(
         duration_s,
         renditions,
         captions: embedded,
+        download,
     } = *ready;
     let Some(before) = claim_row(txn, event).await? else {
         return Ok(0);
@@ -248,6 +253,10 @@ async fn finish(
         .col_expr(video::Column::DurationS, Expr::value(Some(duration_s)))
         .col_expr(video::Column::Renditions, Expr::value(renditions))
         .col_expr(video::Column::LiveVersion, none())
+        .col_expr(
+            video::Column::DownloadVersion,
+            Expr::value(download.map(|_| version.to_owned())),
+        )
         .col_expr(video::Column::ErrorCode, none())
         .col_expr(video::Column::ErrorMessage, none())
         .filter(video::Column::Id.eq(before.id))

@@ -26,6 +26,7 @@
 mod auth;
 mod captions;
 pub mod db;
+mod downloads;
 mod egress;
 pub mod error;
 mod events;
@@ -132,6 +133,7 @@ impl ControlPlane {
                 verifier: issuer.verifier(),
                 issuer,
                 max_upload_bytes: config.max_upload_bytes,
+                downloads: downloads::Downloads::of(config),
                 public_url: config.public_url.clone(),
                 frame_ancestors: config.frame_ancestors.clone(),
                 upload_expiry: config.upload_expiry,

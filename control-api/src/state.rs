@@ -28,6 +28,8 @@ pub(crate) struct AppState {
     pub verifier: TokenVerifier,
     /// Largest accepted master, in bytes.
     pub max_upload_bytes: u64,
+    /// Whether new videos offer downloads, and of which rung.
+    pub downloads: crate::downloads::Downloads,
     /// `GOFLIX_PUBLIC_URL`: the base of the URLs handed to clients (tus
     /// `Location`, direct-upload `upload_url`); `None`: each request's own.
     pub public_url: Option<url::Url>,

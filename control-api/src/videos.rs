@@ -19,11 +19,11 @@ use crate::state::AppState;
 use chrono::{DateTime, Utc};
 use goflix_shared::command::Command;
 use goflix_shared::domain::{
-    Change, FailureCode, JobProfile, PlaybackRecord, Rendition, TranscodeJob, VideoId, VideoState,
-    Visibility,
+    Change, DownloadProfile, FailureCode, JobProfile, PlaybackRecord, Rendition, TranscodeJob,
+    VideoId, VideoState, Visibility,
 };
 use goflix_shared::events::{Event, EventKind};
-use goflix_shared::layout::{self, POSTER, STORYBOARD_CUES};
+use goflix_shared::layout::{self, DOWNLOAD, POSTER, STORYBOARD_CUES};
 use goflix_shared::queue::database::{enqueue, job, withdraw};
 use goflix_shared::store::ObjectStore;
 use goflix_shared::token::PlaybackSession;
@@ -77,29 +77,36 @@ pub async fn register(
     id: VideoId,
     title: String,
     visibility: Visibility,
+    downloads: Option<bool>,
 ) -> Result<(), ApiError> {
+    let download = state
+        .downloads
+        .profile(downloads.unwrap_or(state.downloads.by_default));
     let txn = state.db.begin().await?;
-    let job = insert_queued(&txn, uploader.owner_id(), id, title, visibility).await?;
+    let job = insert_queued(&txn, uploader.owner_id(), id, title, visibility, download).await?;
     txn.commit().await?;
     queued(state, &job);
     Ok(())
 }
 
-/// Inserts video `id` of `owner_id` as `queued` with its transcode job, in
-/// the caller's transaction (a finished tus upload registers its video in
-/// the transaction that marks it done; its creation checked the upload
-/// right). Call [`queued`] with the job once committed.
+/// Inserts video `id` of `owner_id` as `queued` with its transcode job
+/// (writing `download` when it offers downloads), in the caller's
+/// transaction (a finished tus upload registers its video in the
+/// transaction that marks it done; its creation checked the upload right).
+/// Call [`queued`] with the job once committed.
 pub(crate) async fn insert_queued(
     txn: &impl ConnectionTrait,
     owner_id: Uuid,
     id: VideoId,
     title: String,
     visibility: Visibility,
+    download: Option<DownloadProfile>,
 ) -> Result<TranscodeJob, ApiError> {
-    let job = new_job(id);
+    let job = new_job(id, download);
     let row = new_row(owner_id, id, title, visibility, VideoState::Queued);
     video::ActiveModel {
         current_job_id: Set(Some(job.job_id)),
+        downloads: Set(download.is_some()),
         ..row
     }
     .insert(txn)
@@ -116,14 +123,18 @@ pub(crate) async fn insert_importing(
     id: VideoId,
     title: String,
     visibility: Visibility,
+    downloads: bool,
 ) -> Result<(), DbErr> {
-    new_row(
-        uploader.owner_id(),
-        id,
-        title,
-        visibility,
-        VideoState::Importing,
-    )
+    video::ActiveModel {
+        downloads: Set(downloads),
+        ..new_row(
+            uploader.owner_id(),
+            id,
+            title,
+            visibility,
+            VideoState::Importing,
+        )
+    }
     .insert(txn)
     .await
     .map(drop)
@@ -153,6 +164,8 @@ fn new_row(
         playable: Set(false),
         live_version: Set(None),
         manifest_version: Set(None),
+        downloads: Set(false),
+        download_version: Set(None),
         current_job_id: Set(None),
         processing_started_at: Set(None),
         created_at: Set(now),
@@ -167,10 +180,15 @@ fn new_row(
 /// (cancelled or deleted meanwhile). After the commit, pass the job to
 /// [`queued`].
 pub(crate) async fn enqueue_imported(
+    state: &AppState,
     txn: &DatabaseTransaction,
     id: VideoId,
 ) -> Result<Option<TranscodeJob>, ApiError> {
-    let job = new_job(id);
+    let downloads = video::Entity::find_by_id(id.0)
+        .one(txn)
+        .await?
+        .is_some_and(|row| row.downloads);
+    let job = new_job(id, state.downloads.profile(downloads));
     let changed = video::transition(Change::Imported)
         // The import's progress gives way to the transcode's.
         .col_expr(video::Column::Progress, Expr::value(0.0))
@@ -187,13 +205,17 @@ pub(crate) async fn enqueue_imported(
     Ok(Some(job))
 }
 
-/// A new job for video `id`, in the trace of the current span.
-fn new_job(id: VideoId) -> TranscodeJob {
+/// A new job for video `id` (writing `download` too, if given), in the
+/// trace of the current span.
+fn new_job(id: VideoId, download: Option<DownloadProfile>) -> TranscodeJob {
     TranscodeJob {
         job_id: Uuid::now_v7(),
         video_id: id,
         traceparent: goflix_shared::trace_context::current(),
-        profile: JobProfile::default(),
+        profile: JobProfile {
+            download,
+            ..JobProfile::default()
+        },
     }
 }
 
@@ -290,7 +312,7 @@ pub async fn retranscode(
 ) -> Result<ReadableVideo, ApiError> {
     let row = managed.video().clone();
     let id = VideoId(row.id);
-    let job = new_job(id);
+    let job = new_job(id, state.downloads.profile(row.downloads));
     let txn = state.db.begin().await?;
     let changed = video::transition(Change::Retranscoded)
         .col_expr(video::Column::Progress, Expr::value(0.0))
@@ -354,6 +376,8 @@ pub struct VideoChanges {
     pub title: Option<String>,
     /// A new visibility.
     pub visibility: Option<Visibility>,
+    /// Whether it offers a download (from its next transcode on).
+    pub downloads: Option<bool>,
 }
 
 /// Applies `changes`. A new visibility is written to the playback record
@@ -373,6 +397,9 @@ pub async fn update(
     }
     if let Some(visibility) = changes.visibility {
         row.visibility = Set(visibility);
+    }
+    if let Some(downloads) = changes.downloads {
+        row.downloads = Set(downloads);
     }
     row.updated_at = Set(now_ms());
     let txn = state.db.begin().await?;
@@ -545,6 +572,9 @@ struct PlaybackUrls {
     dash: String,
     poster: Option<String>,
     storyboard: Option<String>,
+    /// The progressive MP4 (`?download=1` asks for it as an attachment);
+    /// null unless the video offers downloads and its version has one.
+    download: Option<String>,
 }
 
 /// Seconds left at the rate the current job progressed since it started.
@@ -614,6 +644,11 @@ impl VideoView {
                     dash: format!("/v/{id}/manifest.mpd"),
                     poster: asset(POSTER),
                     storyboard: asset(STORYBOARD_CUES),
+                    download: row
+                        .download_version
+                        .as_ref()
+                        .filter(|_| ready && row.downloads)
+                        .map(|version| format!("/v/{id}/{version}/{DOWNLOAD}")),
                 }
             }),
             created_at: time_of(row.created_at),

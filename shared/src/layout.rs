@@ -47,6 +47,9 @@ pub const MASTER_PLAYLIST: &str = "master.m3u8";
 /// The DASH manifest of a version.
 pub const DASH_MANIFEST: &str = "manifest.mpd";
 
+/// The progressive MP4 for downloads in a version that has one.
+pub const DOWNLOAD: &str = "download.mp4";
+
 /// The poster (a JPEG frame) in a published version.
 pub const POSTER: &str = "poster.jpg";
 /// The thumbnail storyboard sprite in a published version.

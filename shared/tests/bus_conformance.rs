@@ -74,6 +74,7 @@ fn every_kind() -> Vec<Event> {
             duration_s: 12.5,
             renditions: vec![rendition],
             captions: Vec::new(),
+            download: None,
         },
         EventKind::Failed {
             code: FailureCode::DecodeFailed,

@@ -7,9 +7,11 @@
 //! subtitle playlists; hls.js, dash.js and Shaka Player each list both
 //! audio and both text languages, switch the audio language while playing
 //! and show a cue's text at its time; adding and removing a caption
-//! changes no media byte (the same ETags).
+//! changes no media byte (the same ETags). A video uploaded with
+//! `downloads=true` offers a progressive MP4 (moov before mdat, the
+//! source's duration, byte ranges, `?download=1` as an attachment).
 
-use crate::common::{ffmpeg, play_tracks, spawn_app, TestApp};
+use crate::common::{clip, ffmpeg, ffprobe, play_tracks, spawn_app, TestApp};
 use m3u8_rs::{AlternativeMediaType, Playlist};
 use reqwest::multipart::{Form, Part};
 use serde_json::Value;
@@ -33,6 +35,7 @@ async fn every_audio_language_and_caption_plays_in_every_player() {
     let id = created["id"].as_str().unwrap().to_owned();
     let video = app.wait_settled(&id, Duration::from_secs(300)).await;
     assert_eq!(video["state"], "ready", "{video}");
+    assert_eq!(video["playback"]["download"], Value::Null, "off by default");
 
     let audio: Vec<(&str, &str, bool)> = video["renditions"]
         .as_array()
@@ -140,6 +143,119 @@ async fn every_audio_language_and_caption_plays_in_every_player() {
         "removing changed media"
     );
     assert_eq!(languages(&list_captions(&app, &id).await), ["es"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_is_a_progressive_mp4_with_ranges() {
+    let app = spawn_app().await;
+    let media = tempfile::tempdir().unwrap();
+    let source = clip(media.path(), "source.mp4", "640x360", 6, true);
+    let form = Form::new()
+        .text("title", "Downloadable")
+        .text("downloads", "true")
+        .part(
+            "file",
+            Part::bytes(std::fs::read(&source).unwrap()).file_name("source.mp4"),
+        );
+    let response = app
+        .client
+        .post(format!("{}/api/v1/videos", app.base))
+        .bearer_auth(&app.token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let id = response.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let video = app.wait_settled(&id, Duration::from_secs(300)).await;
+    assert_eq!(video["state"], "ready", "{video}");
+    let url = video["playback"]["download"]
+        .as_str()
+        .expect("a download URL");
+    assert!(url.ends_with("/download.mp4"), "{url}");
+
+    let response = app.get(url).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "video/mp4");
+    assert!(!response.headers().contains_key("content-disposition"));
+    let bytes = response.bytes().await.unwrap();
+    assert_eq!(
+        top_level_boxes(&bytes),
+        ["ftyp", "moov", "mdat"],
+        "faststart"
+    );
+    let file = media.path().join("download.mp4");
+    std::fs::write(&file, &bytes).unwrap();
+    let probed = ffprobe(&file, &["-show_format", "-show_streams"]);
+    let codecs: Vec<&str> = probed["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["codec_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(codecs, ["h264", "aac"], "{probed}");
+    let duration = |probe: &Value| -> f64 {
+        probe["format"]["duration"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let expected = duration(&ffprobe(&source, &["-show_format"]));
+    assert!(
+        (duration(&probed) - expected).abs() <= 0.1,
+        "{} s against the source's {expected} s",
+        duration(&probed)
+    );
+
+    let range = app
+        .client
+        .get(format!("{}{url}", app.base))
+        .header("Range", "bytes=1000-1999")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(range.status(), 206);
+    assert_eq!(range.bytes().await.unwrap(), bytes[1000..2000]);
+    let saved = app.get(&format!("{url}?download=1")).await;
+    assert_eq!(saved.status(), 200);
+    assert_eq!(
+        saved.headers()["content-disposition"],
+        format!("attachment; filename=\"{id}.mp4\"").as_str()
+    );
+
+    let patched = app
+        .client
+        .patch(format!("{}/api/v1/videos/{id}", app.base))
+        .bearer_auth(&app.token)
+        .json(&serde_json::json!({ "downloads": false }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), 200);
+    let patched: Value = patched.json().await.unwrap();
+    assert_eq!(patched["playback"]["download"], Value::Null, "{patched}");
+}
+
+/// The types of the top-level ISO-BMFF boxes of `file`, in order.
+fn top_level_boxes(file: &[u8]) -> Vec<String> {
+    let mut boxes = Vec::new();
+    let mut at = 0usize;
+    while at + 8 <= file.len() {
+        let size = u32::from_be_bytes(file[at..at + 4].try_into().unwrap()) as u64;
+        let kind = String::from_utf8_lossy(&file[at + 4..at + 8]).into_owned();
+        let size = match size {
+            1 => u64::from_be_bytes(file[at + 8..at + 16].try_into().unwrap()),
+            0 => (file.len() - at) as u64,
+            size => size,
+        };
+        boxes.push(kind);
+        at += size as usize;
+    }
+    boxes
 }
 
 /// An 8 s 640×360 master: English (default, 440 Hz) and French (660 Hz)

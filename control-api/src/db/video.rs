@@ -42,6 +42,11 @@ pub struct Model {
     /// The manifest-only version adding the captions to `version`'s media
     /// (its manifests and subtitle files); none without captions.
     pub manifest_version: Option<String>,
+    /// Offers a downloadable progressive MP4.
+    pub downloads: bool,
+    /// The version whose `download.mp4` exists (the published one, when its
+    /// job wrote one).
+    pub download_version: Option<String>,
     /// The job whose events may move the video; events of other jobs are stale.
     pub current_job_id: Option<Uuid>,
     /// When a worker started the current job, Unix milliseconds (for `eta_s`).

@@ -66,7 +66,8 @@ pub(crate) async fn begin(
 ) -> Result<VideoId, ApiError> {
     let id = VideoId::new();
     let txn = state.db.begin().await?;
-    videos::insert_importing(&txn, uploader, id, title, visibility).await?;
+    let downloads = state.downloads.by_default;
+    videos::insert_importing(&txn, uploader, id, title, visibility, downloads).await?;
     import::ActiveModel {
         video_id: Set(id.0),
         url: Set(url.to_string()),
@@ -225,7 +226,7 @@ async fn finish(state: &AppState, claim: &Claim) -> Result<(), ApiError> {
     let id = VideoId(claim.video_id);
     let txn = state.db.begin().await?;
     let job = match lease::end(&txn, claim).await? {
-        true => videos::enqueue_imported(&txn, id).await?,
+        true => videos::enqueue_imported(state, &txn, id).await?,
         false => None,
     };
     let Some(job) = job else {

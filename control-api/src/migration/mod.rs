@@ -15,6 +15,7 @@ mod m20261202_000030_uploads;
 mod m20261202_000031_imports;
 mod m20261203_000040_runners;
 mod m20261203_000050_captions;
+mod m20261203_000060_downloads;
 
 use crate::error::ApiError;
 use sea_orm::DatabaseConnection;
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000031_imports::Migration),
             Box::new(m20261203_000040_runners::Migration),
             Box::new(m20261203_000050_captions::Migration),
+            Box::new(m20261203_000060_downloads::Migration),
         ]
     }
 }

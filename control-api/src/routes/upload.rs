@@ -1,6 +1,6 @@
 //! `POST /api/v1/videos`: a `multipart/form-data` upload with `title`,
-//! optional `visibility` and `file`, read by the bounded
-//! [`MultipartReader`] (at most three parts, each header section at most
+//! optional `visibility` and `downloads` (`true` or `false`), and `file`,
+//! read by the bounded [`MultipartReader`] (at most four parts, each header section at most
 //! 8 KiB, text fields at most 4 KiB). The file part is piped chunk by chunk
 //! into the object store through a small bounded channel, so memory use
 //! stays at a few chunks whatever the upload's size; the store enforces the
@@ -42,7 +42,7 @@ const MAX_TEXT_FIELD: usize = 4 * 1024;
 /// The form's bounds: its three fields, and header sections far above what
 /// a browser sends for a file part (name, file name, content type).
 const FORM_LIMITS: Limits = Limits {
-    max_parts: 3,
+    max_parts: 4,
     max_header_section: 8 * 1024,
 };
 
@@ -51,6 +51,7 @@ const FORM_LIMITS: Limits = Limits {
 struct Form {
     title: Option<String>,
     visibility: Option<Visibility>,
+    downloads: Option<bool>,
     /// Size of the master, once stored.
     stored: Option<u64>,
 }
@@ -73,6 +74,15 @@ impl PartialSchema for UploadForm {
             )
             .required("title")
             .property("visibility", Visibility::schema())
+            .property(
+                "downloads",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(["true", "false"]))
+                    .description(Some(
+                        "Whether the video offers a downloadable MP4 (default: `GOFLIX_DOWNLOADS`)",
+                    )),
+            )
             .property(
                 "file",
                 ObjectBuilder::new()
@@ -165,7 +175,9 @@ async fn receive(
         Err(e) => Err(e),
     };
     let registered = match outcome {
-        Ok((title, visibility)) => videos::register(&state, uploader, id, title, visibility).await,
+        Ok((title, visibility)) => {
+            videos::register(&state, uploader, id, title, visibility, form.downloads).await
+        }
         Err(e) => Err(e),
     };
     if let Err(e) = registered {
@@ -224,10 +236,14 @@ async fn read_form(
                 let value = read_text(reader, "visibility").await?;
                 form.visibility = Some(videos::parse_visibility(&value)?);
             }
+            "downloads" if form.downloads.is_none() => {
+                let value = read_text(reader, "downloads").await?;
+                form.downloads = Some(parse_downloads(&value)?);
+            }
             "file" if form.stored.is_none() => {
                 form.stored = Some(store_file(state, reader, master).await?);
             }
-            "title" | "visibility" | "file" => {
+            "title" | "visibility" | "downloads" | "file" => {
                 return Err(ApiError::bad_request(
                     "duplicate_field",
                     format!("the field {name:?} appears more than once"),
@@ -236,12 +252,26 @@ async fn read_form(
             other => {
                 return Err(ApiError::bad_request(
                     "unknown_field",
-                    format!("unexpected field {other:?}; expected title, visibility and file"),
+                    format!(
+                    "unexpected field {other:?}; expected title, visibility, downloads and file"
+                ),
                 ))
             }
         }
     }
     Ok(())
+}
+
+/// `true` or `false`.
+fn parse_downloads(value: &str) -> Result<bool, ApiError> {
+    match value.trim() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        other => Err(ApiError::bad_request(
+            "invalid_field",
+            format!("downloads must be true or false, not {other:?}"),
+        )),
+    }
 }
 
 fn validate(form: &Form) -> Result<(String, Visibility), ApiError> {

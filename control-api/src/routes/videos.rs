@@ -144,9 +144,12 @@ pub(crate) struct PatchBody {
     /// A new visibility.
     #[schema(value_type = Option<Visibility>)]
     visibility: Option<String>,
+    /// Whether the video offers a downloadable MP4, from its next transcode
+    /// on (a retranscode makes it now).
+    downloads: Option<bool>,
 }
 
-/// Changes title or visibility (owner or admin).
+/// Changes title, visibility or downloads (owner or admin).
 #[utoipa::path(
     patch,
     path = "/videos/{id}",
@@ -178,6 +181,7 @@ pub(crate) async fn patch(
             .as_deref()
             .map(videos::parse_visibility)
             .transpose()?,
+        downloads: body.downloads,
     };
     let readable = videos::update(&state, managed, changes).await?;
     let admin = caller.require::<Admin>().ok();

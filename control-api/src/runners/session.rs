@@ -405,6 +405,7 @@ async fn hold(context: &Context, lease: Box<dyn Lease>, stop: &Shutdown) {
                 .iter()
                 .map(|c| c.as_str().to_owned())
                 .collect(),
+            download_max_height: job.profile.download.map_or(0, |d| d.max_height),
         }),
         traceparent: job.traceparent.clone().unwrap_or_default(),
     });
@@ -523,6 +524,7 @@ mod tests {
             duration_s: 1.0,
             renditions: Vec::new(),
             captions: Vec::new(),
+            download: None,
         };
         assert!(checked_event(&json(&grant, foreign_version), &grant).is_err());
         let other_video = serde_json::to_vec(

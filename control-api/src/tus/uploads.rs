@@ -354,7 +354,16 @@ pub async fn complete(state: &AppState, id: Uuid) -> Result<(), ApiError> {
     if changed != 1 {
         return Ok(());
     }
-    let job = videos::insert_queued(&txn, row.owner_id, video, row.title, row.visibility).await?;
+    let download = state.downloads.profile(state.downloads.by_default);
+    let job = videos::insert_queued(
+        &txn,
+        row.owner_id,
+        video,
+        row.title,
+        row.visibility,
+        download,
+    )
+    .await?;
     txn.commit().await?;
     tracing::info!(video_id = %video, length = row.length, "tus upload complete");
     videos::queued(state, &job);

@@ -101,6 +101,7 @@ async fn events_move_a_video_from_queued_through_processing_to_ready(backend: Ba
             duration_s: 12.5,
             renditions: renditions.clone(),
             captions: Vec::new(),
+            download: None,
         },
     )
     .await;
@@ -166,6 +167,7 @@ async fn failed_videos_report_their_error_and_stay_failed(backend: Backend) {
             duration_s: 1.0,
             renditions: Vec::new(),
             captions: Vec::new(),
+            download: None,
         },
     )
     .await;
@@ -234,6 +236,7 @@ async fn finished_jobs_retire_what_playback_left(backend: Backend) {
                 duration_s: 1.0,
                 renditions: vec![rendition("360p", 360)],
                 captions: Vec::new(),
+                download: None,
             },
         ]
     };

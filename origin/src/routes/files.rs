@@ -1,4 +1,5 @@
-//! `/v/{video_id}/{version}/{file}`: immutable files of one version, except
+//! `/v/{video_id}/{version}/{file}`: immutable files of one version (a
+//! version's `download.mp4` with `?download=1` comes as an attachment), except
 //! the playlists of a version still encoding (the playback record says
 //! `live`), which grow and are read past the caches with a short lifetime.
 //! Playlists, MPDs and the storyboard's cues (`storyboard.vtt`) go through
@@ -23,6 +24,7 @@ use crate::paths::{self, FileKind};
 use crate::response::{self, Body, Caching, Representation};
 use crate::slices::CachedObject;
 use crate::Origin;
+use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use goflix_shared::layout;
 use goflix_shared::store::ObjectStore;
@@ -95,6 +97,8 @@ pub async fn file(
             },
         };
         let repr = Representation::of_object(&handle.meta, kind.content_type(), caching);
+        let attachment = (name == layout::DOWNLOAD && asks_attachment(req.query_string()))
+            .then(|| attachment(video));
         let body = match handle.file {
             Some(file) => Body::File(file),
             None if encoding => Body::Object {
@@ -106,9 +110,26 @@ pub async fn file(
                 object: CachedObject::new(key, &handle.meta.etag, handle.meta.size),
             },
         };
-        response::serve(&req, &repr, body).await
+        let mut response = response::serve(&req, &repr, body).await?;
+        if let Some(disposition) = attachment {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_DISPOSITION, disposition);
+        }
+        Ok(response)
     }
     .instrument(span)
     .await
     .inspect_err(OriginError::log)
+}
+
+/// Whether the query asks for the download as a file to save (`download=1`).
+fn asks_attachment(query: &str) -> bool {
+    query.split('&').any(|pair| pair == "download=1")
+}
+
+/// `attachment; filename="{video}.mp4"`: browsers save it instead of playing it.
+fn attachment(video: goflix_shared::domain::VideoId) -> header::HeaderValue {
+    header::HeaderValue::from_str(&format!("attachment; filename=\"{video}.mp4\""))
+        .expect("a video id is header-safe")
 }

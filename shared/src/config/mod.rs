@@ -57,6 +57,10 @@ pub struct Config {
     pub admin_password: Option<SecretString>,
     /// `GOFLIX_MAX_UPLOAD_BYTES`.
     pub max_upload_bytes: u64,
+    /// `GOFLIX_DOWNLOADS` is `on`: new videos get a download by default.
+    pub downloads: bool,
+    /// `GOFLIX_DOWNLOAD_HEIGHT`.
+    pub download_height: u32,
     /// `GOFLIX_PUBLIC_URL` (no trailing slash).
     pub public_url: Option<url::Url>,
     /// `GOFLIX_FRAME_ANCESTORS`.
@@ -174,6 +178,8 @@ impl Config {
             admin_email: env.optional(&ADMIN_EMAIL, text)?,
             admin_password: env.optional(&ADMIN_PASSWORD, secret)?,
             max_upload_bytes: env.number(&MAX_UPLOAD_BYTES)?,
+            downloads: env.choice(&DOWNLOADS)? == "on",
+            download_height: env.number(&DOWNLOAD_HEIGHT)?,
             public_url: env.optional(&PUBLIC_URL, public_url)?,
             frame_ancestors: env.value(&FRAME_ANCESTORS, |v| {
                 frame_ancestors::FrameAncestors::parse(v).map_err(|e| e.to_string())

@@ -172,6 +172,22 @@ pub(super) const MAX_UPLOAD_BYTES: Setting = plain(
     Value("8589934592"),
     "largest accepted master, 8 GiB by default (413 beyond)",
 );
+pub(super) const DOWNLOADS: Setting = plain(
+    "GOFLIX_DOWNLOADS",
+    Kind::Choice(&["off", "on"]),
+    Value("off"),
+    "`on` gives new videos a downloadable progressive MP4 (`playback.download`) unless their upload says `downloads=false`; each upload may also ask for one with `downloads=true`",
+);
+pub(super) const DOWNLOAD_HEIGHT: Setting = plain(
+    "GOFLIX_DOWNLOAD_HEIGHT",
+    Kind::Number {
+        unit: "lines",
+        min: 144,
+        max: Some(4320),
+    },
+    Value("720"),
+    "the download is the tallest rung of the ladder at most this high (the smallest rung when all are taller), with the default audio track; written from the same encode",
+);
 pub(super) const PUBLIC_URL: Setting = plain(
     "GOFLIX_PUBLIC_URL",
     Kind::Url,
@@ -368,6 +384,8 @@ pub const SETTINGS: &[&Setting] = &[
     &SIGNUP,
     &TRUSTED_PROXIES,
     &MAX_UPLOAD_BYTES,
+    &DOWNLOADS,
+    &DOWNLOAD_HEIGHT,
     &PUBLIC_URL,
     &FRAME_ANCESTORS,
     &UPLOAD_EXPIRY_HOURS,

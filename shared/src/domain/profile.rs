@@ -49,6 +49,19 @@ impl FromStr for VideoCodec {
 pub struct JobProfile {
     /// The codecs of the ladder, each a full set of renditions.
     pub codecs: Vec<VideoCodec>,
+    /// A progressive MP4 for downloads beside the ladder, if asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub download: Option<DownloadProfile>,
+}
+
+/// The progressive MP4 a job writes for downloads (`download.mp4`):
+/// one rung of the ladder and the default audio, remuxed from their CMAF
+/// files (no second decode or encode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DownloadProfile {
+    /// The rung is the tallest at most this many lines (the smallest when
+    /// every rung is taller).
+    pub max_height: u32,
 }
 
 impl Default for JobProfile {
@@ -56,6 +69,7 @@ impl Default for JobProfile {
     fn default() -> Self {
         Self {
             codecs: vec![VideoCodec::H264],
+            download: None,
         }
     }
 }

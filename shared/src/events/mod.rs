@@ -101,6 +101,10 @@ pub enum EventKind {
         /// The master's text streams, converted to WebVTT files of the version.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         captions: Vec<EmbeddedCaption>,
+        /// The rendition the version's `download.mp4` was made from, when
+        /// the job wrote one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        download: Option<String>,
     },
     /// The job failed for good.
     #[serde(rename = "video.failed")]
@@ -218,6 +222,7 @@ mod tests {
                     label: None,
                     kind: CaptionKind::Subtitles,
                 }],
+                download: Some("720p".into()),
             },
             EventKind::Failed {
                 code: FailureCode::Stalled,

@@ -8,6 +8,7 @@
 use std::path::Path;
 
 use goflix_shared::domain::{EmbeddedCaption, Rendition};
+use goflix_shared::layout::DOWNLOAD;
 
 use crate::media::error::MediaError;
 use crate::media::ladder::RungSpec;
@@ -46,6 +47,10 @@ pub struct TranscodeOptions {
     /// Where to write a live copy of every rendition while encoding, for
     /// progressive publishing ([`crate::media::live`]); none by default.
     pub live_dir: Option<std::path::PathBuf>,
+    /// Also write `download.mp4`, a progressive MP4 of the tallest rung at
+    /// most this high (the smallest when all are taller) and the default
+    /// audio, remuxed from their CMAF files; none by default.
+    pub download_max_height: Option<u32>,
 }
 
 impl Default for TranscodeOptions {
@@ -60,6 +65,7 @@ impl Default for TranscodeOptions {
             uri_prefix: String::new(),
             cancel: Cancel::default(),
             live_dir: None,
+            download_max_height: None,
         }
     }
 }
@@ -79,6 +85,9 @@ pub struct TranscodeOutput {
     /// The source's text streams written as WebVTT, in stream order.
     #[serde(default)]
     pub captions: Vec<EmbeddedCaption>,
+    /// The rendition `download.mp4` was made from, when one was asked for.
+    #[serde(default)]
+    pub download: Option<String>,
 }
 
 /// Transcodes `input` (a local file) into `out_dir`. Blocking: run it on a
@@ -170,6 +179,14 @@ pub fn transcode(
     files.push(DASH_MANIFEST.to_owned());
     files.extend(encoded.assets);
     files.extend(encoded.captions.iter().map(|caption| caption.file.clone()));
+    let download = match opts.download_max_height {
+        Some(max_height) => {
+            let rendition = write_download(out_dir, &video, &audio, max_height)?;
+            files.push(DOWNLOAD.to_owned());
+            Some(rendition)
+        }
+        None => None,
+    };
 
     progress(1.0);
     Ok(TranscodeOutput {
@@ -177,7 +194,33 @@ pub fn transcode(
         renditions: tracks.iter().map(|t| t.rendition.clone()).collect(),
         files,
         captions: encoded.captions,
+        download,
     })
+}
+
+/// Writes `download.mp4` from the tallest rung at most `max_height` high
+/// (else the smallest) and the default audio rendition; returns the rung.
+fn write_download(
+    out_dir: &Path,
+    video: &[Packaged],
+    audio: &[Packaged],
+    max_height: u32,
+) -> Result<String, MediaError> {
+    let height = |track: &&Packaged| track.rendition.height.unwrap_or(0);
+    let rung = video
+        .iter()
+        .filter(|track| height(track) <= max_height)
+        .max_by_key(height)
+        .or_else(|| video.iter().min_by_key(height))
+        .ok_or_else(|| MediaError::Internal("no video rendition to download".into()))?;
+    let sound = audio.iter().find(|track| track.rendition.default);
+    let sound_path = sound.map(|track| out_dir.join(&track.file));
+    package::progressive::write(
+        &out_dir.join(&rung.file),
+        sound_path.as_deref(),
+        &out_dir.join(DOWNLOAD),
+    )?;
+    Ok(rung.rendition.name.clone())
 }
 
 fn write(out_dir: &Path, name: &str, contents: &str) -> Result<(), MediaError> {

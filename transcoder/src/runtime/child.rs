@@ -43,6 +43,9 @@ pub struct ChildRequest {
     pub max_duration_s: f64,
     /// Put before every URI in the multivariant playlist and manifest.
     pub uri_prefix: String,
+    /// Write `download.mp4` from the tallest rung at most this high.
+    #[serde(default)]
+    pub download_max_height: Option<u32>,
     /// Resource limits the child applies to itself first.
     pub limits: Limits,
     /// The worker's process id: the child's parent.
@@ -68,6 +71,7 @@ impl ChildRequest {
             storyboard_interval_s: options.storyboard_interval_s,
             max_duration_s: options.max_duration_s,
             uri_prefix: options.uri_prefix.clone(),
+            download_max_height: options.download_max_height,
             limits,
             worker_pid: std::process::id(),
         }
@@ -83,6 +87,7 @@ impl ChildRequest {
             max_duration_s: self.max_duration_s,
             uri_prefix: self.uri_prefix.clone(),
             live_dir: self.live_dir.clone(),
+            download_max_height: self.download_max_height,
             ..TranscodeOptions::default()
         }
     }

@@ -555,6 +555,7 @@ impl Worker {
         let options = TranscodeOptions {
             uri_prefix: format!("{version}/"),
             live_dir: Some(scratch.live_dir.clone()),
+            download_max_height: job.profile.download.map(|d| d.max_height),
             ..self.options.clone()
         };
         let request = ChildRequest::new(
@@ -659,6 +660,7 @@ impl Worker {
             duration_s: output.duration_s,
             renditions: output.renditions.clone(),
             captions: output.captions.clone(),
+            download: output.download.clone(),
         };
         self.bus
             .publish(Event::now(job.video_id, ready).for_job(job.job_id))

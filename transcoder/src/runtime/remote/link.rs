@@ -19,7 +19,7 @@ use goflix_runner_proto::{
     ServerMessage, Settle,
 };
 use goflix_shared::command::{Command, CommandSource, CommandStream};
-use goflix_shared::domain::{JobProfile, TranscodeJob, VideoCodec, VideoId};
+use goflix_shared::domain::{DownloadProfile, JobProfile, TranscodeJob, VideoCodec, VideoId};
 use goflix_shared::events::{BusError, Event, EventSink};
 use goflix_shared::layout::{self, AttemptVersions};
 use goflix_shared::queue::{JobQueue, Lease, QueueError};
@@ -355,11 +355,17 @@ fn parse_assignment(a: &Assignment) -> Result<(TranscodeJob, u32, AttemptVersion
         })
         .transpose()?
         .unwrap_or_else(|| JobProfile::default().codecs);
+    let download = a
+        .profile
+        .as_ref()
+        .map(|p| p.download_max_height)
+        .filter(|&max_height| max_height > 0)
+        .map(|max_height| DownloadProfile { max_height });
     let job = TranscodeJob {
         job_id,
         video_id,
         traceparent: Some(a.traceparent.clone()).filter(|t| !t.is_empty()),
-        profile: JobProfile { codecs },
+        profile: JobProfile { codecs, download },
     };
     let versions = AttemptVersions {
         output: a.version.clone(),
@@ -565,6 +571,7 @@ mod tests {
             live_version: layout::new_version(),
             profile: Some(WireProfile {
                 codecs: vec!["h264".into()],
+                download_max_height: 0,
             }),
             traceparent: String::new(),
         }
@@ -583,9 +590,19 @@ mod tests {
             ..assignment()
         };
         assert!(parse_assignment(&escaping).is_err());
+        let download = Assignment {
+            profile: Some(WireProfile {
+                codecs: vec!["h264".into()],
+                download_max_height: 480,
+            }),
+            ..assignment()
+        };
+        let (job, ..) = parse_assignment(&download).unwrap();
+        assert_eq!(job.profile.download.map(|d| d.max_height), Some(480));
         let unknown_codec = Assignment {
             profile: Some(WireProfile {
                 codecs: vec!["mpeg1".into()],
+                download_max_height: 0,
             }),
             ..assignment()
         };
