@@ -330,9 +330,10 @@ fn text_part(name: &str, value: &str) -> String {
 #[tokio::test]
 async fn a_form_with_more_parts_than_the_upload_needs_is_refused() {
     let app = spawn_app_with(&[]).await;
-    // The three fields of the form, then parts it has no use for: the
-    // reader refuses the fourth before it reads that part's headers.
+    // The four fields of the form, then parts it has no use for: the
+    // reader refuses the fifth before it reads that part's headers.
     let mut body = text_part("title", "many parts") + &text_part("visibility", "public");
+    body.push_str(&text_part("downloads", "false"));
     body.push_str(&text_part("file", "not really a video"));
     for _ in 0..20 {
         body.push_str(&text_part("extra", "x"));
