@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Media breadth benchmark (not a test): what a second audio language and a
-# text stream cost the transcode. The same 1080p picture and ladder, run
-# through Goflix's pipeline (transcode_file) in one run, two ways:
+# Media breadth benchmark (not a test): what a second audio language, a
+# text stream and the download MP4 cost the transcode. The same 1080p
+# picture and ladder, run through Goflix's pipeline (transcode_file) in one
+# run, three ways:
 #   plain        one audio stream (English)
 #   languages    English and French audio, a Spanish mov_text stream
-# Prints wall and CPU seconds of each, the extra of `languages` over
-# `plain` in percent (the issue's target: under 10 % CPU), and the
-# machine's load (other work on the box skews the wall times).
+#   download     plain, with GOFLIX_DOWNLOADS=on (download.mp4 of the 720p rung)
+# Prints wall and CPU seconds of each and the extra of each over `plain` in
+# percent (the issue's targets: languages under 10 % CPU, the download
+# under 5 %), and the machine's load (other work on the box skews the wall
+# times).
 # Usage: benches/media_breadth.sh [SECONDS=60] [PRESET=veryfast] [PROFILE=release|dev]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,11 +52,17 @@ load() { echo "load $(cut -d' ' -f1 /proc/loadavg), rustc processes $(pgrep -c r
 echo "running ($profile build, preset $preset; $(load))..."
 read -r _ p_wall p_cpu <<<"$(measure plain "$goflix" "$work/plain.mp4" "$work/out-plain" "$preset" 0)"
 read -r _ l_wall l_cpu <<<"$(measure languages "$goflix" "$work/languages.mp4" "$work/out-languages" "$preset" 0)"
+read -r _ d_wall d_cpu <<<"$(GOFLIX_DOWNLOADS=on measure download "$goflix" "$work/plain.mp4" "$work/out-download" "$preset" 0)"
 echo "done ($(load))"
 ls "$work/out-languages" | grep -E '^(audio|text)' | tr '\n' ' '
-echo
+ls -l "$work/out-download/download.mp4" | awk '{print "download.mp4", $5, "bytes"}'
 
 printf '\n%-10s %10s %10s\n' way wall_s cpu_s
-printf '%-10s %10.1f %10.1f\n' plain "$p_wall" "$p_cpu" languages "$l_wall" "$l_cpu"
-printf '\nextra of languages over plain: wall %+.1f %% cpu %+.1f %%\n' \
-  "$(echo "($l_wall / $p_wall - 1) * 100" | bc -l)" "$(echo "($l_cpu / $p_cpu - 1) * 100" | bc -l)"
+printf '%-10s %10.1f %10.1f\n' plain "$p_wall" "$p_cpu" languages "$l_wall" "$l_cpu" download "$d_wall" "$d_cpu"
+extra() { # name wall cpu
+  printf 'extra of %s over plain: wall %+.1f %% cpu %+.1f %%\n' "$1" \
+    "$(echo "($2 / $p_wall - 1) * 100" | bc -l)" "$(echo "($3 / $p_cpu - 1) * 100" | bc -l)"
+}
+echo
+extra languages "$l_wall" "$l_cpu"
+extra download "$d_wall" "$d_cpu"

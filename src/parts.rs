@@ -106,7 +106,8 @@ pub(crate) fn worker(
 
 /// Runs every background loop of the control plane in `running` until
 /// `shutdown`: the event follower, notification delivery, the retirement
-/// of old media versions, the playback revocation feed and URL imports; on RabbitMQ
+/// of old media versions, the playback revocation feed, URL imports and the
+/// downloads of videos that turned them on once ready; on RabbitMQ
 /// also the outbox relay and the dead-letter follower (a job RabbitMQ gave
 /// up on fails its video).
 pub(crate) fn spawn_control_loops(
@@ -115,12 +116,13 @@ pub(crate) fn spawn_control_loops(
     messaging: &Messaging,
     shutdown: &Shutdown,
 ) {
-    let loops: [ControlLoop; 5] = [
+    let loops: [ControlLoop; 6] = [
         |c, s| Box::pin(async move { c.deliver_notifications(s).await }),
         |c, s| Box::pin(async move { c.sweep_uploads(s).await }),
         |c, s| Box::pin(async move { c.retire_versions(s).await }),
         |c, s| Box::pin(async move { c.publish_playback_revocations(s).await }),
         |c, s| Box::pin(async move { c.run_imports(s).await }),
+        |c, s| Box::pin(async move { c.remux_downloads(s).await }),
     ];
     let mut tasks: Vec<BoxFuture<'static, ()>> = loops
         .into_iter()

@@ -257,6 +257,9 @@ async fn finish(
             video::Column::DownloadVersion,
             Expr::value(download.map(|_| version.to_owned())),
         )
+        // A new version: a remux that found nothing to remux in the old one
+        // may try this one.
+        .col_expr(video::Column::DownloadLeaseUntil, Expr::value(0i64))
         .col_expr(video::Column::ErrorCode, none())
         .col_expr(video::Column::ErrorMessage, none())
         .filter(video::Column::Id.eq(before.id))

@@ -41,6 +41,8 @@ mod public_url;
 mod routes;
 pub mod runners;
 mod state;
+#[cfg(test)]
+mod testing;
 mod tus;
 mod users;
 mod versions;
@@ -54,6 +56,7 @@ pub use users::create_user;
 use actix_web::web;
 use auth::rate_limit::RateLimits;
 use goflix_shared::config::Config;
+use goflix_shared::domain::DownloadProfile;
 use goflix_shared::events::{EventBus, EventStream};
 use goflix_shared::queue::{DeadLetters, JobPublisher};
 use goflix_shared::shutdown::Shutdown;
@@ -142,6 +145,7 @@ impl ControlPlane {
                 upload_locks: Default::default(),
                 outbox: Arc::default(),
                 imports: Arc::default(),
+                download_remuxes: Arc::default(),
                 revocations: Default::default(),
                 playback_revocations,
                 rate_limits: RateLimits::new(config.trusted_proxies.clone()),
@@ -217,6 +221,23 @@ impl ControlPlane {
     /// process. Safe to run in every replica.
     pub async fn run_imports(&self, shutdown: Shutdown) {
         imports::run(&self.state, shutdown).await;
+    }
+
+    /// Remuxes the downloads of ready videos that turned downloads on
+    /// ([`downloads::remux`]) until `shutdown`; safe to run in every replica.
+    pub async fn remux_downloads(&self, shutdown: Shutdown) {
+        let state = &self.state;
+        let profile = DownloadProfile {
+            max_height: state.downloads.max_height,
+        };
+        downloads::remux::run(
+            &state.db,
+            &state.store,
+            profile,
+            state.download_remuxes.clone(),
+            shutdown,
+        )
+        .await;
     }
 
     /// The runner service's shared state over this control plane's

@@ -47,6 +47,8 @@ pub(crate) struct AppState {
     pub outbox: Arc<Notify>,
     /// Wakes this process's import runner after a request asked for an import.
     pub imports: Arc<Notify>,
+    /// Wakes this process's download remuxer after a request turned downloads on.
+    pub download_remuxes: Arc<Notify>,
     /// Revoked token ids, checked on every request.
     pub revocations: Revocations,
     /// Writes the playback revocation feed the origins read.

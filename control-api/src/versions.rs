@@ -121,22 +121,12 @@ pub(crate) async fn run(db: &DatabaseConnection, store: &Store, shutdown: Shutdo
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{fixture, insert_uploader};
     use bytes::Bytes;
     use goflix_shared::store::ObjectKey;
 
     fn file(video: Uuid, version: &str) -> ObjectKey {
         layout::media_file(VideoId(video), version, "720p.mp4").unwrap()
-    }
-
-    /// A migrated in-memory database and a folder store (kept while the guard lives).
-    async fn fixture() -> (DatabaseConnection, Store, tempfile::TempDir) {
-        let db = crate::connect("sqlite::memory:", 1).await.unwrap();
-        crate::migrate(&db).await.unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&goflix_shared::config::Storage::Folder(dir.path().into()))
-            .await
-            .unwrap();
-        (db, store, dir)
     }
 
     #[tokio::test]
@@ -203,15 +193,8 @@ mod tests {
         live_version: Option<&str>,
         manifest_version: Option<&str>,
     ) -> Uuid {
-        let (owner, video) = (Uuid::now_v7(), Uuid::now_v7());
+        let (owner, video) = (insert_uploader(db).await, Uuid::now_v7());
         let backend = db.get_database_backend();
-        db.execute(sea_orm::Statement::from_sql_and_values(
-            backend,
-            "INSERT INTO users (id, email, password_hash, role, created_at) VALUES (?, ?, 'x', 'uploader', 0)",
-            [owner.into(), format!("{owner}@versions.test").into()],
-        ))
-        .await
-        .unwrap();
         db.execute(sea_orm::Statement::from_sql_and_values(
             backend,
             "INSERT INTO videos (id, owner_id, title, visibility, state, progress, renditions, \

@@ -166,6 +166,7 @@ fn new_row(
         manifest_version: Set(None),
         downloads: Set(false),
         download_version: Set(None),
+        download_lease_until: Set(0),
         current_job_id: Set(None),
         processing_started_at: Set(None),
         created_at: Set(now),
@@ -376,7 +377,8 @@ pub struct VideoChanges {
     pub title: Option<String>,
     /// A new visibility.
     pub visibility: Option<Visibility>,
-    /// Whether it offers a download (from its next transcode on).
+    /// Whether it offers a download: a ready video without one gets it
+    /// remuxed from its renditions ([`crate::downloads::remux`]).
     pub downloads: Option<bool>,
 }
 
@@ -414,6 +416,9 @@ pub async fn update(
         sync_playback_record(state, &updated).await?;
     }
     txn.commit().await?;
+    if changes.downloads == Some(true) {
+        state.download_remuxes.notify_one();
+    }
     Ok(managed.refreshed(updated).readable())
 }
 

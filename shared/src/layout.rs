@@ -47,6 +47,11 @@ pub const MASTER_PLAYLIST: &str = "master.m3u8";
 /// The DASH manifest of a version.
 pub const DASH_MANIFEST: &str = "manifest.mpd";
 
+/// The CMAF file of the rendition named `rendition` (`720p`, `audio`, …) in a version.
+pub fn rendition_file(rendition: &str) -> String {
+    format!("{rendition}.mp4")
+}
+
 /// The progressive MP4 for downloads in a version that has one.
 pub const DOWNLOAD: &str = "download.mp4";
 

@@ -12,6 +12,7 @@ pub mod client_ip;
 pub mod command;
 pub mod config;
 pub mod domain;
+pub mod escape;
 pub mod events;
 pub mod layout;
 pub mod metrics;

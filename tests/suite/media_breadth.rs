@@ -9,7 +9,9 @@
 //! and show a cue's text at its time; adding and removing a caption
 //! changes no media byte (the same ETags). A video uploaded with
 //! `downloads=true` offers a progressive MP4 (moov before mdat, the
-//! source's duration, byte ranges, `?download=1` as an attachment).
+//! source's duration, byte ranges, `?download=1` as an attachment); one
+//! that turns downloads on once ready gets the same file remuxed from its
+//! stored rendition, with no job and no media byte changed.
 
 use crate::common::{clip, ffmpeg, ffprobe, play_tracks, spawn_app, TestApp};
 use m3u8_rs::{AlternativeMediaType, Playlist};
@@ -175,8 +177,74 @@ async fn a_download_is_a_progressive_mp4_with_ranges() {
     let url = video["playback"]["download"]
         .as_str()
         .expect("a download URL");
-    assert!(url.ends_with("/download.mp4"), "{url}");
+    check_download(&app, url, &source, media.path()).await;
 
+    let saved = app.get(&format!("{url}?download=1")).await;
+    assert_eq!(saved.status(), 200);
+    assert_eq!(
+        saved.headers()["content-disposition"],
+        format!("attachment; filename=\"{id}.mp4\"").as_str()
+    );
+    let patched = patch_downloads(&app, &id, false).await;
+    assert_eq!(patched["playback"]["download"], Value::Null, "{patched}");
+}
+
+/// Turning downloads on for a ready video remuxes the rendition it already
+/// has: no job runs (the version and every media file's ETag stay), and
+/// the file is the one an upload with downloads on gets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn turning_downloads_on_for_a_ready_video_remuxes_its_rendition() {
+    let app = spawn_app().await;
+    let media = tempfile::tempdir().unwrap();
+    let source = clip(media.path(), "source.mp4", "640x360", 6, true);
+    let (status, body) = app.upload("Downloadable later", &source).await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["id"].as_str().unwrap().to_owned();
+    let video = app.wait_settled(&id, Duration::from_secs(300)).await;
+    assert_eq!(video["state"], "ready", "{video}");
+    assert_eq!(video["playback"]["download"], Value::Null, "off by default");
+    let poster = video["playback"]["poster"].as_str().unwrap().to_owned();
+    let version = poster.rsplit('/').nth(1).unwrap().to_owned();
+    let rendition = format!("/v/{id}/{version}/360p.mp4");
+    let etag = |response: reqwest::Response| response.headers()["etag"].clone();
+    let before = etag(app.get(&rendition).await);
+
+    patch_downloads(&app, &id, true).await;
+    let video = app
+        .wait_for(&id, ("a download", Duration::from_secs(60)), |v| {
+            v["playback"]["download"].is_string()
+        })
+        .await;
+    let url = video["playback"]["download"].as_str().unwrap();
+    assert_eq!(
+        url,
+        format!("/v/{id}/{version}/download.mp4"),
+        "the same version"
+    );
+    assert_eq!(video["state"], "ready", "{video}");
+    assert_eq!(video["playback"]["poster"], poster.as_str());
+    check_download(&app, url, &source, media.path()).await;
+    assert_eq!(etag(app.get(&rendition).await), before, "media unchanged");
+}
+
+async fn patch_downloads(app: &TestApp, id: &str, downloads: bool) -> Value {
+    let patched = app
+        .client
+        .patch(format!("{}/api/v1/videos/{id}", app.base))
+        .bearer_auth(&app.token)
+        .json(&serde_json::json!({ "downloads": downloads }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), 200);
+    patched.json().await.unwrap()
+}
+
+/// Checks the download at `url`: faststart, H.264 and AAC, the duration of
+/// `source` within 0.1 s, served whole and in byte ranges (inline unless
+/// asked for as an attachment).
+async fn check_download(app: &TestApp, url: &str, source: &Path, dir: &Path) {
+    assert!(url.ends_with("/download.mp4"), "{url}");
     let response = app.get(url).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "video/mp4");
@@ -187,7 +255,7 @@ async fn a_download_is_a_progressive_mp4_with_ranges() {
         ["ftyp", "moov", "mdat"],
         "faststart"
     );
-    let file = media.path().join("download.mp4");
+    let file = dir.join("download.mp4");
     std::fs::write(&file, &bytes).unwrap();
     let probed = ffprobe(&file, &["-show_format", "-show_streams"]);
     let codecs: Vec<&str> = probed["streams"]
@@ -204,7 +272,7 @@ async fn a_download_is_a_progressive_mp4_with_ranges() {
             .parse()
             .unwrap()
     };
-    let expected = duration(&ffprobe(&source, &["-show_format"]));
+    let expected = duration(&ffprobe(source, &["-show_format"]));
     assert!(
         (duration(&probed) - expected).abs() <= 0.1,
         "{} s against the source's {expected} s",
@@ -220,24 +288,6 @@ async fn a_download_is_a_progressive_mp4_with_ranges() {
         .unwrap();
     assert_eq!(range.status(), 206);
     assert_eq!(range.bytes().await.unwrap(), bytes[1000..2000]);
-    let saved = app.get(&format!("{url}?download=1")).await;
-    assert_eq!(saved.status(), 200);
-    assert_eq!(
-        saved.headers()["content-disposition"],
-        format!("attachment; filename=\"{id}.mp4\"").as_str()
-    );
-
-    let patched = app
-        .client
-        .patch(format!("{}/api/v1/videos/{id}", app.base))
-        .bearer_auth(&app.token)
-        .json(&serde_json::json!({ "downloads": false }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(patched.status(), 200);
-    let patched: Value = patched.json().await.unwrap();
-    assert_eq!(patched["playback"]["download"], Value::Null, "{patched}");
 }
 
 /// The types of the top-level ISO-BMFF boxes of `file`, in order.

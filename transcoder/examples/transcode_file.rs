@@ -1,7 +1,9 @@
 //! Transcodes one local file into a folder with Goflix's pipeline, for
 //! benchmarks (`benches/transcoder.sh`) and for trying the ladder by hand:
 //! `cargo run --release -p goflix-transcoder --example transcode_file -- IN OUT_DIR [PRESET [X264_THREADS [LIVE_DIR]]]`
-//! (with `LIVE_DIR`, the live copy the worker publishes while encoding is written there too).
+//! (with `LIVE_DIR`, the live copy the worker publishes while encoding is written there too;
+//! with `GOFLIX_DOWNLOADS=on`, `download.mp4` from the tallest rung at most
+//! `GOFLIX_DOWNLOAD_HEIGHT`, default 720, high).
 
 use goflix_transcoder::{transcode, TranscodeOptions};
 use std::path::Path;
@@ -23,6 +25,13 @@ fn main() {
         });
     }
     options.live_dir = args.get(5).map(Into::into);
+    if std::env::var("GOFLIX_DOWNLOADS").as_deref() == Ok("on") {
+        let height = std::env::var("GOFLIX_DOWNLOAD_HEIGHT").unwrap_or_else(|_| "720".into());
+        options.download_max_height = Some(height.parse().unwrap_or_else(|_| {
+            eprintln!("GOFLIX_DOWNLOAD_HEIGHT must be a number of lines");
+            std::process::exit(2);
+        }));
+    }
     let out = Path::new(&args[2]);
     std::fs::create_dir_all(out).expect("output folder");
     match transcode(Path::new(&args[1]), out, &options, &mut |_| {}) {

@@ -126,20 +126,10 @@ fn head(title: &str, styles: &[&str], libraries: &[&str], module: &str) -> Strin
     html
 }
 
-/// `text` safe in HTML text and in double-quoted attributes.
+/// `text` safe in HTML text and in quoted attributes (the escapes of XML,
+/// which HTML shares).
 pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    goflix_shared::escape::xml(text)
 }
 
 /// Percent-encodes all but RFC 3986 unreserved characters (a query value).

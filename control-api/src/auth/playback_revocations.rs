@@ -203,16 +203,7 @@ fn encode(feed: &RevocationFeed) -> Result<Bytes, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    async fn fixture() -> (DatabaseConnection, Store, tempfile::TempDir) {
-        let db = crate::connect("sqlite::memory:", 1).await.unwrap();
-        crate::migrate(&db).await.unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&goflix_shared::config::Storage::Folder(dir.path().into()))
-            .await
-            .unwrap();
-        (db, store, dir)
-    }
+    use crate::testing::fixture;
 
     async fn stored(store: &Store) -> RevocationFeed {
         let bytes = store

@@ -8,6 +8,7 @@
 
 use goflix_shared::captions::{Segmented, TextSegment};
 use goflix_shared::domain::CaptionKind;
+use goflix_shared::escape::{hls_quoted, xml};
 use std::fmt::Write as _;
 
 /// The subtitle group every variant refers to.
@@ -95,13 +96,18 @@ fn media_line(out: &mut String, track: &TextTrack, name: &str, uri_prefix: &str)
     let _ = write!(
         out,
         "#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"{GROUP}\",NAME=\"{}\",LANGUAGE=\"{}\",DEFAULT=NO,AUTOSELECT=YES,FORCED=NO",
-        quoted(name),
-        quoted(&track.language),
+        hls_quoted(name),
+        hls_quoted(&track.language),
     );
     if track.kind == CaptionKind::Captions {
         let _ = write!(out, ",CHARACTERISTICS=\"{CAPTION_CHARACTERISTICS}\"");
     }
-    let _ = writeln!(out, ",URI=\"{}{}\"", quoted(uri_prefix), track.playlist());
+    let _ = writeln!(
+        out,
+        ",URI=\"{}{}\"",
+        hls_quoted(uri_prefix),
+        track.playlist()
+    );
 }
 
 /// Every track's `NAME`, unique in the group as RFC 8216 §4.4.6.1 requires:
@@ -116,17 +122,6 @@ fn unique_names(tracks: &[TextTrack]) -> Vec<String> {
             } else {
                 track.label.clone()
             }
-        })
-        .collect()
-}
-
-/// Text for an HLS quoted-string: no double quote, CR or LF (RFC 8216 §4.2).
-fn quoted(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '"' => '\'',
-            c if c.is_control() => ' ',
-            c => c,
         })
         .collect()
 }
@@ -191,23 +186,6 @@ pub fn dash(
     out.push_str(&sets);
     out.push_str(&media_mpd[end..]);
     Ok(out)
-}
-
-/// Escapes XML text and attribute values.
-fn xml(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if c.is_control() => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// The `EXT-X-TARGETDURATION` of a media playlist.

@@ -47,6 +47,9 @@ pub struct Model {
     /// The version whose `download.mp4` exists (the published one, when its
     /// job wrote one).
     pub download_version: Option<String>,
+    /// Until when a control-plane process remuxes this video's download,
+    /// Unix milliseconds (0: none does; see [`crate::downloads::remux`]).
+    pub download_lease_until: i64,
     /// The job whose events may move the video; events of other jobs are stale.
     pub current_job_id: Option<Uuid>,
     /// When a worker started the current job, Unix milliseconds (for `eta_s`).

@@ -16,6 +16,7 @@ mod m20261202_000031_imports;
 mod m20261203_000040_runners;
 mod m20261203_000050_captions;
 mod m20261203_000060_downloads;
+mod m20261206_000070_download_remux;
 
 use crate::error::ApiError;
 use sea_orm::DatabaseConnection;
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000040_runners::Migration),
             Box::new(m20261203_000050_captions::Migration),
             Box::new(m20261203_000060_downloads::Migration),
+            Box::new(m20261206_000070_download_remux::Migration),
         ]
     }
 }

@@ -144,8 +144,9 @@ pub(crate) struct PatchBody {
     /// A new visibility.
     #[schema(value_type = Option<Visibility>)]
     visibility: Option<String>,
-    /// Whether the video offers a downloadable MP4, from its next transcode
-    /// on (a retranscode makes it now).
+    /// Whether the video offers a downloadable MP4. A ready video whose
+    /// version has none gets it remuxed from its stored rendition within
+    /// seconds (no re-encode); `playback.download` appears once it exists.
     downloads: Option<bool>,
 }
 

@@ -3,6 +3,7 @@
 //! an in-cluster worker and a remote runner produce the same outputs, and a
 //! runner is only handed jobs whose codecs it announced it can encode.
 
+use super::{Rendition, RenditionKind};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -74,6 +75,35 @@ impl Default for JobProfile {
     }
 }
 
+/// The renditions a download is remuxed from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DownloadSources<'a> {
+    /// The video rendition.
+    pub video: &'a Rendition,
+    /// The default audio rendition; none when the version has no audio.
+    pub audio: Option<&'a Rendition>,
+}
+
+impl DownloadProfile {
+    /// What the download of a version with `renditions` is made of: the
+    /// tallest video rendition at most `max_height` high (else the
+    /// smallest) and the default audio rendition. None without video.
+    /// The transcode and a later remux of a ready video both choose here,
+    /// so they make the same file.
+    pub fn sources<'a>(&self, renditions: &'a [Rendition]) -> Option<DownloadSources<'a>> {
+        let videos = || renditions.iter().filter(|r| r.kind == RenditionKind::Video);
+        let height = |r: &&Rendition| r.height.unwrap_or(0);
+        let video = videos()
+            .filter(|r| height(r) <= self.max_height)
+            .max_by_key(height)
+            .or_else(|| videos().min_by_key(height))?;
+        let audio = renditions
+            .iter()
+            .find(|r| r.kind == RenditionKind::Audio && r.default);
+        Some(DownloadSources { video, audio })
+    }
+}
+
 impl JobProfile {
     /// Whether an encoder that can do `codecs` can make these outputs.
     pub fn fits(&self, codecs: &[VideoCodec]) -> bool {
@@ -95,6 +125,56 @@ mod tests {
         assert_eq!(
             serde_json::to_value(&profile).unwrap(),
             serde_json::json!({"codecs": ["h264"]})
+        );
+    }
+
+    fn rendition(name: &str, kind: RenditionKind, height: Option<u32>, default: bool) -> Rendition {
+        Rendition {
+            name: name.into(),
+            kind,
+            width: None,
+            height,
+            frame_rate: None,
+            codecs: String::new(),
+            bandwidth: 0,
+            average_bandwidth: 0,
+            language: None,
+            label: None,
+            default,
+            channels: None,
+        }
+    }
+
+    #[test]
+    fn a_download_is_the_tallest_rung_that_fits_with_the_default_audio() {
+        let video = |name: &str, height| rendition(name, RenditionKind::Video, Some(height), false);
+        let renditions = [
+            video("1080p", 1080),
+            video("720p", 720),
+            video("480p", 480),
+            rendition("audio", RenditionKind::Audio, None, false),
+            rendition("audio_1", RenditionKind::Audio, None, true),
+        ];
+        let chosen = |max_height| {
+            let sources = DownloadProfile { max_height }.sources(&renditions).unwrap();
+            (
+                sources.video.name.as_str(),
+                sources.audio.map(|a| a.name.as_str()),
+            )
+        };
+        assert_eq!(chosen(720), ("720p", Some("audio_1")));
+        assert_eq!(chosen(719), ("480p", Some("audio_1")));
+        assert_eq!(chosen(4000), ("1080p", Some("audio_1")));
+        assert_eq!(chosen(100), ("480p", Some("audio_1")));
+        let silent = [video("720p", 720)];
+        let sources = DownloadProfile { max_height: 720 }
+            .sources(&silent)
+            .unwrap();
+        assert_eq!(sources.audio, None);
+        let audio_only = [rendition("audio", RenditionKind::Audio, None, true)];
+        assert_eq!(
+            DownloadProfile { max_height: 720 }.sources(&audio_only),
+            None
         );
     }
 }

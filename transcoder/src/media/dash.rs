@@ -8,6 +8,7 @@
 use std::fmt::{self, Write};
 
 use goflix_shared::domain::Rendition;
+use goflix_shared::escape::xml;
 
 use crate::media::package::Packaged;
 
@@ -107,11 +108,11 @@ pub(crate) fn video_representation(
     writeln!(
         out,
         r#"      <Representation id="{}" bandwidth="{}" width="{}" height="{}" frameRate="{num}/{den}" sar="1:1" codecs="{}">"#,
-        escape(&r.name),
+        xml(&r.name),
         r.bandwidth,
         r.width.unwrap_or(0),
         r.height.unwrap_or(0),
-        escape(&r.codecs),
+        xml(&r.codecs),
     )
 }
 
@@ -128,10 +129,10 @@ pub(crate) fn open_audio_set(
         out,
         r#"    <AdaptationSet id="{}" contentType="audio" mimeType="audio/mp4" lang="{}" {flags}>"#,
         position + 1,
-        escape(r.language.as_deref().unwrap_or(UNDETERMINED)),
+        xml(r.language.as_deref().unwrap_or(UNDETERMINED)),
     )?;
     if let Some(label) = &r.label {
-        writeln!(out, "      <Label>{}</Label>", escape(label))?;
+        writeln!(out, "      <Label>{}</Label>", xml(label))?;
     }
     let role = if r.default { "main" } else { "alternate" };
     writeln!(
@@ -141,9 +142,9 @@ pub(crate) fn open_audio_set(
     writeln!(
         out,
         r#"      <Representation id="{}" bandwidth="{}" codecs="{}" audioSamplingRate="48000">"#,
-        escape(&r.name),
+        xml(&r.name),
         r.bandwidth,
-        escape(&r.codecs),
+        xml(&r.codecs),
     )?;
     writeln!(
         out,
@@ -157,7 +158,7 @@ fn segment_base(out: &mut String, track: &Packaged, uri_prefix: &str) -> fmt::Re
     writeln!(
         out,
         "        <BaseURL>{}</BaseURL>",
-        escape(&format!("{uri_prefix}{}", track.file))
+        xml(&format!("{uri_prefix}{}", track.file))
     )?;
     writeln!(
         out,
@@ -179,26 +180,10 @@ pub(crate) fn duration(seconds: f64) -> String {
     format!("PT{:.3}S", seconds.max(0.0))
 }
 
-/// Escapes text for XML content and double-quoted attributes.
-pub(crate) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::media::package::index::{ByteRange, Segment, TrackIndex};
+    use goflix_mp4::index::{ByteRange, Segment, TrackIndex};
     use goflix_shared::domain::RenditionKind;
 
     /// A 640x360 video or stereo audio rendition named `name`.
@@ -320,10 +305,5 @@ pub(crate) mod tests {
         let video = [track("360p", RenditionKind::Video)];
         let mpd = manifest(&video, &[], (30, 1), 4.0, 2, "");
         assert_eq!(mpd.matches("<AdaptationSet").count(), 1);
-    }
-
-    #[test]
-    fn escapes_markup() {
-        assert_eq!(escape(r#"a<b>&"c'"#), "a&lt;b&gt;&amp;&quot;c&apos;");
     }
 }

@@ -19,9 +19,10 @@ use m3u8_rs::{
 };
 
 use goflix_shared::domain::Rendition;
+use goflix_shared::escape::hls_quoted;
 
-use crate::media::package::index::{self, TrackIndex};
 use crate::media::package::Packaged;
+use goflix_mp4::index::{self, TrackIndex};
 
 /// Byte-range `EXT-X-MAP` and fragmented MP4 need protocol version 7 at most.
 const VERSION: usize = 7;
@@ -284,7 +285,7 @@ fn audio_media(audio: &[&Rendition], uri_prefix: &str) -> Vec<AlternativeMedia> 
                 .language
                 .as_deref()
                 .filter(|language| *language != UNDETERMINED)
-                .map(quotable),
+                .map(hls_quoted),
             name,
             default: r.default,
             autoselect: true,
@@ -299,7 +300,7 @@ fn audio_media(audio: &[&Rendition], uri_prefix: &str) -> Vec<AlternativeMedia> 
 fn display_name(r: &Rendition) -> String {
     let label = r.label.as_deref().map(str::trim).filter(|l| !l.is_empty());
     let language = r.language.as_deref().filter(|l| *l != UNDETERMINED);
-    quotable(label.or(language).unwrap_or(UNNAMED_AUDIO))
+    hls_quoted(label.or(language).unwrap_or(UNNAMED_AUDIO))
 }
 
 /// `names` made unique by appending ` 2`, ` 3`, … to repeats.
@@ -315,18 +316,6 @@ fn unique_names(names: impl Iterator<Item = String>) -> Vec<String> {
         unique.push(name);
     }
     unique
-}
-
-/// `text` as an HLS quoted string may hold it: no `"`, line breaks or
-/// other control characters (RFC 8216 §4.2).
-fn quotable(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '"' => '\'',
-            c if c.is_control() => ' ',
-            c => c,
-        })
-        .collect()
 }
 
 /// `720p.m3u8` for `720p.mp4`.
@@ -363,7 +352,7 @@ fn iframe_bandwidth(track: &Packaged) -> (u64, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::media::package::index::{ByteRange as Range, Segment};
+    use goflix_mp4::index::{ByteRange as Range, Segment};
     use goflix_shared::domain::RenditionKind;
     use proptest::prelude::*;
 

@@ -24,11 +24,11 @@ use crate::media::error::MediaError;
 use crate::media::hls;
 use crate::media::ladder::Ladder;
 use crate::media::live_dash::{self, Phase, Timeline, Track};
-use crate::media::package::codecs;
-use crate::media::package::index::ByteRange;
 use crate::media::package::{audio_name, audio_rendition};
 use crate::media::probe::AudioStream;
 use crate::media::{DASH_MANIFEST, MASTER_PLAYLIST};
+use goflix_mp4::codecs;
+use goflix_mp4::index::ByteRange;
 
 /// The renditions the live folder will hold, written before the first frame.
 const PLAN: &str = "plan.json";

@@ -14,7 +14,8 @@ use std::fmt::{self, Write};
 use chrono::{DateTime, SecondsFormat, Utc};
 use goflix_shared::domain::Rendition;
 
-use crate::media::dash::{duration, escape, open_audio_set, open_video_set, video_representation};
+use crate::media::dash::{duration, open_audio_set, open_video_set, video_representation};
+use goflix_shared::escape::xml;
 
 const PROFILE: &str = "urn:mpeg:dash:profile:isoff-live:2011";
 const UTC_DIRECT: &str = "urn:mpeg:dash:utc:direct:2014";
@@ -149,7 +150,7 @@ fn render(
 }
 
 fn segment_template(out: &mut String, track: &Track<'_>) -> fmt::Result {
-    let name = escape(&track.rendition.name);
+    let name = xml(&track.rendition.name);
     writeln!(
         out,
         r#"        <SegmentTemplate timescale="{TIMESCALE}" initialization="{name}_init.mp4" media="{name}_$Number%05d$.mp4" startNumber="{}">"#,

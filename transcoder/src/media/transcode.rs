@@ -7,8 +7,8 @@
 
 use std::path::Path;
 
-use goflix_shared::domain::{EmbeddedCaption, Rendition};
-use goflix_shared::layout::DOWNLOAD;
+use goflix_shared::domain::{DownloadProfile, EmbeddedCaption, Rendition};
+use goflix_shared::layout::{self, DOWNLOAD};
 
 use crate::media::error::MediaError;
 use crate::media::ladder::RungSpec;
@@ -180,13 +180,12 @@ pub fn transcode(
     files.extend(encoded.assets);
     files.extend(encoded.captions.iter().map(|caption| caption.file.clone()));
     let download = match opts.download_max_height {
-        Some(max_height) => {
-            let rendition = write_download(out_dir, &video, &audio, max_height)?;
-            files.push(DOWNLOAD.to_owned());
-            Some(rendition)
-        }
+        Some(max_height) => write_download(out_dir, &video, &audio, max_height)?,
         None => None,
     };
+    if download.is_some() {
+        files.push(DOWNLOAD.to_owned());
+    }
 
     progress(1.0);
     Ok(TranscodeOutput {
@@ -198,29 +197,32 @@ pub fn transcode(
     })
 }
 
-/// Writes `download.mp4` from the tallest rung at most `max_height` high
-/// (else the smallest) and the default audio rendition; returns the rung.
+/// Writes `download.mp4` from the renditions [`DownloadProfile::sources`]
+/// chooses; returns the video rendition's name, or none for a source
+/// without video (nothing to download).
 fn write_download(
     out_dir: &Path,
     video: &[Packaged],
     audio: &[Packaged],
     max_height: u32,
-) -> Result<String, MediaError> {
-    let height = |track: &&Packaged| track.rendition.height.unwrap_or(0);
-    let rung = video
+) -> Result<Option<String>, MediaError> {
+    let renditions: Vec<Rendition> = video
         .iter()
-        .filter(|track| height(track) <= max_height)
-        .max_by_key(height)
-        .or_else(|| video.iter().min_by_key(height))
-        .ok_or_else(|| MediaError::Internal("no video rendition to download".into()))?;
-    let sound = audio.iter().find(|track| track.rendition.default);
-    let sound_path = sound.map(|track| out_dir.join(&track.file));
-    package::progressive::write(
-        &out_dir.join(&rung.file),
-        sound_path.as_deref(),
+        .chain(audio)
+        .map(|track| track.rendition.clone())
+        .collect();
+    let Some(sources) = DownloadProfile { max_height }.sources(&renditions) else {
+        return Ok(None);
+    };
+    let file = |rendition: &Rendition| out_dir.join(layout::rendition_file(&rendition.name));
+    let audio_file = sources.audio.map(file);
+    goflix_mp4::progressive::write(
+        &file(sources.video),
+        audio_file.as_deref(),
         &out_dir.join(DOWNLOAD),
-    )?;
-    Ok(rung.rendition.name.clone())
+    )
+    .map_err(|e| MediaError::internal("writing the download", e))?;
+    Ok(Some(sources.video.name.clone()))
 }
 
 fn write(out_dir: &Path, name: &str, contents: &str) -> Result<(), MediaError> {

@@ -5,13 +5,12 @@
 //! named by their position among the source's audio streams
 //! ([`audio_name`]).
 
-pub mod codecs;
-pub mod index;
-pub mod progressive;
-
 use std::path::Path;
 
+use goflix_mp4::{codecs, index};
+
 use goflix_shared::domain::{Rendition, RenditionKind};
+use goflix_shared::layout;
 
 use crate::media::error::MediaError;
 use crate::media::ladder::Rung;
@@ -72,7 +71,7 @@ pub struct Packaged {
 
 /// Indexes `{rung}.mp4`.
 pub fn video(out_dir: &Path, rung: &Rung, frame_rate: (u32, u32)) -> Result<Packaged, MediaError> {
-    let file = format!("{}.mp4", rung.name);
+    let file = layout::rendition_file(&rung.name);
     let data = read(out_dir, &file)?;
     let index = index_of(&file, &data)?;
     let codecs = codecs::avc1(&data, index.init)
@@ -102,7 +101,7 @@ pub fn video(out_dir: &Path, rung: &Rung, frame_rate: (u32, u32)) -> Result<Pack
 
 /// Indexes `{name}.mp4`, the rendition of audio stream `stream`.
 pub fn audio(out_dir: &Path, name: &str, stream: &AudioStream) -> Result<Packaged, MediaError> {
-    let file = format!("{name}.mp4");
+    let file = layout::rendition_file(name);
     let data = read(out_dir, &file)?;
     let index = index_of(&file, &data)?;
     Ok(Packaged {

@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use ffmpeg_next::{self as ffmpeg, codec, decoder, frame, picture, Packet, Rational, Rescale};
 use goflix_shared::domain::EmbeddedCaption;
+use goflix_shared::layout;
 
 use crate::media::assets::{Poster, Storyboard};
 use crate::media::error::MediaError;
@@ -172,7 +173,7 @@ pub fn open<'a>(
     let mut encoders = Vec::with_capacity(ladder.rungs.len());
     for (rung, threads) in ladder.rungs.iter().zip(threads) {
         let track = Track::video(
-            &out_dir.join(format!("{}.mp4", rung.name)),
+            &out_dir.join(layout::rendition_file(&rung.name)),
             &VideoSettings {
                 rung,
                 frame_rate: ladder.frame_rate,
@@ -631,7 +632,7 @@ impl AudioLane {
             layout: decoder.channel_layout(),
             time_base,
         })?;
-        let path = out_dir.join(format!("{name}.mp4"));
+        let path = out_dir.join(layout::rendition_file(name));
         let track = Track::audio(&path, settings.segment_seconds, live)?;
         Ok(Self {
             stream,

@@ -6,6 +6,12 @@
 //! runner makes the same file. The row remembers the version whose
 //! `download.mp4` exists; `playback.download` names it while the video
 //! offers downloads.
+//!
+//! A video that turns downloads on after its transcode gets its file from
+//! [`remux`]: the same remux, from the stored renditions of its published
+//! version, in the control plane (no job, no decode, no encode).
+
+pub(crate) mod remux;
 
 use goflix_shared::config::Config;
 use goflix_shared::domain::DownloadProfile;

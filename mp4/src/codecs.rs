@@ -1,7 +1,7 @@
 //! RFC 6381 codec strings, read from the `avcC` box the muxer wrote, so the
 //! manifests state exactly the profile and level the encoder chose.
 
-use super::index::{read_header, BoxHeader, ByteRange, IndexError};
+use crate::index::{read_header, BoxHeader, ByteRange, IndexError};
 
 /// AAC-LC, what the audio rendition always carries.
 pub const AAC_LC: &str = "mp4a.40.2";
@@ -54,7 +54,7 @@ fn find(data: &[u8], from: u64, to: u64, kind: &[u8; 4]) -> Result<BoxHeader, In
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::media::package::index::tests::bmff_box;
+    use crate::index::tests::bmff_box;
 
     #[test]
     fn reads_profile_compatibility_and_level_from_avcc() {

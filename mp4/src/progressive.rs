@@ -27,8 +27,7 @@ use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use super::index::{read_header, BoxHeader, ByteRange, IndexError};
-use crate::media::error::MediaError;
+use crate::index::{read_header, BoxHeader, ByteRange, IndexError};
 
 /// What was written.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -43,7 +42,7 @@ pub struct Progressive {
 /// by the pipeline): `ftyp`, `moov` (video track 1, audio track 2), `mdat`.
 /// The file is written next to `dest` as `{name}.tmp` and renamed when
 /// complete, so `dest` is either absent, the previous file or the whole new one.
-pub fn write(video: &Path, audio: Option<&Path>, dest: &Path) -> Result<Progressive, MediaError> {
+pub fn write(video: &Path, audio: Option<&Path>, dest: &Path) -> Result<Progressive, RemuxError> {
     let mut inputs = vec![Input::open(video, Handler::Video)?];
     if let Some(audio) = audio {
         inputs.push(Input::open(audio, Handler::Audio)?);
@@ -51,7 +50,7 @@ pub fn write(video: &Path, audio: Option<&Path>, dest: &Path) -> Result<Progress
     let tmp = temp_path(dest)?;
     let written = write_file(&mut inputs, &tmp).and_then(|written| {
         fs::rename(&tmp, dest)
-            .map_err(|e| MediaError::internal(&format!("renaming {}", tmp.display()), e))?;
+            .map_err(|e| RemuxError::new(format!("renaming {}", tmp.display()), e))?;
         Ok(written)
     });
     if written.is_err() {
@@ -108,10 +107,27 @@ mod trun {
     pub const COMPOSITION_OFFSET: u32 = 0x800;
 }
 
-/// Why remuxing failed inside this module; turned into a [`MediaError`] with
-/// the file it concerns.
+/// Why the download could not be written: what was being done (naming the
+/// file) and what went wrong.
 #[derive(Debug, thiserror::Error)]
-enum RemuxError {
+#[error("{context}: {reason}")]
+pub struct RemuxError {
+    context: String,
+    reason: String,
+}
+
+impl RemuxError {
+    fn new(context: String, reason: impl std::fmt::Display) -> Self {
+        Self {
+            context,
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// Why reading an input failed; turned into a [`RemuxError`] naming the file.
+#[derive(Debug, thiserror::Error)]
+enum ReadError {
     #[error(transparent)]
     Io(#[from] io::Error),
     #[error(transparent)]
@@ -275,21 +291,20 @@ struct Input {
 
 impl Input {
     /// Reads the track of `path`, which must be a `handler` track.
-    fn open(path: &Path, handler: Handler) -> Result<Self, MediaError> {
+    fn open(path: &Path, handler: Handler) -> Result<Self, RemuxError> {
         let context = || format!("reading {}", path.display());
-        let file = File::open(path).map_err(|e| MediaError::internal(&context(), e))?;
+        let file = File::open(path).map_err(|e| RemuxError::new(context(), e))?;
         let len = file
             .metadata()
-            .map_err(|e| MediaError::internal(&context(), e))?
+            .map_err(|e| RemuxError::new(context(), e))?
             .len();
         let mut reader = BufReader::new(file);
-        let track =
-            read_track(&mut reader, len).map_err(|e| MediaError::internal(&context(), e))?;
+        let track = read_track(&mut reader, len).map_err(|e| RemuxError::new(context(), e))?;
         if track.info.handler != handler {
-            return Err(MediaError::Internal(format!(
-                "{} is not a {handler:?} track",
-                path.display()
-            )));
+            return Err(RemuxError::new(
+                context(),
+                format!("not a {handler:?} track"),
+            ));
         }
         Ok(Self {
             path: path.to_owned(),
@@ -317,7 +332,7 @@ impl Input {
 }
 
 /// Reads the `moov` and every `moof` of a CMAF file, skipping the media data.
-fn read_track<R: Read + Seek>(reader: &mut R, len: u64) -> Result<Track, RemuxError> {
+fn read_track<R: Read + Seek>(reader: &mut R, len: u64) -> Result<Track, ReadError> {
     let mut info = None;
     let mut samples = Vec::new();
     let mut fragment_ends = Vec::new();
@@ -361,7 +376,7 @@ fn read_fragment<R: Read + Seek>(
     moof: &BoxHeader,
     len: u64,
     info: &TrackInfo,
-) -> Result<(Vec<Sample>, u64), RemuxError> {
+) -> Result<(Vec<Sample>, u64), ReadError> {
     let bytes = read_box(reader, moof)?;
     let mdat = header_at(reader, moof.end, len)?;
     if &mdat.kind != b"mdat" {
@@ -376,7 +391,7 @@ fn read_fragment<R: Read + Seek>(
 }
 
 /// The header of the box at `at` in a file of `len` bytes.
-fn header_at<R: Read + Seek>(reader: &mut R, at: u64, len: u64) -> Result<BoxHeader, RemuxError> {
+fn header_at<R: Read + Seek>(reader: &mut R, at: u64, len: u64) -> Result<BoxHeader, ReadError> {
     reader.seek(SeekFrom::Start(at))?;
     let mut bytes = Vec::with_capacity(16);
     (&mut *reader).take(16).read_to_end(&mut bytes)?;
@@ -390,7 +405,7 @@ fn header_at<R: Read + Seek>(reader: &mut R, at: u64, len: u64) -> Result<BoxHea
 }
 
 /// The whole box (header included) of `header`.
-fn read_box<R: Read + Seek>(reader: &mut R, header: &BoxHeader) -> Result<Vec<u8>, RemuxError> {
+fn read_box<R: Read + Seek>(reader: &mut R, header: &BoxHeader) -> Result<Vec<u8>, ReadError> {
     let len = header.end - header.start;
     if len > MAX_HEADER_BOX {
         return Err(IndexError::Unsupported("a moov or moof over 64 MiB").into());
@@ -788,7 +803,7 @@ fn decode_times(samples: &[Sample]) -> Vec<u64> {
 }
 
 /// Writes the whole output to `path`.
-fn write_file(inputs: &mut [Input], path: &Path) -> Result<Progressive, MediaError> {
+fn write_file(inputs: &mut [Input], path: &Path) -> Result<Progressive, RemuxError> {
     let context = || format!("writing {}", path.display());
     let tracks: Vec<&Track> = inputs.iter().map(|i| &i.track).collect();
     let chunks = interleave(tracks[VIDEO], tracks.get(AUDIO).copied());
@@ -801,24 +816,23 @@ fn write_file(inputs: &mut [Input], path: &Path) -> Result<Progressive, MediaErr
     let moov = layout_moov(&tracks, &chunks, (ftyp.len() + mdat.len()) as u64);
     let duration = movie_duration(&tracks);
 
-    let file = File::create(path).map_err(|e| MediaError::internal(&context(), e))?;
+    let file = File::create(path).map_err(|e| RemuxError::new(context(), e))?;
     let mut out = BufWriter::with_capacity(COPY_BUFFER, file);
     let head = [ftyp.as_slice(), &moov, &mdat].concat();
     out.write_all(&head)
-        .map_err(|e| MediaError::internal(&context(), e))?;
+        .map_err(|e| RemuxError::new(context(), e))?;
     for chunk in &chunks {
         let input = &mut inputs[chunk.track];
         for range in contiguous(&input.track.samples[chunk.samples.clone()]) {
-            input.copy(range, &mut out).map_err(|e| {
-                MediaError::internal(&format!("copying {}", input.path.display()), e)
-            })?;
+            input
+                .copy(range, &mut out)
+                .map_err(|e| RemuxError::new(format!("copying {}", input.path.display()), e))?;
         }
     }
     let file = out
         .into_inner()
-        .map_err(|e| MediaError::internal(&context(), e.into_error()))?;
-    file.sync_all()
-        .map_err(|e| MediaError::internal(&context(), e))?;
+        .map_err(|e| RemuxError::new(context(), e.into_error()))?;
+    file.sync_all().map_err(|e| RemuxError::new(context(), e))?;
     Ok(Progressive {
         bytes: head.len() as u64 + payload,
         duration_s: duration as f64 / f64::from(MOVIE_TIMESCALE),
@@ -826,10 +840,10 @@ fn write_file(inputs: &mut [Input], path: &Path) -> Result<Progressive, MediaErr
 }
 
 /// `{dest}.tmp`, in the same folder so the rename stays on one file system.
-fn temp_path(dest: &Path) -> Result<PathBuf, MediaError> {
+fn temp_path(dest: &Path) -> Result<PathBuf, RemuxError> {
     let name = dest
         .file_name()
-        .ok_or_else(|| MediaError::Internal(format!("{} is not a file path", dest.display())))?;
+        .ok_or_else(|| RemuxError::new(dest.display().to_string(), "not a file path"))?;
     let mut tmp = name.to_owned();
     tmp.push(".tmp");
     Ok(dest.with_file_name(tmp))
@@ -1175,8 +1189,8 @@ fn chunk_offsets(offsets: &[u64]) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::index::tests::bmff_box;
     use super::*;
+    use crate::index::tests::bmff_box;
 
     fn words(values: &[u32]) -> Vec<u8> {
         values.iter().flat_map(|v| v.to_be_bytes()).collect()
