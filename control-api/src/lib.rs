@@ -137,6 +137,7 @@ impl ControlPlane {
                 issuer,
                 max_upload_bytes: config.max_upload_bytes,
                 downloads: downloads::Downloads::of(config),
+                ladder: config.ladder,
                 public_url: config.public_url.clone(),
                 frame_ancestors: config.frame_ancestors.clone(),
                 upload_expiry: config.upload_expiry,

@@ -49,6 +49,8 @@ pub(crate) struct AppState {
     pub imports: Arc<Notify>,
     /// Wakes this process's download remuxer after a request turned downloads on.
     pub download_remuxes: Arc<Notify>,
+    /// How jobs choose the ladder's bitrates (`GOFLIX_LADDER`).
+    pub ladder: goflix_shared::domain::LadderMode,
     /// Revoked token ids, checked on every request.
     pub revocations: Revocations,
     /// Writes the playback revocation feed the origins read.

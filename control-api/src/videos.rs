@@ -19,8 +19,8 @@ use crate::state::AppState;
 use chrono::{DateTime, Utc};
 use goflix_shared::command::Command;
 use goflix_shared::domain::{
-    Change, DownloadProfile, FailureCode, JobProfile, PlaybackRecord, Rendition, TranscodeJob,
-    VideoId, VideoState, Visibility,
+    Change, FailureCode, JobProfile, PlaybackRecord, Rendition, TranscodeJob, VideoId, VideoState,
+    Visibility,
 };
 use goflix_shared::events::{Event, EventKind};
 use goflix_shared::layout::{self, DOWNLOAD, POSTER, STORYBOARD_CUES};
@@ -79,18 +79,16 @@ pub async fn register(
     visibility: Visibility,
     downloads: Option<bool>,
 ) -> Result<(), ApiError> {
-    let download = state
-        .downloads
-        .profile(downloads.unwrap_or(state.downloads.by_default));
+    let profile = job_profile(state, downloads.unwrap_or(state.downloads.by_default));
     let txn = state.db.begin().await?;
-    let job = insert_queued(&txn, uploader.owner_id(), id, title, visibility, download).await?;
+    let job = insert_queued(&txn, uploader.owner_id(), id, title, visibility, profile).await?;
     txn.commit().await?;
     queued(state, &job);
     Ok(())
 }
 
 /// Inserts video `id` of `owner_id` as `queued` with its transcode job
-/// (writing `download` when it offers downloads), in the caller's
+/// (making `profile`; the row offers downloads when it writes one), in the caller's
 /// transaction (a finished tus upload registers its video in the
 /// transaction that marks it done; its creation checked the upload right).
 /// Call [`queued`] with the job once committed.
@@ -100,13 +98,14 @@ pub(crate) async fn insert_queued(
     id: VideoId,
     title: String,
     visibility: Visibility,
-    download: Option<DownloadProfile>,
+    profile: JobProfile,
 ) -> Result<TranscodeJob, ApiError> {
-    let job = new_job(id, download);
+    let downloads = profile.download.is_some();
+    let job = new_job(id, profile);
     let row = new_row(owner_id, id, title, visibility, VideoState::Queued);
     video::ActiveModel {
         current_job_id: Set(Some(job.job_id)),
-        downloads: Set(download.is_some()),
+        downloads: Set(downloads),
         ..row
     }
     .insert(txn)
@@ -189,7 +188,7 @@ pub(crate) async fn enqueue_imported(
         .one(txn)
         .await?
         .is_some_and(|row| row.downloads);
-    let job = new_job(id, state.downloads.profile(downloads));
+    let job = new_job(id, job_profile(state, downloads));
     let changed = video::transition(Change::Imported)
         // The import's progress gives way to the transcode's.
         .col_expr(video::Column::Progress, Expr::value(0.0))
@@ -206,17 +205,25 @@ pub(crate) async fn enqueue_imported(
     Ok(Some(job))
 }
 
-/// A new job for video `id` (writing `download` too, if given), in the
-/// trace of the current span.
-fn new_job(id: VideoId, download: Option<DownloadProfile>) -> TranscodeJob {
+/// What a job for a video makes: the deployment's ladder mode
+/// (`GOFLIX_LADDER`) and, when the video offers downloads (`downloads`),
+/// the download. Decided here and carried in the job, so remote runners
+/// make the same outputs.
+pub(crate) fn job_profile(state: &AppState, downloads: bool) -> JobProfile {
+    JobProfile {
+        ladder: state.ladder,
+        download: state.downloads.profile(downloads),
+        ..JobProfile::default()
+    }
+}
+
+/// A new job for video `id` making `profile`, in the trace of the current span.
+fn new_job(id: VideoId, profile: JobProfile) -> TranscodeJob {
     TranscodeJob {
         job_id: Uuid::now_v7(),
         video_id: id,
         traceparent: goflix_shared::trace_context::current(),
-        profile: JobProfile {
-            download,
-            ..JobProfile::default()
-        },
+        profile,
     }
 }
 
@@ -313,7 +320,7 @@ pub async fn retranscode(
 ) -> Result<ReadableVideo, ApiError> {
     let row = managed.video().clone();
     let id = VideoId(row.id);
-    let job = new_job(id, state.downloads.profile(row.downloads));
+    let job = new_job(id, job_profile(state, row.downloads));
     let txn = state.db.begin().await?;
     let changed = video::transition(Change::Retranscoded)
         .col_expr(video::Column::Progress, Expr::value(0.0))

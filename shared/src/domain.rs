@@ -13,7 +13,7 @@ mod wire;
 pub use access::{Role, Scope};
 pub use caption::{CaptionKind, EmbeddedCaption};
 pub use failure::FailureCode;
-pub use profile::{DownloadProfile, DownloadSources, JobProfile, VideoCodec};
+pub use profile::{DownloadProfile, DownloadSources, JobProfile, LadderMode, VideoCodec};
 pub use state::{Change, VideoState};
 pub use visibility::Visibility;
 

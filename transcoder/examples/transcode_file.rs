@@ -3,7 +3,8 @@
 //! `cargo run --release -p goflix-transcoder --example transcode_file -- IN OUT_DIR [PRESET [X264_THREADS [LIVE_DIR]]]`
 //! (with `LIVE_DIR`, the live copy the worker publishes while encoding is written there too;
 //! with `GOFLIX_DOWNLOADS=on`, `download.mp4` from the tallest rung at most
-//! `GOFLIX_DOWNLOAD_HEIGHT`, default 720, high).
+//! `GOFLIX_DOWNLOAD_HEIGHT`, default 720, high; `GOFLIX_LADDER=per-title`
+//! for the per-title ladder).
 
 use goflix_transcoder::{transcode, TranscodeOptions};
 use std::path::Path;
@@ -25,6 +26,12 @@ fn main() {
         });
     }
     options.live_dir = args.get(5).map(Into::into);
+    if let Ok(mode) = std::env::var("GOFLIX_LADDER") {
+        options.ladder_mode = mode.parse().unwrap_or_else(|e| {
+            eprintln!("GOFLIX_LADDER: {e}");
+            std::process::exit(2);
+        });
+    }
     if std::env::var("GOFLIX_DOWNLOADS").as_deref() == Ok("on") {
         let height = std::env::var("GOFLIX_DOWNLOAD_HEIGHT").unwrap_or_else(|_| "720".into());
         options.download_max_height = Some(height.parse().unwrap_or_else(|_| {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use goflix_shared::domain::{CaptionKind, EmbeddedCaption, RenditionKind};
+use goflix_shared::domain::{CaptionKind, EmbeddedCaption, LadderMode, RenditionKind};
 use goflix_transcoder::{transcode, MediaError, TranscodeOptions, TranscodeOutput};
 use serde_json::Value;
 
@@ -990,6 +990,130 @@ fn rungs_are_capped_at_the_source_bitrate() {
     assert_eq!(top.name, "360p");
     // Uncapped, 360p would aim at 800 kbit/s.
     assert!(top.average_bandwidth < 400_000, "{}", top.average_bandwidth);
+}
+
+/// A 6 s 854×480 master of `picture` (a lavfi graph), nearly lossless.
+fn picture_master(dir: &Path, name: &str, picture: &str) -> PathBuf {
+    let graph = format!("{picture},format=yuv420p");
+    generate(
+        dir,
+        name,
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            &graph,
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-crf",
+            "8",
+        ],
+    )
+}
+
+/// Per rendition of `dir`'s master playlist: the declared `BANDWIDTH` and
+/// `AVERAGE-BANDWIDTH`, and the peak and average bits per second of its
+/// segments (byte ranges over `EXTINF` durations).
+fn declared_and_measured(dir: &Path) -> Vec<(String, [f64; 4])> {
+    let master = std::fs::read(dir.join("master.m3u8")).unwrap();
+    let master = m3u8_rs::parse_master_playlist_res(&master).unwrap();
+    master
+        .variants
+        .iter()
+        .map(|variant| {
+            let text = std::fs::read(dir.join(variant.uri.trim_start_matches("v1/"))).unwrap();
+            let playlist = m3u8_rs::parse_media_playlist_res(&text).unwrap();
+            let (mut peak, mut bytes, mut seconds) = (0f64, 0f64, 0f64);
+            for segment in &playlist.segments {
+                let length = segment.byte_range.as_ref().unwrap().length as f64;
+                let duration = f64::from(segment.duration);
+                peak = peak.max(length * 8.0 / duration);
+                bytes += length;
+                seconds += duration;
+            }
+            let declared = variant.bandwidth as f64;
+            let average = variant.average_bandwidth.unwrap() as f64;
+            (
+                variant.uri.clone(),
+                [declared, average, peak, bytes * 8.0 / seconds],
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn per_title_gives_an_easy_picture_fewer_bits_than_a_hard_one() {
+    let dir = tempfile::tempdir().unwrap();
+    // One testsrc2 frame held for 6 s, and testsrc2 moving under heavy noise.
+    let easy = picture_master(
+        dir.path(),
+        "easy.mp4",
+        "testsrc2=size=854x480:rate=30:duration=1,trim=end_frame=1,loop=loop=179:size=1:start=0",
+    );
+    let hard = picture_master(
+        dir.path(),
+        "hard.mp4",
+        "testsrc2=size=854x480:rate=30:duration=6,noise=alls=40:allf=t+u",
+    );
+    let per_title = TranscodeOptions {
+        ladder_mode: LadderMode::PerTitle,
+        ..options()
+    };
+    let transcoded = |input: &Path, name: &str, opts: &TranscodeOptions| {
+        let out = dir.path().join(name);
+        let output = run(input, &out, opts).unwrap();
+        check_media_playlists(&out, &output);
+        (out, output)
+    };
+    let (easy_dir, easy_out) = transcoded(&easy, "easy", &per_title);
+    let (hard_dir, hard_out) = transcoded(&hard, "hard", &per_title);
+    let (_, fixed_out) = transcoded(&easy, "easy-fixed", &options());
+    assert_eq!(names(&easy_out), ["480p", "360p", "240p"]);
+    assert_eq!(names(&hard_out), names(&easy_out));
+    let average = |output: &TranscodeOutput| -> Vec<u64> {
+        output
+            .renditions
+            .iter()
+            .map(|r| r.average_bandwidth)
+            .collect()
+    };
+    let (easy_rates, hard_rates, fixed_rates) =
+        (average(&easy_out), average(&hard_out), average(&fixed_out));
+    for ((easy, hard), fixed) in easy_rates.iter().zip(&hard_rates).zip(&fixed_rates) {
+        assert!(
+            easy * 2 < *hard,
+            "easy {easy_rates:?} against hard {hard_rates:?}"
+        );
+        assert!(
+            easy < fixed,
+            "per-title {easy_rates:?} against fixed {fixed_rates:?}"
+        );
+    }
+    // The cap holds: over the 6 s, at most the cap plus what the VBV
+    // buffer (1 s of the cap) lets through; a 2 s segment at most 1.5×.
+    let caps = [1_400_000u64, 800_000, 400_000];
+    for ((hard, cap), rendition) in hard_rates.iter().zip(caps).zip(&hard_out.renditions) {
+        let bound = cap as f64 * (1.0 + 1.0 / 6.0);
+        assert!(*hard as f64 <= bound, "{hard_rates:?} over {caps:?}");
+        assert!(
+            rendition.bandwidth as f64 <= cap as f64 * 1.5,
+            "{rendition:?}"
+        );
+    }
+    for out in [&easy_dir, &hard_dir] {
+        for (uri, [declared, average, peak, mean]) in declared_and_measured(out) {
+            assert!(
+                declared >= peak * 0.99 && declared <= peak * 1.1,
+                "{uri}: BANDWIDTH {declared} for a peak of {peak}"
+            );
+            assert!(
+                (average / mean - 1.0).abs() <= 0.1,
+                "{uri}: AVERAGE-BANDWIDTH {average} for {mean}"
+            );
+        }
+    }
 }
 
 /// The Spanish subtitles muxed into [`multilingual`]: SRT markup, an `&`

@@ -406,6 +406,7 @@ async fn hold(context: &Context, lease: Box<dyn Lease>, stop: &Shutdown) {
                 .map(|c| c.as_str().to_owned())
                 .collect(),
             download_max_height: job.profile.download.map_or(0, |d| d.max_height),
+            ladder: job.profile.ladder.as_str().to_owned(),
         }),
         traceparent: job.traceparent.clone().unwrap_or_default(),
     });

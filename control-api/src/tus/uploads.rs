@@ -354,14 +354,14 @@ pub async fn complete(state: &AppState, id: Uuid) -> Result<(), ApiError> {
     if changed != 1 {
         return Ok(());
     }
-    let download = state.downloads.profile(state.downloads.by_default);
+    let profile = videos::job_profile(state, state.downloads.by_default);
     let job = videos::insert_queued(
         &txn,
         row.owner_id,
         video,
         row.title,
         row.visibility,
-        download,
+        profile,
     )
     .await?;
     txn.commit().await?;

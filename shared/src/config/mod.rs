@@ -22,6 +22,7 @@ pub use redact::ServiceUrl;
 pub use settings::{markdown_table, Setting, SETTINGS};
 
 use crate::client_ip::TrustedProxies;
+use crate::domain::LadderMode;
 use secrecy::SecretString;
 use settings::*;
 use std::net::SocketAddr;
@@ -57,6 +58,8 @@ pub struct Config {
     pub admin_password: Option<SecretString>,
     /// `GOFLIX_MAX_UPLOAD_BYTES`.
     pub max_upload_bytes: u64,
+    /// `GOFLIX_LADDER`.
+    pub ladder: LadderMode,
     /// `GOFLIX_DOWNLOADS` is `on`: new videos get a download by default.
     pub downloads: bool,
     /// `GOFLIX_DOWNLOAD_HEIGHT`.
@@ -178,6 +181,10 @@ impl Config {
             admin_email: env.optional(&ADMIN_EMAIL, text)?,
             admin_password: env.optional(&ADMIN_PASSWORD, secret)?,
             max_upload_bytes: env.number(&MAX_UPLOAD_BYTES)?,
+            ladder: env
+                .choice(&LADDER)?
+                .parse()
+                .expect("every GOFLIX_LADDER choice is a ladder mode"),
             downloads: env.choice(&DOWNLOADS)? == "on",
             download_height: env.number(&DOWNLOAD_HEIGHT)?,
             public_url: env.optional(&PUBLIC_URL, public_url)?,

@@ -172,6 +172,12 @@ pub(super) const MAX_UPLOAD_BYTES: Setting = plain(
     Value("8589934592"),
     "largest accepted master, 8 GiB by default (413 beyond)",
 );
+pub(super) const LADDER: Setting = plain(
+    "GOFLIX_LADDER",
+    Kind::Choice(&["fixed", "per-title"]),
+    Value("fixed"),
+    "how the ladder's bitrates are chosen: `fixed`, every rung at its bitrate (capped at the source's); `per-title`, every rung at a constant quality (x264 CRF) under that bitrate as a cap, so easy pictures take fewer bytes",
+);
 pub(super) const DOWNLOADS: Setting = plain(
     "GOFLIX_DOWNLOADS",
     Kind::Choice(&["off", "on"]),
@@ -384,6 +390,7 @@ pub const SETTINGS: &[&Setting] = &[
     &SIGNUP,
     &TRUSTED_PROXIES,
     &MAX_UPLOAD_BYTES,
+    &LADDER,
     &DOWNLOADS,
     &DOWNLOAD_HEIGHT,
     &PUBLIC_URL,
@@ -469,6 +476,18 @@ pub fn markdown_table() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ladder_choices_are_the_ladder_modes() {
+        let Kind::Choice(words) = LADDER.kind else {
+            panic!("GOFLIX_LADDER is a choice");
+        };
+        let modes: Vec<&str> = crate::domain::LadderMode::ALL
+            .iter()
+            .map(|mode| mode.as_str())
+            .collect();
+        assert_eq!(words, modes.as_slice());
+    }
 
     /// Where the generated table sits in a document.
     const START: &str = "<!-- settings table: generated from shared/src/config/settings.rs -->\n";

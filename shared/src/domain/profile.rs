@@ -45,11 +45,54 @@ impl FromStr for VideoCodec {
     }
 }
 
+/// How the ladder's bitrates are chosen (`GOFLIX_LADDER`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LadderMode {
+    /// Every rung at its configured bitrate (capped at the source's).
+    #[default]
+    Fixed,
+    /// Every rung at a constant quality, with its configured bitrate as the
+    /// cap: a picture that is easy to code gets fewer bits.
+    PerTitle,
+}
+
+impl LadderMode {
+    /// Every mode.
+    pub const ALL: [Self; 2] = [Self::Fixed, Self::PerTitle];
+
+    /// The wire and setting name (`fixed`, `per-title`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Fixed => "fixed",
+            Self::PerTitle => "per-title",
+        }
+    }
+
+    fn is_fixed(&self) -> bool {
+        *self == Self::Fixed
+    }
+}
+
+impl FromStr for LadderMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|mode| mode.as_str() == s)
+            .ok_or_else(|| format!("unknown ladder mode {s:?}"))
+    }
+}
+
 /// What a job's outputs are made of.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobProfile {
     /// The codecs of the ladder, each a full set of renditions.
     pub codecs: Vec<VideoCodec>,
+    /// How the rungs' bitrates are chosen (a job without one: fixed).
+    #[serde(default, skip_serializing_if = "LadderMode::is_fixed")]
+    pub ladder: LadderMode,
     /// A progressive MP4 for downloads beside the ladder, if asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub download: Option<DownloadProfile>,
@@ -70,6 +113,7 @@ impl Default for JobProfile {
     fn default() -> Self {
         Self {
             codecs: vec![VideoCodec::H264],
+            ladder: LadderMode::Fixed,
             download: None,
         }
     }
@@ -126,6 +170,20 @@ mod tests {
             serde_json::to_value(&profile).unwrap(),
             serde_json::json!({"codecs": ["h264"]})
         );
+        let per_title = JobProfile {
+            ladder: LadderMode::PerTitle,
+            ..JobProfile::default()
+        };
+        let wire = serde_json::json!({"codecs": ["h264"], "ladder": "per-title"});
+        assert_eq!(serde_json::to_value(&per_title).unwrap(), wire);
+        assert_eq!(
+            serde_json::from_value::<JobProfile>(wire).unwrap(),
+            per_title
+        );
+        for mode in LadderMode::ALL {
+            assert_eq!(mode.as_str().parse::<LadderMode>(), Ok(mode));
+        }
+        assert!("crf".parse::<LadderMode>().is_err());
     }
 
     fn rendition(name: &str, kind: RenditionKind, height: Option<u32>, default: bool) -> Rendition {

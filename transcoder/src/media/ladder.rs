@@ -7,6 +7,15 @@
 //! dimensions, as 4:2:0 chroma needs. The output frame rate is the source's,
 //! snapped to the nearest broadcast rate when it is close to one (variable frame rate
 //! sources report an irregular average) and halved while above 60.
+//!
+//! The ladder mode ([`LadderMode`], from the job) decides how each rung
+//! spends bits: `fixed` encodes at the rung's bitrate (x264 ABR, VBV peak
+//! 1.5×); `per-title` at a constant quality (x264 CRF [`PER_TITLE_CRF`])
+//! with the rung's bitrate as the VBV cap, so a picture that is easy to
+//! code takes fewer bits and a hard one about what `fixed` gives it (a
+//! one-second VBV buffer bounds its peaks).
+
+use goflix_shared::domain::LadderMode;
 
 /// The heights Goflix encodes by default, highest first, with their video
 /// bitrate in bits per second at up to 30 frames per second.
@@ -40,6 +49,9 @@ const SNAP_TOLERANCE: f64 = 0.03;
 
 /// No rung is capped below this, whatever the source's bitrate.
 const MIN_BITRATE: u64 = 32_000;
+
+/// The x264 constant rate factor of `per-title` rungs.
+pub const PER_TITLE_CRF: u8 = 23;
 
 /// One configured rung: its height, its bitrate at up to 30 fps (×1.5 above)
 /// and, optionally, its own x264 preset.
@@ -91,14 +103,29 @@ pub struct Rung {
     pub width: u32,
     /// Output height in pixels (even).
     pub height: u32,
-    /// Target average bitrate in bits per second.
+    /// Target average bitrate in bits per second (`fixed`), or the cap a
+    /// constant quality may not exceed on average (`per-title`).
     pub bitrate: u64,
+    /// How the encoder spends bits.
+    pub rate: RateControl,
     /// VBV maximum rate in bits per second.
     pub maxrate: u64,
     /// VBV buffer size in bits.
     pub bufsize: u64,
     /// x264 preset.
     pub preset: String,
+}
+
+/// How a rung's encoder spends bits; both under the rung's VBV limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateControl {
+    /// The rung's bitrate on average (x264 ABR).
+    Average,
+    /// A constant quality (x264 CRF).
+    Quality {
+        /// The constant rate factor.
+        crf: u8,
+    },
 }
 
 /// Every video rendition plus the shared output frame rate.
@@ -111,8 +138,9 @@ pub struct Ladder {
 }
 
 /// Plans the ladder for a source from the configured rungs (highest first);
-/// `preset` applies to rungs without their own.
-pub fn plan(source: &SourceVideo, specs: &[RungSpec], preset: &str) -> Ladder {
+/// `preset` applies to rungs without their own, `mode` decides the rate
+/// control.
+pub fn plan(source: &SourceVideo, specs: &[RungSpec], preset: &str, mode: LadderMode) -> Ladder {
     let frame_rate = output_frame_rate(source.frame_rate);
     let fps = f64::from(frame_rate.0) / f64::from(frame_rate.1);
     let rate_factor = if fps > 31.0 { 1.5 } else { 1.0 };
@@ -154,13 +182,24 @@ pub fn plan(source: &SourceVideo, specs: &[RungSpec], preset: &str) -> Ladder {
             } else {
                 (long, height)
             };
+            let (rate, maxrate, bufsize) = match mode {
+                LadderMode::Fixed => (RateControl::Average, bitrate * 3 / 2, bitrate * 2),
+                // A one-second buffer: a segment's peak stays near what
+                // `fixed` allows.
+                LadderMode::PerTitle => (
+                    RateControl::Quality { crf: PER_TITLE_CRF },
+                    bitrate,
+                    bitrate,
+                ),
+            };
             Rung {
                 name: format!("{}p", width.min(height)),
                 width,
                 height,
                 bitrate,
-                maxrate: bitrate * 3 / 2,
-                bufsize: bitrate * 2,
+                rate,
+                maxrate,
+                bufsize,
                 preset: rung_preset.unwrap_or(preset).to_owned(),
             }
         })
@@ -247,7 +286,7 @@ mod tests {
     }
 
     fn plan_default(source: &SourceVideo) -> Ladder {
-        plan(source, &default_rungs(), "veryfast")
+        plan(source, &default_rungs(), "veryfast", LadderMode::Fixed)
     }
 
     fn sizes(ladder: &Ladder) -> Vec<(u32, u32)> {
@@ -264,6 +303,30 @@ mod tests {
         assert_eq!(ladder.rungs[1].maxrate, 4_200_000);
         assert_eq!(ladder.rungs[1].bufsize, 5_600_000);
         assert!(ladder.rungs.iter().all(|r| r.preset == "veryfast"));
+    }
+
+    #[test]
+    fn per_title_rungs_keep_a_constant_quality_under_the_fixed_bitrate() {
+        let src = SourceVideo {
+            bit_rate: 2_000_000,
+            ..source(1920, 1080)
+        };
+        let fixed = plan(&src, &default_rungs(), "veryfast", LadderMode::Fixed);
+        let per_title = plan(&src, &default_rungs(), "veryfast", LadderMode::PerTitle);
+        assert_eq!(sizes(&per_title), sizes(&fixed));
+        assert_eq!(per_title.frame_rate, fixed.frame_rate);
+        for (quality, average) in per_title.rungs.iter().zip(&fixed.rungs) {
+            assert_eq!(quality.rate, RateControl::Quality { crf: PER_TITLE_CRF });
+            assert_eq!(average.rate, RateControl::Average);
+            // The cap is what fixed aims at; its peak is never above fixed's.
+            assert_eq!(quality.maxrate, average.bitrate);
+            assert!(quality.maxrate < average.maxrate);
+            assert_eq!(quality.bufsize, quality.maxrate);
+        }
+        assert_eq!(
+            per_title.rungs[0].maxrate, 2_000_000,
+            "capped at the source"
+        );
     }
 
     #[test]
@@ -350,7 +413,7 @@ mod tests {
                 preset: None,
             },
         ];
-        let ladder = plan(&source(1920, 1080), &specs, "medium");
+        let ladder = plan(&source(1920, 1080), &specs, "medium", LadderMode::Fixed);
         let got: Vec<_> = ladder
             .rungs
             .iter()

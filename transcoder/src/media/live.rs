@@ -600,6 +600,7 @@ mod tests {
                 width: 426,
                 height: 240,
                 bitrate: 400_000,
+                rate: crate::media::ladder::RateControl::Average,
                 maxrate: 440_000,
                 bufsize: 800_000,
                 preset: "veryfast".into(),

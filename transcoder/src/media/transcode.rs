@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use goflix_shared::domain::{DownloadProfile, EmbeddedCaption, Rendition};
+use goflix_shared::domain::{DownloadProfile, EmbeddedCaption, LadderMode, Rendition};
 use goflix_shared::layout::{self, DOWNLOAD};
 
 use crate::media::error::MediaError;
@@ -51,6 +51,8 @@ pub struct TranscodeOptions {
     /// most this high (the smallest when all are taller) and the default
     /// audio, remuxed from their CMAF files; none by default.
     pub download_max_height: Option<u32>,
+    /// How the rungs' bitrates are chosen ([`ladder::plan`]); fixed by default.
+    pub ladder_mode: LadderMode,
 }
 
 impl Default for TranscodeOptions {
@@ -66,6 +68,7 @@ impl Default for TranscodeOptions {
             cancel: Cancel::default(),
             live_dir: None,
             download_max_height: None,
+            ladder_mode: LadderMode::Fixed,
         }
     }
 }
@@ -109,7 +112,12 @@ pub fn transcode(
     std::fs::create_dir_all(out_dir)
         .map_err(|e| MediaError::internal(&format!("creating {}", out_dir.display()), e))?;
     let probe = probe::open(input, opts.max_duration_s)?;
-    let ladder = ladder::plan(&probe.video.source, &opts.ladder, &opts.x264_preset);
+    let ladder = ladder::plan(
+        &probe.video.source,
+        &opts.ladder,
+        &opts.x264_preset,
+        opts.ladder_mode,
+    );
     let settings = Settings {
         segment_seconds: opts.segment_seconds,
         max_duration_s: opts.max_duration_s,

@@ -11,7 +11,7 @@
 
 use crate::media::ladder::RungSpec;
 use crate::media::{transcode, TranscodeOptions, TranscodeOutput};
-use goflix_shared::domain::FailureCode;
+use goflix_shared::domain::{FailureCode, LadderMode};
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -46,6 +46,9 @@ pub struct ChildRequest {
     /// Write `download.mp4` from the tallest rung at most this high.
     #[serde(default)]
     pub download_max_height: Option<u32>,
+    /// How the rungs' bitrates are chosen.
+    #[serde(default)]
+    pub ladder_mode: LadderMode,
     /// Resource limits the child applies to itself first.
     pub limits: Limits,
     /// The worker's process id: the child's parent.
@@ -72,6 +75,7 @@ impl ChildRequest {
             max_duration_s: options.max_duration_s,
             uri_prefix: options.uri_prefix.clone(),
             download_max_height: options.download_max_height,
+            ladder_mode: options.ladder_mode,
             limits,
             worker_pid: std::process::id(),
         }
@@ -88,6 +92,7 @@ impl ChildRequest {
             uri_prefix: self.uri_prefix.clone(),
             live_dir: self.live_dir.clone(),
             download_max_height: self.download_max_height,
+            ladder_mode: self.ladder_mode,
             ..TranscodeOptions::default()
         }
     }

@@ -556,6 +556,7 @@ impl Worker {
             uri_prefix: format!("{version}/"),
             live_dir: Some(scratch.live_dir.clone()),
             download_max_height: job.profile.download.map(|d| d.max_height),
+            ladder_mode: job.profile.ladder,
             ..self.options.clone()
         };
         let request = ChildRequest::new(

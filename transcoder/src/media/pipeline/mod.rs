@@ -725,6 +725,7 @@ mod tests {
                     width: height * 16 / 9 / 2 * 2,
                     height,
                     bitrate: 1,
+                    rate: crate::media::ladder::RateControl::Average,
                     maxrate: 1,
                     bufsize: 1,
                     preset: "veryfast".into(),

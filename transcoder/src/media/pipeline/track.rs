@@ -12,7 +12,7 @@ use ffmpeg_next::{
 
 use super::graph::AUDIO_RATE;
 use crate::media::error::MediaError;
-use crate::media::ladder::Rung;
+use crate::media::ladder::{RateControl, Rung};
 
 /// `ftyp, moov, sidx, (moof, mdat)*`: fragments start at keyframes, one
 /// global `sidx` indexes them, no `mfra` trailer.
@@ -91,7 +91,9 @@ impl Track {
         ctx.set_time_base(time_base);
         ctx.set_frame_rate(Some(Rational::new(num as i32, den as i32)));
         ctx.set_gop(settings.gop);
-        ctx.set_bit_rate(rung.bitrate as usize);
+        if rung.rate == RateControl::Average {
+            ctx.set_bit_rate(rung.bitrate as usize);
+        }
         ctx.set_max_bit_rate(rung.maxrate as usize);
         ctx.set_flags(codec::Flags::GLOBAL_HEADER);
         ctx.set_threading(codec::threading::Config {
@@ -111,6 +113,9 @@ impl Track {
         options.set("preset", &rung.preset);
         options.set("profile", "high");
         options.set("bufsize", &rung.bufsize.to_string());
+        if let RateControl::Quality { crf } = rung.rate {
+            options.set("crf", &crf.to_string());
+        }
         options.set("keyint_min", &gop.to_string());
         options.set("sc_threshold", "0");
         options.set(

@@ -19,7 +19,9 @@ use goflix_runner_proto::{
     ServerMessage, Settle,
 };
 use goflix_shared::command::{Command, CommandSource, CommandStream};
-use goflix_shared::domain::{DownloadProfile, JobProfile, TranscodeJob, VideoCodec, VideoId};
+use goflix_shared::domain::{
+    DownloadProfile, JobProfile, LadderMode, TranscodeJob, VideoCodec, VideoId,
+};
 use goflix_shared::events::{BusError, Event, EventSink};
 use goflix_shared::layout::{self, AttemptVersions};
 use goflix_shared::queue::{JobQueue, Lease, QueueError};
@@ -361,11 +363,19 @@ fn parse_assignment(a: &Assignment) -> Result<(TranscodeJob, u32, AttemptVersion
         .map(|p| p.download_max_height)
         .filter(|&max_height| max_height > 0)
         .map(|max_height| DownloadProfile { max_height });
+    let ladder = match a.profile.as_ref().map(|p| p.ladder.as_str()) {
+        None | Some("") => LadderMode::Fixed,
+        Some(mode) => mode.parse()?,
+    };
     let job = TranscodeJob {
         job_id,
         video_id,
         traceparent: Some(a.traceparent.clone()).filter(|t| !t.is_empty()),
-        profile: JobProfile { codecs, download },
+        profile: JobProfile {
+            codecs,
+            ladder,
+            download,
+        },
     };
     let versions = AttemptVersions {
         output: a.version.clone(),
@@ -572,6 +582,7 @@ mod tests {
             profile: Some(WireProfile {
                 codecs: vec!["h264".into()],
                 download_max_height: 0,
+                ladder: String::new(),
             }),
             traceparent: String::new(),
         }
@@ -594,15 +605,27 @@ mod tests {
             profile: Some(WireProfile {
                 codecs: vec!["h264".into()],
                 download_max_height: 480,
+                ladder: "per-title".into(),
             }),
             ..assignment()
         };
         let (job, ..) = parse_assignment(&download).unwrap();
         assert_eq!(job.profile.download.map(|d| d.max_height), Some(480));
+        assert_eq!(job.profile.ladder, LadderMode::PerTitle);
+        let unknown_ladder = Assignment {
+            profile: Some(WireProfile {
+                codecs: vec!["h264".into()],
+                download_max_height: 0,
+                ladder: "crf".into(),
+            }),
+            ..assignment()
+        };
+        assert!(parse_assignment(&unknown_ladder).is_err());
         let unknown_codec = Assignment {
             profile: Some(WireProfile {
                 codecs: vec!["mpeg1".into()],
                 download_max_height: 0,
+                ladder: String::new(),
             }),
             ..assignment()
         };
