@@ -61,6 +61,9 @@ struct Context {
     out: Outbound,
     grants: Arc<Mutex<HashMap<Uuid, Grant>>>,
     jobs: Mutex<HashMap<Uuid, mpsc::UnboundedSender<JobMessage>>>,
+    /// Held from reading the grants to writing them ([`Context::record`]),
+    /// so the rows are written in the order the grants were read.
+    recording: tokio::sync::Mutex<()>,
 }
 
 fn server(message: server_message::Message) -> Result<ServerMessage, Status> {
@@ -114,6 +117,7 @@ pub(super) async fn run(
         out: out.clone(),
         grants,
         jobs: Mutex::new(HashMap::new()),
+        recording: tokio::sync::Mutex::new(()),
     });
     tracing::info!(%runner_id, capacity = first_capacity, codecs = ?context.codecs, "runner connected");
     let welcome = server_message::Message::Welcome(Welcome {
@@ -270,8 +274,12 @@ impl Context {
         }
     }
 
-    /// Writes the runner's last-seen time and current jobs.
+    /// Writes the runner's last-seen time and current jobs. One write at a
+    /// time, each reading the grants when its turn comes: an older list
+    /// (the session's first write, racing a slot's first grant) never
+    /// lands after a newer one.
     async fn record(&self) {
+        let _turn = self.recording.lock().await;
         let jobs: Vec<CurrentJob> = self
             .grants
             .lock()
