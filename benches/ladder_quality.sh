@@ -46,7 +46,7 @@ rungs=("1080p 1920 1080 5000000" "720p 1280 720 2800000" "480p 854 480 1400000"
 
 measure() { # name, command...: prints "wall_s cpu_s"
   local name=$1; shift
-  /usr/bin/time -f "%e %U %S" -o "$work/$name.time" "$@" >/dev/null
+  /usr/bin/time -f "%e %U %S" -o "$work/$name.time" "$@" >"$work/$name.out"
   read -r wall user sys <"$work/$name.time"
   echo "$wall $(echo "$user + $sys" | bc)"
 }
@@ -77,7 +77,7 @@ vmaf() { # rendition master: prints the pooled VMAF
 }
 
 echo "load before: $(cut -d' ' -f1 /proc/loadavg); ${seconds}s sources, preset $preset, $profile build"
-printf '\n%-7s %-10s %-6s %9s %6s\n' source way rung kbit_s vmaf
+printf '\n%-7s %-10s %-6s %9s %6s %9s\n' source way rung kbit_s vmaf psnr_est
 summary=()
 for source in low medium high; do
   master="$work/$source.mp4"
@@ -94,10 +94,16 @@ for source in low medium high; do
     total=0 scores=0 kept=0
     for rung in "${rungs[@]}"; do
       read -r name _ <<<"$rung"
-      [[ -f "$out/$name.mp4" ]] || continue
+      # per-title's own measure of the rung (transcoder/src/media/quality.rs)
+      estimate=$(awk -v r="$name" '$1 == "quality" && $2 == r { print $4 ($5 == "dropped" ? " dropped" : "") }' \
+        "$work/$source-$way.out")
+      if [[ ! -f "$out/$name.mp4" ]]; then
+        [[ -z "$estimate" ]] || printf '%-7s %-10s %-6s %9s %6s %9s\n' "$source" "$way" "$name" - - "$estimate"
+        continue
+      fi
       kbits=$(echo "$(stat -c %s "$out/$name.mp4") * 8 / $seconds / 1000" | bc)
       score=$(vmaf "$out/$name.mp4" "$master")
-      printf '%-7s %-10s %-6s %9d %6.2f\n' "$source" "$way" "$name" "$kbits" "$score"
+      printf '%-7s %-10s %-6s %9d %6.2f %9s\n' "$source" "$way" "$name" "$kbits" "$score" "${estimate:--}"
       total=$((total + kbits))
       scores=$(echo "$scores + $score" | bc -l)
       kept=$((kept + 1))

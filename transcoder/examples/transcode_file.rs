@@ -4,7 +4,8 @@
 //! (with `LIVE_DIR`, the live copy the worker publishes while encoding is written there too;
 //! with `GOFLIX_DOWNLOADS=on`, `download.mp4` from the tallest rung at most
 //! `GOFLIX_DOWNLOAD_HEIGHT`, default 720, high; `GOFLIX_LADDER=per-title`
-//! for the per-title ladder).
+//! for the per-title ladder, which also prints each rung's measured PSNR
+//! and whether it was kept).
 
 use goflix_transcoder::{transcode, TranscodeOptions};
 use std::path::Path;
@@ -53,6 +54,10 @@ fn main() {
                     r.average_bandwidth,
                     r.codecs
                 );
+            }
+            for rung in &output.quality {
+                let verdict = if rung.kept { "kept" } else { "dropped" };
+                println!("quality {} psnr {:.2} {verdict}", rung.name, rung.psnr_db);
             }
         }
         Err(e) => {

@@ -1070,33 +1070,37 @@ fn per_title_gives_an_easy_picture_fewer_bits_than_a_hard_one() {
     let (easy_dir, easy_out) = transcoded(&easy, "easy", &per_title);
     let (hard_dir, hard_out) = transcoded(&hard, "hard", &per_title);
     let (_, fixed_out) = transcoded(&easy, "easy-fixed", &options());
+    // Every rung of the sharp still looks better than the one below it.
     assert_eq!(names(&easy_out), ["480p", "360p", "240p"]);
-    assert_eq!(names(&hard_out), names(&easy_out));
-    let average = |output: &TranscodeOutput| -> Vec<u64> {
-        output
-            .renditions
-            .iter()
-            .map(|r| r.average_bandwidth)
-            .collect()
+    assert_eq!(names(&fixed_out), names(&easy_out));
+    assert!(easy_out.quality.iter().all(|rung| rung.kept));
+    assert!(fixed_out.quality.is_empty(), "fixed measures nothing");
+    let average = |output: &TranscodeOutput, name: &str| {
+        let rendition = output.renditions.iter().find(|r| r.name == name);
+        rendition.map(|r| r.average_bandwidth)
     };
-    let (easy_rates, hard_rates, fixed_rates) =
-        (average(&easy_out), average(&hard_out), average(&fixed_out));
-    for ((easy, hard), fixed) in easy_rates.iter().zip(&hard_rates).zip(&fixed_rates) {
-        assert!(
-            easy * 2 < *hard,
-            "easy {easy_rates:?} against hard {hard_rates:?}"
-        );
-        assert!(
-            easy < fixed,
-            "per-title {easy_rates:?} against fixed {fixed_rates:?}"
-        );
+    // The hard picture may lose rungs that look no better than the one
+    // below (`per_title_drops_rungs_that_look_no_better`); those it keeps
+    // take more than twice the easy one's bits.
+    assert!(!hard_out.renditions.is_empty());
+    for name in ["480p", "360p", "240p"] {
+        let easy = average(&easy_out, name).unwrap();
+        if let Some(hard) = average(&hard_out, name) {
+            assert!(easy * 2 < hard, "{name}: easy {easy} against hard {hard}");
+        }
     }
     // The cap holds: over the 6 s, at most the cap plus what the VBV
     // buffer (1 s of the cap) lets through; a 2 s segment at most 1.5×.
-    let caps = [1_400_000u64, 800_000, 400_000];
-    for ((hard, cap), rendition) in hard_rates.iter().zip(caps).zip(&hard_out.renditions) {
+    let caps = [("480p", 1_400_000u64), ("360p", 800_000), ("240p", 400_000)];
+    for (name, cap) in caps {
+        let Some(rendition) = hard_out.renditions.iter().find(|r| r.name == name) else {
+            continue;
+        };
         let bound = cap as f64 * (1.0 + 1.0 / 6.0);
-        assert!(*hard as f64 <= bound, "{hard_rates:?} over {caps:?}");
+        assert!(
+            rendition.average_bandwidth as f64 <= bound,
+            "{rendition:?} over {cap}"
+        );
         assert!(
             rendition.bandwidth as f64 <= cap as f64 * 1.5,
             "{rendition:?}"
@@ -1114,6 +1118,50 @@ fn per_title_gives_an_easy_picture_fewer_bits_than_a_hard_one() {
             );
         }
     }
+}
+
+#[test]
+fn per_title_drops_rungs_that_look_no_better_than_the_one_below() {
+    let dir = tempfile::tempdir().unwrap();
+    // A 360p picture blown up to 720p: the 720p rung shows nothing the
+    // rungs below it do not.
+    let master = picture_master(
+        dir.path(),
+        "upscaled.mp4",
+        "testsrc2=size=640x360:rate=30:duration=4,scale=1280:720:flags=bilinear",
+    );
+    let per_title = TranscodeOptions {
+        ladder_mode: LadderMode::PerTitle,
+        ..options()
+    };
+    let out = dir.path().join("per-title");
+    let output = run(&master, &out, &per_title).unwrap();
+    check_media_playlists(&out, &output);
+    let measured: Vec<(&str, bool)> = output
+        .quality
+        .iter()
+        .map(|rung| (rung.name.as_str(), rung.kept))
+        .collect();
+    assert_eq!(
+        measured.iter().map(|m| m.0).collect::<Vec<_>>(),
+        ["720p", "480p", "360p", "240p"],
+        "every rung encoded is measured"
+    );
+    assert_eq!(measured[0], ("720p", false), "{:?}", output.quality);
+    assert_eq!(measured[3], ("240p", true), "the lowest rung always stays");
+    let kept: Vec<&str> = measured.iter().filter(|m| m.1).map(|m| m.0).collect();
+    assert_eq!(names(&output), kept);
+    // A dropped rung leaves nothing behind: no file, no playlist, no
+    // variant, no representation.
+    assert!(!out.join("720p.mp4").exists());
+    assert!(output.files.iter().all(|file| !file.starts_with("720p")));
+    for manifest in ["master.m3u8", "manifest.mpd"] {
+        let text = std::fs::read_to_string(out.join(manifest)).unwrap();
+        assert!(!text.contains("720p"), "{manifest}:\n{text}");
+    }
+    // `fixed` encodes and keeps the whole ladder.
+    let fixed = run(&master, &dir.path().join("fixed"), &options()).unwrap();
+    assert_eq!(names(&fixed), ["720p", "480p", "360p", "240p"]);
 }
 
 /// The Spanish subtitles muxed into [`multilingual`]: SRT markup, an `&`

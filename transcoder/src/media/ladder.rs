@@ -10,7 +10,7 @@
 //!
 //! The ladder mode ([`LadderMode`], from the job) decides how each rung
 //! spends bits: `fixed` encodes at the rung's bitrate (x264 ABR, VBV peak
-//! 1.5×); `per-title` at a constant quality (x264 CRF [`PER_TITLE_CRF`])
+//! 1.5×); `per-title` at a constant quality (x264 CRF, [`per_title_crf`])
 //! with the rung's bitrate as the VBV cap, so a picture that is easy to
 //! code takes fewer bits and a hard one about what `fixed` gives it (a
 //! one-second VBV buffer bounds its peaks).
@@ -50,8 +50,26 @@ const SNAP_TOLERANCE: f64 = 0.03;
 /// No rung is capped below this, whatever the source's bitrate.
 const MIN_BITRATE: u64 = 32_000;
 
-/// The x264 constant rate factor of `per-title` rungs.
-pub const PER_TITLE_CRF: u8 = 23;
+/// The x264 constant rate factor of `per-title` rungs of 720 lines and
+/// more. Calibrated with VMAF (`docs/design/per-title-ladder.md`): a rung
+/// that reaches its cap scores what `fixed` gives it (±0.8) at 18 or 21;
+/// under its cap, 21 costs a 720p rung 1.7 points for a third fewer bits.
+pub const PER_TITLE_CRF_HD: u8 = 21;
+
+/// The x264 constant rate factor of smaller `per-title` rungs: scaled up to
+/// the screen, their artefacts grow with them, and at 21 they lost 2–3
+/// VMAF points against `fixed`; at 18, at most 1.5 for up to a third fewer
+/// bits.
+pub const PER_TITLE_CRF_SD: u8 = 18;
+
+/// The constant rate factor of a `per-title` rung whose short side is `lines`.
+pub fn per_title_crf(lines: u32) -> u8 {
+    if lines >= 720 {
+        PER_TITLE_CRF_HD
+    } else {
+        PER_TITLE_CRF_SD
+    }
+}
 
 /// One configured rung: its height, its bitrate at up to 30 fps (×1.5 above)
 /// and, optionally, its own x264 preset.
@@ -187,7 +205,9 @@ pub fn plan(source: &SourceVideo, specs: &[RungSpec], preset: &str, mode: Ladder
                 // A one-second buffer: a segment's peak stays near what
                 // `fixed` allows.
                 LadderMode::PerTitle => (
-                    RateControl::Quality { crf: PER_TITLE_CRF },
+                    RateControl::Quality {
+                        crf: per_title_crf(width.min(height)),
+                    },
                     bitrate,
                     bitrate,
                 ),
@@ -316,7 +336,8 @@ mod tests {
         assert_eq!(sizes(&per_title), sizes(&fixed));
         assert_eq!(per_title.frame_rate, fixed.frame_rate);
         for (quality, average) in per_title.rungs.iter().zip(&fixed.rungs) {
-            assert_eq!(quality.rate, RateControl::Quality { crf: PER_TITLE_CRF });
+            let crf = if quality.height >= 720 { 21 } else { 18 };
+            assert_eq!(quality.rate, RateControl::Quality { crf });
             assert_eq!(average.rate, RateControl::Average);
             // The cap is what fixed aims at; its peak is never above fixed's.
             assert_eq!(quality.maxrate, average.bitrate);

@@ -4,7 +4,8 @@
 //! [`allow_list`] of protocols, demuxers and decoders), [`ladder`] plans the
 //! renditions, [`pipeline`] decodes once and encodes every rung, [`package`]
 //! indexes the CMAF files, and [`hls`] and [`dash`] write the manifests;
-//! [`assets`] makes the poster and storyboard on the way. [`live`] and
+//! [`assets`] makes the poster and storyboard on the way, and [`quality`]
+//! measures the rungs a `per-title` ladder keeps. [`live`] and
 //! [`live_dash`] publish the live copy written while encoding, and
 //! [`error`] holds the failures with their stable codes.
 //!
@@ -23,6 +24,7 @@ pub mod live_dash;
 pub mod package;
 pub mod pipeline;
 pub mod probe;
+pub mod quality;
 mod transcode;
 
 pub use transcode::{transcode, TranscodeOptions, TranscodeOutput, DASH_MANIFEST, MASTER_PLAYLIST};

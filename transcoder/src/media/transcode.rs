@@ -1,7 +1,9 @@
 //! The transcoder's entry point: probe → ladder → pipeline → packaging →
 //! HLS (media, I-frame and master playlists) and DASH manifests, plus the
 //! poster, the storyboard and a WebVTT file per text stream of the source,
-//! all into one flat output folder. Given a live folder, it writes the live
+//! all into one flat output folder. A `per-title` ladder measures its rungs
+//! after the pass and drops those that look no better than the rung below
+//! ([`crate::media::quality`]) before packaging. Given a live folder, it writes the live
 //! plan ([`crate::media::live::write_plan`]) once the pipeline is open and
 //! before it runs.
 
@@ -11,9 +13,10 @@ use goflix_shared::domain::{DownloadProfile, EmbeddedCaption, LadderMode, Rendit
 use goflix_shared::layout::{self, DOWNLOAD};
 
 use crate::media::error::MediaError;
-use crate::media::ladder::RungSpec;
+use crate::media::ladder::{Ladder, RungSpec};
 use crate::media::package::{self, Packaged};
 use crate::media::pipeline::{self, Cancel, Settings};
+use crate::media::quality::{self, References, RungQuality};
 use crate::media::{dash, hls, ladder, live, probe};
 
 /// Name of the HLS multivariant playlist in the output folder.
@@ -91,6 +94,10 @@ pub struct TranscodeOutput {
     /// The rendition `download.mp4` was made from, when one was asked for.
     #[serde(default)]
     pub download: Option<String>,
+    /// What a `per-title` ladder measured of every rung it encoded, highest
+    /// first, and which it kept; empty for `fixed`.
+    #[serde(default)]
+    pub quality: Vec<RungQuality>,
 }
 
 /// Transcodes `input` (a local file) into `out_dir`. Blocking: run it on a
@@ -112,7 +119,7 @@ pub fn transcode(
     std::fs::create_dir_all(out_dir)
         .map_err(|e| MediaError::internal(&format!("creating {}", out_dir.display()), e))?;
     let probe = probe::open(input, opts.max_duration_s)?;
-    let ladder = ladder::plan(
+    let mut ladder = ladder::plan(
         &probe.video.source,
         &opts.ladder,
         &opts.x264_preset,
@@ -125,6 +132,7 @@ pub fn transcode(
         storyboard_interval_s: opts.storyboard_interval_s,
         cancel: opts.cancel.clone(),
         live_dir: opts.live_dir.clone(),
+        measure_quality: opts.ladder_mode == LadderMode::PerTitle,
     };
     let pipeline = pipeline::open(probe, &ladder, out_dir, &settings)?;
     if let Some(dir) = &opts.live_dir {
@@ -132,7 +140,11 @@ pub fn transcode(
         // live copy is open, before the first segment is.
         live::write_plan(dir, &ladder, &pipeline.audio())?;
     }
-    let encoded = pipeline.run(progress)?;
+    let mut encoded = pipeline.run(progress)?;
+    let quality = match encoded.references.take() {
+        Some(references) => drop_invisible_rungs(&mut ladder, out_dir, &references)?,
+        None => Vec::new(),
+    };
 
     let video = ladder
         .rungs
@@ -202,7 +214,49 @@ pub fn transcode(
         files,
         captions: encoded.captions,
         download,
+        quality,
     })
+}
+
+/// Measures every rung against the references, removes from `ladder` (and
+/// deletes the files of) those [`quality::keep`] drops, and says what it found.
+fn drop_invisible_rungs(
+    ladder: &mut Ladder,
+    out_dir: &Path,
+    references: &References,
+) -> Result<Vec<RungQuality>, MediaError> {
+    let measured = ladder
+        .rungs
+        .iter()
+        .map(|rung| {
+            quality::measure(
+                &out_dir.join(layout::rendition_file(&rung.name)),
+                references,
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let kept = quality::keep(&measured);
+    let report: Vec<RungQuality> = ladder
+        .rungs
+        .iter()
+        .zip(&measured)
+        .zip(&kept)
+        .filter_map(|((rung, psnr), &kept)| {
+            psnr.map(|psnr_db| RungQuality {
+                name: rung.name.clone(),
+                psnr_db,
+                kept,
+            })
+        })
+        .collect();
+    let mut keeps = kept.iter();
+    ladder.rungs.retain(|_| keeps.next() == Some(&true));
+    for dropped in report.iter().filter(|rung| !rung.kept) {
+        let file = out_dir.join(layout::rendition_file(&dropped.name));
+        std::fs::remove_file(&file)
+            .map_err(|e| MediaError::internal(&format!("removing {}", file.display()), e))?;
+    }
+    Ok(report)
 }
 
 /// Writes `download.mp4` from the renditions [`DownloadProfile::sources`]

@@ -630,6 +630,14 @@ impl Worker {
             mb_per_s = bytes as f64 / 1e6 / seconds.max(1e-6),
             "outputs stored"
         );
+        for rung in &output.quality {
+            tracing::info!(
+                rung = %rung.name,
+                psnr_db = rung.psnr_db,
+                kept = rung.kept,
+                "per-title rung measured"
+            );
+        }
         for rendition in &output.renditions {
             self.publish(
                 job,

@@ -10,7 +10,9 @@
 //! copied) through a short bounded queue, so x264 instances work in parallel
 //! with each other and with decoding. x264's own threads are shared out by
 //! each rung's share of the pixels ([`encoder_threads`]). The poster and the
-//! storyboard are taken from frames on their way to the encoders.
+//! storyboard are taken from frames on their way to the encoders, and so
+//! are, when asked for, the reference frames the rungs' quality is measured
+//! against afterwards ([`crate::media::quality`]).
 //!
 //! [`open`] opens every decoder, graph, encoder and output without reading
 //! a packet, so the caller can act on what was opened ([`Pipeline::audio`])
@@ -37,6 +39,7 @@ use crate::media::error::MediaError;
 use crate::media::ladder::Ladder;
 use crate::media::package::audio_name;
 use crate::media::probe::{AudioStream, DynamicRange, Probe};
+use crate::media::quality::References;
 use graph::Graph;
 use text::TextLane;
 use track::{LiveTarget, Track, VideoSettings};
@@ -88,6 +91,8 @@ pub struct Settings {
     /// Where to write the live copy of every rendition (init segment,
     /// segments and growing playlist), if anywhere.
     pub live_dir: Option<std::path::PathBuf>,
+    /// Keep reference frames for measuring the rungs' quality afterwards.
+    pub measure_quality: bool,
 }
 
 /// What the pipeline produced.
@@ -99,6 +104,9 @@ pub struct Encoded {
     pub captions: Vec<EmbeddedCaption>,
     /// Poster and storyboard files written into the output folder.
     pub assets: Vec<String>,
+    /// The top rung's input frames the rungs are measured against, when
+    /// [`Settings::measure_quality`] asked for them.
+    pub references: Option<References>,
 }
 
 /// x264 threads for each rung: the given count, or (0) the available cores
@@ -198,6 +206,9 @@ pub fn open<'a>(
             smallest.width,
             smallest.height,
         ),
+        references: settings
+            .measure_quality
+            .then(|| References::new(gop, expected_frames)),
         frames: 0,
         start_time: video.start_time,
         next_pts: 0,
@@ -333,7 +344,7 @@ impl Pipeline<'_> {
             }
         }
 
-        let (frames, poster, storyboard) = video_lane.finish()?;
+        let (frames, poster, storyboard, references) = video_lane.finish()?;
         if frames == 0 {
             return Err(MediaError::InvalidMedia("no decodable video frames".into()));
         }
@@ -352,6 +363,7 @@ impl Pipeline<'_> {
             audio,
             captions,
             assets,
+            references,
         })
     }
 }
@@ -454,6 +466,7 @@ struct VideoLane {
     encoders: Vec<EncoderThread>,
     poster: Poster,
     storyboard: Storyboard,
+    references: Option<References>,
     /// Frames encoded per rung (every rung gets the same frames).
     frames: u64,
     start_time: i64,
@@ -519,6 +532,9 @@ impl VideoLane {
                 filtered.set_kind(picture::Type::None);
                 if rung == 0 {
                     self.poster.offer(index, &filtered)?;
+                    if let Some(references) = &mut self.references {
+                        references.offer(index, &filtered);
+                    }
                 }
                 if rung == last {
                     self.storyboard.offer(index, &filtered)?;
@@ -534,8 +550,8 @@ impl VideoLane {
     }
 
     /// Flushes decoder, graph and encoders; returns the number of frames
-    /// encoded per rung and the collected poster and storyboard.
-    fn finish(mut self) -> Result<(u64, Poster, Storyboard), MediaError> {
+    /// encoded per rung and the collected poster, storyboard and references.
+    fn finish(mut self) -> Result<(u64, Poster, Storyboard, Option<References>), MediaError> {
         self.decoder
             .send_eof()
             .map_err(|e| MediaError::decode("flushing the video decoder", e))?;
@@ -550,7 +566,7 @@ impl VideoLane {
         for encoder in &mut self.encoders {
             encoder.join()?;
         }
-        Ok((self.frames, self.poster, self.storyboard))
+        Ok((self.frames, self.poster, self.storyboard, self.references))
     }
 }
 
