@@ -14,6 +14,7 @@
 # only measures here). Then per way and source: total kbit/s, mean VMAF,
 # wall and CPU seconds, and per-title against fixed in percent.
 # Usage: benches/ladder_quality.sh [SECONDS=60] [PRESET=veryfast] [PROFILE=release|dev]
+# (WAYS="per-title" runs only some of the ways; the comparison needs fixed and per-title.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
@@ -83,7 +84,7 @@ for source in low medium high; do
   master="$work/$source.mp4"
   ffmpeg -hide_banner -loglevel error -y -f lavfi -i "${pictures[$source]},format=yuv420p" \
     -c:v libx264 -preset ultrafast -crf 6 "$master"
-  for way in fixed per-title cli; do
+  for way in ${WAYS:-fixed per-title cli}; do
     out="$work/$source-$way"
     if [[ $way == cli ]]; then
       cli_ladder "$master" "$out"
@@ -120,6 +121,7 @@ for line in "${summary[@]}"; do
 done
 echo
 for source in low medium high; do
+  [[ " ${WAYS:-fixed per-title} " == *" fixed "* && " ${WAYS:-per-title} " == *" per-title "* ]] || break
   fixed=$(printf '%s\n' "${summary[@]}" | awk -v s="$source" '$1 == s && $2 == "fixed"')
   title=$(printf '%s\n' "${summary[@]}" | awk -v s="$source" '$1 == s && $2 == "per-title"')
   read -r _ _ f_total f_mean f_wall _ <<<"$fixed"

@@ -1123,12 +1123,12 @@ fn per_title_gives_an_easy_picture_fewer_bits_than_a_hard_one() {
 #[test]
 fn per_title_drops_rungs_that_look_no_better_than_the_one_below() {
     let dir = tempfile::tempdir().unwrap();
-    // A 360p picture blown up to 720p: the 720p rung shows nothing the
+    // A 180p picture blown up to 720p: the 720p rung shows nothing the
     // rungs below it do not.
     let master = picture_master(
         dir.path(),
         "upscaled.mp4",
-        "testsrc2=size=640x360:rate=30:duration=4,scale=1280:720:flags=bilinear",
+        "testsrc2=size=320x180:rate=30:duration=4,scale=1280:720:flags=bilinear",
     );
     let per_title = TranscodeOptions {
         ladder_mode: LadderMode::PerTitle,

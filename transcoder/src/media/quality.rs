@@ -2,9 +2,9 @@
 //! the picture the top rung was encoded from, so a `per-title` ladder keeps
 //! only rungs that look better than the one below them.
 //!
-//! VMAF is not linked; the measure is luma PSNR of each rung, decoded and
-//! scaled back (bicubic) to the top rung's size, against the top rung's
-//! input frames. [`References`] keeps a few of those input frames (their
+//! VMAF is not linked; the measure is the mean squared luma error of each
+//! rung, decoded and scaled back (bicubic) to the top rung's size, against
+//! the top rung's input frames (reported as PSNR). [`References`] keeps a few of those input frames (their
 //! luma only) as the single pass hands them to the encoders: a handful of
 //! frames in each of at most [`SAMPLED_GOPS`] GOPs spread over the video.
 //! After the pass, [`measure`] decodes just those GOPs of a rung's file
@@ -12,7 +12,7 @@
 //! a few hundred decoded frames per rung whatever the length of the video.
 //!
 //! [`keep`] then walks the ladder up from its lowest rung and keeps a rung
-//! only when it scores [`VISIBLE_GAIN_DB`] above the last rung kept and
+//! only when its error is [`VISIBLE_GAIN`] under the last rung kept and
 //! that rung is not already transparent ([`TRANSPARENT_DB`]); both
 //! thresholds were calibrated against VMAF with `benches/ladder_quality.sh`
 //! and the runs behind `docs/design/per-title-ladder.md`.
@@ -30,11 +30,12 @@ pub const SAMPLED_GOPS: u64 = 6;
 /// Frames kept from each sampled GOP, spread over it.
 const FRAMES_PER_GOP: u64 = 3;
 
-/// The PSNR gain (dB) under which a rung does not look better than the
-/// rung below it. The smallest step measured between rungs that VMAF scores
-/// apart (7 points and more) was 0.9 dB, on a picture of large flat areas,
-/// where PSNR moves least; on detailed pictures such steps are 3 dB.
-pub const VISIBLE_GAIN_DB: f64 = 0.5;
+/// The drop in mean squared luma error (8-bit levels squared) under which
+/// a rung does not look better than the rung below it. An absolute
+/// difference, not a ratio: noise no rung keeps adds the same error to
+/// every rung, and the differences between rungs that VMAF scores 6 points
+/// and more apart measured 3.3 and more, with or without such noise.
+pub const VISIBLE_GAIN: f64 = 1.5;
 
 /// The PSNR (dB) from which a rung is as good as its source to the eye (a
 /// VMAF of 95 and more): no rung above it can look better. 1080p scoring
@@ -46,7 +47,8 @@ pub const TRANSPARENT_DB: f64 = 45.0;
 pub struct RungQuality {
     /// The rung's name, e.g. `720p`.
     pub name: String,
-    /// Luma PSNR against the top rung's input, in dB.
+    /// Luma PSNR against the top rung's input, in dB ([`psnr_of`] the
+    /// measured error).
     pub psnr_db: f64,
     /// Whether the ladder keeps it.
     pub kept: bool,
@@ -134,9 +136,10 @@ impl References {
     }
 }
 
-/// Luma PSNR (dB) of the rendition in `file`, decoded only in the sampled
-/// GOPs and scaled to the references' size, against the references; `None`
-/// when no reference frame was decoded (nothing to compare).
+/// Mean squared luma error of the rendition in `file`, decoded only in the
+/// sampled GOPs and scaled to the references' size, against the
+/// references; `None` when no reference frame was decoded (nothing to
+/// compare).
 pub fn measure(file: &Path, references: &References) -> Result<Option<f64>, MediaError> {
     let Some(last) = references.frames.keys().next_back().copied() else {
         return Ok(None);
@@ -198,7 +201,7 @@ pub fn measure(file: &Path, references: &References) -> Result<Option<f64>, Medi
             reading.drain(&mut decoder)?;
         }
     }
-    Ok(reading.error.psnr())
+    Ok(reading.error.mean())
 }
 
 /// Where [`measure`] is in a rung's file.
@@ -290,15 +293,15 @@ impl SquaredError {
         Ok(())
     }
 
-    /// PSNR of the mean squared error over every pixel compared.
-    fn psnr(&self) -> Option<f64> {
-        (self.pixels > 0.0).then(|| psnr_of(self.sum / self.pixels))
+    /// The mean squared error over every pixel compared.
+    fn mean(&self) -> Option<f64> {
+        (self.pixels > 0.0).then(|| self.sum / self.pixels)
     }
 }
 
 /// PSNR in dB of a mean squared error on 8-bit samples (capped at 100 dB
 /// for a perfect match).
-fn psnr_of(mse: f64) -> f64 {
+pub fn psnr_of(mse: f64) -> f64 {
     if mse <= 0.0 {
         100.0
     } else {
@@ -306,20 +309,20 @@ fn psnr_of(mse: f64) -> f64 {
     }
 }
 
-/// Which rungs (PSNR in dB, highest rung first) a ladder keeps: the lowest,
-/// and above it each rung that scores [`VISIBLE_GAIN_DB`] over the last one
-/// kept, while that one is under [`TRANSPARENT_DB`]. A rung without a
-/// measure is kept.
-pub fn keep(psnr_db: &[Option<f64>]) -> Vec<bool> {
-    let mut kept = vec![true; psnr_db.len()];
+/// Which rungs (mean squared errors, highest rung first) a ladder keeps:
+/// the lowest, and above it each rung whose error is [`VISIBLE_GAIN`] under
+/// the last one kept, while that one is under [`TRANSPARENT_DB`]. A rung
+/// without a measure is kept.
+pub fn keep(errors: &[Option<f64>]) -> Vec<bool> {
+    let mut kept = vec![true; errors.len()];
     let mut floor: Option<f64> = None;
-    for (position, psnr) in psnr_db.iter().enumerate().rev() {
-        let Some(psnr) = *psnr else { continue };
+    for (position, error) in errors.iter().enumerate().rev() {
+        let Some(error) = *error else { continue };
         match floor {
-            Some(below) if below >= TRANSPARENT_DB || psnr < below + VISIBLE_GAIN_DB => {
+            Some(below) if psnr_of(below) >= TRANSPARENT_DB || error > below - VISIBLE_GAIN => {
                 kept[position] = false;
             }
-            _ => floor = Some(psnr),
+            _ => floor = Some(error),
         }
     }
     kept
@@ -329,24 +332,25 @@ pub fn keep(psnr_db: &[Option<f64>]) -> Vec<bool> {
 mod tests {
     use super::*;
 
-    /// A ladder whose rungs score `gains` (in thresholds) over the rung below.
+    /// A ladder whose rungs' errors fall by `gains` (in thresholds) from
+    /// the rung below, from an error of 60 at the lowest.
     fn ladder(gains: &[f64]) -> Vec<Option<f64>> {
-        let mut psnr = vec![Some(25.0)];
+        let mut errors = vec![Some(60.0)];
         for gain in gains.iter().rev() {
-            let below = psnr[0].unwrap();
-            psnr.insert(0, Some(below + gain * VISIBLE_GAIN_DB));
+            let below = errors[0].unwrap();
+            errors.insert(0, Some(below - gain * VISIBLE_GAIN));
         }
-        psnr
+        errors
     }
 
     #[test]
     fn a_rung_no_better_than_the_one_below_is_dropped() {
-        // The noisy source of the benchmark: 1080p costs more than 720p for nothing.
+        // A starved top rung: it costs more than the one below for nothing.
         assert_eq!(
             keep(&ladder(&[0.3, 2.0, 3.0, 4.0])),
             [false, true, true, true, true]
         );
-        // Or worse than it.
+        // Or for worse.
         assert_eq!(keep(&ladder(&[-0.5, 2.0])), [false, true, true]);
         // Compared with the last rung kept, not the next one: two small
         // steps make one visible step.
@@ -355,11 +359,11 @@ mod tests {
     }
 
     #[test]
-    fn nothing_looks_better_than_a_transparent_rung() {
-        let psnr = [Some(50.7), Some(45.9), Some(44.1), Some(38.2)];
-        assert_eq!(keep(&psnr), [false, true, true, true]);
-        let psnr = [Some(52.0), Some(48.0), Some(46.0), Some(38.0)];
-        assert_eq!(keep(&psnr), [false, false, true, true]);
+    fn noise_every_rung_loses_alike_does_not_hide_a_visible_step() {
+        // The benchmark's noisy source: every rung near 30 dB, yet VMAF
+        // scores each step 6 points and more.
+        let errors = [48.6, 58.9, 62.5, 65.8, 72.1].map(Some);
+        assert_eq!(keep(&errors), [true; 5]);
     }
 
     #[test]
@@ -371,6 +375,15 @@ mod tests {
         assert_eq!(keep(&measured), [true, true, true]);
         assert_eq!(keep(&[Some(20.0)]), [true]);
         assert_eq!(keep(&[]), Vec::<bool>::new());
+    }
+
+    #[test]
+    fn nothing_looks_better_than_a_transparent_rung() {
+        // 45 dB is an error of 2.06: a rung at 1.0 is transparent.
+        let errors = [0.1, 1.0, 5.0, 20.0].map(Some);
+        assert_eq!(keep(&errors), [false, true, true, true]);
+        let errors = [0.1, 0.5, 1.0, 20.0].map(Some);
+        assert_eq!(keep(&errors), [false, false, true, true]);
     }
 
     #[test]

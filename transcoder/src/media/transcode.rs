@@ -241,10 +241,10 @@ fn drop_invisible_rungs(
         .iter()
         .zip(&measured)
         .zip(&kept)
-        .filter_map(|((rung, psnr), &kept)| {
-            psnr.map(|psnr_db| RungQuality {
+        .filter_map(|((rung, error), &kept)| {
+            error.map(|error| RungQuality {
                 name: rung.name.clone(),
-                psnr_db,
+                psnr_db: quality::psnr_of(error),
                 kept,
             })
         })
