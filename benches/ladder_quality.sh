@@ -20,6 +20,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 preset=${2:-veryfast}
 profile=${3:-release}
+ways=${WAYS:-fixed per-title cli}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -84,7 +85,7 @@ for source in low medium high; do
   master="$work/$source.mp4"
   ffmpeg -hide_banner -loglevel error -y -f lavfi -i "${pictures[$source]},format=yuv420p" \
     -c:v libx264 -preset ultrafast -crf 6 "$master"
-  for way in ${WAYS:-fixed per-title cli}; do
+  for way in $ways; do
     out="$work/$source-$way"
     if [[ $way == cli ]]; then
       cli_ladder "$master" "$out"
@@ -121,7 +122,7 @@ for line in "${summary[@]}"; do
 done
 echo
 for source in low medium high; do
-  [[ " ${WAYS:-fixed per-title} " == *" fixed "* && " ${WAYS:-per-title} " == *" per-title "* ]] || break
+  [[ " $ways " == *" fixed "* && " $ways " == *" per-title "* ]] || break
   fixed=$(printf '%s\n' "${summary[@]}" | awk -v s="$source" '$1 == s && $2 == "fixed"')
   title=$(printf '%s\n' "${summary[@]}" | awk -v s="$source" '$1 == s && $2 == "per-title"')
   read -r _ _ f_total f_mean f_wall _ <<<"$fixed"

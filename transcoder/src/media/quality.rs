@@ -4,9 +4,10 @@
 //!
 //! VMAF is not linked; the measure is the mean squared luma error of each
 //! rung, decoded and scaled back (bicubic) to the top rung's size, against
-//! the top rung's input frames (reported as PSNR). [`References`] keeps a few of those input frames (their
-//! luma only) as the single pass hands them to the encoders: a handful of
-//! frames in each of at most [`SAMPLED_GOPS`] GOPs spread over the video.
+//! the top rung's input frames (reported as PSNR). [`References`] keeps a
+//! few of those input frames (their luma only) as the single pass hands
+//! them to the encoders: a handful of frames in each of at most
+//! [`SAMPLED_GOPS`] GOPs spread over the video.
 //! After the pass, [`measure`] decodes just those GOPs of a rung's file
 //! (every GOP is closed, so each decodes alone) and compares. The cost is
 //! a few hundred decoded frames per rung whatever the length of the video.
@@ -20,9 +21,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use ffmpeg_next::{self as ffmpeg, codec, format, frame, media, software::scaling, Packet};
+use ffmpeg_next::{self as ffmpeg, format, frame, media, software::scaling, Packet};
 
 use crate::media::error::MediaError;
+use crate::media::pipeline::{is_again, open_decoder};
 
 /// GOPs sampled over a video of known length (one more may fall at the end).
 pub const SAMPLED_GOPS: u64 = 6;
@@ -147,20 +149,12 @@ pub fn measure(file: &Path, references: &References) -> Result<Option<f64>, Medi
     let last_gop = last / references.gop;
     let mut input = format::input(&file)
         .map_err(|e| MediaError::internal(&format!("opening {}", file.display()), e))?;
-    let stream = input
+    let index = input
         .streams()
         .best(media::Type::Video)
-        .ok_or_else(|| MediaError::Internal(format!("{} has no video", file.display())))?;
-    let index = stream.index();
-    let mut context = codec::context::Context::from_parameters(stream.parameters())
-        .map_err(|e| MediaError::decode("reading a rung's codec parameters", e))?;
-    context.set_threading(codec::threading::Config {
-        kind: codec::threading::Type::Frame,
-        count: 0,
-        ..Default::default()
-    });
-    let mut decoder = context
-        .decoder()
+        .ok_or_else(|| MediaError::Internal(format!("{} has no video", file.display())))?
+        .index();
+    let mut decoder = open_decoder(&input, index)?
         .video()
         .map_err(|e| MediaError::decode("opening a rung's decoder", e))?;
     let mut reading = Reading {
@@ -226,10 +220,7 @@ impl Reading<'_> {
         loop {
             match decoder.receive_frame(&mut picture) {
                 Ok(()) => {}
-                Err(ffmpeg::Error::Eof) => return Ok(()),
-                Err(ffmpeg::Error::Other { errno }) if errno == ffmpeg::error::EAGAIN => {
-                    return Ok(())
-                }
+                Err(e) if is_again(&e) => return Ok(()),
                 Err(e) => return Err(MediaError::decode("decoding a rung", e)),
             }
             let gop = self.gop.unwrap_or(0);
@@ -245,8 +236,8 @@ impl Reading<'_> {
 /// Summed squared luma error over the frames compared.
 #[derive(Default)]
 struct SquaredError {
-    sum: f64,
-    pixels: f64,
+    sum: u64,
+    pixels: u64,
     scaler: Option<(scaling::Context, (u32, u32))>,
 }
 
@@ -285,17 +276,16 @@ impl SquaredError {
         let rows = compared.data(0).chunks(stride);
         for (row, expected) in rows.zip(reference.pixels.chunks(reference.width)) {
             for (&got, &want) in row.iter().zip(expected) {
-                let diff = f64::from(got) - f64::from(want);
-                self.sum += diff * diff;
+                self.sum += u64::from(got.abs_diff(want)).pow(2);
             }
         }
-        self.pixels += (reference.width * reference.height) as f64;
+        self.pixels += (reference.width * reference.height) as u64;
         Ok(())
     }
 
     /// The mean squared error over every pixel compared.
     fn mean(&self) -> Option<f64> {
-        (self.pixels > 0.0).then(|| self.sum / self.pixels)
+        (self.pixels > 0).then(|| self.sum as f64 / self.pixels as f64)
     }
 }
 

@@ -3,9 +3,9 @@
 //! poster, the storyboard and a WebVTT file per text stream of the source,
 //! all into one flat output folder. A `per-title` ladder measures its rungs
 //! after the pass and drops those that look no better than the rung below
-//! ([`crate::media::quality`]) before packaging. Given a live folder, it writes the live
-//! plan ([`crate::media::live::write_plan`]) once the pipeline is open and
-//! before it runs.
+//! ([`crate::media::quality`]) before packaging. Given a live folder, it
+//! writes the live plan ([`crate::media::live::write_plan`]) once the
+//! pipeline is open and before it runs.
 
 use std::path::Path;
 

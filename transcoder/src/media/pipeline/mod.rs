@@ -379,7 +379,7 @@ fn source_frame_duration(source: (u32, u32), output: (u32, u32)) -> Rational {
 }
 
 /// The decoder of stream `index`, if its codec is on the allow-list.
-fn open_decoder(
+pub(crate) fn open_decoder(
     input: &ffmpeg::format::context::Input,
     index: usize,
 ) -> Result<decoder::Decoder, MediaError> {
@@ -400,7 +400,7 @@ fn open_decoder(
 }
 
 /// Whether a decoder or filter said "no more for now" rather than failing.
-fn is_again(err: &ffmpeg::Error) -> bool {
+pub(crate) fn is_again(err: &ffmpeg::Error) -> bool {
     matches!(err, ffmpeg::Error::Eof)
         || matches!(err, ffmpeg::Error::Other { errno } if *errno == ffmpeg::error::EAGAIN)
 }
