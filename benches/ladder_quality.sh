@@ -5,6 +5,8 @@
 # zoom), each kept as a nearly lossless master, go through, in one run:
 #   fixed       Goflix's pipeline, GOFLIX_LADDER=fixed (today's ladder)
 #   per-title   Goflix's pipeline, GOFLIX_LADDER=per-title (capped CRF)
+#   av1         Goflix's pipeline, the per-title AV1 ladder (SVT-AV1 capped
+#               CRF, GOFLIX_CODEC=av1: what the second job of a version encodes)
 #   cli         Debian's ffmpeg 5.1 CLI with fixed's settings: one decode,
 #               split to the five rungs, x264 ABR with the same VBV, GOP and
 #               preset (the reference the pipeline is measured against)
@@ -12,7 +14,7 @@
 # master (the rung scaled back to 1080p, bicubic, every 5th frame), computed
 # with the FFmpeg of the imageio-ffmpeg wheel (Debian's has no libvmaf; it
 # only measures here). Then per way and source: total kbit/s, mean VMAF,
-# wall and CPU seconds, and per-title against fixed in percent.
+# wall and CPU seconds, per-title against fixed and av1 against per-title in percent.
 # Usage: benches/ladder_quality.sh [SECONDS=60] [PRESET=veryfast] [PROFILE=release|dev]
 # (WAYS="per-title" runs only some of the ways; the comparison needs fixed and per-title.)
 set -euo pipefail
@@ -20,7 +22,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 preset=${2:-veryfast}
 profile=${3:-release}
-ways=${WAYS:-fixed per-title cli}
+ways=${WAYS:-fixed per-title av1 cli}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -87,15 +89,21 @@ for source in low medium high; do
     -c:v libx264 -preset ultrafast -crf 6 "$master"
   for way in $ways; do
     out="$work/$source-$way"
+    suffix=""
     if [[ $way == cli ]]; then
       cli_ladder "$master" "$out"
       read -r wall cpu <<<"$(measure "$source-$way" ffmpeg "${cli_args[@]}")"
+    elif [[ $way == av1 ]]; then
+      suffix=_av1
+      read -r wall cpu <<<"$(GOFLIX_LADDER=per-title GOFLIX_CODEC=av1 \
+        measure "$source-$way" "$goflix" "$master" "$out" "$preset" 0)"
     else
       read -r wall cpu <<<"$(GOFLIX_LADDER=$way measure "$source-$way" "$goflix" "$master" "$out" "$preset" 0)"
     fi
     total=0 scores=0 kept=0
     for rung in "${rungs[@]}"; do
       read -r name _ <<<"$rung"
+      name="$name$suffix"
       # per-title's own measure of the rung (transcoder/src/media/quality.rs)
       estimate=$(awk -v r="$name" '$1 == "quality" && $2 == r { print $4 ($5 == "dropped" ? " dropped" : "") }' \
         "$work/$source-$way.out")
@@ -121,14 +129,19 @@ for line in "${summary[@]}"; do
   printf '%-7s %-10s %12d %9.2f %8.1f %8.1f\n' "$source" "$way" "$total" "$mean" "$wall" "$cpu"
 done
 echo
-for source in low medium high; do
-  [[ " $ways " == *" fixed "* && " $ways " == *" per-title "* ]] || break
-  fixed=$(printf '%s\n' "${summary[@]}" | awk -v s="$source" '$1 == s && $2 == "fixed"')
-  title=$(printf '%s\n' "${summary[@]}" | awk -v s="$source" '$1 == s && $2 == "per-title"')
-  read -r _ _ f_total f_mean f_wall _ <<<"$fixed"
-  read -r _ _ t_total t_mean t_wall _ <<<"$title"
-  printf '%-7s per-title against fixed: bytes %+.1f %%, mean VMAF %+.2f, wall %.2fx\n' "$source" \
-    "$(echo "($t_total / $f_total - 1) * 100" | bc -l)" "$(echo "$t_mean - $f_mean" | bc -l)" \
-    "$(echo "$t_wall / $f_wall" | bc -l)"
-done
+# `compare A B`: way A against way B on every source, when both ran.
+compare() {
+  [[ " $ways " == *" $1 "* && " $ways " == *" $2 "* ]] || return 0
+  for source in low medium high; do
+    a=$(printf '%s\n' "${summary[@]}" | awk -v s="$source" -v w="$1" '$1 == s && $2 == w')
+    b=$(printf '%s\n' "${summary[@]}" | awk -v s="$source" -v w="$2" '$1 == s && $2 == w')
+    read -r _ _ a_total a_mean a_wall _ <<<"$a"
+    read -r _ _ b_total b_mean b_wall _ <<<"$b"
+    printf '%-7s %s against %s: bytes %+.1f %%, mean VMAF %+.2f, wall %.2fx\n' "$source" "$1" "$2" \
+      "$(echo "($a_total / $b_total - 1) * 100" | bc -l)" "$(echo "$a_mean - $b_mean" | bc -l)" \
+      "$(echo "$a_wall / $b_wall" | bc -l)"
+  done
+}
+compare per-title fixed
+compare av1 per-title
 echo "load after: $(cut -d' ' -f1 /proc/loadavg)"

@@ -17,7 +17,9 @@
 //! with the row's visibility: workers never write records).
 //!
 //! An event carrying a `job_id` other than the video's current job is stale
-//! (its job was cancelled or replaced by a retranscode) and changes nothing.
+//! (its job was cancelled or replaced by a retranscode) and changes nothing,
+//! unless it ends the row's codec job ([`codecs::join`]): the ladder of the
+//! codecs beyond H.264 then joins the ready video.
 //! A job's last event (`video.ready` or `video.failed`) for a video that no
 //! longer exists means its worker wrote after the video was deleted: every
 //! object of the video is removed again.
@@ -29,7 +31,7 @@
 use crate::db::{now_ms, video};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::{captions, versions, videos};
+use crate::{captions, codecs, versions, videos};
 use futures_util::StreamExt;
 use goflix_shared::domain::{Change, EmbeddedCaption, Rendition};
 use goflix_shared::events::{Event, EventKind, EventStream};
@@ -114,9 +116,15 @@ async fn apply_with_retries(state: &AppState, event: &Event) {
 async fn apply(state: &AppState, event: &Event) -> Result<(), ApiError> {
     let txn = state.db.begin().await?;
     let changed = change_row(state, &txn, event).await?;
+    // An event of no job the row follows may end the job of its other codecs.
+    let joined = changed == 0 && codecs::join(state, &txn, event).await?;
     crate::notify::video_event(&txn, event, changed == 1).await?;
     txn.commit().await?;
-    if changed == 1 {
+    if matches!(event.kind, EventKind::Ready { .. }) {
+        // A ready H.264 version may have queued the other codecs' job.
+        state.outbox.notify_one();
+    }
+    if changed == 1 || joined {
         // Nobody watching is not an error.
         let _ = state.applied.send(event.clone());
     } else if event.kind.ends_job() && is_deleted(state, event).await? {
@@ -222,7 +230,8 @@ struct Finished<'a> {
 
 /// Moves a video still in progress to `ready` on the finished version,
 /// retires what it played before (its live copy, the version a retranscode
-/// replaced), adopts the captions the transcode extracted, builds the
+/// replaced and its other codecs' version), queues the job of the other
+/// codecs ([`codecs::queue_for`]), adopts the captions the transcode extracted, builds the
 /// manifests that add every caption ([`captions::republish`]) and
 /// republishes its playback record.
 async fn finish(
@@ -265,11 +274,12 @@ async fn finish(
         .filter(video::Column::Id.eq(before.id))
         .exec(txn)
         .await?;
-    let superseded = [before.version, before.live_version]
+    let superseded = [before.version, before.live_version, before.codec_version]
         .into_iter()
         .flatten()
         .filter(|old| old != version);
     versions::retire(txn, before.id, superseded, now_ms()).await?;
+    codecs::queue_for(state, txn, event.video_id, version).await?;
     captions::adopt_embedded(state, txn, event.video_id, version, embedded).await?;
     if let Some(row) = video::Entity::find_by_id(before.id).one(txn).await? {
         let row = captions::republish(state, txn, row).await?;

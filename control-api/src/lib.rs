@@ -25,6 +25,7 @@
 
 mod auth;
 mod captions;
+mod codecs;
 pub mod db;
 mod downloads;
 mod egress;
@@ -138,6 +139,7 @@ impl ControlPlane {
                 max_upload_bytes: config.max_upload_bytes,
                 downloads: downloads::Downloads::of(config),
                 ladder: config.ladder,
+                codecs: config.codecs.clone(),
                 public_url: config.public_url.clone(),
                 frame_ancestors: config.frame_ancestors.clone(),
                 upload_expiry: config.upload_expiry,

@@ -51,6 +51,8 @@ pub(crate) struct AppState {
     pub download_remuxes: Arc<Notify>,
     /// How jobs choose the ladder's bitrates (`GOFLIX_LADDER`).
     pub ladder: goflix_shared::domain::LadderMode,
+    /// The codecs of every ladder, H.264 first (`GOFLIX_CODECS`).
+    pub codecs: Vec<goflix_shared::domain::VideoCodec>,
     /// Revoked token ids, checked on every request.
     pub revocations: Revocations,
     /// Writes the playback revocation feed the origins read.

@@ -65,7 +65,7 @@ pub(crate) async fn retire(
 
 /// Deletes the files of every version whose grace ended by `now_ms`, then
 /// its record; returns how many went. A version the row names again (its
-/// media, live or manifest-only version) is only forgotten, never deleted:
+/// media, live, manifest-only or codec version) is only forgotten, never deleted:
 /// the manifests a row names only reference its media version.
 pub(crate) async fn sweep(
     db: &DatabaseConnection,
@@ -83,7 +83,12 @@ pub(crate) async fn sweep(
         for retired in &due {
             let current = video::Entity::find_by_id(retired.video_id).one(db).await?;
             let in_use = current.is_some_and(|row| {
-                [&row.version, &row.live_version, &row.manifest_version]
+                [
+                    &row.version,
+                    &row.live_version,
+                    &row.manifest_version,
+                    &row.codec_version,
+                ]
                     .into_iter()
                     .any(|named| named.as_deref() == Some(retired.version.as_str()))
             });

@@ -163,6 +163,8 @@ fn new_row(
         playable: Set(false),
         live_version: Set(None),
         manifest_version: Set(None),
+        codec_job_id: Set(None),
+        codec_version: Set(None),
         downloads: Set(false),
         download_version: Set(None),
         download_lease_until: Set(0),

@@ -1,5 +1,6 @@
-//! RFC 6381 codec strings, read from the `avcC` box the muxer wrote, so the
-//! manifests state exactly the profile and level the encoder chose.
+//! RFC 6381 codec strings, read from the `avcC` or `av1C` box the muxer
+//! wrote, so the manifests state exactly the profile and level the encoder
+//! chose.
 
 use crate::index::{read_header, BoxHeader, ByteRange, IndexError};
 
@@ -9,8 +10,9 @@ pub const AAC_LC: &str = "mp4a.40.2";
 /// Size of a `VisualSampleEntry` before its child boxes (ISO/IEC 14496-12 §12.1.3).
 const VISUAL_SAMPLE_ENTRY_LEN: u64 = 78;
 
-/// `avc1.PPCCLL` from the first `avc1`/`avc3` sample entry inside `init`.
-pub fn avc1(data: &[u8], init: ByteRange) -> Result<String, IndexError> {
+/// The codec string of the first video sample entry inside `init`:
+/// `avc1.PPCCLL` for H.264 (`avc1`/`avc3`), `av01.P.LLT.DD` for AV1.
+pub fn video(data: &[u8], init: ByteRange) -> Result<String, IndexError> {
     let moov = find(data, init.offset, init.end(), b"moov")?;
     let trak = find(data, moov.payload, moov.end, b"trak")?;
     let mdia = find(data, trak.payload, trak.end, b"mdia")?;
@@ -19,23 +21,41 @@ pub fn avc1(data: &[u8], init: ByteRange) -> Result<String, IndexError> {
     let stsd = find(data, stbl.payload, stbl.end, b"stsd")?;
     // stsd: version/flags (4) + entry_count (4), then sample entries.
     let entry = read_header(data, stsd.payload + 8, stsd.end)?;
-    if !matches!(&entry.kind, b"avc1" | b"avc3") {
-        return Err(IndexError::Missing("an avc1 sample entry"));
+    let children = entry.payload + VISUAL_SAMPLE_ENTRY_LEN;
+    // The first bytes of the configuration record after its own first byte.
+    let record = |kind: &[u8; 4]| -> Result<[u8; 3], IndexError> {
+        let config = find(data, children, entry.end, kind)?;
+        let at = config.payload as usize;
+        data.get(at + 1..at + 4)
+            .and_then(|bytes| bytes.try_into().ok())
+            .ok_or(IndexError::Malformed(config.start))
+    };
+    match &entry.kind {
+        b"avc1" | b"avc3" => {
+            let [profile, compatibility, level] = record(b"avcC")?;
+            Ok(format!("avc1.{profile:02x}{compatibility:02x}{level:02x}"))
+        }
+        b"av01" => {
+            let [profile_level, flags, _] = record(b"av1C")?;
+            Ok(av01(profile_level, flags))
+        }
+        _ => Err(IndexError::Missing("an avc1 or av01 sample entry")),
     }
-    let avcc = find(
-        data,
-        entry.payload + VISUAL_SAMPLE_ENTRY_LEN,
-        entry.end,
-        b"avcC",
-    )?;
-    let at = avcc.payload as usize;
-    let bytes = data
-        .get(at + 1..at + 4)
-        .ok_or(IndexError::Malformed(avcc.start))?;
-    Ok(format!(
-        "avc1.{:02x}{:02x}{:02x}",
-        bytes[0], bytes[1], bytes[2]
-    ))
+}
+
+/// `av01.P.LLT.DD` (AV1 Codec ISO Media File Format Binding, Annex A) from
+/// the `av1C` bytes holding `seq_profile`/`seq_level_idx_0` and
+/// `seq_tier_0`/`high_bitdepth`/`twelve_bit`.
+fn av01(profile_level: u8, flags: u8) -> String {
+    let profile = profile_level >> 5;
+    let level = profile_level & 0x1f;
+    let tier = if flags & 0x80 != 0 { 'H' } else { 'M' };
+    let depth = match (flags & 0x40 != 0, flags & 0x20 != 0) {
+        (false, _) => 8,
+        (true, false) => 10,
+        (true, true) => 12,
+    };
+    format!("av01.{profile}.{level:02}{tier}.{depth:02}")
 }
 
 /// The first child box of type `kind` between `from` and `to`.
@@ -56,13 +76,12 @@ mod tests {
     use super::*;
     use crate::index::tests::bmff_box;
 
-    #[test]
-    fn reads_profile_compatibility_and_level_from_avcc() {
-        let avcc = bmff_box(b"avcC", &[1, 0x64, 0x00, 0x1f, 0xff]);
+    /// An init section whose one sample entry `kind` holds `config`.
+    fn init_with(kind: &[u8; 4], config: Vec<u8>) -> (Vec<u8>, ByteRange) {
         let mut entry = vec![0; VISUAL_SAMPLE_ENTRY_LEN as usize];
-        entry.extend(avcc);
+        entry.extend(config);
         let mut stsd = vec![0, 0, 0, 0, 0, 0, 0, 1];
-        stsd.extend(bmff_box(b"avc1", &entry));
+        stsd.extend(bmff_box(kind, &entry));
         let stbl = bmff_box(b"stbl", &bmff_box(b"stsd", &stsd));
         let trak = bmff_box(b"trak", &bmff_box(b"mdia", &bmff_box(b"minf", &stbl)));
         let mut data = bmff_box(b"ftyp", b"iso6");
@@ -71,7 +90,26 @@ mod tests {
             offset: 0,
             length: data.len() as u64,
         };
-        assert_eq!(avc1(&data, init).unwrap(), "avc1.64001f");
-        assert!(avc1(&data[..data.len() - 3], init).is_err());
+        (data, init)
+    }
+
+    #[test]
+    fn reads_profile_compatibility_and_level_from_avcc() {
+        let (data, init) = init_with(b"avc1", bmff_box(b"avcC", &[1, 0x64, 0x00, 0x1f, 0xff]));
+        assert_eq!(video(&data, init).unwrap(), "avc1.64001f");
+        assert!(video(&data[..data.len() - 3], init).is_err());
+    }
+
+    #[test]
+    fn reads_profile_level_tier_and_depth_from_av1c() {
+        // Main profile (0), level 4.0 (idx 8), Main tier, 8 bits, 4:2:0.
+        let (data, init) = init_with(b"av01", bmff_box(b"av1C", &[0x81, 0x08, 0x0c, 0x00]));
+        assert_eq!(video(&data, init).unwrap(), "av01.0.08M.08");
+        // High profile (1), level 5.1 (idx 13), High tier, 10 bits.
+        let (data, init) = init_with(b"av01", bmff_box(b"av1C", &[0x81, 0x2d, 0xc0, 0x00]));
+        assert_eq!(video(&data, init).unwrap(), "av01.1.13H.10");
+        assert_eq!(av01(0x48, 0x60), "av01.2.08M.12");
+        let (data, init) = init_with(b"hvc1", bmff_box(b"hvcC", &[1, 2, 3, 4]));
+        assert!(video(&data, init).is_err());
     }
 }

@@ -442,6 +442,26 @@ pub fn play_tracks(
     serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("report {stdout:?}: {e}"))
 }
 
+/// Plays `url`, which lists H.264 and AV1 ladders, with a real player
+/// (`hls`, `dash` or `shaka`) in headless Chromium (`e2e/codecs.mjs`)
+/// preferring AV1; with `mode` `no-av1` the page first says it cannot
+/// decode AV1. Panics unless it played; returns the script's report
+/// (`codec` chosen, video `media` fetched, `av1Supported`, `errors`).
+pub fn play_codecs(player: &str, url: &str, mode: &str) -> Value {
+    let output = Command::new("node")
+        .arg(e2e_dir().join("codecs.mjs"))
+        .args([player, url, mode])
+        .output()
+        .expect("node");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{player} ({mode}) did not play {url}: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("report {stdout:?}: {e}"))
+}
+
 /// Starts a real player (`hls` or `dash`) on the growing stream at `url`
 /// in headless Chromium (`e2e/play_live.mjs`), playing to its end within
 /// 240 s; [`live_report`] waits for it.

@@ -16,6 +16,7 @@ mod common;
 
 mod access_matrix;
 mod bad_inputs;
+mod codecs;
 mod console_pages;
 mod crash_recovery;
 mod deploy_manifests;

@@ -5,7 +5,8 @@
 //! with `GOFLIX_DOWNLOADS=on`, `download.mp4` from the tallest rung at most
 //! `GOFLIX_DOWNLOAD_HEIGHT`, default 720, high; `GOFLIX_LADDER=per-title`
 //! for the per-title ladder, which also prints each rung's measured PSNR
-//! and whether it was kept).
+//! and whether it was kept; `GOFLIX_CODEC=av1` for the video-only AV1
+//! ladder a job joining a published version encodes).
 
 use goflix_transcoder::{transcode, TranscodeOptions};
 use std::path::Path;
@@ -32,6 +33,13 @@ fn main() {
             eprintln!("GOFLIX_LADDER: {e}");
             std::process::exit(2);
         });
+    }
+    if let Ok(codec) = std::env::var("GOFLIX_CODEC") {
+        options.codec = codec.parse().unwrap_or_else(|e| {
+            eprintln!("GOFLIX_CODEC: {e}");
+            std::process::exit(2);
+        });
+        options.video_only = options.codec != goflix_shared::domain::VideoCodec::H264;
     }
     if std::env::var("GOFLIX_DOWNLOADS").as_deref() == Ok("on") {
         let height = std::env::var("GOFLIX_DOWNLOAD_HEIGHT").unwrap_or_else(|_| "720".into());

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use goflix_shared::domain::{CaptionKind, EmbeddedCaption, LadderMode, RenditionKind};
+use goflix_shared::domain::{CaptionKind, EmbeddedCaption, LadderMode, RenditionKind, VideoCodec};
 use goflix_transcoder::{transcode, MediaError, TranscodeOptions, TranscodeOutput};
 use serde_json::Value;
 
@@ -1519,4 +1519,92 @@ fn matroska_text_streams_keep_their_title_and_kind() {
             "{file}:\n{vtt}"
         );
     }
+}
+
+#[test]
+fn an_av1_ladder_joins_h264_with_the_same_keyframes_and_only_video() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = clip(dir.path(), "in.mp4", "854x480", 5, true);
+    let h264_dir = dir.path().join("h264");
+    let h264 = run(&input, &h264_dir, &options()).unwrap();
+    let av1_dir = dir.path().join("av1");
+    let av1_options = TranscodeOptions {
+        codec: VideoCodec::Av1,
+        video_only: true,
+        ..options()
+    };
+    let av1 = run(&input, &av1_dir, &av1_options).unwrap();
+    assert_eq!(names(&av1), ["480p_av1", "360p_av1", "240p_av1"]);
+    assert!(av1.captions.is_empty() && av1.download.is_none());
+    for file in &av1.files {
+        assert!(
+            file.ends_with(".mp4") || file.ends_with(".m3u8") || file == "manifest.mpd",
+            "a video-only ladder writes no {file}"
+        );
+    }
+    check_media_playlists(&av1_dir, &av1);
+    check_iframe_playlists(&av1_dir, &av1);
+    let reference = gop_starts(&h264_dir.join("480p.mp4"));
+    assert!(reference.len() >= 3, "keyframes every 2 s: {reference:?}");
+    for rendition in &av1.renditions {
+        assert_eq!(rendition.kind, RenditionKind::Video);
+        assert!(
+            rendition.codecs.starts_with("av01.0.") && rendition.codecs.ends_with("M.08"),
+            "{rendition:?}"
+        );
+        let file = av1_dir.join(format!("{}.mp4", rendition.name));
+        let probed = stream(&file);
+        assert_eq!(probed["streams"][0]["codec_name"], "av1");
+        assert_eq!(probed["streams"][0]["codec_tag_string"], "av01");
+        assert_eq!(
+            gop_starts(&file),
+            reference,
+            "{} keyframes differ from H.264's",
+            rendition.name
+        );
+        let h264_rung = h264
+            .renditions
+            .iter()
+            .find(|r| format!("{}_av1", r.name) == rendition.name)
+            .unwrap();
+        assert_eq!(
+            (rendition.width, rendition.height),
+            (h264_rung.width, h264_rung.height)
+        );
+    }
+    let master = std::fs::read_to_string(av1_dir.join("master.m3u8")).unwrap();
+    let parsed = m3u8_rs::parse_master_playlist_res(master.as_bytes()).unwrap();
+    assert!(parsed.alternatives.is_empty(), "no audio group: {master}");
+    for variant in parsed.variants.iter().filter(|v| !v.is_i_frame) {
+        assert!(variant.codecs.as_deref().unwrap().starts_with("av01."));
+        assert!(variant.uri.starts_with("v1/") && variant.uri.ends_with("_av1.m3u8"));
+    }
+    let mpd = std::fs::read_to_string(av1_dir.join("manifest.mpd")).unwrap();
+    assert_eq!(mpd.matches("<AdaptationSet").count(), 1, "{mpd}");
+    assert!(mpd.contains("codecs=\"av01.0."), "{mpd}");
+    for (uri, [declared, average, peak, mean]) in declared_and_measured(&av1_dir) {
+        assert!(
+            declared >= peak * 0.99 && declared <= peak * 1.1,
+            "{uri}: BANDWIDTH {declared} for a peak of {peak}"
+        );
+        assert!(
+            (average / mean - 1.0).abs() <= 0.1,
+            "{uri}: AVERAGE-BANDWIDTH {average} for {mean}"
+        );
+    }
+}
+
+/// The keyframes' times from the file's first, in milliseconds: the same
+/// frames start every GOP of every codec. (H.264's timestamps start two
+/// frames late, the reordering delay of its B-frames, which the file's
+/// edit list takes back; AV1 reorders nothing.)
+fn gop_starts(path: &Path) -> Vec<i64> {
+    let times: Vec<f64> = keyframe_times(path)
+        .iter()
+        .map(|t| t.parse().unwrap())
+        .collect();
+    times
+        .iter()
+        .map(|t| ((t - times[0]) * 1000.0).round() as i64)
+        .collect()
 }

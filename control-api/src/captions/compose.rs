@@ -1,6 +1,10 @@
 //! The manifests of a manifest-only version: the media version's own
 //! `master.m3u8` and `manifest.mpd` (as the transcoder wrote them, URIs
-//! naming the media version's files) with the text tracks added. HLS gets
+//! naming the media version's files) with the ladder of another codec and
+//! the text tracks added. The other codec's variants come from its own
+//! video-only manifests ([`hls_add_ladder`], [`dash_add_ladder`]): each
+//! HLS variant takes the media's audio group, codecs and rate, the DASH
+//! video `AdaptationSet` is added beside the media's. HLS gets
 //! one `EXT-X-MEDIA:TYPE=SUBTITLES` per track in one group that every
 //! variant names, each a VOD playlist of byte-ranged WebVTT segments as
 //! long as the media's; DASH gets one text `AdaptationSet` per track over
@@ -60,6 +64,140 @@ pub enum ComposeError {
     /// The MPD has no `</Period>` to add the adaptation sets before.
     #[error("the MPD has no period")]
     NoPeriod,
+    /// A multivariant playlist that does not parse.
+    #[error("a multivariant playlist does not parse: {0}")]
+    Unparsable(String),
+}
+
+/// The audio every variant of a media version carries beside its video.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct VariantAudio {
+    /// The highest peak rate of the audio renditions, bits per second.
+    pub bandwidth: u64,
+    /// The highest average rate of the audio renditions.
+    pub average_bandwidth: u64,
+}
+
+/// `media_master` with the video and I-frame variants of `added_master` (a
+/// video-only multivariant playlist of another codec, URIs naming its own
+/// version's files) after its own. Each added video variant names the audio
+/// group and audio codecs of the media's first variant, and its rates
+/// include `audio`'s, as the media's do.
+pub fn hls_add_ladder(
+    media_master: &str,
+    added_master: &str,
+    audio: &VariantAudio,
+) -> Result<String, ComposeError> {
+    let parse = |text: &str| {
+        m3u8_rs::parse_master_playlist_res(text.as_bytes())
+            .map_err(|e| ComposeError::Unparsable(e.to_string()))
+    };
+    let media = parse(media_master)?;
+    let added = parse(added_master)?;
+    let first = media
+        .variants
+        .iter()
+        .find(|variant| !variant.is_i_frame)
+        .ok_or(ComposeError::NoVariant)?;
+    let audio_codecs: Vec<&str> = first
+        .codecs
+        .as_deref()
+        .map(|codecs| codecs.split(',').skip(1).collect())
+        .unwrap_or_default();
+    let variants = added
+        .variants
+        .into_iter()
+        .map(|mut variant| {
+            if !variant.is_i_frame && first.audio.is_some() {
+                variant.audio.clone_from(&first.audio);
+                variant.codecs = variant.codecs.map(|video| {
+                    std::iter::once(video.as_str())
+                        .chain(audio_codecs.iter().copied())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                });
+                variant.bandwidth += audio.bandwidth;
+                variant.average_bandwidth = variant
+                    .average_bandwidth
+                    .map(|average| average + audio.average_bandwidth);
+            }
+            variant
+        })
+        .collect();
+    let mut written = Vec::new();
+    m3u8_rs::MasterPlaylist {
+        variants,
+        ..m3u8_rs::MasterPlaylist::default()
+    }
+    .write_to(&mut written)
+    .map_err(|e| ComposeError::Unparsable(e.to_string()))?;
+    let written = String::from_utf8_lossy(&written);
+    // Everything after the header lines is the variants (tags and URIs).
+    let body: String = written
+        .lines()
+        .skip_while(|line| !line.starts_with("#EXT-X-STREAM-INF:") && !line.starts_with("#EXT-X-I-FRAME-STREAM-INF:"))
+        .flat_map(|line| [line, "\n"])
+        .collect();
+    let mut out = String::with_capacity(media_master.len() + body.len() + 1);
+    out.push_str(media_master);
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str(&body);
+    Ok(out)
+}
+
+/// The `id` of the video `AdaptationSet` a codec's ladder adds: after the
+/// media's (0 and its audio sets from 1), before the text sets (100 on).
+const ADDED_VIDEO_SET_ID: u32 = 50;
+
+/// `media_mpd` with the video `AdaptationSet`s of `added_mpd` (a video-only
+/// MPD of another codec, `BaseURL`s naming its own version's files) added
+/// before the end of its period, renumbered so ids stay unique.
+pub fn dash_add_ladder(media_mpd: &str, added_mpd: &str) -> Result<String, ComposeError> {
+    let end = media_mpd
+        .rfind("  </Period>")
+        .ok_or(ComposeError::NoPeriod)?;
+    let mut sets = String::new();
+    let mut rest = added_mpd;
+    let mut next_id = ADDED_VIDEO_SET_ID;
+    while let Some(start) = rest.find("    <AdaptationSet ") {
+        let close = "</AdaptationSet>\n";
+        let stop = rest[start..]
+            .find(close)
+            .map(|at| start + at + close.len())
+            .ok_or(ComposeError::NoPeriod)?;
+        let set = &rest[start..stop];
+        if set.contains("contentType=\"video\"") {
+            sets.push_str(&renumber(set, next_id));
+            next_id += 1;
+        }
+        rest = &rest[stop..];
+    }
+    if sets.is_empty() {
+        return Err(ComposeError::NoVariant);
+    }
+    let mut out = String::with_capacity(media_mpd.len() + sets.len());
+    out.push_str(&media_mpd[..end]);
+    out.push_str(&sets);
+    out.push_str(&media_mpd[end..]);
+    Ok(out)
+}
+
+/// `set` (an `AdaptationSet` element) with its `id` attribute set to `id`.
+fn renumber(set: &str, id: u32) -> String {
+    let head_end = set.find('>').unwrap_or(set.len());
+    let head = &set[..head_end];
+    match head.find(" id=\"") {
+        Some(at) => {
+            let value_start = at + 5;
+            let value_end = head[value_start..]
+                .find('"')
+                .map_or(head.len(), |n| value_start + n);
+            format!("{}{id}{}", &set[..value_start], &set[value_end..])
+        }
+        None => set.replacen("<AdaptationSet ", &format!("<AdaptationSet id=\"{id}\" "), 1),
+    }
 }
 
 /// The multivariant playlist `media_master` with `tracks` added; their
@@ -320,6 +458,59 @@ mod tests {
         assert!(text.find("sub_1").unwrap() < text.find("</Period>").unwrap());
         assert!(text.starts_with("<MPD>\n  <Period id=\"0\">\n    <AdaptationSet id=\"0\"/>\n"));
         assert!(dash("<MPD/>", &tracks, "").is_err());
+    }
+
+    const AV1_MASTER: &str = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n\
+        #EXT-X-STREAM-INF:BANDWIDTH=600,AVERAGE-BANDWIDTH=400,CODECS=\"av01.0.05M.08\",RESOLUTION=1280x720,FRAME-RATE=30.000\nv2/720p_av1.m3u8\n\
+        #EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=20,CODECS=\"av01.0.05M.08\",URI=\"v2/720p_av1_iframes.m3u8\"\n";
+
+    #[test]
+    fn another_codecs_variants_join_with_the_media_audio() {
+        let audio = VariantAudio {
+            bandwidth: 130,
+            average_bandwidth: 128,
+        };
+        let text = hls_add_ladder(MASTER, AV1_MASTER, &audio).unwrap();
+        assert!(text.starts_with(MASTER), "the media's own lines stay: {text}");
+        let parsed = m3u8_rs::parse_master_playlist_res(text.as_bytes()).unwrap();
+        let av1: Vec<_> = parsed
+            .variants
+            .iter()
+            .filter(|v| v.uri.contains("_av1"))
+            .collect();
+        assert_eq!(av1.len(), 2, "{text}");
+        let video = av1.iter().find(|v| !v.is_i_frame).unwrap();
+        assert_eq!(video.uri, "v2/720p_av1.m3u8");
+        assert_eq!(video.codecs.as_deref(), Some("av01.0.05M.08,mp4a.40.2"));
+        assert_eq!(video.audio.as_deref(), Some("audio"));
+        assert_eq!((video.bandwidth, video.average_bandwidth), (730, Some(528)));
+        let iframe = av1.iter().find(|v| v.is_i_frame).unwrap();
+        assert_eq!((iframe.bandwidth, iframe.audio.as_deref()), (20, None));
+        assert_eq!(iframe.codecs.as_deref(), Some("av01.0.05M.08"));
+        // Captions still reach every variant of both codecs.
+        let tracks = [track("sub_0", "de", "Deutsch", CaptionKind::Subtitles)];
+        let with_text = hls_master(&text, &tracks, "m3/").unwrap();
+        let parsed = m3u8_rs::parse_master_playlist_res(with_text.as_bytes()).unwrap();
+        for variant in parsed.variants.iter().filter(|v| !v.is_i_frame) {
+            assert_eq!(variant.subtitles.as_deref(), Some("subs"), "{}", variant.uri);
+        }
+        assert!(hls_add_ladder("#EXTM3U\n", AV1_MASTER, &audio).is_err());
+        assert!(hls_add_ladder(MASTER, "not a playlist", &audio).is_err());
+    }
+
+    #[test]
+    fn another_codecs_video_set_joins_the_period_with_an_id_of_its_own() {
+        let media = "<MPD>\n  <Period id=\"0\">\n    <AdaptationSet id=\"0\" contentType=\"video\">\n    </AdaptationSet>\n    <AdaptationSet id=\"1\" contentType=\"audio\">\n    </AdaptationSet>\n  </Period>\n</MPD>\n";
+        let added = "<MPD>\n  <Period id=\"0\">\n    <AdaptationSet id=\"0\" contentType=\"video\" mimeType=\"video/mp4\">\n      <Representation id=\"720p_av1\" codecs=\"av01.0.05M.08\">\n        <BaseURL>v2/720p_av1.mp4</BaseURL>\n      </Representation>\n    </AdaptationSet>\n  </Period>\n</MPD>\n";
+        let text = dash_add_ladder(media, added).unwrap();
+        assert_eq!(text.matches("contentType=\"video\"").count(), 2, "{text}");
+        assert!(text.contains("<AdaptationSet id=\"50\" contentType=\"video\" mimeType"));
+        assert!(text.contains("<BaseURL>v2/720p_av1.mp4</BaseURL>"));
+        assert!(text.find("720p_av1").unwrap() < text.find("</Period>").unwrap());
+        assert!(text.starts_with(&media[..media.find("  </Period>").unwrap()]));
+        assert!(dash_add_ladder(media, "<MPD/>").is_err());
+        assert!(dash_add_ladder("<MPD/>", added).is_err());
+        assert_eq!(renumber("<AdaptationSet contentType=\"video\">", 7), "<AdaptationSet id=\"7\" contentType=\"video\">");
     }
 
     #[test]

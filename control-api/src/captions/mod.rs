@@ -5,14 +5,15 @@
 //!
 //! Players see them through a manifest-only version ([`republish`]): a
 //! fresh version folder holding the published media version's
-//! `master.m3u8` and `manifest.mpd` with the text tracks added
+//! `master.m3u8` and `manifest.mpd` with the text tracks (and the ladder
+//! of the row's codec version, [`crate::codecs`]) added
 //! ([`compose`]) and each track's subtitle files, while the media stays
 //! where it is, byte for byte. The row names it (`manifest_version`), the
 //! playback record tells the origin to serve the entry-point manifests from
 //! it, and the one it replaces is retired like any superseded version (the
 //! sweeper never deletes the versions a row names). Adding or removing a
 //! caption, and every `video.ready`, builds a new one; a video with no
-//! captions serves its media version's manifests. Captions added before
+//! captions and no other codec serves its media version's manifests. Captions added before
 //! the first version exists (while the video is queued or processing) wait
 //! for its `video.ready`; captions outlive retranscodes.
 
@@ -28,7 +29,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use compose::TextTrack;
 use goflix_shared::captions::{self as text, Cue, LanguageTag};
-use goflix_shared::domain::{CaptionKind, EmbeddedCaption, VideoId};
+use goflix_shared::domain::{CaptionKind, EmbeddedCaption, Rendition, RenditionKind, VideoId};
 use goflix_shared::layout;
 use goflix_shared::store::{ObjectKey, ObjectStore, StoreError};
 use sea_orm::sea_query::{Expr, OnConflict};
@@ -326,8 +327,10 @@ pub(crate) async fn republish(
     row: video::Model,
 ) -> Result<video::Model, ApiError> {
     let captions = captions_of(txn, row.id).await?;
-    let manifests = match (&row.version, captions.is_empty()) {
-        (Some(version), false) => Some(build(state, &row, version, &captions).await?),
+    let manifests = match &row.version {
+        Some(version) if !captions.is_empty() || row.codec_version.is_some() => {
+            Some(build(state, &row, version, &captions).await?)
+        }
         _ => None,
     };
     if manifests == row.manifest_version {
@@ -367,8 +370,9 @@ fn stem(index: usize) -> String {
     format!("sub_{index}")
 }
 
-/// Writes a new manifest-only version over media `version` with `captions`
-/// and returns its name: every track's files first, the manifests last.
+/// Writes a new manifest-only version over media `version` with the
+/// ladder of the row's codec version and `captions`, and returns its name:
+/// every track's files first, the manifests last.
 async fn build(
     state: &AppState,
     row: &video::Model,
@@ -376,7 +380,10 @@ async fn build(
     captions: &[caption::Model],
 ) -> Result<String, ApiError> {
     let id = VideoId(row.id);
-    let media = MediaManifests::read(state, id, version).await?;
+    let mut media = MediaManifests::read(state, id, version).await?;
+    if let Some(codec_version) = &row.codec_version {
+        media.add_ladder(state, id, row, codec_version).await?;
+    }
     let duration_s = row.duration_s.unwrap_or(0.0);
     let manifests = layout::new_version();
     let put = |name: String, body: Bytes| {
@@ -414,9 +421,14 @@ async fn build(
         tracks.push(track);
     }
     let prefix = format!("{manifests}/");
-    let master =
-        compose::hls_master(&media.master, &tracks, &prefix).map_err(bad_media(version))?;
-    let mpd = compose::dash(&media.mpd, &tracks, &prefix).map_err(bad_media(version))?;
+    let (master, mpd) = if tracks.is_empty() {
+        (media.master, media.mpd)
+    } else {
+        (
+            compose::hls_master(&media.master, &tracks, &prefix).map_err(bad_media(version))?,
+            compose::dash(&media.mpd, &tracks, &prefix).map_err(bad_media(version))?,
+        )
+    };
     put(layout::MASTER_PLAYLIST.to_owned(), Bytes::from(master)).await?;
     put(layout::DASH_MANIFEST.to_owned(), Bytes::from(mpd)).await?;
     tracing::info!(video_id = %id, media = version, manifests, tracks = tracks.len(), "manifests with captions published");
@@ -461,6 +473,30 @@ impl MediaManifests {
             mpd,
             target_duration,
         })
+    }
+
+    /// Adds the video ladder of `codec_version` (another codec's, video
+    /// only) to these manifests, its variants carrying `row`'s audio.
+    async fn add_ladder(
+        &mut self,
+        state: &AppState,
+        id: VideoId,
+        row: &video::Model,
+        codec_version: &str,
+    ) -> Result<(), ApiError> {
+        let master = read_text(state, id, codec_version, layout::MASTER_PLAYLIST).await?;
+        let mpd = read_text(state, id, codec_version, layout::DASH_MANIFEST).await?;
+        let renditions: Vec<Rendition> =
+            serde_json::from_value(row.renditions.clone()).unwrap_or_default();
+        let audio = renditions.iter().filter(|r| r.kind == RenditionKind::Audio);
+        let audio = compose::VariantAudio {
+            bandwidth: audio.clone().map(|r| r.bandwidth).max().unwrap_or(0),
+            average_bandwidth: audio.map(|r| r.average_bandwidth).max().unwrap_or(0),
+        };
+        self.master = compose::hls_add_ladder(&self.master, &master, &audio)
+            .map_err(bad_media(codec_version))?;
+        self.mpd = compose::dash_add_ladder(&self.mpd, &mpd).map_err(bad_media(codec_version))?;
+        Ok(())
     }
 }
 

@@ -39,9 +39,16 @@ pub struct Model {
     pub playable: bool,
     /// The live version the current job publishes while it encodes.
     pub live_version: Option<String>,
-    /// The manifest-only version adding the captions to `version`'s media
-    /// (its manifests and subtitle files); none without captions.
+    /// The manifest-only version adding the captions and the other codecs'
+    /// ladders to `version`'s media (its manifests and subtitle files);
+    /// none when it has neither.
     pub manifest_version: Option<String>,
+    /// The job encoding the ladder of the codecs beyond H.264 for `version`
+    /// (`GOFLIX_CODECS`); its `video.ready` sets `codec_version`.
+    pub codec_job_id: Option<Uuid>,
+    /// The version holding `version`'s ladder in the codecs beyond H.264
+    /// (video only: its audio, poster and text are `version`'s).
+    pub codec_version: Option<String>,
     /// Offers a downloadable progressive MP4.
     pub downloads: bool,
     /// The version whose `download.mp4` exists (the published one, when its

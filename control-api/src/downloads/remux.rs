@@ -350,6 +350,8 @@ mod tests {
             playable: Set(true),
             live_version: Set(None),
             manifest_version: Set(None),
+            codec_job_id: Set(None),
+            codec_version: Set(None),
             downloads: Set(true),
             download_version: Set(None),
             download_lease_until: Set(0),

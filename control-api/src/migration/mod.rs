@@ -17,6 +17,7 @@ mod m20261203_000040_runners;
 mod m20261203_000050_captions;
 mod m20261203_000060_downloads;
 mod m20261206_000070_download_remux;
+mod m20261207_000080_codec_ladders;
 
 use crate::error::ApiError;
 use sea_orm::DatabaseConnection;
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000050_captions::Migration),
             Box::new(m20261203_000060_downloads::Migration),
             Box::new(m20261206_000070_download_remux::Migration),
+            Box::new(m20261207_000080_codec_ladders::Migration),
         ]
     }
 }

@@ -415,6 +415,7 @@ async fn hold(context: &Context, lease: Box<dyn Lease>, stop: &Shutdown) {
                 .collect(),
             download_max_height: job.profile.download.map_or(0, |d| d.max_height),
             ladder: job.profile.ladder.as_str().to_owned(),
+            joins: job.profile.joins.clone().unwrap_or_default(),
         }),
         traceparent: job.traceparent.clone().unwrap_or_default(),
     });

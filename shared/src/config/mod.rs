@@ -22,7 +22,7 @@ pub use redact::ServiceUrl;
 pub use settings::{markdown_table, Setting, SETTINGS};
 
 use crate::client_ip::TrustedProxies;
-use crate::domain::LadderMode;
+use crate::domain::{LadderMode, VideoCodec};
 use secrecy::SecretString;
 use settings::*;
 use std::net::SocketAddr;
@@ -60,6 +60,8 @@ pub struct Config {
     pub max_upload_bytes: u64,
     /// `GOFLIX_LADDER`.
     pub ladder: LadderMode,
+    /// `GOFLIX_CODECS`: H.264 first, then the codecs added to it.
+    pub codecs: Vec<VideoCodec>,
     /// `GOFLIX_DOWNLOADS` is `on`: new videos get a download by default.
     pub downloads: bool,
     /// `GOFLIX_DOWNLOAD_HEIGHT`.
@@ -185,6 +187,11 @@ impl Config {
                 .choice(&LADDER)?
                 .parse()
                 .expect("every GOFLIX_LADDER choice is a ladder mode"),
+            codecs: env
+                .choice(&CODECS)?
+                .split(',')
+                .map(|codec| codec.parse().expect("every GOFLIX_CODECS choice names codecs"))
+                .collect(),
             downloads: env.choice(&DOWNLOADS)? == "on",
             download_height: env.number(&DOWNLOAD_HEIGHT)?,
             public_url: env.optional(&PUBLIC_URL, public_url)?,

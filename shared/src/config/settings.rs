@@ -178,6 +178,12 @@ pub(super) const LADDER: Setting = plain(
     Value("fixed"),
     "how the ladder's bitrates are chosen: `fixed`, every rung at its bitrate (capped at the source's); `per-title`, every rung at a constant quality (x264 CRF 21 from 720 lines up, 18 below) under that bitrate as a cap, so easy pictures take fewer bytes, and a rung that measures no better than the rung below it (luma PSNR against the top rung's input, on sampled GOPs) is dropped",
 );
+pub(super) const CODECS: Setting = plain(
+    "GOFLIX_CODECS",
+    Kind::Choice(&["h264", "h264,av1"]),
+    Value("h264"),
+    "the codecs of every video's ladder: `h264` alone, or `h264,av1` to add an AV1 ladder (SVT-AV1, CMAF `av01`, keyframes aligned with H.264) as a second job once the H.264 version is ready, listed beside H.264 in the manifests for players that decode it",
+);
 pub(super) const DOWNLOADS: Setting = plain(
     "GOFLIX_DOWNLOADS",
     Kind::Choice(&["off", "on"]),
@@ -391,6 +397,7 @@ pub const SETTINGS: &[&Setting] = &[
     &TRUSTED_PROXIES,
     &MAX_UPLOAD_BYTES,
     &LADDER,
+    &CODECS,
     &DOWNLOADS,
     &DOWNLOAD_HEIGHT,
     &PUBLIC_URL,
@@ -487,6 +494,18 @@ mod tests {
             .map(|mode| mode.as_str())
             .collect();
         assert_eq!(words, modes.as_slice());
+    }
+
+    #[test]
+    fn every_codecs_choice_starts_with_h264_and_names_known_codecs() {
+        let Kind::Choice(words) = CODECS.kind else {
+            panic!("GOFLIX_CODECS is a choice");
+        };
+        for word in words {
+            let codecs: Vec<crate::domain::VideoCodec> =
+                word.split(',').map(|c| c.parse().unwrap()).collect();
+            assert_eq!(codecs[0], crate::domain::VideoCodec::H264, "{word}");
+        }
     }
 
     /// Where the generated table sits in a document.

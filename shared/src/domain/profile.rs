@@ -2,6 +2,12 @@
 //! queues the job and carried in it ([`super::TranscodeJob::profile`]), so
 //! an in-cluster worker and a remote runner produce the same outputs, and a
 //! runner is only handed jobs whose codecs it announced it can encode.
+//!
+//! A video's first job encodes the H.264 ladder with audio and everything
+//! else a version holds; each further codec (`GOFLIX_CODECS`) is a job of
+//! its own queued once that version is ready ([`JobProfile::joins`]),
+//! encoding only its video ladder, which the control plane adds to the
+//! version's manifests. H.264 never waits for the slower encoders.
 
 use super::{Rendition, RenditionKind};
 use serde::{Deserialize, Serialize};
@@ -9,21 +15,44 @@ use std::fmt;
 use std::str::FromStr;
 
 /// A video codec a ladder is encoded with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum VideoCodec {
-    /// H.264 (libx264), CMAF `avc1`.
+    /// H.264 (libx264), CMAF `avc1`: every video has it, every player plays it.
+    #[default]
     H264,
+    /// AV1 (SVT-AV1), CMAF `av01`: fewer bytes where players decode it.
+    Av1,
 }
 
 impl VideoCodec {
     /// Every codec, in the order ladders are encoded.
-    pub const ALL: [Self; 1] = [Self::H264];
+    pub const ALL: [Self; 2] = [Self::H264, Self::Av1];
 
-    /// The wire name (`h264`).
+    /// The wire name (`h264`, `av1`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::H264 => "h264",
+            Self::Av1 => "av1",
+        }
+    }
+
+    /// The FFmpeg encoder that makes it.
+    pub fn encoder(self) -> &'static str {
+        match self {
+            Self::H264 => "libx264",
+            Self::Av1 => "libsvtav1",
+        }
+    }
+
+    /// What its renditions' names add to the rung's (`720p`, `720p_av1`):
+    /// names stay unique among every codec's renditions of a video.
+    pub fn rendition_suffix(self) -> &'static str {
+        match self {
+            Self::H264 => "",
+            Self::Av1 => "_av1",
         }
     }
 }
@@ -96,6 +125,12 @@ pub struct JobProfile {
     /// A progressive MP4 for downloads beside the ladder, if asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub download: Option<DownloadProfile>,
+    /// The published version this job's ladder joins: the job encodes its
+    /// codecs' video renditions only (no audio, poster, storyboard, text
+    /// or download; no live copy) and the control plane adds them to that
+    /// version's manifests. None for a video's full job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub joins: Option<String>,
 }
 
 /// The progressive MP4 a job writes for downloads (`download.mp4`):
@@ -115,6 +150,7 @@ impl Default for JobProfile {
             codecs: vec![VideoCodec::H264],
             ladder: LadderMode::Fixed,
             download: None,
+            joins: None,
         }
     }
 }
@@ -166,6 +202,19 @@ mod tests {
         assert!(!profile.fits(&[]));
         assert_eq!("h264".parse::<VideoCodec>(), Ok(VideoCodec::H264));
         assert!("vp9".parse::<VideoCodec>().is_err());
+        for codec in VideoCodec::ALL {
+            assert_eq!(codec.as_str().parse::<VideoCodec>(), Ok(codec));
+        }
+        let av1 = JobProfile {
+            codecs: vec![VideoCodec::Av1],
+            joins: Some("0193".into()),
+            ..JobProfile::default()
+        };
+        assert!(!av1.fits(&[VideoCodec::H264]));
+        assert!(av1.fits(&VideoCodec::ALL));
+        let wire = serde_json::json!({"codecs": ["av1"], "joins": "0193"});
+        assert_eq!(serde_json::to_value(&av1).unwrap(), wire);
+        assert_eq!(serde_json::from_value::<JobProfile>(wire).unwrap(), av1);
         assert_eq!(
             serde_json::to_value(&profile).unwrap(),
             serde_json::json!({"codecs": ["h264"]})

@@ -14,8 +14,15 @@
 //! with the rung's bitrate as the VBV cap, so a picture that is easy to
 //! code takes fewer bits and a hard one about what `fixed` gives it (a
 //! one-second VBV buffer bounds its peaks).
+//!
+//! The codec ([`VideoCodec`], from the job) names the rungs (`720p`,
+//! `720p_av1`) and scales their bits: an AV1 rung gets
+//! [`AV1_BITRATE_PERCENT`] of the H.264 rung's bitrate (and caps), at
+//! SVT-AV1 preset [`AV1_PRESET`]; `per-title` AV1 rungs use a capped CRF
+//! ([`per_title_crf`]). Every codec's rungs share the frame rate and the
+//! fixed GOP, so their keyframes fall on the same frames.
 
-use goflix_shared::domain::LadderMode;
+use goflix_shared::domain::{LadderMode, VideoCodec};
 
 /// The heights Goflix encodes by default, highest first, with their video
 /// bitrate in bits per second at up to 30 frames per second.
@@ -62,12 +69,28 @@ pub const PER_TITLE_CRF_HD: u8 = 21;
 /// bits.
 pub const PER_TITLE_CRF_SD: u8 = 18;
 
-/// The constant rate factor of a `per-title` rung whose short side is `lines`.
-pub fn per_title_crf(lines: u32) -> u8 {
-    if lines >= 720 {
-        PER_TITLE_CRF_HD
-    } else {
-        PER_TITLE_CRF_SD
+/// The SVT-AV1 constant rate factor of `per-title` AV1 rungs of 720 lines
+/// and more (SVT-AV1's scale runs to 63; see `docs/design/per-title-ladder.md`).
+pub const PER_TITLE_AV1_CRF_HD: u8 = 34;
+
+/// The SVT-AV1 constant rate factor of smaller `per-title` AV1 rungs.
+pub const PER_TITLE_AV1_CRF_SD: u8 = 30;
+
+/// An AV1 rung's bitrate (and caps) as a percentage of the H.264 rung's:
+/// AV1 codes the same picture in fewer bits.
+pub const AV1_BITRATE_PERCENT: u64 = 60;
+
+/// The SVT-AV1 preset of every AV1 rung: about 1.3× realtime for one
+/// 1080p encoder on two cores.
+pub const AV1_PRESET: &str = "10";
+
+/// The constant rate factor of a `per-title` `codec` rung whose short side is `lines`.
+pub fn per_title_crf(codec: VideoCodec, lines: u32) -> u8 {
+    match (codec, lines >= 720) {
+        (VideoCodec::H264, true) => PER_TITLE_CRF_HD,
+        (VideoCodec::H264, false) => PER_TITLE_CRF_SD,
+        (VideoCodec::Av1, true) => PER_TITLE_AV1_CRF_HD,
+        (VideoCodec::Av1, false) => PER_TITLE_AV1_CRF_SD,
     }
 }
 
@@ -115,8 +138,10 @@ pub struct SourceVideo {
 /// One video rendition to encode.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rung {
-    /// `720p`, also the file stem.
+    /// `720p` (`720p_av1` for AV1), also the file stem.
     pub name: String,
+    /// The codec it is encoded with.
+    pub codec: VideoCodec,
     /// Output width in pixels (even).
     pub width: u32,
     /// Output height in pixels (even).
@@ -130,7 +155,7 @@ pub struct Rung {
     pub maxrate: u64,
     /// VBV buffer size in bits.
     pub bufsize: u64,
-    /// x264 preset.
+    /// x264 preset, or SVT-AV1's for AV1.
     pub preset: String,
 }
 
@@ -155,10 +180,16 @@ pub struct Ladder {
     pub frame_rate: (u32, u32),
 }
 
-/// Plans the ladder for a source from the configured rungs (highest first);
-/// `preset` applies to rungs without their own, `mode` decides the rate
-/// control.
-pub fn plan(source: &SourceVideo, specs: &[RungSpec], preset: &str, mode: LadderMode) -> Ladder {
+/// Plans the `codec` ladder for a source from the configured rungs (highest
+/// first); `preset` applies to H.264 rungs without their own, `mode`
+/// decides the rate control.
+pub fn plan(
+    source: &SourceVideo,
+    specs: &[RungSpec],
+    preset: &str,
+    mode: LadderMode,
+    codec: VideoCodec,
+) -> Ladder {
     let frame_rate = output_frame_rate(source.frame_rate);
     let fps = f64::from(frame_rate.0) / f64::from(frame_rate.1);
     let rate_factor = if fps > 31.0 { 1.5 } else { 1.0 };
@@ -193,6 +224,10 @@ pub fn plan(source: &SourceVideo, specs: &[RungSpec], preset: &str, mode: Ladder
         .into_iter()
         .map(|(height, rate, rung_preset)| {
             let wanted = (rate as f64 * rate_factor) as u64;
+            let wanted = match codec {
+                VideoCodec::H264 => wanted,
+                VideoCodec::Av1 => wanted * AV1_BITRATE_PERCENT / 100,
+            };
             let bitrate = cap.map_or(wanted, |cap| wanted.min(cap)).max(MIN_BITRATE);
             let long = even_round(f64::from(height) * if portrait { 1.0 / aspect } else { aspect });
             let (width, height) = if portrait {
@@ -206,21 +241,26 @@ pub fn plan(source: &SourceVideo, specs: &[RungSpec], preset: &str, mode: Ladder
                 // `fixed` allows.
                 LadderMode::PerTitle => (
                     RateControl::Quality {
-                        crf: per_title_crf(width.min(height)),
+                        crf: per_title_crf(codec, width.min(height)),
                     },
                     bitrate,
                     bitrate,
                 ),
             };
+            let preset = match codec {
+                VideoCodec::H264 => rung_preset.unwrap_or(preset),
+                VideoCodec::Av1 => AV1_PRESET,
+            };
             Rung {
-                name: format!("{}p", width.min(height)),
+                name: format!("{}p{}", width.min(height), codec.rendition_suffix()),
+                codec,
                 width,
                 height,
                 bitrate,
                 rate,
                 maxrate,
                 bufsize,
-                preset: rung_preset.unwrap_or(preset).to_owned(),
+                preset: preset.to_owned(),
             }
         })
         .collect();
@@ -293,6 +333,7 @@ fn even_round(value: f64) -> u32 {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use VideoCodec::{Av1, H264};
 
     fn source(width: u32, height: u32) -> SourceVideo {
         SourceVideo {
@@ -306,7 +347,7 @@ mod tests {
     }
 
     fn plan_default(source: &SourceVideo) -> Ladder {
-        plan(source, &default_rungs(), "veryfast", LadderMode::Fixed)
+        plan(source, &default_rungs(), "veryfast", LadderMode::Fixed, H264)
     }
 
     fn sizes(ladder: &Ladder) -> Vec<(u32, u32)> {
@@ -331,8 +372,8 @@ mod tests {
             bit_rate: 2_000_000,
             ..source(1920, 1080)
         };
-        let fixed = plan(&src, &default_rungs(), "veryfast", LadderMode::Fixed);
-        let per_title = plan(&src, &default_rungs(), "veryfast", LadderMode::PerTitle);
+        let fixed = plan(&src, &default_rungs(), "veryfast", LadderMode::Fixed, H264);
+        let per_title = plan(&src, &default_rungs(), "veryfast", LadderMode::PerTitle, H264);
         assert_eq!(sizes(&per_title), sizes(&fixed));
         assert_eq!(per_title.frame_rate, fixed.frame_rate);
         for (quality, average) in per_title.rungs.iter().zip(&fixed.rungs) {
@@ -348,6 +389,45 @@ mod tests {
             per_title.rungs[0].maxrate, 2_000_000,
             "capped at the source"
         );
+    }
+
+    #[test]
+    fn an_av1_ladder_has_the_h264_geometry_at_fewer_bits_in_both_modes() {
+        let src = SourceVideo {
+            bit_rate: 2_000_000,
+            frame_rate: (50, 1),
+            ..source(1920, 1080)
+        };
+        for mode in LadderMode::ALL {
+            let h264 = plan(&src, &default_rungs(), "veryfast", mode, H264);
+            let av1 = plan(&src, &default_rungs(), "faster", mode, Av1);
+            assert_eq!(sizes(&av1), sizes(&h264));
+            assert_eq!(av1.frame_rate, h264.frame_rate);
+            for (a, h) in av1.rungs.iter().zip(&h264.rungs) {
+                assert_eq!(a.name, format!("{}_av1", h.name));
+                assert_eq!((a.codec, h.codec), (Av1, H264));
+                assert_eq!(a.preset, AV1_PRESET, "x264 presets are not SVT-AV1's");
+                assert!(a.bitrate <= h.bitrate && a.maxrate <= h.maxrate, "{mode:?}");
+                match (mode, a.rate, h.rate) {
+                    (LadderMode::Fixed, RateControl::Average, RateControl::Average) => {}
+                    (
+                        LadderMode::PerTitle,
+                        RateControl::Quality { crf: av1_crf },
+                        RateControl::Quality { crf: h264_crf },
+                    ) => {
+                        assert_eq!(av1_crf, per_title_crf(Av1, a.height));
+                        assert_eq!(h264_crf, per_title_crf(H264, h.height));
+                        assert_eq!(a.maxrate, a.bitrate);
+                    }
+                    other => panic!("{mode:?}: {other:?}"),
+                }
+            }
+        }
+        // The source's rate caps AV1 too, at 60 % of the H.264 rung's ask:
+        // 1080p at 50 fps asks 7.5 Mbit/s of H.264, 4.5 of AV1, both over 2.
+        let capped = plan(&src, &default_rungs(), "", LadderMode::Fixed, Av1);
+        assert_eq!(capped.rungs[0].bitrate, 2_000_000);
+        assert_eq!(capped.rungs[4].bitrate, 400_000 * 3 / 2 * AV1_BITRATE_PERCENT / 100);
     }
 
     #[test]
@@ -434,7 +514,7 @@ mod tests {
                 preset: None,
             },
         ];
-        let ladder = plan(&source(1920, 1080), &specs, "medium", LadderMode::Fixed);
+        let ladder = plan(&source(1920, 1080), &specs, "medium", LadderMode::Fixed, H264);
         let got: Vec<_> = ladder
             .rungs
             .iter()

@@ -278,7 +278,7 @@ impl LivePublisher {
                 offset: 0,
                 length: init.len() as u64,
             };
-            rendition.codecs = codecs::avc1(&init, whole).ok()?;
+            rendition.codecs = codecs::video(&init, whole).ok()?;
         }
         Some(video)
     }
@@ -596,6 +596,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ladder = Ladder {
             rungs: vec![crate::media::ladder::Rung {
+                codec: goflix_shared::domain::VideoCodec::H264,
                 name: "240p".into(),
                 width: 426,
                 height: 240,

@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use goflix_shared::domain::{DownloadProfile, EmbeddedCaption, LadderMode, Rendition};
+use goflix_shared::domain::{DownloadProfile, EmbeddedCaption, LadderMode, Rendition, VideoCodec};
 use goflix_shared::layout::{self, DOWNLOAD};
 
 use crate::media::error::MediaError;
@@ -56,6 +56,13 @@ pub struct TranscodeOptions {
     pub download_max_height: Option<u32>,
     /// How the rungs' bitrates are chosen ([`ladder::plan`]); fixed by default.
     pub ladder_mode: LadderMode,
+    /// The codec of the ladder; H.264 by default.
+    pub codec: VideoCodec,
+    /// Encode the video ladder only, for a version that already has the
+    /// rest: no audio, poster, storyboard, captions or download. Its
+    /// `master.m3u8` lists video variants alone and its `manifest.mpd` a
+    /// video adaptation set alone, for the control plane to merge.
+    pub video_only: bool,
 }
 
 impl Default for TranscodeOptions {
@@ -72,6 +79,8 @@ impl Default for TranscodeOptions {
             live_dir: None,
             download_max_height: None,
             ladder_mode: LadderMode::Fixed,
+            codec: VideoCodec::H264,
+            video_only: false,
         }
     }
 }
@@ -124,6 +133,7 @@ pub fn transcode(
         &opts.ladder,
         &opts.x264_preset,
         opts.ladder_mode,
+        opts.codec,
     );
     let settings = Settings {
         segment_seconds: opts.segment_seconds,
@@ -133,6 +143,7 @@ pub fn transcode(
         cancel: opts.cancel.clone(),
         live_dir: opts.live_dir.clone(),
         measure_quality: opts.ladder_mode == LadderMode::PerTitle,
+        video_only: opts.video_only,
     };
     let pipeline = pipeline::open(probe, &ladder, out_dir, &settings)?;
     if let Some(dir) = &opts.live_dir {
@@ -199,7 +210,7 @@ pub fn transcode(
     files.push(DASH_MANIFEST.to_owned());
     files.extend(encoded.assets);
     files.extend(encoded.captions.iter().map(|caption| caption.file.clone()));
-    let download = match opts.download_max_height {
+    let download = match opts.download_max_height.filter(|_| !opts.video_only) {
         Some(max_height) => write_download(out_dir, &video, &audio, max_height)?,
         None => None,
     };

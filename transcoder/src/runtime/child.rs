@@ -11,7 +11,7 @@
 
 use crate::media::ladder::RungSpec;
 use crate::media::{transcode, TranscodeOptions, TranscodeOutput};
-use goflix_shared::domain::{FailureCode, LadderMode};
+use goflix_shared::domain::{FailureCode, LadderMode, VideoCodec};
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -49,6 +49,12 @@ pub struct ChildRequest {
     /// How the rungs' bitrates are chosen.
     #[serde(default)]
     pub ladder_mode: LadderMode,
+    /// The codec of the ladder.
+    #[serde(default)]
+    pub codec: VideoCodec,
+    /// Encode the video ladder only (a ladder joining a published version).
+    #[serde(default)]
+    pub video_only: bool,
     /// Resource limits the child applies to itself first.
     pub limits: Limits,
     /// The worker's process id: the child's parent.
@@ -76,6 +82,8 @@ impl ChildRequest {
             uri_prefix: options.uri_prefix.clone(),
             download_max_height: options.download_max_height,
             ladder_mode: options.ladder_mode,
+            codec: options.codec,
+            video_only: options.video_only,
             limits,
             worker_pid: std::process::id(),
         }
@@ -93,6 +101,8 @@ impl ChildRequest {
             live_dir: self.live_dir.clone(),
             download_max_height: self.download_max_height,
             ladder_mode: self.ladder_mode,
+            codec: self.codec,
+            video_only: self.video_only,
             ..TranscodeOptions::default()
         }
     }

@@ -36,7 +36,7 @@ pub use crate::runtime::running::RunningJobs;
 use crate::runtime::supervise::{self, Isolation};
 use futures_util::StreamExt;
 use goflix_shared::command::{Command, CommandSource};
-use goflix_shared::domain::{FailureCode, TranscodeJob};
+use goflix_shared::domain::{FailureCode, TranscodeJob, VideoCodec};
 use goflix_shared::events::{BusError, Event, EventKind, EventSink};
 use goflix_shared::layout::{self, AttemptVersions};
 use goflix_shared::metrics;
@@ -552,11 +552,15 @@ impl Worker {
         cancel: &Cancel,
     ) -> Result<TranscodeOutput, JobError> {
         let (progress_tx, mut progress_rx) = mpsc::channel::<f64>(8);
+        let joins = job.profile.joins.is_some();
         let options = TranscodeOptions {
             uri_prefix: format!("{version}/"),
-            live_dir: Some(scratch.live_dir.clone()),
+            // A ladder joining a published version is not played before it is done.
+            live_dir: (!joins).then(|| scratch.live_dir.clone()),
             download_max_height: job.profile.download.map(|d| d.max_height),
             ladder_mode: job.profile.ladder,
+            codec: ladder_codec(job)?,
+            video_only: joins,
             ..self.options.clone()
         };
         let request = ChildRequest::new(
@@ -699,6 +703,18 @@ impl Worker {
 }
 
 /// Sleeps for `delay` unless `cancel` fires first; whether it slept it out.
+/// The one codec a job's ladder is encoded with: H.264 for a video's full
+/// job, the codec it names for a job joining a published version.
+fn ladder_codec(job: &TranscodeJob) -> Result<VideoCodec, JobError> {
+    match job.profile.codecs.as_slice() {
+        [codec] => Ok(*codec),
+        codecs => Err(JobError::abort(
+            FailureCode::Internal,
+            format!("a job encodes one codec's ladder, not {codecs:?}"),
+        )),
+    }
+}
+
 async fn pause(delay: Duration, cancel: &Cancel) -> bool {
     let until = Instant::now() + delay;
     while !cancel.is_cancelled() {

@@ -74,7 +74,7 @@ pub fn video(out_dir: &Path, rung: &Rung, frame_rate: (u32, u32)) -> Result<Pack
     let file = layout::rendition_file(&rung.name);
     let data = read(out_dir, &file)?;
     let index = index_of(&file, &data)?;
-    let codecs = codecs::avc1(&data, index.init)
+    let codecs = codecs::video(&data, index.init)
         .map_err(|e| MediaError::internal(&format!("reading the codec of {file}"), e))?;
     let keyframes = index::keyframes(&data, &index)
         .map_err(|e| MediaError::internal(&format!("finding the keyframes of {file}"), e))?;

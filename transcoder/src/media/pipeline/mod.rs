@@ -93,6 +93,9 @@ pub struct Settings {
     pub live_dir: Option<std::path::PathBuf>,
     /// Keep reference frames for measuring the rungs' quality afterwards.
     pub measure_quality: bool,
+    /// Encode the video ladder only: no audio or text lane, no poster or
+    /// storyboard (a ladder that joins a version which has them).
+    pub video_only: bool,
 }
 
 /// What the pipeline produced.
@@ -221,6 +224,11 @@ pub fn open<'a>(
     };
 
     let video_start = (video.start_time, video.time_base);
+    let (audio, text) = if settings.video_only {
+        (Vec::new(), Vec::new())
+    } else {
+        (audio, text)
+    };
     let audio = audio
         .into_iter()
         .enumerate()
@@ -355,9 +363,12 @@ impl Pipeline<'_> {
             )));
         }
         let (audio, captions) = side_lanes.finish(out_dir)?;
-        let mut assets = storyboard.write(out_dir)?;
-        if poster.write(out_dir)? {
-            assets.insert(0, crate::media::assets::POSTER.to_owned());
+        let mut assets = Vec::new();
+        if !settings.video_only {
+            assets = storyboard.write(out_dir)?;
+            if poster.write(out_dir)? {
+                assets.insert(0, crate::media::assets::POSTER.to_owned());
+            }
         }
         Ok(Encoded {
             audio,
@@ -738,6 +749,7 @@ mod tests {
                 .iter()
                 .map(|&height| Rung {
                     name: format!("{height}p"),
+                    codec: goflix_shared::domain::VideoCodec::H264,
                     width: height * 16 / 9 / 2 * 2,
                     height,
                     bitrate: 1,

@@ -1,4 +1,4 @@
-//! One rendition: its encoder (libx264 or FFmpeg's native AAC) and the CMAF
+//! One rendition: its encoder (libx264, SVT-AV1 or FFmpeg's native AAC) and the CMAF
 //! muxer writing its single fragmented MP4, plus optionally a live copy of
 //! the same packets cut by libavformat's `hls` muxer into an init segment,
 //! one fMP4 file per segment and an `EVENT` playlist that grows as they are
@@ -9,6 +9,8 @@ use std::path::Path;
 use ffmpeg_next::{
     self as ffmpeg, codec, color, encoder, format, Dictionary, Frame, Packet, Rational,
 };
+
+use goflix_shared::domain::VideoCodec;
 
 use super::graph::AUDIO_RATE;
 use crate::media::error::MediaError;
@@ -59,31 +61,34 @@ pub struct VideoSettings<'a> {
     pub frame_rate: (u32, u32),
     /// Frames per GOP (= per segment).
     pub gop: u32,
-    /// x264 frame threads; 0 lets x264 choose (1.5 × cores).
+    /// Encoder threads (x264 frame threads, SVT-AV1 logical processors);
+    /// 0 lets the encoder choose.
     pub threads: usize,
     /// Tag the stream BT.709 (the graph converted HDR or BT.2020 to it).
     pub bt709: bool,
 }
 
 impl Track {
-    /// H.264 High with a fixed, closed GOP of `gop` frames and no scene-cut
-    /// keyframes, so every GOP starts with an IDR at the same frame in every rung.
+    /// The rung's codec (H.264 High, or AV1 Main) with a fixed, closed GOP
+    /// of `gop` frames and no scene-cut keyframes, so every GOP starts with
+    /// a keyframe at the same frame in every rung of every codec.
     pub fn video(
         path: &Path,
         settings: &VideoSettings,
         live: Option<&LiveTarget>,
     ) -> Result<Self, MediaError> {
-        let codec = encoder::find_by_name("libx264")
-            .ok_or_else(|| MediaError::Internal("FFmpeg was built without libx264".into()))?;
+        let rung = settings.rung;
+        let name = rung.codec.encoder();
+        let codec = encoder::find_by_name(name)
+            .ok_or_else(|| MediaError::Internal(format!("FFmpeg was built without {name}")))?;
         let mut output = create_output(path)?;
         let (num, den) = settings.frame_rate;
         let time_base = Rational::new(den as i32, num as i32);
-        let rung = settings.rung;
 
         let mut ctx = codec::context::Context::new_with_codec(codec)
             .encoder()
             .video()
-            .map_err(|e| MediaError::encode("allocating the H.264 encoder", e))?;
+            .map_err(|e| MediaError::encode(&format!("allocating {name}"), e))?;
         ctx.set_width(rung.width);
         ctx.set_height(rung.height);
         ctx.set_format(format::Pixel::YUV420P);
@@ -91,9 +96,10 @@ impl Track {
         ctx.set_time_base(time_base);
         ctx.set_frame_rate(Some(Rational::new(num as i32, den as i32)));
         ctx.set_gop(settings.gop);
-        if rung.rate == RateControl::Average {
-            ctx.set_bit_rate(rung.bitrate as usize);
-        }
+        ctx.set_bit_rate(match rung.rate {
+            RateControl::Average => rung.bitrate as usize,
+            RateControl::Quality { .. } => 0,
+        });
         ctx.set_max_bit_rate(rung.maxrate as usize);
         ctx.set_flags(codec::Flags::GLOBAL_HEADER);
         ctx.set_threading(codec::threading::Config {
@@ -108,23 +114,9 @@ impl Track {
             ctx.set_color_range(color::Range::MPEG);
         }
 
-        let gop = settings.gop;
-        let mut options = Dictionary::new();
-        options.set("preset", &rung.preset);
-        options.set("profile", "high");
-        options.set("bufsize", &rung.bufsize.to_string());
-        if let RateControl::Quality { crf } = rung.rate {
-            options.set("crf", &crf.to_string());
-        }
-        options.set("keyint_min", &gop.to_string());
-        options.set("sc_threshold", "0");
-        options.set(
-            "x264-params",
-            &format!("keyint={gop}:min-keyint={gop}:scenecut=0:open-gop=0"),
-        );
         let opened = ctx
-            .open_with(options)
-            .map_err(|e| MediaError::encode(&format!("opening libx264 for {}", rung.name), e))?;
+            .open_with(encoder_options(rung, settings.gop))
+            .map_err(|e| MediaError::encode(&format!("opening {name} for {}", rung.name), e))?;
 
         let mut stream = output
             .add_stream(codec)
@@ -273,6 +265,32 @@ impl Track {
             }
         }
     }
+}
+
+/// The encoder's private options for `rung`: preset, VBV buffer, constant
+/// quality when asked for, and keyframes exactly every `gop` frames.
+fn encoder_options(rung: &Rung, gop: u32) -> Dictionary<'static> {
+    let mut options = Dictionary::new();
+    options.set("preset", &rung.preset);
+    options.set("bufsize", &rung.bufsize.to_string());
+    if let RateControl::Quality { crf } = rung.rate {
+        options.set("crf", &crf.to_string());
+    }
+    match rung.codec {
+        VideoCodec::H264 => {
+            options.set("profile", "high");
+            options.set("keyint_min", &gop.to_string());
+            options.set("sc_threshold", "0");
+            options.set(
+                "x264-params",
+                &format!("keyint={gop}:min-keyint={gop}:scenecut=0:open-gop=0"),
+            );
+        }
+        // The GOP size sets SVT-AV1's intra period; key frames (not
+        // forward ones) close every GOP, and scene changes add none.
+        VideoCodec::Av1 => options.set("svtav1-params", "irefresh-type=2:scd=0"),
+    }
+    options
 }
 
 impl Live {

@@ -320,8 +320,10 @@ fn hello(capacity: u32) -> RunnerMessage {
     RunnerMessage {
         message: Some(runner_message::Message::Hello(Hello {
             capacity,
+            // Only the codecs whose encoder this FFmpeg has.
             codecs: VideoCodec::ALL
                 .iter()
+                .filter(|c| ffmpeg_next::encoder::find_by_name(c.encoder()).is_some())
                 .map(|c| c.as_str().to_owned())
                 .collect(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -367,6 +369,11 @@ fn parse_assignment(a: &Assignment) -> Result<(TranscodeJob, u32, AttemptVersion
         None | Some("") => LadderMode::Fixed,
         Some(mode) => mode.parse()?,
     };
+    let joins = match a.profile.as_ref().map(|p| p.joins.as_str()) {
+        None | Some("") => None,
+        Some(version) if layout::is_version(version) => Some(version.to_owned()),
+        Some(_) => return Err("bad joined version".into()),
+    };
     let job = TranscodeJob {
         job_id,
         video_id,
@@ -375,6 +382,7 @@ fn parse_assignment(a: &Assignment) -> Result<(TranscodeJob, u32, AttemptVersion
             codecs,
             ladder,
             download,
+            joins,
         },
     };
     let versions = AttemptVersions {
@@ -583,6 +591,7 @@ mod tests {
                 codecs: vec!["h264".into()],
                 download_max_height: 0,
                 ladder: String::new(),
+                joins: String::new(),
             }),
             traceparent: String::new(),
         }
@@ -606,6 +615,7 @@ mod tests {
                 codecs: vec!["h264".into()],
                 download_max_height: 480,
                 ladder: "per-title".into(),
+                joins: String::new(),
             }),
             ..assignment()
         };
@@ -617,6 +627,7 @@ mod tests {
                 codecs: vec!["h264".into()],
                 download_max_height: 0,
                 ladder: "crf".into(),
+                joins: String::new(),
             }),
             ..assignment()
         };
@@ -626,10 +637,25 @@ mod tests {
                 codecs: vec!["mpeg1".into()],
                 download_max_height: 0,
                 ladder: String::new(),
+                joins: String::new(),
             }),
             ..assignment()
         };
         assert!(parse_assignment(&unknown_codec).is_err());
+        let joining = |joins: &str| Assignment {
+            profile: Some(WireProfile {
+                codecs: vec!["av1".into()],
+                download_max_height: 0,
+                ladder: String::new(),
+                joins: joins.into(),
+            }),
+            ..assignment()
+        };
+        let published = layout::new_version();
+        let (job, ..) = parse_assignment(&joining(&published)).unwrap();
+        assert_eq!(job.profile.codecs, [VideoCodec::Av1]);
+        assert_eq!(job.profile.joins, Some(published));
+        assert!(parse_assignment(&joining("../x")).is_err());
     }
 
     #[tokio::test]

@@ -1,0 +1,173 @@
+//! AV1 beside H.264 (`GOFLIX_CODECS=h264,av1`), end to end on embedded
+//! defaults: the video becomes ready on H.264 alone, exactly as with
+//! `h264`, then a second job encodes its AV1 ladder and the manifests list
+//! both (HLS variants with `av01` `CODECS` and the media's audio group,
+//! a second DASH video `AdaptationSet`); the API names every rendition's
+//! codec; every rendition of both codecs has its keyframes at the same
+//! times; hls.js, dash.js and Shaka Player in headless Chromium play AV1
+//! and fall back to H.264 when the page says AV1 cannot be decoded.
+
+use crate::common::{clip, ffprobe, play_codecs, spawn_app_with, TestApp};
+use serde_json::Value;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn av1_joins_a_ready_h264_video_and_every_player_picks_what_it_decodes() {
+    let app = spawn_app_with(&[("GOFLIX_CODECS", "h264,av1")]).await;
+    let media = tempfile::tempdir().unwrap();
+    let master = clip(media.path(), "in.mp4", "854x480", 6, true);
+    let (status, created) = app.upload("Two codecs", &master).await;
+    assert_eq!(status, 202, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let ready = app.wait_settled(&id, Duration::from_secs(300)).await;
+    assert_eq!(ready["state"], "ready", "{ready}");
+    // AV1 is only queued once H.264 is ready: it never delays it.
+    assert_eq!(names(&ready, "avc1"), ["480p", "360p", "240p"], "{ready}");
+    assert!(names(&ready, "av01").is_empty(), "{ready}");
+
+    let video = wait_for_av1(&app, &id).await;
+    assert_eq!(names(&video, "avc1"), ["480p", "360p", "240p"], "{video}");
+    assert_eq!(
+        names(&video, "av01"),
+        ["480p_av1", "360p_av1", "240p_av1"],
+        "{video}"
+    );
+    assert_eq!(video["state"], "ready");
+
+    let master = app.get_text(&format!("/v/{id}/master.m3u8")).await;
+    let parsed = m3u8_rs::parse_master_playlist_res(master.as_bytes()).unwrap();
+    let variants: Vec<_> = parsed.variants.iter().filter(|v| !v.is_i_frame).collect();
+    assert_eq!(variants.len(), 6, "{master}");
+    for variant in &variants {
+        let codecs = variant.codecs.as_deref().unwrap();
+        let av1 = variant.uri.contains("_av1");
+        assert!(
+            codecs.starts_with(if av1 { "av01.0." } else { "avc1." }),
+            "{master}"
+        );
+        assert!(codecs.ends_with(",mp4a.40.2"), "{master}");
+        assert_eq!(variant.audio.as_deref(), Some("audio"), "{master}");
+    }
+    let iframes = parsed.variants.iter().filter(|v| v.is_i_frame).count();
+    assert_eq!(iframes, 6, "{master}");
+    let mpd = app.get_text(&format!("/v/{id}/manifest.mpd")).await;
+    assert_eq!(mpd.matches("contentType=\"video\"").count(), 2, "{mpd}");
+    assert_eq!(mpd.matches("codecs=\"av01.0.").count(), 3, "{mpd}");
+
+    let playlists: Vec<String> = variants.iter().map(|v| v.uri.clone()).collect();
+    check_keyframes_align(&app, &id, &playlists).await;
+
+    for (player, manifest) in [
+        ("hls", "master.m3u8"),
+        ("dash", "manifest.mpd"),
+        ("shaka", "manifest.mpd"),
+    ] {
+        let url = format!("{}/v/{id}/{manifest}", app.base);
+        let (all, fallback) = tokio::task::spawn_blocking(move || {
+            (
+                play_codecs(player, &url, "all"),
+                play_codecs(player, &url, "no-av1"),
+            )
+        })
+        .await
+        .unwrap();
+        eprintln!("{player}: {all}\n{player} without AV1: {fallback}");
+        assert_eq!(all["av1Supported"], true, "Chromium decodes AV1: {all}");
+        assert!(codec(&all).starts_with("av01"), "{player}: {all}");
+        assert!(fetched(&all).iter().all(|f| f.contains("_av1")), "{player}: {all}");
+        assert_eq!(fallback["av1Supported"], false, "{fallback}");
+        assert!(codec(&fallback).starts_with("avc1"), "{player}: {fallback}");
+        assert!(
+            !fetched(&fallback).is_empty() && fetched(&fallback).iter().all(|f| !f.contains("_av1")),
+            "{player}: {fallback}"
+        );
+    }
+}
+
+/// The video renditions whose codec string starts with `prefix`, by name.
+fn names(video: &Value, prefix: &str) -> Vec<String> {
+    video["renditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "video" && r["codecs"].as_str().unwrap().starts_with(prefix))
+        .map(|r| r["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Polls the video until its AV1 renditions are listed.
+async fn wait_for_av1(app: &TestApp, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let video = app.video(id).await;
+        if !names(&video, "av01").is_empty() {
+            return video;
+        }
+        assert!(Instant::now() < deadline, "no AV1 renditions: {video}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Downloads every variant's media file (its playlist's, in the same
+/// version folder; URIs are relative to `/v/{id}/`) and checks its keyframes fall at
+/// the same times as every other's, across both codecs.
+async fn check_keyframes_align(app: &TestApp, id: &str, playlists: &[String]) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut times: Vec<(String, Vec<String>)> = Vec::new();
+    for playlist in playlists {
+        // `{version}/720p.m3u8` names `{version}/720p.mp4` in the same folder.
+        let file = playlist.replace(".m3u8", ".mp4");
+        let response = app.get(&format!("/v/{id}/{file}")).await;
+        assert_eq!(response.status(), 200, "{file}");
+        let bytes = response.bytes().await.unwrap();
+        let local = dir.path().join(file.replace('/', "_"));
+        std::fs::write(&local, &bytes).unwrap();
+        times.push((file, gop_starts(&local)));
+    }
+    let (first, reference) = &times[0];
+    assert!(reference.len() >= 3, "keyframes every 2 s: {reference:?}");
+    for (file, keyframes) in &times[1..] {
+        assert_eq!(keyframes, reference, "{file} against {first}");
+    }
+}
+
+/// The keyframes' times from the file's first, in milliseconds: the same
+/// frames start every GOP of both codecs (H.264's timestamps start two
+/// frames late, the reordering delay of its B-frames, which the file's
+/// edit list takes back; AV1 reorders nothing).
+fn gop_starts(file: &Path) -> Vec<i64> {
+    let info = ffprobe(
+        file,
+        &[
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "packet=pts_time,flags",
+        ],
+    );
+    let times = info["packets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["flags"].as_str().unwrap().contains('K'))
+        .map(|p| p["pts_time"].as_str().unwrap().parse::<f64>().unwrap());
+    let times: Vec<f64> = times.collect();
+    times
+        .iter()
+        .map(|t| ((t - times[0]) * 1000.0).round() as i64)
+        .collect()
+}
+
+fn codec(report: &Value) -> String {
+    report["codec"].as_str().unwrap_or_default().to_owned()
+}
+
+fn fetched(report: &Value) -> Vec<String> {
+    report["media"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap().to_owned())
+        .collect()
+}
