@@ -14,7 +14,9 @@ use crate::db::{now_ms, video};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::{captions, videos};
-use goflix_shared::domain::{JobProfile, Rendition, RenditionKind, TranscodeJob, VideoCodec, VideoId};
+use goflix_shared::domain::{
+    JobProfile, Rendition, RenditionKind, TranscodeJob, VideoCodec, VideoId,
+};
 use goflix_shared::events::{Event, EventKind};
 use goflix_shared::queue::database::enqueue;
 use sea_orm::sea_query::Expr;
@@ -64,7 +66,10 @@ pub(crate) async fn queue_for(
             video::Column::CodecJobId,
             Expr::value(job.as_ref().map(|job| job.job_id)),
         )
-        .col_expr(video::Column::CodecVersion, Expr::value(Option::<String>::None))
+        .col_expr(
+            video::Column::CodecVersion,
+            Expr::value(Option::<String>::None),
+        )
         .filter(video::Column::Id.eq(id.0))
         .exec(txn)
         .await?;
@@ -115,14 +120,21 @@ pub(crate) async fn join(
     };
     let mut renditions: Vec<Rendition> =
         serde_json::from_value(row.renditions.clone()).unwrap_or_default();
-    renditions.retain(|r| {
-        r.kind != RenditionKind::Video || !added.iter().any(|new| new.name == r.name)
-    });
-    renditions.extend(added.iter().filter(|r| r.kind == RenditionKind::Video).cloned());
+    renditions
+        .retain(|r| r.kind != RenditionKind::Video || !added.iter().any(|new| new.name == r.name));
+    renditions.extend(
+        added
+            .iter()
+            .filter(|r| r.kind == RenditionKind::Video)
+            .cloned(),
+    );
     let renditions = serde_json::to_value(&renditions)
         .map_err(|e| ApiError::Internal(format!("renditions: {e}")))?;
     video::Entity::update_many()
-        .col_expr(video::Column::CodecVersion, Expr::value(Some(version.clone())))
+        .col_expr(
+            video::Column::CodecVersion,
+            Expr::value(Some(version.clone())),
+        )
         .col_expr(video::Column::CodecJobId, Expr::value(Option::<Uuid>::None))
         .col_expr(video::Column::Renditions, Expr::value(renditions.clone()))
         .filter(video::Column::Id.eq(row.id))

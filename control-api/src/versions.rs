@@ -89,8 +89,8 @@ pub(crate) async fn sweep(
                     &row.manifest_version,
                     &row.codec_version,
                 ]
-                    .into_iter()
-                    .any(|named| named.as_deref() == Some(retired.version.as_str()))
+                .into_iter()
+                .any(|named| named.as_deref() == Some(retired.version.as_str()))
             });
             if !in_use && layout::is_version(&retired.version) {
                 let prefix = layout::version_prefix(VideoId(retired.video_id), &retired.version);

@@ -75,11 +75,15 @@ async fn av1_joins_a_ready_h264_video_and_every_player_picks_what_it_decodes() {
         eprintln!("{player}: {all}\n{player} without AV1: {fallback}");
         assert_eq!(all["av1Supported"], true, "Chromium decodes AV1: {all}");
         assert!(codec(&all).starts_with("av01"), "{player}: {all}");
-        assert!(fetched(&all).iter().all(|f| f.contains("_av1")), "{player}: {all}");
+        assert!(
+            fetched(&all).iter().all(|f| f.contains("_av1")),
+            "{player}: {all}"
+        );
         assert_eq!(fallback["av1Supported"], false, "{fallback}");
         assert!(codec(&fallback).starts_with("avc1"), "{player}: {fallback}");
         assert!(
-            !fetched(&fallback).is_empty() && fetched(&fallback).iter().all(|f| !f.contains("_av1")),
+            !fetched(&fallback).is_empty()
+                && fetched(&fallback).iter().all(|f| !f.contains("_av1")),
             "{player}: {fallback}"
         );
     }
@@ -114,7 +118,7 @@ async fn wait_for_av1(app: &TestApp, id: &str) -> Value {
 /// the same times as every other's, across both codecs.
 async fn check_keyframes_align(app: &TestApp, id: &str, playlists: &[String]) {
     let dir = tempfile::tempdir().unwrap();
-    let mut times: Vec<(String, Vec<String>)> = Vec::new();
+    let mut times: Vec<(String, Vec<i64>)> = Vec::new();
     for playlist in playlists {
         // `{version}/720p.m3u8` names `{version}/720p.mp4` in the same folder.
         let file = playlist.replace(".m3u8", ".mp4");
@@ -159,8 +163,12 @@ fn gop_starts(file: &Path) -> Vec<i64> {
         .collect()
 }
 
+/// The codec the player reported, as an RFC 6381 string (dash.js gives
+/// the whole MIME type, `video/mp4;codecs="av01…"`).
 fn codec(report: &Value) -> String {
-    report["codec"].as_str().unwrap_or_default().to_owned()
+    let reported = report["codec"].as_str().unwrap_or_default();
+    let codecs = reported.split_once("codecs=").map_or(reported, |(_, c)| c);
+    codecs.trim_matches('"').to_owned()
 }
 
 fn fetched(report: &Value) -> Vec<String> {

@@ -135,7 +135,10 @@ pub fn hls_add_ladder(
     // Everything after the header lines is the variants (tags and URIs).
     let body: String = written
         .lines()
-        .skip_while(|line| !line.starts_with("#EXT-X-STREAM-INF:") && !line.starts_with("#EXT-X-I-FRAME-STREAM-INF:"))
+        .skip_while(|line| {
+            !line.starts_with("#EXT-X-STREAM-INF:")
+                && !line.starts_with("#EXT-X-I-FRAME-STREAM-INF:")
+        })
         .flat_map(|line| [line, "\n"])
         .collect();
     let mut out = String::with_capacity(media_master.len() + body.len() + 1);
@@ -196,7 +199,11 @@ fn renumber(set: &str, id: u32) -> String {
                 .map_or(head.len(), |n| value_start + n);
             format!("{}{id}{}", &set[..value_start], &set[value_end..])
         }
-        None => set.replacen("<AdaptationSet ", &format!("<AdaptationSet id=\"{id}\" "), 1),
+        None => set.replacen(
+            "<AdaptationSet ",
+            &format!("<AdaptationSet id=\"{id}\" "),
+            1,
+        ),
     }
 }
 
@@ -471,7 +478,10 @@ mod tests {
             average_bandwidth: 128,
         };
         let text = hls_add_ladder(MASTER, AV1_MASTER, &audio).unwrap();
-        assert!(text.starts_with(MASTER), "the media's own lines stay: {text}");
+        assert!(
+            text.starts_with(MASTER),
+            "the media's own lines stay: {text}"
+        );
         let parsed = m3u8_rs::parse_master_playlist_res(text.as_bytes()).unwrap();
         let av1: Vec<_> = parsed
             .variants
@@ -492,7 +502,12 @@ mod tests {
         let with_text = hls_master(&text, &tracks, "m3/").unwrap();
         let parsed = m3u8_rs::parse_master_playlist_res(with_text.as_bytes()).unwrap();
         for variant in parsed.variants.iter().filter(|v| !v.is_i_frame) {
-            assert_eq!(variant.subtitles.as_deref(), Some("subs"), "{}", variant.uri);
+            assert_eq!(
+                variant.subtitles.as_deref(),
+                Some("subs"),
+                "{}",
+                variant.uri
+            );
         }
         assert!(hls_add_ladder("#EXTM3U\n", AV1_MASTER, &audio).is_err());
         assert!(hls_add_ladder(MASTER, "not a playlist", &audio).is_err());
@@ -510,7 +525,10 @@ mod tests {
         assert!(text.starts_with(&media[..media.find("  </Period>").unwrap()]));
         assert!(dash_add_ladder(media, "<MPD/>").is_err());
         assert!(dash_add_ladder("<MPD/>", added).is_err());
-        assert_eq!(renumber("<AdaptationSet contentType=\"video\">", 7), "<AdaptationSet id=\"7\" contentType=\"video\">");
+        assert_eq!(
+            renumber("<AdaptationSet contentType=\"video\">", 7),
+            "<AdaptationSet id=\"7\" contentType=\"video\">"
+        );
     }
 
     #[test]

@@ -190,7 +190,11 @@ impl Config {
             codecs: env
                 .choice(&CODECS)?
                 .split(',')
-                .map(|codec| codec.parse().expect("every GOFLIX_CODECS choice names codecs"))
+                .map(|codec| {
+                    codec
+                        .parse()
+                        .expect("every GOFLIX_CODECS choice names codecs")
+                })
                 .collect(),
             downloads: env.choice(&DOWNLOADS)? == "on",
             download_height: env.number(&DOWNLOAD_HEIGHT)?,

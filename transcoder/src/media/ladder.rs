@@ -347,7 +347,13 @@ mod tests {
     }
 
     fn plan_default(source: &SourceVideo) -> Ladder {
-        plan(source, &default_rungs(), "veryfast", LadderMode::Fixed, H264)
+        plan(
+            source,
+            &default_rungs(),
+            "veryfast",
+            LadderMode::Fixed,
+            H264,
+        )
     }
 
     fn sizes(ladder: &Ladder) -> Vec<(u32, u32)> {
@@ -373,7 +379,13 @@ mod tests {
             ..source(1920, 1080)
         };
         let fixed = plan(&src, &default_rungs(), "veryfast", LadderMode::Fixed, H264);
-        let per_title = plan(&src, &default_rungs(), "veryfast", LadderMode::PerTitle, H264);
+        let per_title = plan(
+            &src,
+            &default_rungs(),
+            "veryfast",
+            LadderMode::PerTitle,
+            H264,
+        );
         assert_eq!(sizes(&per_title), sizes(&fixed));
         assert_eq!(per_title.frame_rate, fixed.frame_rate);
         for (quality, average) in per_title.rungs.iter().zip(&fixed.rungs) {
@@ -427,7 +439,10 @@ mod tests {
         // 1080p at 50 fps asks 7.5 Mbit/s of H.264, 4.5 of AV1, both over 2.
         let capped = plan(&src, &default_rungs(), "", LadderMode::Fixed, Av1);
         assert_eq!(capped.rungs[0].bitrate, 2_000_000);
-        assert_eq!(capped.rungs[4].bitrate, 400_000 * 3 / 2 * AV1_BITRATE_PERCENT / 100);
+        assert_eq!(
+            capped.rungs[4].bitrate,
+            400_000 * 3 / 2 * AV1_BITRATE_PERCENT / 100
+        );
     }
 
     #[test]
@@ -514,7 +529,13 @@ mod tests {
                 preset: None,
             },
         ];
-        let ladder = plan(&source(1920, 1080), &specs, "medium", LadderMode::Fixed, H264);
+        let ladder = plan(
+            &source(1920, 1080),
+            &specs,
+            "medium",
+            LadderMode::Fixed,
+            H264,
+        );
         let got: Vec<_> = ladder
             .rungs
             .iter()

@@ -287,8 +287,12 @@ fn encoder_options(rung: &Rung, gop: u32) -> Dictionary<'static> {
             );
         }
         // The GOP size sets SVT-AV1's intra period; key frames (not
-        // forward ones) close every GOP, and scene changes add none.
-        VideoCodec::Av1 => options.set("svtav1-params", "irefresh-type=2:scd=0"),
+        // forward ones) close every GOP, and scene changes add none. One
+        // logical processor per rung: SVT-AV1 starts about 20 threads for
+        // one and over 100 for two (each reserving its stack), which a
+        // whole ladder's encoders would multiply past the job's address
+        // space; the rungs' encoders run in parallel anyway.
+        VideoCodec::Av1 => options.set("svtav1-params", "irefresh-type=2:scd=0:lp=1"),
     }
     options
 }
