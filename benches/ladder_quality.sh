@@ -95,7 +95,7 @@ for source in low medium high; do
       read -r wall cpu <<<"$(measure "$source-$way" ffmpeg "${cli_args[@]}")"
     elif [[ $way == av1 ]]; then
       suffix=_av1
-      read -r wall cpu <<<"$(GOFLIX_LADDER=per-title GOFLIX_CODEC=av1 \
+      read -r wall cpu <<<"$(GOFLIX_LADDER=per-title GOFLIX_CODEC=av1 SVT_LOG=2 \
         measure "$source-$way" "$goflix" "$master" "$out" "$preset" 0)"
     else
       read -r wall cpu <<<"$(GOFLIX_LADDER=$way measure "$source-$way" "$goflix" "$master" "$out" "$preset" 0)"

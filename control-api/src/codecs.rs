@@ -52,14 +52,19 @@ fn job_for(state: &AppState, id: VideoId, version: &str) -> Option<TranscodeJob>
 
 /// Queues, in `txn` (which just made `version` the row's media version),
 /// the job encoding the other codecs for it, and makes it the row's codec
-/// job; the row's codec version was for the version before. Wake the
-/// outbox relay after the commit. None when H.264 is the only codec.
+/// job; the row's codec version was for the version before, and its codec
+/// job `in_flight`, if any, is stopped: its ladder would join nothing. Wake
+/// the outbox relay after the commit. None when H.264 is the only codec.
 pub(crate) async fn queue_for(
     state: &AppState,
     txn: &DatabaseTransaction,
     id: VideoId,
     version: &str,
+    in_flight: Option<Uuid>,
 ) -> Result<Option<TranscodeJob>, ApiError> {
+    if let Some(stale) = in_flight {
+        videos::stop_job(state, id, stale).await;
+    }
     let job = job_for(state, id, version);
     video::Entity::update_many()
         .col_expr(

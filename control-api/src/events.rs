@@ -279,7 +279,7 @@ async fn finish(
         .flatten()
         .filter(|old| old != version);
     versions::retire(txn, before.id, superseded, now_ms()).await?;
-    codecs::queue_for(state, txn, event.video_id, version).await?;
+    codecs::queue_for(state, txn, event.video_id, version, before.codec_job_id).await?;
     captions::adopt_embedded(state, txn, event.video_id, version, embedded).await?;
     if let Some(row) = video::Entity::find_by_id(before.id).one(txn).await? {
         let row = captions::republish(state, txn, row).await?;

@@ -299,7 +299,7 @@ pub async fn cancel(state: &AppState, managed: ManagedVideo) -> Result<ReadableV
 
 /// Tells every worker to stop `job_id` ([`Command::CancelJob`]); a worker
 /// that has not got it yet drops it when it arrives.
-async fn stop_job(state: &AppState, id: VideoId, job_id: Uuid) {
+pub(crate) async fn stop_job(state: &AppState, id: VideoId, job_id: Uuid) {
     let command = Command::CancelJob {
         video_id: id,
         job_id,
@@ -431,10 +431,10 @@ pub async fn update(
     Ok(managed.refreshed(updated).readable())
 }
 
-/// Deletes a video's objects (master and every version), then its job (or
-/// import) and row, stops its job wherever it runs (on either queue
-/// backend), and removes the objects again: whatever a worker wrote in
-/// between. What the worker writes after that is removed when it reports
+/// Deletes a video's objects (master and every version), then its jobs (or
+/// import) and row, stops its jobs (its current one and its other codecs')
+/// wherever they run (on either queue backend), and removes the objects
+/// again: whatever a worker wrote in between. What the worker writes after that is removed when it reports
 /// its end (see [`crate::events`]); an import running elsewhere stops at
 /// its next lease renewal and removes what it stored ([`crate::imports`]).
 /// Safe to retry after a partial failure.
@@ -455,6 +455,10 @@ pub async fn delete(state: &AppState, managed: ManagedVideo) -> Result<(), ApiEr
     video::Entity::delete_by_id(id.0).exec(&txn).await?;
     txn.commit().await?;
     if let (Some(job_id), true) = (row.current_job_id, row.state.has_job()) {
+        stop_job(state, id, job_id).await;
+    }
+    // The job of its other codecs runs while the video is ready.
+    if let Some(job_id) = row.codec_job_id {
         stop_job(state, id, job_id).await;
     }
     remove_objects(state, id).await?;

@@ -64,7 +64,7 @@ impl FromStr for VideoId {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RenditionKind {
-    /// A video track (H.264).
+    /// A video track (H.264, or AV1 with `GOFLIX_CODECS=h264,av1`).
     Video,
     /// An audio track (AAC-LC), one per language of the source, shared by
     /// every video rendition.
@@ -75,8 +75,9 @@ pub enum RenditionKind {
 #[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rendition {
-    /// `1080p` … `240p` for video, `audio` for the first audio track and
-    /// `audio_1`, `audio_2`, … for the others; also the file stem.
+    /// `1080p` … `240p` for H.264 video (`1080p_av1` … for AV1), `audio`
+    /// for the first audio track and `audio_1`, `audio_2`, … for the
+    /// others; also the file stem.
     pub name: String,
     /// Video or audio.
     pub kind: RenditionKind,
@@ -86,7 +87,8 @@ pub struct Rendition {
     pub height: Option<u32>,
     /// Frames per second (video only).
     pub frame_rate: Option<f64>,
-    /// RFC 6381 codec string, e.g. `avc1.64001f` or `mp4a.40.2`.
+    /// RFC 6381 codec string naming the codec, e.g. `avc1.64001f`,
+    /// `av01.0.08M.08` or `mp4a.40.2`.
     pub codecs: String,
     /// Peak bits per second over the segments.
     pub bandwidth: u64,

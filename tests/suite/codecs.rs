@@ -5,7 +5,8 @@
 //! a second DASH video `AdaptationSet`); the API names every rendition's
 //! codec; every rendition of both codecs has its keyframes at the same
 //! times; hls.js, dash.js and Shaka Player in headless Chromium play AV1
-//! and fall back to H.264 when the page says AV1 cannot be decoded.
+//! and fall back to H.264 when the page says AV1 cannot be decoded; a
+//! retranscode's new version gets an AV1 ladder of its own.
 
 use crate::common::{clip, ffprobe, play_codecs, spawn_app_with, TestApp};
 use serde_json::Value;
@@ -86,6 +87,55 @@ async fn av1_joins_a_ready_h264_video_and_every_player_picks_what_it_decodes() {
                 && fetched(&fallback).iter().all(|f| !f.contains("_av1")),
             "{player}: {fallback}"
         );
+    }
+    retranscode_gets_a_new_av1_ladder(&app, &id, &master).await;
+}
+
+/// The version folders the variants of `master` name: H.264's and AV1's.
+fn variant_folders(master: &str) -> (Vec<String>, Vec<String>) {
+    let parsed = m3u8_rs::parse_master_playlist_res(master.as_bytes()).unwrap();
+    let folder = |uri: &str| uri.split('/').next().unwrap().to_owned();
+    let (av1, h264): (Vec<_>, Vec<_>) = parsed
+        .variants
+        .iter()
+        .filter(|v| !v.is_i_frame)
+        .partition(|v| v.uri.contains("_av1"));
+    let mut h264: Vec<String> = h264.iter().map(|v| folder(&v.uri)).collect();
+    let mut av1: Vec<String> = av1.iter().map(|v| folder(&v.uri)).collect();
+    h264.dedup();
+    av1.dedup();
+    (h264, av1)
+}
+
+/// A retranscode of a video with both ladders: the new H.264 version
+/// plays on its own at first, then gets a new AV1 ladder of its own (the
+/// old one, made for the version before, never joins it).
+async fn retranscode_gets_a_new_av1_ladder(app: &TestApp, id: &str, before: &str) {
+    let (old_h264, old_av1) = variant_folders(before);
+    assert_eq!((old_h264.len(), old_av1.len()), (1, 1), "{before}");
+    let response = app
+        .client
+        .post(format!("{}/api/v1/videos/{id}/retranscode", app.base))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let master = app.get_text(&format!("/v/{id}/master.m3u8")).await;
+        let (h264, av1) = variant_folders(&master);
+        assert_eq!(h264.len(), 1, "{master}");
+        if h264 != old_h264 {
+            // Each ladder is for the version it joins, never an older one.
+            assert!(av1.is_empty() || av1 != old_av1, "{master}");
+            if !av1.is_empty() {
+                assert_eq!(names(&app.video(id).await, "av01").len(), 3);
+                return;
+            }
+        }
+        assert!(Instant::now() < deadline, "no new AV1 ladder: {master}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
 

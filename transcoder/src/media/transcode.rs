@@ -5,7 +5,10 @@
 //! after the pass and drops those that look no better than the rung below
 //! ([`crate::media::quality`]) before packaging. Given a live folder, it
 //! writes the live plan ([`crate::media::live::write_plan`]) once the
-//! pipeline is open and before it runs.
+//! pipeline is open and before it runs. The ladder is one codec's
+//! ([`TranscodeOptions::codec`]); a `video_only` transcode (the AV1 ladder
+//! joining a published H.264 version) writes its video renditions and
+//! their manifests alone.
 
 use std::path::Path;
 

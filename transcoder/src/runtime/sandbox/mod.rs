@@ -39,8 +39,9 @@ pub const UNPRIVILEGED_ID: u32 = 65534;
 
 /// The child's whole environment. Few malloc arenas: each reserves 64 MiB
 /// of address space, which counts against the memory limit without being
-/// used.
-pub const CHILD_ENV: &[(&str, &str)] = &[("MALLOC_ARENA_MAX", "4")];
+/// used. SVT-AV1 logs its warnings and errors only (by default it prints
+/// its whole configuration for every encoder it opens).
+pub const CHILD_ENV: &[(&str, &str)] = &[("MALLOC_ARENA_MAX", "4"), ("SVT_LOG", "2")];
 
 /// What the executable reads to start: the dynamic loader, its cache and
 /// the shared libraries (missing ones are skipped).
