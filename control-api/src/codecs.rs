@@ -107,20 +107,20 @@ pub(crate) async fn join(
     if claimed != 1 {
         return Ok(false);
     }
-    let Some(row) = video::Entity::find_by_id(event.video_id.0).one(txn).await? else {
-        return Ok(false);
-    };
-    let EventKind::Ready {
-        version,
-        renditions: added,
-        ..
-    } = &event.kind
-    else {
-        if let EventKind::Failed { code, message } = &event.kind {
+    let (version, added) = match &event.kind {
+        EventKind::Ready {
+            version,
+            renditions,
+            ..
+        } => (version, renditions),
+        EventKind::Failed { code, message } => {
             tracing::warn!(video_id = %event.video_id, %job_id, code = code.as_str(), message, "the other codecs failed; the video plays H.264 alone");
             clear_job(txn, event.video_id).await?;
             return Ok(true);
         }
+        _ => return Ok(false),
+    };
+    let Some(row) = video::Entity::find_by_id(event.video_id.0).one(txn).await? else {
         return Ok(false);
     };
     let mut renditions: Vec<Rendition> =

@@ -384,6 +384,27 @@ pub fn ffprobe(file: &Path, args: &[&str]) -> Value {
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
+/// The presentation times (as ffprobe prints them) of the keyframes of the
+/// first video stream of `file`.
+pub fn keyframe_times(file: &Path) -> Vec<String> {
+    let info = ffprobe(
+        file,
+        &[
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "packet=pts_time,flags",
+        ],
+    );
+    info["packets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["flags"].as_str().unwrap().contains('K'))
+        .map(|p| p["pts_time"].as_str().unwrap().to_string())
+        .collect()
+}
+
 /// Plays `url` with a real player (`hls` or `dash`) in headless Chromium
 /// past `min_seconds` of media (`e2e/play.mjs`); panics unless it played.
 /// Returns the script's report (`time`, `levels` heights, fatal `errors`,
@@ -395,18 +416,11 @@ pub fn play_in_browser(player: &str, url: &str, min_seconds: u32) -> Value {
         "run `npm ci` in {} first (scripts/test.sh does)",
         dir.display()
     );
-    let output = Command::new("node")
-        .arg(dir.join("play.mjs"))
-        .args([player, url, &min_seconds.to_string()])
-        .output()
-        .expect("node");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{player} did not play {url}: {stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("report {stdout:?}: {e}"))
+    e2e_report(
+        "play.mjs",
+        &[player, url, &min_seconds.to_string()],
+        &format!("{player} did not play {url}"),
+    )
 }
 
 /// Plays `url` with a real player (`hls`, `dash` or `shaka`) in headless
@@ -422,24 +436,17 @@ pub fn play_tracks(
     text_language: &str,
     cue_time: f64,
 ) -> Value {
-    let output = Command::new("node")
-        .arg(e2e_dir().join("tracks.mjs"))
-        .args([
+    e2e_report(
+        "tracks.mjs",
+        &[
             player,
             url,
             audio_language,
             text_language,
             &cue_time.to_string(),
-        ])
-        .output()
-        .expect("node");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{player} did not show a cue of {url}: {stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("report {stdout:?}: {e}"))
+        ],
+        &format!("{player} did not show a cue of {url}"),
+    )
 }
 
 /// Plays `url`, which lists H.264 and AV1 ladders, with a real player
@@ -448,15 +455,25 @@ pub fn play_tracks(
 /// decode AV1. Panics unless it played; returns the script's report
 /// (`codec` chosen, video `media` fetched, `av1Supported`, `errors`).
 pub fn play_codecs(player: &str, url: &str, mode: &str) -> Value {
+    e2e_report(
+        "codecs.mjs",
+        &[player, url, mode],
+        &format!("{player} ({mode}) did not play {url}"),
+    )
+}
+
+/// Runs `e2e/{script}` with `args` and returns the JSON report it prints;
+/// panics with `failure`, its output and its errors unless it succeeded.
+fn e2e_report(script: &str, args: &[&str], failure: &str) -> Value {
     let output = Command::new("node")
-        .arg(e2e_dir().join("codecs.mjs"))
-        .args([player, url, mode])
+        .arg(e2e_dir().join(script))
+        .args(args)
         .output()
         .expect("node");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
-        "{player} ({mode}) did not play {url}: {stdout}\n{}",
+        "{failure}: {stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
     serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("report {stdout:?}: {e}"))

@@ -8,7 +8,7 @@
 //! and fall back to H.264 when the page says AV1 cannot be decoded; a
 //! retranscode's new version gets an AV1 ladder of its own.
 
-use crate::common::{clip, ffprobe, play_codecs, spawn_app_with, TestApp};
+use crate::common::{clip, keyframe_times, play_codecs, spawn_app_with, TestApp};
 use serde_json::Value;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -191,22 +191,10 @@ async fn check_keyframes_align(app: &TestApp, id: &str, playlists: &[String]) {
 /// frames late, the reordering delay of its B-frames, which the file's
 /// edit list takes back; AV1 reorders nothing).
 fn gop_starts(file: &Path) -> Vec<i64> {
-    let info = ffprobe(
-        file,
-        &[
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            "packet=pts_time,flags",
-        ],
-    );
-    let times = info["packets"]
-        .as_array()
-        .unwrap()
+    let times: Vec<f64> = keyframe_times(file)
         .iter()
-        .filter(|p| p["flags"].as_str().unwrap().contains('K'))
-        .map(|p| p["pts_time"].as_str().unwrap().parse::<f64>().unwrap());
-    let times: Vec<f64> = times.collect();
+        .map(|t| t.parse().unwrap())
+        .collect();
     times
         .iter()
         .map(|t| ((t - times[0]) * 1000.0).round() as i64)

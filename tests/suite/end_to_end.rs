@@ -3,10 +3,9 @@
 //! playlist with m3u8-rs fetching every byte range it names, and play both
 //! manifests with hls.js and dash.js in headless Chromium.
 
-use crate::common::{clip, ffprobe, play_in_browser, spawn_app, TestApp};
+use crate::common::{clip, ffprobe, keyframe_times, play_in_browser, spawn_app, TestApp};
 use m3u8_rs::Playlist;
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -245,25 +244,6 @@ async fn check_renditions_with_ffprobe(app: &TestApp, id: &str, files: &BTreeSet
     for (name, times) in &keyframes[1..] {
         assert_eq!(times, first, "keyframes of {name} differ from {first_name}");
     }
-}
-
-fn keyframe_times(file: &Path) -> Vec<String> {
-    let info = ffprobe(
-        file,
-        &[
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            "packet=pts_time,flags",
-        ],
-    );
-    info["packets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|p| p["flags"].as_str().unwrap().contains('K'))
-        .map(|p| p["pts_time"].as_str().unwrap().to_string())
-        .collect()
 }
 
 async fn check_dash(app: &TestApp, id: &str) {

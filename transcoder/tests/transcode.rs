@@ -1043,6 +1043,22 @@ fn declared_and_measured(dir: &Path) -> Vec<(String, [f64; 4])> {
         .collect()
 }
 
+/// Every variant of `dir`'s master declares its segments' peak as
+/// `BANDWIDTH` (up to 10 % over) and their mean as `AVERAGE-BANDWIDTH`
+/// (within 10 %).
+fn check_declared_bandwidths(dir: &Path) {
+    for (uri, [declared, average, peak, mean]) in declared_and_measured(dir) {
+        assert!(
+            declared >= peak * 0.99 && declared <= peak * 1.1,
+            "{uri}: BANDWIDTH {declared} for a peak of {peak}"
+        );
+        assert!(
+            (average / mean - 1.0).abs() <= 0.1,
+            "{uri}: AVERAGE-BANDWIDTH {average} for {mean}"
+        );
+    }
+}
+
 #[test]
 fn per_title_gives_an_easy_picture_fewer_bits_than_a_hard_one() {
     let dir = tempfile::tempdir().unwrap();
@@ -1107,16 +1123,7 @@ fn per_title_gives_an_easy_picture_fewer_bits_than_a_hard_one() {
         );
     }
     for out in [&easy_dir, &hard_dir] {
-        for (uri, [declared, average, peak, mean]) in declared_and_measured(out) {
-            assert!(
-                declared >= peak * 0.99 && declared <= peak * 1.1,
-                "{uri}: BANDWIDTH {declared} for a peak of {peak}"
-            );
-            assert!(
-                (average / mean - 1.0).abs() <= 0.1,
-                "{uri}: AVERAGE-BANDWIDTH {average} for {mean}"
-            );
-        }
+        check_declared_bandwidths(out);
     }
 }
 
@@ -1582,16 +1589,7 @@ fn an_av1_ladder_joins_h264_with_the_same_keyframes_and_only_video() {
     let mpd = std::fs::read_to_string(av1_dir.join("manifest.mpd")).unwrap();
     assert_eq!(mpd.matches("<AdaptationSet").count(), 1, "{mpd}");
     assert!(mpd.contains("codecs=\"av01.0."), "{mpd}");
-    for (uri, [declared, average, peak, mean]) in declared_and_measured(&av1_dir) {
-        assert!(
-            declared >= peak * 0.99 && declared <= peak * 1.1,
-            "{uri}: BANDWIDTH {declared} for a peak of {peak}"
-        );
-        assert!(
-            (average / mean - 1.0).abs() <= 0.1,
-            "{uri}: AVERAGE-BANDWIDTH {average} for {mean}"
-        );
-    }
+    check_declared_bandwidths(&av1_dir);
 }
 
 /// The keyframes' times from the file's first, in milliseconds: the same
