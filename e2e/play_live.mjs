@@ -4,9 +4,9 @@
 // allows. hls.js starts where the playlists say (EXT-X-START: the
 // beginning); dash.js is asked for the beginning. Prints one JSON line: when
 // playback first advanced (startedAtMs, wall clock), where it started
-// (startPosition), whether the video ended, the last currentTime and
-// duration, the fatal player errors and whether the stream was still live
-// at start.
+// (startPosition: the start of the first range played), whether the video
+// ended, the last currentTime and duration, the fatal player errors and
+// whether the stream was still live at start.
 // Usage: node play_live.mjs <hls|dash> <manifest-url> [timeout-seconds]
 import { launchChromium, playerScripts as scripts } from "./browser.mjs";
 
@@ -32,9 +32,6 @@ try {
       window.__live = null;
       window.__ended = false;
       window.__startPosition = null;
-      video.addEventListener("playing", () => {
-        if (window.__startPosition === null) window.__startPosition = video.currentTime;
-      });
       if (player === "hls") {
         const hls = new Hls();
         hls.on(Hls.Events.ERROR, (_e, data) => {
@@ -72,6 +69,14 @@ try {
   while (Date.now() < deadline) {
     state = await page.evaluate(() => {
       const video = document.getElementById("v");
+      // Where playback began: the start of the first range the element
+      // played, taken the first time there is one. (currentTime in a
+      // "playing" handler would do on an idle machine, but that handler can
+      // run a few hundred milliseconds late, and at 8x the position has
+      // moved on by seconds.)
+      if (window.__startPosition === null && video.played.length > 0) {
+        window.__startPosition = video.played.start(0);
+      }
       return {
         time: video.currentTime,
         duration: video.duration,
