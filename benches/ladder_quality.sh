@@ -7,6 +7,8 @@
 #   per-title   Goflix's pipeline, GOFLIX_LADDER=per-title (capped CRF)
 #   av1         Goflix's pipeline, the per-title AV1 ladder (SVT-AV1 capped
 #               CRF, GOFLIX_CODEC=av1: what the second job of a version encodes)
+#   hevc        the same for the per-title HEVC ladder (x265 capped CRF,
+#               GOFLIX_CODEC=hevc)
 #   cli         Debian's ffmpeg 5.1 CLI with fixed's settings: one decode,
 #               split to the five rungs, x264 ABR with the same VBV, GOP and
 #               preset (the reference the pipeline is measured against)
@@ -14,7 +16,8 @@
 # master (the rung scaled back to 1080p, bicubic, every 5th frame), computed
 # with the FFmpeg of the imageio-ffmpeg wheel (Debian's has no libvmaf; it
 # only measures here). Then per way and source: total kbit/s, mean VMAF,
-# wall and CPU seconds, per-title against fixed and av1 against per-title in percent.
+# wall and CPU seconds, per-title against fixed and av1 and hevc against
+# per-title in percent.
 # Usage: benches/ladder_quality.sh [SECONDS=60] [PRESET=veryfast] [PROFILE=release|dev]
 # (WAYS="per-title" runs only some of the ways; the comparison needs fixed and per-title.)
 set -euo pipefail
@@ -93,9 +96,9 @@ for source in low medium high; do
     if [[ $way == cli ]]; then
       cli_ladder "$master" "$out"
       read -r wall cpu <<<"$(measure "$source-$way" ffmpeg "${cli_args[@]}")"
-    elif [[ $way == av1 ]]; then
-      suffix=_av1
-      read -r wall cpu <<<"$(GOFLIX_LADDER=per-title GOFLIX_CODEC=av1 SVT_LOG=2 \
+    elif [[ $way == av1 || $way == hevc ]]; then
+      suffix=_$way
+      read -r wall cpu <<<"$(GOFLIX_LADDER=per-title GOFLIX_CODEC=$way SVT_LOG=2 \
         measure "$source-$way" "$goflix" "$master" "$out" "$preset" 0)"
     else
       read -r wall cpu <<<"$(GOFLIX_LADDER=$way measure "$source-$way" "$goflix" "$master" "$out" "$preset" 0)"
@@ -144,4 +147,5 @@ compare() {
 }
 compare per-title fixed
 compare av1 per-title
+compare hevc per-title
 echo "load after: $(cut -d' ' -f1 /proc/loadavg)"

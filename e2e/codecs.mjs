@@ -1,14 +1,14 @@
-// Plays a manifest listing H.264 and AV1 ladders with a real player
-// (hls.js, dash.js or Shaka Player) in headless Chromium, each told to
-// prefer AV1 where it can decode it, and reports which codec it chose.
+// Plays a manifest listing H.264 and AV1 (or HEVC) ladders with a real
+// player (hls.js, dash.js or Shaka Player) in headless Chromium, each told
+// to prefer AV1 where it can decode it, and reports which codec it chose.
 // With `no-av1`, the page first makes AV1 undecodable for the players:
 // `MediaSource.isTypeSupported`, `canPlayType` and
 // `navigator.mediaCapabilities.decodingInfo` answer "no" for `av01`, as on
 // a device without an AV1 decoder; the player must then fall back to
 // H.264. Prints a JSON report: `time` played, `codec` (the video codec of
 // the variant playing, as the player reports it), `media` (the video
-// files it fetched), `av1Supported` (what the page's MediaSource says)
-// and fatal `errors`.
+// files it fetched), `av1Supported` and `hevcSupported` (what the page's
+// MediaSource says) and fatal `errors`.
 // Usage: node codecs.mjs <hls|dash|shaka> <manifest-url> <all|no-av1> [min-seconds]
 import { launchChromium, playerScripts as scripts } from "./browser.mjs";
 
@@ -99,6 +99,7 @@ try {
       codec: window.__codec(),
       errors: window.__errors,
       av1Supported: MediaSource.isTypeSupported('video/mp4; codecs="av01.0.08M.08"'),
+      hevcSupported: MediaSource.isTypeSupported('video/mp4; codecs="hvc1.1.6.L90.90"'),
     }));
     if (state.errors.length > 0 || state.time > minSeconds) break;
     await new Promise((r) => setTimeout(r, 250));

@@ -6,7 +6,10 @@
 //! codec; every rendition of both codecs has its keyframes at the same
 //! times; hls.js, dash.js and Shaka Player in headless Chromium play AV1
 //! and fall back to H.264 when the page says AV1 cannot be decoded; a
-//! retranscode's new version gets an AV1 ladder of its own.
+//! retranscode's new version gets an AV1 ladder of its own. HEVC
+//! (`h264,hevc`) joins the same way, its variants `hvc1`; players whose
+//! page cannot decode it (headless Chromium has no HEVC decoder) play
+//! H.264 and never fetch HEVC.
 
 use crate::common::{clip, keyframe_times, play_codecs, spawn_app_with, TestApp};
 use serde_json::Value;
@@ -16,48 +19,7 @@ use std::time::{Duration, Instant};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn av1_joins_a_ready_h264_video_and_every_player_picks_what_it_decodes() {
     let app = spawn_app_with(&[("GOFLIX_CODECS", "h264,av1")]).await;
-    let media = tempfile::tempdir().unwrap();
-    let master = clip(media.path(), "in.mp4", "854x480", 6, true);
-    let (status, created) = app.upload("Two codecs", &master).await;
-    assert_eq!(status, 202, "{created}");
-    let id = created["id"].as_str().unwrap().to_owned();
-    let ready = app.wait_settled(&id, Duration::from_secs(300)).await;
-    assert_eq!(ready["state"], "ready", "{ready}");
-    // AV1 is only queued once H.264 is ready: it never delays it.
-    assert_eq!(names(&ready, "avc1"), ["480p", "360p", "240p"], "{ready}");
-    assert!(names(&ready, "av01").is_empty(), "{ready}");
-
-    let video = wait_for_av1(&app, &id).await;
-    assert_eq!(names(&video, "avc1"), ["480p", "360p", "240p"], "{video}");
-    assert_eq!(
-        names(&video, "av01"),
-        ["480p_av1", "360p_av1", "240p_av1"],
-        "{video}"
-    );
-    assert_eq!(video["state"], "ready");
-
-    let master = app.get_text(&format!("/v/{id}/master.m3u8")).await;
-    let parsed = m3u8_rs::parse_master_playlist_res(master.as_bytes()).unwrap();
-    let variants: Vec<_> = parsed.variants.iter().filter(|v| !v.is_i_frame).collect();
-    assert_eq!(variants.len(), 6, "{master}");
-    for variant in &variants {
-        let codecs = variant.codecs.as_deref().unwrap();
-        let av1 = variant.uri.contains("_av1");
-        assert!(
-            codecs.starts_with(if av1 { "av01.0." } else { "avc1." }),
-            "{master}"
-        );
-        assert!(codecs.ends_with(",mp4a.40.2"), "{master}");
-        assert_eq!(variant.audio.as_deref(), Some("audio"), "{master}");
-    }
-    let iframes = parsed.variants.iter().filter(|v| v.is_i_frame).count();
-    assert_eq!(iframes, 6, "{master}");
-    let mpd = app.get_text(&format!("/v/{id}/manifest.mpd")).await;
-    assert_eq!(mpd.matches("contentType=\"video\"").count(), 2, "{mpd}");
-    assert_eq!(mpd.matches("codecs=\"av01.0.").count(), 3, "{mpd}");
-
-    let playlists: Vec<String> = variants.iter().map(|v| v.uri.clone()).collect();
-    check_keyframes_align(&app, &id, &playlists).await;
+    let (id, master) = joined_ladders(&app, "_av1", "av01.0.").await;
 
     for (player, manifest) in [
         ("hls", "master.m3u8"),
@@ -89,6 +51,95 @@ async fn av1_joins_a_ready_h264_video_and_every_player_picks_what_it_decodes() {
         );
     }
     retranscode_gets_a_new_av1_ladder(&app, &id, &master).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hevc_joins_a_ready_h264_video_and_players_without_hevc_play_h264() {
+    let app = spawn_app_with(&[("GOFLIX_CODECS", "h264,hevc")]).await;
+    let (id, _) = joined_ladders(&app, "_hevc", "hvc1.1.6.L").await;
+
+    for (player, manifest) in [
+        ("hls", "master.m3u8"),
+        ("dash", "manifest.mpd"),
+        ("shaka", "manifest.mpd"),
+    ] {
+        let url = format!("{}/v/{id}/{manifest}", app.base);
+        let report = tokio::task::spawn_blocking(move || play_codecs(player, &url, "all"))
+            .await
+            .unwrap();
+        eprintln!("{player}: {report}");
+        let hevc = report["hevcSupported"] == true;
+        let playing = codec(&report);
+        assert!(
+            playing.starts_with(if hevc { "hvc1" } else { "avc1" }),
+            "{player}: {report}"
+        );
+        let hevc_fetched = fetched(&report)
+            .iter()
+            .filter(|f| f.contains("_hevc"))
+            .count();
+        assert!(
+            !fetched(&report).is_empty() && (hevc || hevc_fetched == 0),
+            "{player}: {report}"
+        );
+    }
+}
+
+/// Uploads a clip to `app` and waits for its second codec's ladder
+/// (renditions named with `suffix`, codec strings starting with `prefix`)
+/// to join H.264's: the video turns ready on H.264 alone first, then the
+/// API lists both ladders, the master playlist six variants (each with the
+/// media's audio group and the audio codec) and six I-frame variants, the
+/// MPD a second video `AdaptationSet`, and every variant's keyframes fall
+/// at the same times. Returns the video's id and its master playlist.
+async fn joined_ladders(app: &TestApp, suffix: &str, prefix: &str) -> (String, String) {
+    let media = tempfile::tempdir().unwrap();
+    let master = clip(media.path(), "in.mp4", "854x480", 6, true);
+    let (status, created) = app.upload("Two codecs", &master).await;
+    assert_eq!(status, 202, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let ready = app.wait_settled(&id, Duration::from_secs(300)).await;
+    assert_eq!(ready["state"], "ready", "{ready}");
+    // The other codec is only queued once H.264 is ready: it never delays it.
+    assert_eq!(names(&ready, "avc1"), ["480p", "360p", "240p"], "{ready}");
+    assert!(names(&ready, prefix).is_empty(), "{ready}");
+
+    let video = wait_for_codec(app, &id, prefix).await;
+    assert_eq!(names(&video, "avc1"), ["480p", "360p", "240p"], "{video}");
+    assert_eq!(
+        names(&video, prefix),
+        ["480p", "360p", "240p"].map(|rung| format!("{rung}{suffix}")),
+        "{video}"
+    );
+    assert_eq!(video["state"], "ready");
+
+    let master = app.get_text(&format!("/v/{id}/master.m3u8")).await;
+    let parsed = m3u8_rs::parse_master_playlist_res(master.as_bytes()).unwrap();
+    let variants: Vec<_> = parsed.variants.iter().filter(|v| !v.is_i_frame).collect();
+    assert_eq!(variants.len(), 6, "{master}");
+    for variant in &variants {
+        let codecs = variant.codecs.as_deref().unwrap();
+        let other = variant.uri.contains(suffix);
+        assert!(
+            codecs.starts_with(if other { prefix } else { "avc1." }),
+            "{master}"
+        );
+        assert!(codecs.ends_with(",mp4a.40.2"), "{master}");
+        assert_eq!(variant.audio.as_deref(), Some("audio"), "{master}");
+    }
+    let iframes = parsed.variants.iter().filter(|v| v.is_i_frame).count();
+    assert_eq!(iframes, 6, "{master}");
+    let mpd = app.get_text(&format!("/v/{id}/manifest.mpd")).await;
+    assert_eq!(mpd.matches("contentType=\"video\"").count(), 2, "{mpd}");
+    assert_eq!(
+        mpd.matches(&format!("codecs=\"{prefix}")).count(),
+        3,
+        "{mpd}"
+    );
+
+    let playlists: Vec<String> = variants.iter().map(|v| v.uri.clone()).collect();
+    check_keyframes_align(app, &id, &playlists).await;
+    (id, master)
 }
 
 /// The version folders the variants of `master` name: H.264's and AV1's.
@@ -150,15 +201,16 @@ fn names(video: &Value, prefix: &str) -> Vec<String> {
         .collect()
 }
 
-/// Polls the video until its AV1 renditions are listed.
-async fn wait_for_av1(app: &TestApp, id: &str) -> Value {
+/// Polls the video until renditions whose codec string starts with
+/// `prefix` are listed.
+async fn wait_for_codec(app: &TestApp, id: &str, prefix: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
         let video = app.video(id).await;
-        if !names(&video, "av01").is_empty() {
+        if !names(&video, prefix).is_empty() {
             return video;
         }
-        assert!(Instant::now() < deadline, "no AV1 renditions: {video}");
+        assert!(Instant::now() < deadline, "no {prefix} renditions: {video}");
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
@@ -187,9 +239,9 @@ async fn check_keyframes_align(app: &TestApp, id: &str, playlists: &[String]) {
 }
 
 /// The keyframes' times from the file's first, in milliseconds: the same
-/// frames start every GOP of both codecs (H.264's timestamps start two
-/// frames late, the reordering delay of its B-frames, which the file's
-/// edit list takes back; AV1 reorders nothing).
+/// frames start every GOP of every codec (H.264's and HEVC's timestamps
+/// start a few frames late, the reordering delay of their B-frames, which
+/// the file's edit list takes back; AV1 reorders nothing).
 fn gop_starts(file: &Path) -> Vec<i64> {
     let times: Vec<f64> = keyframe_times(file)
         .iter()

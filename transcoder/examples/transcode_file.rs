@@ -5,8 +5,8 @@
 //! with `GOFLIX_DOWNLOADS=on`, `download.mp4` from the tallest rung at most
 //! `GOFLIX_DOWNLOAD_HEIGHT`, default 720, high; `GOFLIX_LADDER=per-title`
 //! for the per-title ladder, which also prints each rung's measured PSNR
-//! and whether it was kept; `GOFLIX_CODEC=av1` for the video-only AV1
-//! ladder a job joining a published version encodes).
+//! and whether it was kept; `GOFLIX_CODEC=av1` or `hevc` for the
+//! video-only AV1 or HEVC ladder a job joining a published version encodes).
 
 use goflix_transcoder::{transcode, TranscodeOptions};
 use std::path::Path;

@@ -1530,39 +1530,92 @@ fn matroska_text_streams_keep_their_title_and_kind() {
 
 #[test]
 fn an_av1_ladder_joins_h264_with_the_same_keyframes_and_only_video() {
+    check_joining_ladder(VideoCodec::Av1, LadderMode::Fixed, "av01.0.", "M.08", "av1");
+}
+
+#[test]
+fn an_hevc_ladder_joins_h264_with_the_same_keyframes_and_only_video() {
+    // Main profile, Main tier, progressive frames only (constraint byte
+    // 0x90), in `hvc1` sample entries (parameter sets out of band, as
+    // Apple's players require); per-title, so x265's capped CRF and the
+    // rung measure's HEVC decode are exercised too.
+    check_joining_ladder(
+        VideoCodec::Hevc,
+        LadderMode::PerTitle,
+        "hvc1.1.6.L",
+        ".90",
+        "hevc",
+    );
+}
+
+/// Transcodes a clip to H.264 and, video only, to `codec` (both in
+/// `mode`): the `codec`
+/// ladder has H.264's rungs (named with its suffix), its keyframes on the
+/// same frames, codec strings starting with `prefix` and ending with
+/// `suffix`, ffprobe's `codec_name`, a sample entry named as the codec
+/// string says, files that decode without an error, its own playlists and
+/// one DASH `AdaptationSet`.
+fn check_joining_ladder(
+    codec: VideoCodec,
+    mode: LadderMode,
+    prefix: &str,
+    suffix: &str,
+    codec_name: &str,
+) {
     let dir = tempfile::tempdir().unwrap();
     let input = clip(dir.path(), "in.mp4", "854x480", 5, true);
     let h264_dir = dir.path().join("h264");
-    let h264 = run(&input, &h264_dir, &options()).unwrap();
-    let av1_dir = dir.path().join("av1");
-    let av1_options = TranscodeOptions {
-        codec: VideoCodec::Av1,
-        video_only: true,
+    let h264_options = TranscodeOptions {
+        ladder_mode: mode,
         ..options()
     };
-    let av1 = run(&input, &av1_dir, &av1_options).unwrap();
-    assert_eq!(names(&av1), ["480p_av1", "360p_av1", "240p_av1"]);
-    assert!(av1.captions.is_empty() && av1.download.is_none());
-    for file in &av1.files {
+    let h264 = run(&input, &h264_dir, &h264_options).unwrap();
+    let codec_dir = dir.path().join(codec.as_str());
+    let codec_options = TranscodeOptions {
+        codec,
+        video_only: true,
+        ..h264_options
+    };
+    let ladder = run(&input, &codec_dir, &codec_options).unwrap();
+    let rung_name = |h264_name: &str| format!("{h264_name}{}", codec.rendition_suffix());
+    assert_eq!(
+        names(&ladder),
+        ["480p", "360p", "240p"].map(rung_name),
+        "{codec}"
+    );
+    assert!(ladder.captions.is_empty() && ladder.download.is_none());
+    for file in &ladder.files {
         assert!(
             file.ends_with(".mp4") || file.ends_with(".m3u8") || file == "manifest.mpd",
             "a video-only ladder writes no {file}"
         );
     }
-    check_media_playlists(&av1_dir, &av1);
-    check_iframe_playlists(&av1_dir, &av1);
+    check_media_playlists(&codec_dir, &ladder);
+    check_iframe_playlists(&codec_dir, &ladder);
     let reference = gop_starts(&h264_dir.join("480p.mp4"));
     assert!(reference.len() >= 3, "keyframes every 2 s: {reference:?}");
-    for rendition in &av1.renditions {
+    for rendition in &ladder.renditions {
         assert_eq!(rendition.kind, RenditionKind::Video);
         assert!(
-            rendition.codecs.starts_with("av01.0.") && rendition.codecs.ends_with("M.08"),
+            rendition.codecs.starts_with(prefix) && rendition.codecs.ends_with(suffix),
             "{rendition:?}"
         );
-        let file = av1_dir.join(format!("{}.mp4", rendition.name));
+        let file = codec_dir.join(format!("{}.mp4", rendition.name));
         let probed = stream(&file);
-        assert_eq!(probed["streams"][0]["codec_name"], "av1");
-        assert_eq!(probed["streams"][0]["codec_tag_string"], "av01");
+        assert_eq!(probed["streams"][0]["codec_name"], codec_name);
+        assert_eq!(probed["streams"][0]["codec_tag_string"], &prefix[..4]);
+        let decoded = Command::new("ffmpeg")
+            .args(["-v", "error", "-nostdin", "-i"])
+            .arg(&file)
+            .args(["-f", "null", "-"])
+            .output()
+            .expect("ffmpeg CLI is installed");
+        assert!(
+            decoded.status.success() && decoded.stderr.is_empty(),
+            "{} does not decode cleanly: {}",
+            rendition.name,
+            String::from_utf8_lossy(&decoded.stderr)
+        );
         assert_eq!(
             gop_starts(&file),
             reference,
@@ -1572,30 +1625,31 @@ fn an_av1_ladder_joins_h264_with_the_same_keyframes_and_only_video() {
         let h264_rung = h264
             .renditions
             .iter()
-            .find(|r| format!("{}_av1", r.name) == rendition.name)
+            .find(|r| rung_name(&r.name) == rendition.name)
             .unwrap();
         assert_eq!(
             (rendition.width, rendition.height),
             (h264_rung.width, h264_rung.height)
         );
     }
-    let master = std::fs::read_to_string(av1_dir.join("master.m3u8")).unwrap();
+    let master = std::fs::read_to_string(codec_dir.join("master.m3u8")).unwrap();
     let parsed = m3u8_rs::parse_master_playlist_res(master.as_bytes()).unwrap();
     assert!(parsed.alternatives.is_empty(), "no audio group: {master}");
     for variant in parsed.variants.iter().filter(|v| !v.is_i_frame) {
-        assert!(variant.codecs.as_deref().unwrap().starts_with("av01."));
-        assert!(variant.uri.starts_with("v1/") && variant.uri.ends_with("_av1.m3u8"));
+        assert!(variant.codecs.as_deref().unwrap().starts_with(prefix));
+        let playlist = format!("{}.m3u8", codec.rendition_suffix());
+        assert!(variant.uri.starts_with("v1/") && variant.uri.ends_with(&playlist));
     }
-    let mpd = std::fs::read_to_string(av1_dir.join("manifest.mpd")).unwrap();
+    let mpd = std::fs::read_to_string(codec_dir.join("manifest.mpd")).unwrap();
     assert_eq!(mpd.matches("<AdaptationSet").count(), 1, "{mpd}");
-    assert!(mpd.contains("codecs=\"av01.0."), "{mpd}");
-    check_declared_bandwidths(&av1_dir);
+    assert!(mpd.contains(&format!("codecs=\"{prefix}")), "{mpd}");
+    check_declared_bandwidths(&codec_dir);
 }
 
 /// The keyframes' times from the file's first, in milliseconds: the same
-/// frames start every GOP of every codec. (H.264's timestamps start two
-/// frames late, the reordering delay of its B-frames, which the file's
-/// edit list takes back; AV1 reorders nothing.)
+/// frames start every GOP of every codec. (H.264's and HEVC's timestamps
+/// start a few frames late, the reordering delay of their B-frames, which
+/// the file's edit list takes back; AV1 reorders nothing.)
 fn gop_starts(path: &Path) -> Vec<i64> {
     let times: Vec<f64> = keyframe_times(path)
         .iter()

@@ -180,9 +180,9 @@ pub(super) const LADDER: Setting = plain(
 );
 pub(super) const CODECS: Setting = plain(
     "GOFLIX_CODECS",
-    Kind::Choice(&["h264", "h264,av1"]),
+    Kind::Choice(&["h264", "h264,av1", "h264,hevc"]),
     Value("h264"),
-    "the codecs of every video's ladder: `h264` alone, or `h264,av1` to add an AV1 ladder (SVT-AV1, CMAF `av01`, keyframes aligned with H.264) as a second job once the H.264 version is ready, listed beside H.264 in the manifests for players that decode it",
+    "the codecs of every video's ladder: `h264` alone, `h264,av1` to add an AV1 ladder (SVT-AV1, CMAF `av01`) or `h264,hevc` an HEVC one (x265, CMAF `hvc1`), keyframes aligned with H.264, encoded as a second job once the H.264 version is ready and listed beside H.264 in the manifests for players that decode it",
 );
 pub(super) const DOWNLOADS: Setting = plain(
     "GOFLIX_DOWNLOADS",
@@ -497,7 +497,7 @@ mod tests {
     }
 
     #[test]
-    fn every_codecs_choice_starts_with_h264_and_names_known_codecs() {
+    fn every_codecs_choice_starts_with_h264_and_adds_at_most_one_known_codec() {
         let Kind::Choice(words) = CODECS.kind else {
             panic!("GOFLIX_CODECS is a choice");
         };
@@ -505,6 +505,8 @@ mod tests {
             let codecs: Vec<crate::domain::VideoCodec> =
                 word.split(',').map(|c| c.parse().unwrap()).collect();
             assert_eq!(codecs[0], crate::domain::VideoCodec::H264, "{word}");
+            // The added codec is one job's ladder, and a job encodes one.
+            assert!(codecs.len() <= 2, "{word}");
         }
     }
 

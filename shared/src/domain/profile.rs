@@ -25,17 +25,21 @@ pub enum VideoCodec {
     H264,
     /// AV1 (SVT-AV1), CMAF `av01`: fewer bytes where players decode it.
     Av1,
+    /// HEVC (x265), CMAF `hvc1`: fewer bytes for the players that decode
+    /// it (Safari, ExoPlayer on most phones and TVs).
+    Hevc,
 }
 
 impl VideoCodec {
     /// Every codec, in the order ladders are encoded.
-    pub const ALL: [Self; 2] = [Self::H264, Self::Av1];
+    pub const ALL: [Self; 3] = [Self::H264, Self::Av1, Self::Hevc];
 
-    /// The wire name (`h264`, `av1`).
+    /// The wire name (`h264`, `av1`, `hevc`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::H264 => "h264",
             Self::Av1 => "av1",
+            Self::Hevc => "hevc",
         }
     }
 
@@ -44,6 +48,7 @@ impl VideoCodec {
         match self {
             Self::H264 => "libx264",
             Self::Av1 => "libsvtav1",
+            Self::Hevc => "libx265",
         }
     }
 
@@ -53,6 +58,7 @@ impl VideoCodec {
         match self {
             Self::H264 => "",
             Self::Av1 => "_av1",
+            Self::Hevc => "_hevc",
         }
     }
 }

@@ -16,10 +16,11 @@
 //! one-second VBV buffer bounds its peaks).
 //!
 //! The codec ([`VideoCodec`], from the job) names the rungs (`720p`,
-//! `720p_av1`) and scales their bits: an AV1 rung gets
+//! `720p_av1`, `720p_hevc`) and scales their bits: an AV1 rung gets
 //! [`AV1_BITRATE_PERCENT`] of the H.264 rung's bitrate (and caps), at
-//! SVT-AV1 preset [`AV1_PRESET`]; `per-title` AV1 rungs use a capped CRF
-//! ([`per_title_crf`]). Every codec's rungs share the frame rate and the
+//! SVT-AV1 preset [`AV1_PRESET`], an HEVC rung [`HEVC_BITRATE_PERCENT`] at
+//! x265 preset [`HEVC_PRESET`]; `per-title` rungs of every codec use a
+//! capped CRF ([`per_title_crf`]). Every codec's rungs share the frame rate and the
 //! fixed GOP, so their keyframes fall on the same frames.
 
 use goflix_shared::domain::{LadderMode, VideoCodec};
@@ -84,6 +85,21 @@ pub const AV1_BITRATE_PERCENT: u64 = 60;
 /// 1080p encoder on two cores.
 pub const AV1_PRESET: &str = "10";
 
+/// The x265 constant rate factor of `per-title` HEVC rungs of 720 lines
+/// and more: x265's scale sits about four steps above x264's for the same
+/// picture (its default, 28, matches x264's 23).
+pub const PER_TITLE_HEVC_CRF_HD: u8 = PER_TITLE_CRF_HD + 4;
+
+/// The x265 constant rate factor of smaller `per-title` HEVC rungs.
+pub const PER_TITLE_HEVC_CRF_SD: u8 = PER_TITLE_CRF_SD + 4;
+
+/// An HEVC rung's bitrate (and caps) as a percentage of the H.264 rung's.
+pub const HEVC_BITRATE_PERCENT: u64 = 70;
+
+/// The x265 preset of every HEVC rung: `superfast` keeps a 1080p ladder
+/// within a few times realtime on two cores.
+pub const HEVC_PRESET: &str = "superfast";
+
 /// The constant rate factor of a `per-title` `codec` rung whose short side is `lines`.
 pub fn per_title_crf(codec: VideoCodec, lines: u32) -> u8 {
     match (codec, lines >= 720) {
@@ -91,6 +107,8 @@ pub fn per_title_crf(codec: VideoCodec, lines: u32) -> u8 {
         (VideoCodec::H264, false) => PER_TITLE_CRF_SD,
         (VideoCodec::Av1, true) => PER_TITLE_AV1_CRF_HD,
         (VideoCodec::Av1, false) => PER_TITLE_AV1_CRF_SD,
+        (VideoCodec::Hevc, true) => PER_TITLE_HEVC_CRF_HD,
+        (VideoCodec::Hevc, false) => PER_TITLE_HEVC_CRF_SD,
     }
 }
 
@@ -138,7 +156,7 @@ pub struct SourceVideo {
 /// One video rendition to encode.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rung {
-    /// `720p` (`720p_av1` for AV1), also the file stem.
+    /// `720p` (`720p_av1` for AV1, `720p_hevc` for HEVC), also the file stem.
     pub name: String,
     /// The codec it is encoded with.
     pub codec: VideoCodec,
@@ -155,7 +173,7 @@ pub struct Rung {
     pub maxrate: u64,
     /// VBV buffer size in bits.
     pub bufsize: u64,
-    /// x264 preset, or SVT-AV1's for AV1.
+    /// x264 preset, SVT-AV1's for AV1, x265's for HEVC.
     pub preset: String,
 }
 
@@ -227,6 +245,7 @@ pub fn plan(
             let wanted = match codec {
                 VideoCodec::H264 => wanted,
                 VideoCodec::Av1 => wanted * AV1_BITRATE_PERCENT / 100,
+                VideoCodec::Hevc => wanted * HEVC_BITRATE_PERCENT / 100,
             };
             let bitrate = cap.map_or(wanted, |cap| wanted.min(cap)).max(MIN_BITRATE);
             let long = even_round(f64::from(height) * if portrait { 1.0 / aspect } else { aspect });
@@ -250,6 +269,7 @@ pub fn plan(
             let preset = match codec {
                 VideoCodec::H264 => rung_preset.unwrap_or(preset),
                 VideoCodec::Av1 => AV1_PRESET,
+                VideoCodec::Hevc => HEVC_PRESET,
             };
             Rung {
                 name: format!("{}p{}", width.min(height), codec.rendition_suffix()),
@@ -333,7 +353,7 @@ fn even_round(value: f64) -> u32 {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use VideoCodec::{Av1, H264};
+    use VideoCodec::{Av1, Hevc, H264};
 
     fn source(width: u32, height: u32) -> SourceVideo {
         SourceVideo {
@@ -404,45 +424,49 @@ mod tests {
     }
 
     #[test]
-    fn an_av1_ladder_has_the_h264_geometry_at_fewer_bits_in_both_modes() {
+    fn av1_and_hevc_ladders_have_the_h264_geometry_at_fewer_bits_in_both_modes() {
         let src = SourceVideo {
             bit_rate: 2_000_000,
             frame_rate: (50, 1),
             ..source(1920, 1080)
         };
-        for mode in LadderMode::ALL {
-            let h264 = plan(&src, &default_rungs(), "veryfast", mode, H264);
-            let av1 = plan(&src, &default_rungs(), "faster", mode, Av1);
-            assert_eq!(sizes(&av1), sizes(&h264));
-            assert_eq!(av1.frame_rate, h264.frame_rate);
-            for (a, h) in av1.rungs.iter().zip(&h264.rungs) {
-                assert_eq!(a.name, format!("{}_av1", h.name));
-                assert_eq!((a.codec, h.codec), (Av1, H264));
-                assert_eq!(a.preset, AV1_PRESET, "x264 presets are not SVT-AV1's");
-                assert!(a.bitrate <= h.bitrate && a.maxrate <= h.maxrate, "{mode:?}");
-                match (mode, a.rate, h.rate) {
-                    (LadderMode::Fixed, RateControl::Average, RateControl::Average) => {}
-                    (
-                        LadderMode::PerTitle,
-                        RateControl::Quality { crf: av1_crf },
-                        RateControl::Quality { crf: h264_crf },
-                    ) => {
-                        assert_eq!(av1_crf, per_title_crf(Av1, a.height));
-                        assert_eq!(h264_crf, per_title_crf(H264, h.height));
-                        assert_eq!(a.maxrate, a.bitrate);
+        let others = [
+            (Av1, "_av1", AV1_PRESET, AV1_BITRATE_PERCENT),
+            (Hevc, "_hevc", HEVC_PRESET, HEVC_BITRATE_PERCENT),
+        ];
+        for (codec, suffix, codec_preset, percent) in others {
+            for mode in LadderMode::ALL {
+                let h264 = plan(&src, &default_rungs(), "veryfast", mode, H264);
+                let other = plan(&src, &default_rungs(), "faster", mode, codec);
+                assert_eq!(sizes(&other), sizes(&h264));
+                assert_eq!(other.frame_rate, h264.frame_rate);
+                for (o, h) in other.rungs.iter().zip(&h264.rungs) {
+                    assert_eq!(o.name, format!("{}{suffix}", h.name));
+                    assert_eq!((o.codec, h.codec), (codec, H264));
+                    assert_eq!(o.preset, codec_preset, "the transcode's preset is x264's");
+                    assert!(o.bitrate <= h.bitrate && o.maxrate <= h.maxrate, "{mode:?}");
+                    match (mode, o.rate, h.rate) {
+                        (LadderMode::Fixed, RateControl::Average, RateControl::Average) => {}
+                        (
+                            LadderMode::PerTitle,
+                            RateControl::Quality { crf: other_crf },
+                            RateControl::Quality { crf: h264_crf },
+                        ) => {
+                            assert_eq!(other_crf, per_title_crf(codec, o.height));
+                            assert_eq!(h264_crf, per_title_crf(H264, h.height));
+                            assert_eq!(o.maxrate, o.bitrate);
+                        }
+                        other => panic!("{mode:?}: {other:?}"),
                     }
-                    other => panic!("{mode:?}: {other:?}"),
                 }
             }
+            // The source's rate caps the other codec too, at its share of
+            // the H.264 rung's ask: 1080p at 50 fps asks 7.5 Mbit/s of
+            // H.264, 4.5 of AV1 and 5.25 of HEVC, all over 2.
+            let capped = plan(&src, &default_rungs(), "", LadderMode::Fixed, codec);
+            assert_eq!(capped.rungs[0].bitrate, 2_000_000);
+            assert_eq!(capped.rungs[4].bitrate, 400_000 * 3 / 2 * percent / 100);
         }
-        // The source's rate caps AV1 too, at 60 % of the H.264 rung's ask:
-        // 1080p at 50 fps asks 7.5 Mbit/s of H.264, 4.5 of AV1, both over 2.
-        let capped = plan(&src, &default_rungs(), "", LadderMode::Fixed, Av1);
-        assert_eq!(capped.rungs[0].bitrate, 2_000_000);
-        assert_eq!(
-            capped.rungs[4].bitrate,
-            400_000 * 3 / 2 * AV1_BITRATE_PERCENT / 100
-        );
     }
 
     #[test]

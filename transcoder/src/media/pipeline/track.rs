@@ -1,4 +1,4 @@
-//! One rendition: its encoder (libx264, SVT-AV1 or FFmpeg's native AAC) and the CMAF
+//! One rendition: its encoder (libx264, SVT-AV1, x265 or FFmpeg's native AAC) and the CMAF
 //! muxer writing its single fragmented MP4, plus optionally a live copy of
 //! the same packets cut by libavformat's `hls` muxer into an init segment,
 //! one fMP4 file per segment and an `EVENT` playlist that grows as they are
@@ -19,6 +19,9 @@ use crate::media::ladder::{RateControl, Rung};
 /// `ftyp, moov, sidx, (moof, mdat)*`: fragments start at keyframes, one
 /// global `sidx` indexes them, no `mfra` trailer.
 const MOVFLAGS: &str = "+cmaf+frag_keyframe+global_sidx+skip_trailer";
+
+/// The `hvc1` four-character code as FFmpeg's little-endian tag.
+const HVC1_TAG: u32 = u32::from_le_bytes(*b"hvc1");
 
 /// AAC-LC stereo bitrate.
 const AUDIO_BITRATE: usize = 128_000;
@@ -69,7 +72,7 @@ pub struct VideoSettings<'a> {
 }
 
 impl Track {
-    /// The rung's codec (H.264 High, or AV1 Main) with a fixed, closed GOP
+    /// The rung's codec (H.264 High, AV1 Main or HEVC Main) with a fixed, closed GOP
     /// of `gop` frames and no scene-cut keyframes, so every GOP starts with
     /// a keyframe at the same frame in every rung of every codec.
     pub fn video(
@@ -122,6 +125,13 @@ impl Track {
             .add_stream(codec)
             .map_err(|e| MediaError::encode("adding the video stream", e))?;
         stream.set_parameters(&opened);
+        if rung.codec == VideoCodec::Hevc {
+            // `hvc1`, not the muxer's default `hev1`: the parameter sets sit
+            // in the sample entry, as Apple's players require.
+            // SAFETY: the stream was just added to `output`, which owns its
+            // codec parameters; only the tag field is written.
+            unsafe { (*(*stream.as_mut_ptr()).codecpar).codec_tag = HVC1_TAG };
+        }
         stream.set_time_base(time_base);
         stream.set_avg_frame_rate(Rational::new(num as i32, den as i32));
         let live = live
@@ -293,6 +303,17 @@ fn encoder_options(rung: &Rung, gop: u32) -> Dictionary<'static> {
         // whole ladder's encoders would multiply past the job's address
         // space; the rungs' encoders run in parallel anyway.
         VideoCodec::Av1 => options.set("svtav1-params", "irefresh-type=2:scd=0:lp=1"),
+        // x265 takes its GOP and VBV from its own parameters. One worker
+        // thread and one frame thread per rung, as for SVT-AV1: x265's
+        // default pool is a thread per core for every encoder of the ladder.
+        VideoCodec::Hevc => options.set(
+            "x265-params",
+            &format!(
+                "keyint={gop}:min-keyint={gop}:scenecut=0:open-gop=0:vbv-maxrate={}:vbv-bufsize={}:pools=1:frame-threads=1:log-level=warning",
+                rung.maxrate / 1000,
+                rung.bufsize / 1000,
+            ),
+        ),
     }
     options
 }
