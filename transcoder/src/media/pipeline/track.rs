@@ -309,7 +309,7 @@ fn encoder_options(rung: &Rung, gop: u32) -> Dictionary<'static> {
         VideoCodec::Hevc => options.set(
             "x265-params",
             &format!(
-                "keyint={gop}:min-keyint={gop}:scenecut=0:open-gop=0:vbv-maxrate={}:vbv-bufsize={}:pools=1:frame-threads=1:log-level=warning",
+                "keyint={gop}:min-keyint={gop}:scenecut=0:open-gop=0:vbv-maxrate={}:vbv-bufsize={}:pools=1:frame-threads=1:log-level=error",
                 rung.maxrate / 1000,
                 rung.bufsize / 1000,
             ),
