@@ -130,13 +130,11 @@ pub(super) async fn run(
     }
     let queue = (hub.inner.queues)(first_capacity.max(1) as u16);
     let (capacity, watched) = watch::channel(first_capacity);
-    let taking = Shutdown::new();
+    let stops = Stops::of_session(&close);
+    let taking = stops.taking.clone();
     let slots: Vec<_> = (0..first_capacity)
         .map(|index| {
-            let stops = Stops {
-                taking: taking.clone(),
-                holding: close.clone(),
-            };
+            let stops = stops.clone();
             tokio::spawn(slot(
                 index,
                 context.clone(),
@@ -335,9 +333,24 @@ enum End {
 
 /// What ends a slot's work: `taking` stops it taking jobs, `holding`
 /// releases the job it holds (the session ended).
+#[derive(Clone)]
 struct Stops {
     taking: Shutdown,
     holding: Shutdown,
+}
+
+impl Stops {
+    /// The stops of a session's slots, `close` ending the session: closing
+    /// it (a revocation, a newer session of the runner, the stream's end)
+    /// also stops every slot taking jobs, so a slot whose job was just
+    /// released cannot lease it again for a session that is gone (which
+    /// would spend an attempt of the job).
+    fn of_session(close: &Shutdown) -> Self {
+        Self {
+            taking: close.child_token(),
+            holding: close.clone(),
+        }
+    }
 }
 
 /// One slot: while its index is below the runner's capacity, takes a job
@@ -518,6 +531,23 @@ mod tests {
 
     fn json(grant: &Grant, kind: EventKind) -> Vec<u8> {
         serde_json::to_vec(&Event::now(grant.video_id, kind).for_job(grant.job_id)).unwrap()
+    }
+
+    #[test]
+    fn closing_a_session_stops_its_slots_taking_jobs() {
+        let close = Shutdown::new();
+        let stops = Stops::of_session(&close);
+        close.cancel();
+        assert!(stops.holding.is_cancelled());
+        assert!(
+            stops.taking.is_cancelled(),
+            "a closed session's slot would take another job"
+        );
+        // Its end stops the taking first, and the holding only after.
+        let close = Shutdown::new();
+        let stops = Stops::of_session(&close);
+        stops.taking.cancel();
+        assert!(!stops.holding.is_cancelled());
     }
 
     #[test]
